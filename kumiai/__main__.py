@@ -1,0 +1,3 @@
+from kumiai.cli import main
+
+main()

@@ -1,0 +1,131 @@
+"""Settings, read from ``KUMIAI_*`` environment variables and ``.env``.
+
+``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL`` keep their standard names so the same
+shell setup works for every Anthropic tool.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from kumiai.core.exceptions import ConfigurationError
+
+DEFAULT_CORS_ORIGINS = ("http://localhost:1420", "http://127.0.0.1:1420")
+
+
+def _split_csv(value: object) -> object:
+    """Lists may be given as JSON (``["a","b"]``) or as comma-separated text."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KUMIAI_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    home: Path = Field(default=Path("~/.kumiai"), description="Data folder (files, pgdata).")
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=7892, ge=1, le=65535)
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL; when unset an embedded server runs in $KUMIAI_HOME/pgdata.",
+    )
+    embedded_database_url: str | None = Field(
+        default=None,
+        description="Set by `kumiai serve` for its workers once the embedded server is up.",
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_pool_timeout: float = Field(default=10.0, gt=0)
+    db_connect_timeout: float = Field(default=5.0, gt=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["console", "json"] = "console"
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_CORS_ORIGINS)
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    api_token: SecretStr | None = None
+    max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    default_model: str = Field(default="claude-sonnet-4-5", min_length=1)
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "KUMIAI_ANTHROPIC_API_KEY")
+    )
+    anthropic_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ANTHROPIC_BASE_URL", "KUMIAI_ANTHROPIC_BASE_URL"),
+    )
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
+    @classmethod
+    def _parse_list(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("postgresql://", "postgresql+asyncpg://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def pgdata_dir(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def claude_configured(self) -> bool:
+        return self.anthropic_api_key is not None and bool(
+            self.anthropic_api_key.get_secret_value()
+        )
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """Host headers we answer to; anything else could be DNS rebinding."""
+        hosts = {"localhost", "127.0.0.1", "::1", "[::1]", self.host, *self.allowed_hosts}
+        return sorted(host for host in hosts if host not in {"0.0.0.0", "::"})
+
+
+def _describe(error: PydanticValidationError) -> str:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "settings"
+    variable = field.upper() if field.upper().startswith("ANTHROPIC") else f"KUMIAI_{field.upper()}"
+    return f"invalid configuration: {variable}: {first['msg']}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's report into one line that names the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except PydanticValidationError as error:
+        raise ConfigurationError(_describe(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
