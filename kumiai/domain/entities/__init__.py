@@ -1,0 +1,28 @@
+"""Domain entities: plain dataclasses holding the business rules, mapped by the ORM later."""
+
+from kumiai.domain.entities.activity import ActivityEntry
+from kumiai.domain.entities.character import Character
+from kumiai.domain.entities.message import (
+    Message,
+    check_tool_result_pairs,
+    synthetic_results_for,
+    unanswered_tool_uses,
+)
+from kumiai.domain.entities.project import Project
+from kumiai.domain.entities.session import Session
+from kumiai.domain.entities.skill import Skill
+from kumiai.domain.entities.user_profile import UserProfile, default_settings
+
+__all__ = [
+    "ActivityEntry",
+    "Character",
+    "Message",
+    "Project",
+    "Session",
+    "Skill",
+    "UserProfile",
+    "check_tool_result_pairs",
+    "default_settings",
+    "synthetic_results_for",
+    "unanswered_tool_uses",
+]

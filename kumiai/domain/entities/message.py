@@ -1,0 +1,226 @@
+"""The Message entity and the rules that keep a conversation replayable to Claude."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from kumiai.core.exceptions import ValidationError
+from kumiai.domain.entities._rules import require_text
+from kumiai.domain.value_objects.message_role import MessageRole
+
+UNASSIGNED_SEQUENCE = -1
+
+
+@dataclass(eq=False, kw_only=True)
+class Message:
+    """One entry of a session's conversation, ordered by ``sequence`` alone.
+
+    A tool call is an ``assistant`` message whose ``metadata["tool_use"]`` holds the call;
+    its answer is a ``tool_result`` message with the same ``tool_use_id``.
+    """
+
+    id: UUID = field(default_factory=uuid4)
+    session_id: UUID
+    role: MessageRole
+    content: str = ""
+    tool_use_id: str | None = None
+    # The repository assigns the real, gapless sequence when it inserts the row.
+    sequence: int = UNASSIGNED_SEQUENCE
+    metadata: dict[str, Any] = field(default_factory=dict)
+    sender_session_id: UUID | None = None
+    sender_name: str | None = None
+    response_id: str | None = None
+    created_at: datetime | None = None
+
+    @classmethod
+    def user(
+        cls,
+        session_id: UUID,
+        content: str,
+        sender_session_id: UUID | None = None,
+        sender_name: str | None = None,
+    ) -> Message:
+        """A message to the agent, from the user or (with a sender) from another session."""
+        if not content.strip():
+            raise ValidationError("a message must not be empty", details={"field": "content"})
+        return cls(
+            session_id=session_id,
+            role=MessageRole.USER,
+            content=content,
+            sender_session_id=sender_session_id,
+            sender_name=sender_name,
+        )
+
+    @classmethod
+    def assistant_text(
+        cls,
+        session_id: UUID,
+        content: str,
+        response_id: str | None,
+        sender_name: str | None = None,
+    ) -> Message:
+        """Text the agent wrote in response ``response_id``."""
+        return cls(
+            session_id=session_id,
+            role=MessageRole.ASSISTANT,
+            content=content,
+            response_id=response_id,
+            sender_name=sender_name,
+        )
+
+    @classmethod
+    def tool_use(
+        cls,
+        session_id: UUID,
+        tool_use_id: str,
+        name: str,
+        input: Mapping[str, Any],
+        response_id: str | None,
+        *,
+        sender_name: str | None = None,
+    ) -> Message:
+        """A tool call the agent made; kept as an assistant message for replay."""
+        call_id = require_text(tool_use_id, "tool_use_id")
+        return cls(
+            session_id=session_id,
+            role=MessageRole.ASSISTANT,
+            tool_use_id=call_id,
+            metadata={
+                "tool_use": {
+                    "id": call_id,
+                    "name": require_text(name, "name"),
+                    "input": dict(input),
+                }
+            },
+            response_id=response_id,
+            sender_name=sender_name,
+        )
+
+    @classmethod
+    def tool_result(
+        cls,
+        session_id: UUID,
+        tool_use_id: str,
+        content: str,
+        is_error: bool,
+        response_id: str | None = None,
+    ) -> Message:
+        """The answer to the tool call ``tool_use_id``."""
+        return cls(
+            session_id=session_id,
+            role=MessageRole.TOOL_RESULT,
+            tool_use_id=require_text(tool_use_id, "tool_use_id"),
+            content=content,
+            metadata={"is_error": is_error},
+            response_id=response_id,
+        )
+
+    @classmethod
+    def system(cls, session_id: UUID, content: str) -> Message:
+        """A notice from KumiAI itself (not sent by the user or the agent)."""
+        return cls(session_id=session_id, role=MessageRole.SYSTEM, content=content)
+
+    @property
+    def is_tool_use(self) -> bool:
+        return self.role == MessageRole.ASSISTANT and isinstance(
+            self.metadata.get("tool_use"), dict
+        )
+
+    @property
+    def is_tool_result(self) -> bool:
+        return self.role == MessageRole.TOOL_RESULT
+
+    @property
+    def tool_name(self) -> str | None:
+        name = self._tool_use_block().get("name")
+        return name if isinstance(name, str) else None
+
+    @property
+    def tool_input(self) -> dict[str, Any] | None:
+        tool_input = self._tool_use_block().get("input")
+        return tool_input if isinstance(tool_input, dict) else None
+
+    @property
+    def is_error(self) -> bool:
+        """True for a tool result that reports a failure."""
+        return self.is_tool_result and self.metadata.get("is_error") is True
+
+    def _tool_use_block(self) -> dict[str, Any]:
+        block = self.metadata.get("tool_use") if self.is_tool_use else None
+        return block if isinstance(block, dict) else {}
+
+
+# --- conversation rules ----------------------------------------------------------------------
+
+
+def check_tool_result_pairs(history: Sequence[Message], new: Message) -> None:
+    """Reject ``new`` if it would break tool call / tool result pairing in its session.
+
+    A tool result must answer an earlier tool call of the same session that has no result
+    yet, and a tool call id must not repeat: Claude refuses to replay such a history.
+    """
+    if not (new.is_tool_use or new.is_tool_result):
+        return
+    same_session = [message for message in history if message.session_id == new.session_id]
+    calls = {message.tool_use_id for message in same_session if message.is_tool_use}
+    if new.is_tool_use:
+        if new.tool_use_id in calls:
+            raise _pairing_error(new, "this tool call id is already used in the session")
+        return
+    if new.tool_use_id not in calls:
+        raise _pairing_error(new, "the tool result answers no earlier tool call")
+    answered = {message.tool_use_id for message in same_session if message.is_tool_result}
+    if new.tool_use_id in answered:
+        raise _pairing_error(new, "the tool call already has a result")
+
+
+def unanswered_tool_uses(history: Sequence[Message]) -> list[Message]:
+    """Tool calls in ``history`` (in order) that no later tool result answers."""
+    return list(_pending_calls(history).values())
+
+
+def synthetic_results_for(history: Sequence[Message], reason: str) -> list[Message]:
+    """Error results closing every unanswered tool call, so the history replays cleanly.
+
+    Written when a turn is cancelled or crashes between a tool call and its result.
+    """
+    return [
+        _synthetic_result(session_id, tool_use_id, reason)
+        for session_id, tool_use_id in _pending_calls(history)
+    ]
+
+
+def _pending_calls(history: Sequence[Message]) -> dict[tuple[UUID, str], Message]:
+    pending: dict[tuple[UUID, str], Message] = {}
+    for message in history:
+        if message.tool_use_id is None:
+            continue
+        key = (message.session_id, message.tool_use_id)
+        if message.is_tool_use:
+            pending[key] = message
+        elif message.is_tool_result:
+            pending.pop(key, None)
+    return pending
+
+
+def _synthetic_result(session_id: UUID, tool_use_id: str, reason: str) -> Message:
+    result = Message.tool_result(
+        session_id,
+        tool_use_id,
+        content=f"Tool call was not completed: {reason}",
+        is_error=True,
+    )
+    # Lets clients tell KumiAI's stand-in results from real tool output.
+    result.metadata = {**result.metadata, "synthetic": True}
+    return result
+
+
+def _pairing_error(message: Message, problem: str) -> ValidationError:
+    return ValidationError(
+        f"{problem} (tool_use_id {message.tool_use_id!r})",
+        details={"tool_use_id": message.tool_use_id, "session_id": str(message.session_id)},
+    )

@@ -1,0 +1,137 @@
+"""Repository interfaces. Implementations live in ``kumiai.infrastructure.database``.
+
+Entities returned by a repository are tracked by the unit of work that produced
+them: changing an entity and committing the unit of work persists the change, so
+there is no ``update`` method. Listing methods never return soft-deleted rows
+unless asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+from uuid import UUID
+
+from kumiai.domain.entities import (
+    ActivityEntry,
+    Character,
+    Message,
+    Project,
+    Session,
+    Skill,
+    UserProfile,
+)
+from kumiai.domain.repositories.pagination import Page, PageRequest
+from kumiai.domain.value_objects import EventType, SessionStatus, SessionType
+
+
+@dataclass(frozen=True)
+class DefinitionFilter:
+    """Filters for characters and skills: one tag and free text over name/description."""
+
+    tag: str | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    project_id: UUID | None = None
+    status: SessionStatus | None = None
+    session_type: SessionType | None = None
+    character_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class ActivityFilter:
+    project_id: UUID | None = None
+    session_id: UUID | None = None
+    event_type: EventType | None = None
+
+
+SortOrder = Literal["asc", "desc"]
+
+
+class CharacterRepository(Protocol):
+    async def add(self, character: Character) -> None: ...
+    async def get(self, character_id: UUID) -> Character | None: ...
+    async def get_by_slug(
+        self, slug: str, *, include_deleted: bool = False
+    ) -> Character | None: ...
+    async def get_many(self, ids: Sequence[UUID]) -> list[Character]: ...
+    async def get_many_by_slug(self, slugs: Sequence[str]) -> list[Character]: ...
+    async def slug_taken(self, slug: str) -> bool: ...
+    async def name_taken(self, name: str, *, exclude_id: UUID | None = None) -> bool: ...
+    async def list_page(self, page: PageRequest, filters: DefinitionFilter) -> Page[Character]: ...
+    async def list_live(self) -> list[Character]: ...
+    async def delete(self, character: Character) -> None: ...
+
+
+class SkillRepository(Protocol):
+    async def add(self, skill: Skill) -> None: ...
+    async def get(self, skill_id: UUID) -> Skill | None: ...
+    async def get_by_slug(self, slug: str, *, include_deleted: bool = False) -> Skill | None: ...
+    async def get_many_by_slug(self, slugs: Sequence[str]) -> list[Skill]: ...
+    async def slug_taken(self, slug: str) -> bool: ...
+    async def list_page(self, page: PageRequest, filters: DefinitionFilter) -> Page[Skill]: ...
+    async def list_live(self) -> list[Skill]: ...
+    async def delete(self, skill: Skill) -> None: ...
+
+
+class ProjectRepository(Protocol):
+    async def add(self, project: Project) -> None: ...
+    async def get(self, project_id: UUID, *, include_deleted: bool = False) -> Project | None: ...
+    async def path_in_use(self, path: str, *, exclude_id: UUID | None = None) -> bool: ...
+    async def list_page(
+        self, page: PageRequest, *, archived: bool | None = False, include_deleted: bool = False
+    ) -> Page[Project]: ...
+    async def list_all(self, *, include_archived: bool = False) -> list[Project]: ...
+    async def delete(self, project: Project) -> None: ...
+
+
+class SessionRepository(Protocol):
+    async def add(self, session: Session) -> None: ...
+    async def get(self, session_id: UUID, *, include_deleted: bool = False) -> Session | None: ...
+    async def get_for_update(self, session_id: UUID) -> Session | None: ...
+    async def list_page(self, page: PageRequest, filters: SessionFilter) -> Page[Session]: ...
+    async def list_all(self, *, project_id: UUID | None = None) -> list[Session]: ...
+    async def list_in_status(self, statuses: Sequence[SessionStatus]) -> list[Session]: ...
+    async def list_for_project(self, project_id: UUID) -> list[Session]: ...
+    async def delete(self, session: Session) -> None: ...
+
+
+class MessageRepository(Protocol):
+    async def append(self, message: Message) -> Message:
+        """Persist ``message`` with the next gapless sequence of its session."""
+        ...
+
+    async def page(
+        self,
+        session_id: UUID,
+        *,
+        limit: int,
+        before: int | None = None,
+        after: int | None = None,
+        order: SortOrder = "asc",
+    ) -> Page[Message]: ...
+    async def history(self, session_id: UUID) -> list[Message]: ...
+    async def count(self, session_id: UUID) -> int: ...
+    async def delete_all(self, session_id: UUID) -> int: ...
+
+
+class ActivityLogRepository(Protocol):
+    async def add(self, entry: ActivityEntry) -> None: ...
+    async def list_page(
+        self, page: PageRequest, filters: ActivityFilter
+    ) -> Page[ActivityEntry]: ...
+
+
+class UserProfileRepository(Protocol):
+    async def get_or_create(self) -> UserProfile:
+        """The singleton profile; created on first use, safe under concurrency."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...

@@ -1,0 +1,34 @@
+"""Immutable values of the domain: enums, the state machine table and identifier rules."""
+
+from kumiai.domain.value_objects.event_type import EventType
+from kumiai.domain.value_objects.identifiers import (
+    HEX_COLOR_PATTERN,
+    NAME_MAX_LENGTH,
+    SLUG_MAX_LENGTH,
+    SLUG_PATTERN,
+    slugify,
+    validate_hex_color,
+    validate_name,
+    validate_slug,
+)
+from kumiai.domain.value_objects.kanban_stage import KanbanStage
+from kumiai.domain.value_objects.message_role import MessageRole
+from kumiai.domain.value_objects.session_status import ALLOWED_TRANSITIONS, SessionStatus
+from kumiai.domain.value_objects.session_type import SessionType
+
+__all__ = [
+    "ALLOWED_TRANSITIONS",
+    "HEX_COLOR_PATTERN",
+    "NAME_MAX_LENGTH",
+    "SLUG_MAX_LENGTH",
+    "SLUG_PATTERN",
+    "EventType",
+    "KanbanStage",
+    "MessageRole",
+    "SessionStatus",
+    "SessionType",
+    "slugify",
+    "validate_hex_color",
+    "validate_name",
+    "validate_slug",
+]
