@@ -1,0 +1,109 @@
+"""Ports for the files that back characters, skills and projects.
+
+The application layer reads and writes definition folders and project folders only
+through these protocols; the adapters live in ``kumiai.infrastructure.filesystem``.
+Every ``rel`` argument is a ``/``-separated path relative to the folder in question;
+adapters reject anything that would leave that folder with ``PathNotAllowedError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """One file or directory in a flat, recursive folder listing.
+
+    ``path`` is relative to the listed folder, ``/``-separated, with no leading slash.
+    ``size`` is in bytes and is 0 for directories. ``modified_at`` is timezone-aware UTC.
+    """
+
+    path: str
+    name: str
+    size: int
+    is_directory: bool
+    modified_at: datetime
+
+
+class DefinitionFiles(Protocol):
+    """A store with one folder per definition (a character or a skill), keyed by slug.
+
+    Each folder holds a main document (``agent.md`` or ``SKILL.md``) plus any extra
+    files. Operations on a folder that does not exist raise ``NotFoundError``, except
+    ``write_main``, which creates it.
+    """
+
+    def folder(self, slug: str) -> str:
+        """Return the absolute path of the definition's folder (it may not exist yet)."""
+        ...
+
+    def exists(self, slug: str) -> bool:
+        """Tell whether the definition's folder exists."""
+        ...
+
+    def read_main(self, slug: str) -> str:
+        """Return the main document's text."""
+        ...
+
+    def write_main(self, slug: str, text: str) -> None:
+        """Write the main document atomically, creating the folder when needed."""
+        ...
+
+    def list_files(self, slug: str) -> list[FileEntry]:
+        """List the folder flat and recursively, directories included."""
+        ...
+
+    def read_file(self, slug: str, rel: str) -> bytes:
+        """Return a file's bytes; ``PayloadTooLargeError`` above the read cap."""
+        ...
+
+    def write_file(self, slug: str, rel: str, data: bytes) -> None:
+        """Write or create a file atomically, creating missing parent directories."""
+        ...
+
+    def delete_file(self, slug: str, rel: str) -> None:
+        """Delete a file or directory; deleting the main document is a ``ValidationError``."""
+        ...
+
+    def rename_file(self, slug: str, old: str, new: str) -> None:
+        """Move a file or directory within the folder; the target must not exist."""
+        ...
+
+    def delete_folder(self, slug: str) -> str:
+        """Soft-delete: rename the folder to ``<slug>.deleted`` and return its new path."""
+        ...
+
+    def list_slugs(self) -> list[str]:
+        """Return the slugs of live (not soft-deleted) folders, sorted."""
+        ...
+
+
+class ProjectFiles(Protocol):
+    """Files inside project folders, addressed by the project's absolute ``path``."""
+
+    def create_project_dir(self, path: str) -> None:
+        """Create the folder and its parents; ``ValidationError`` if that is impossible."""
+        ...
+
+    def write_project_md(self, path: str, name: str, description: str) -> bool:
+        """Create ``PROJECT.md``; return False when one exists already and was kept."""
+        ...
+
+    def list_files(self, path: str) -> list[FileEntry]:
+        """List the project folder flat and recursively, directories included."""
+        ...
+
+    def read_file(self, path: str, rel: str) -> bytes:
+        """Return a file's bytes; ``PayloadTooLargeError`` above the read cap."""
+        ...
+
+    def write_file(self, path: str, rel: str, data: bytes) -> None:
+        """Write or create a file atomically, creating missing parent directories."""
+        ...
+
+    def delete_file(self, path: str, rel: str) -> None:
+        """Delete a file or directory inside the project folder."""
+        ...
