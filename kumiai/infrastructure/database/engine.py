@@ -1,0 +1,87 @@
+"""Engine and session factory: one per process, sessions scoped per unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from kumiai.core.exceptions import DatabaseUnavailableError
+
+
+def to_async_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs and point SQLAlchemy at asyncpg."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres", "postgresql+psycopg2"}:
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def describe_url(url: str) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    reachable: bool
+    server_version: str | None
+    error: str | None = None
+
+
+class Database:
+    """Owns the async engine; hands out sessions for units of work."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        pool_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.url = to_async_url(url)
+        self.engine: AsyncEngine = create_async_engine(
+            self.url,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            connect_args={"timeout": connect_timeout},
+        )
+        self.session_factory: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine, expire_on_commit=False, autoflush=False
+        )
+
+    async def check(self) -> DatabaseInfo:
+        """Reachability and server version, without raising."""
+        try:
+            async with self.engine.connect() as connection:
+                version = await connection.scalar(sa.text("SHOW server_version"))
+        except Exception as error:
+            return DatabaseInfo(reachable=False, server_version=None, error=_first_line(error))
+        return DatabaseInfo(reachable=True, server_version=str(version))
+
+    async def ensure_reachable(self) -> str:
+        info = await self.check()
+        if not info.reachable:
+            raise DatabaseUnavailableError(
+                f"cannot reach the database at {describe_url(self.url)}: {info.error}"
+            )
+        return info.server_version or "unknown"
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kumiai.domain.entities import UserProfile, default_settings
+from kumiai.infrastructure.database.tables import user_profiles
+
+
+class SqlUserProfileRepository:
+    def __init__(self, db: AsyncSession) -> None:
+        self._db = db
+
+    async def get_or_create(self) -> UserProfile:
+        # The singleton index makes a concurrent first insert a no-op instead of an error.
+        await self._db.execute(
+            insert(user_profiles).values(settings=default_settings()).on_conflict_do_nothing()
+        )
+        profile = await self._db.scalar(sa.select(UserProfile).limit(1))
+        assert profile is not None
+        return profile

@@ -1,0 +1,269 @@
+"""The seven tables, as SQLAlchemy Core metadata.
+
+This module is the single description of the schema that the ORM mapping and the
+Alembic drift check read. The migrations under ``migrations/versions`` are frozen
+snapshots of it; ``tests/integration/database/test_migrations.py`` fails when the two
+disagree.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+from kumiai.domain.value_objects.event_type import EventType
+from kumiai.domain.value_objects.message_role import MessageRole
+from kumiai.domain.value_objects.session_status import SessionStatus
+from kumiai.domain.value_objects.session_type import SessionType
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+LIVE = sa.text("deleted_at IS NULL")
+NOW = sa.text("clock_timestamp()")
+
+
+def _pg_enum(enum_cls: type[StrEnum], name: str) -> sa.Enum:
+    return sa.Enum(
+        enum_cls,
+        name=name,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+session_type_enum = _pg_enum(SessionType, "session_type")
+session_status_enum = _pg_enum(SessionStatus, "session_status")
+message_role_enum = _pg_enum(MessageRole, "message_role")
+event_type_enum = _pg_enum(EventType, "activity_event_type")
+
+
+def _id() -> sa.Column[object]:
+    return sa.Column(
+        "id", pg.UUID(as_uuid=True), primary_key=True, server_default=sa.text("gen_random_uuid()")
+    )
+
+
+def _timestamps(*, soft_delete: bool = True) -> list[sa.Column[object]]:
+    columns: list[sa.Column[object]] = [
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    ]
+    if soft_delete:
+        columns.append(sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
+    return columns
+
+
+def _text_array(name: str) -> sa.Column[object]:
+    return sa.Column(name, pg.ARRAY(sa.Text()), nullable=False, server_default=sa.text("'{}'"))
+
+
+def _jsonb(name: str) -> sa.Column[object]:
+    return sa.Column(name, pg.JSONB(), nullable=False, server_default=sa.text("'{}'::jsonb"))
+
+
+def _non_empty(column: str) -> sa.CheckConstraint:
+    return sa.CheckConstraint(f"btrim({column}) <> ''", name=f"{column}_not_empty")
+
+
+characters = sa.Table(
+    "characters",
+    metadata,
+    _id(),
+    sa.Column("slug", sa.Text(), nullable=False),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("role", sa.Text(), nullable=False, server_default=sa.text("'specialist'")),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("file_path", sa.Text(), nullable=False),
+    sa.Column("avatar_url", sa.Text(), nullable=True),
+    _text_array("skills"),
+    sa.Column("default_model", sa.Text(), nullable=True),
+    _text_array("allowed_tools"),
+    _text_array("allowed_mcps"),
+    _text_array("tags"),
+    sa.Column("icon_color", sa.Text(), nullable=False, server_default=sa.text("'#4A90E2'")),
+    *_timestamps(),
+    sa.UniqueConstraint("slug"),
+    _non_empty("name"),
+    _non_empty("slug"),
+    sa.Index("uq_characters_live_name", "name", unique=True, postgresql_where=LIVE),
+    sa.Index("ix_characters_live_created", "created_at", "id", postgresql_where=LIVE),
+    sa.Index("ix_characters_tags", "tags", postgresql_using="gin"),
+)
+
+skills = sa.Table(
+    "skills",
+    metadata,
+    _id(),
+    sa.Column("slug", sa.Text(), nullable=False),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=False, server_default=sa.text("''")),
+    _text_array("tags"),
+    sa.Column("file_path", sa.Text(), nullable=False),
+    sa.Column("icon", sa.Text(), nullable=False, server_default=sa.text("'zap'")),
+    sa.Column("icon_color", sa.Text(), nullable=False, server_default=sa.text("'#4A90E2'")),
+    sa.Column("license", sa.Text(), nullable=False, server_default=sa.text("'MIT'")),
+    *_timestamps(),
+    sa.UniqueConstraint("slug"),
+    _non_empty("name"),
+    _non_empty("slug"),
+    sa.Index("ix_skills_tags", "tags", postgresql_using="gin"),
+    sa.Index("ix_skills_live_created", "created_at", "id", postgresql_where=LIVE),
+)
+
+projects = sa.Table(
+    "projects",
+    metadata,
+    _id(),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("path", sa.Text(), nullable=False),
+    sa.Column(
+        "pm_character_id",
+        pg.UUID(as_uuid=True),
+        sa.ForeignKey("characters.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    # The FK to sessions closes the projects<->sessions cycle; it is added after
+    # both tables exist (use_alter) so creation order never matters.
+    sa.Column(
+        "pm_session_id",
+        pg.UUID(as_uuid=True),
+        sa.ForeignKey(
+            "sessions.id",
+            ondelete="SET NULL",
+            use_alter=True,
+            name="fk_projects_pm_session_id_sessions",
+        ),
+        nullable=True,
+    ),
+    sa.Column(
+        "team_character_ids",
+        pg.ARRAY(pg.UUID(as_uuid=True)),
+        nullable=False,
+        server_default=sa.text("'{}'"),
+    ),
+    sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),
+    *_timestamps(),
+    _non_empty("name"),
+    _non_empty("path"),
+    sa.Index("uq_projects_live_path", "path", unique=True, postgresql_where=LIVE),
+    sa.Index("ix_projects_live_created", "created_at", "id", postgresql_where=LIVE),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    _id(),
+    sa.Column(
+        "character_id",
+        pg.UUID(as_uuid=True),
+        sa.ForeignKey("characters.id", ondelete="RESTRICT"),
+        nullable=True,
+    ),
+    sa.Column(
+        "project_id",
+        pg.UUID(as_uuid=True),
+        sa.ForeignKey("projects.id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    sa.Column("session_type", session_type_enum, nullable=False),
+    sa.Column(
+        "status", session_status_enum, nullable=False, server_default=sa.text("'initializing'")
+    ),
+    sa.Column("claude_session_id", sa.Text(), nullable=True),
+    _jsonb("context"),
+    sa.Column("error_message", sa.Text(), nullable=True),
+    sa.Column("next_sequence", sa.Integer(), nullable=False, server_default=sa.text("0")),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    *_timestamps(),
+    sa.CheckConstraint(
+        "character_id IS NOT NULL OR session_type IN "
+        "('assistant', 'agent_assistant', 'skill_assistant')",
+        name="character_required",
+    ),
+    sa.CheckConstraint(
+        "project_id IS NOT NULL OR session_type NOT IN ('pm', 'specialist')",
+        name="project_required",
+    ),
+    sa.CheckConstraint("next_sequence >= 0", name="next_sequence_non_negative"),
+    sa.Index("ix_sessions_live_project", "project_id", "created_at", postgresql_where=LIVE),
+    sa.Index("ix_sessions_live_created", "created_at", "id", postgresql_where=LIVE),
+    sa.Index("ix_sessions_live_status", "status", postgresql_where=LIVE),
+    sa.Index("ix_sessions_character_id", "character_id"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    _id(),
+    sa.Column(
+        "session_id",
+        pg.UUID(as_uuid=True),
+        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("role", message_role_enum, nullable=False),
+    sa.Column("content", sa.Text(), nullable=False, server_default=sa.text("''")),
+    sa.Column("tool_use_id", sa.Text(), nullable=True),
+    sa.Column("sequence", sa.Integer(), nullable=False),
+    sa.Column("metadata", pg.JSONB(), nullable=False, server_default=sa.text("'{}'::jsonb")),
+    # No FK: the sender may be a session that was later hard-deleted or never
+    # imported, and the attribution must survive that.
+    sa.Column("sender_session_id", pg.UUID(as_uuid=True), nullable=True),
+    sa.Column("sender_name", sa.Text(), nullable=True),
+    sa.Column("response_id", sa.Text(), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.UniqueConstraint("session_id", "sequence"),
+    sa.CheckConstraint("sequence >= 0", name="sequence_non_negative"),
+    sa.Index("ix_messages_session_tool_use_id", "session_id", "tool_use_id"),
+)
+
+activity_logs = sa.Table(
+    "activity_logs",
+    metadata,
+    _id(),
+    sa.Column(
+        "session_id",
+        pg.UUID(as_uuid=True),
+        sa.ForeignKey("sessions.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    sa.Column(
+        "project_id",
+        pg.UUID(as_uuid=True),
+        sa.ForeignKey("projects.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    sa.Column("event_type", event_type_enum, nullable=False),
+    _jsonb("event_data"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Index("ix_activity_logs_created", sa.text("created_at DESC"), sa.text("id DESC")),
+    sa.Index("ix_activity_logs_project", "project_id", sa.text("created_at DESC")),
+    sa.Index("ix_activity_logs_session", "session_id", sa.text("created_at DESC")),
+    sa.Index("ix_activity_logs_event_type", "event_type"),
+)
+
+user_profiles = sa.Table(
+    "user_profiles",
+    metadata,
+    _id(),
+    sa.Column("display_name", sa.Text(), nullable=True),
+    sa.Column("avatar", sa.Text(), nullable=True),
+    sa.Column("description", sa.Text(), nullable=True),
+    _jsonb("settings"),
+    *_timestamps(soft_delete=False),
+    # A unique index on a constant lets at most one row exist.
+    sa.Index("uq_user_profiles_singleton", sa.text("(true)"), unique=True),
+)
+
+TABLES_WITH_UPDATED_AT = ("characters", "skills", "projects", "sessions", "user_profiles")

@@ -1,0 +1,102 @@
+"""The SQLAlchemy unit of work behind the application's ``UnitOfWork`` port."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kumiai.core.exceptions import ConflictError, DatabaseUnavailableError
+from kumiai.domain.repositories import (
+    ActivityLogRepository,
+    CharacterRepository,
+    MessageRepository,
+    ProjectRepository,
+    SessionRepository,
+    SkillRepository,
+    UserProfileRepository,
+)
+from kumiai.infrastructure.database.mapping import map_entities
+from kumiai.infrastructure.database.repositories.activity import SqlActivityLogRepository
+from kumiai.infrastructure.database.repositories.definitions import (
+    SqlCharacterRepository,
+    SqlSkillRepository,
+)
+from kumiai.infrastructure.database.repositories.messages import SqlMessageRepository
+from kumiai.infrastructure.database.repositories.profiles import SqlUserProfileRepository
+from kumiai.infrastructure.database.repositories.projects import SqlProjectRepository
+from kumiai.infrastructure.database.repositories.sessions import SqlSessionRepository
+
+CONNECTION_ERRORS = (OperationalError, InterfaceError, OSError, ConnectionError)
+
+
+class SqlUnitOfWork:
+    characters: CharacterRepository
+    skills: SkillRepository
+    projects: ProjectRepository
+    sessions: SessionRepository
+    messages: MessageRepository
+    activity: ActivityLogRepository
+    profiles: UserProfileRepository
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        map_entities()
+        self._factory = session_factory
+        self._db: AsyncSession | None = None
+
+    async def __aenter__(self) -> Self:
+        db = self._factory()
+        self._db = db
+        self.characters = SqlCharacterRepository(db)
+        self.skills = SqlSkillRepository(db)
+        self.projects = SqlProjectRepository(db)
+        self.sessions = SqlSessionRepository(db)
+        self.messages = SqlMessageRepository(db)
+        self.activity = SqlActivityLogRepository(db)
+        self.profiles = SqlUserProfileRepository(db)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._db is not None
+        try:
+            await self._db.rollback()
+        finally:
+            await self._db.close()
+            self._db = None
+        translated = translate_database_error(exc)
+        if translated is not None:
+            raise translated from exc
+
+    async def commit(self) -> None:
+        assert self._db is not None
+        await self._db.commit()
+
+
+def translate_database_error(error: BaseException | None) -> Exception | None:
+    """Driver errors the user can act on, as KumiAI errors; None for everything else."""
+    if isinstance(error, IntegrityError):
+        return ConflictError(
+            "the change conflicts with existing data",
+            details={"constraint": _constraint_name(error)},
+        )
+    if isinstance(error, CONNECTION_ERRORS) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    ):
+        return DatabaseUnavailableError(f"the database is unavailable: {_first_line(error)}")
+    return None
+
+
+def _constraint_name(error: IntegrityError) -> str | None:
+    original = getattr(error.orig, "__cause__", None) or error.orig
+    return getattr(original, "constraint_name", None)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

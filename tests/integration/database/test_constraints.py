@@ -1,0 +1,149 @@
+"""Every database constraint rejects what it should, and the trigger keeps updated_at."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+async def _insert(connection: AsyncConnection, sql: str, **params: object) -> object:
+    result = await connection.execute(sa.text(sql), params)
+    return result.scalar()
+
+
+async def _rejects(connection: AsyncConnection, sql: str, **params: object) -> None:
+    savepoint = await connection.begin_nested()
+    with pytest.raises((IntegrityError, DBAPIError)):
+        await connection.execute(sa.text(sql), params)
+    await savepoint.rollback()
+
+
+async def _character(connection: AsyncConnection, slug: str = "dev") -> object:
+    return await _insert(
+        connection,
+        "INSERT INTO characters (slug, name, file_path) VALUES (:slug, :name, :path) RETURNING id",
+        slug=slug,
+        name=slug.title(),
+        path=f"/tmp/{slug}/agent.md",
+    )
+
+
+async def _project(connection: AsyncConnection, path: str = "/tmp/p1") -> object:
+    return await _insert(
+        connection, "INSERT INTO projects (name, path) VALUES ('P', :path) RETURNING id", path=path
+    )
+
+
+@pytest.mark.parametrize("table", ["characters", "skills"])
+async def test_blank_definition_name_is_rejected(connection: AsyncConnection, table: str) -> None:
+    await _rejects(
+        connection, f"INSERT INTO {table} (slug, name, file_path) VALUES ('x', '   ', '/tmp/x')"
+    )
+
+
+async def test_blank_project_name_and_path_are_rejected(connection: AsyncConnection) -> None:
+    await _rejects(connection, "INSERT INTO projects (name, path) VALUES ('', '/tmp/a')")
+    await _rejects(connection, "INSERT INTO projects (name, path) VALUES ('A', ' ')")
+
+
+async def test_two_live_projects_cannot_share_a_path(connection: AsyncConnection) -> None:
+    await _project(connection, "/tmp/shared")
+    await _rejects(connection, "INSERT INTO projects (name, path) VALUES ('B', '/tmp/shared')")
+
+
+async def test_a_soft_deleted_project_frees_its_path(connection: AsyncConnection) -> None:
+    first = await _project(connection, "/tmp/reused")
+    await connection.execute(
+        sa.text("UPDATE projects SET deleted_at = now() WHERE id = :id"), {"id": first}
+    )
+    assert await _project(connection, "/tmp/reused") != first
+
+
+async def test_two_live_characters_cannot_share_a_name(connection: AsyncConnection) -> None:
+    await _character(connection, "writer")
+    await _rejects(
+        connection,
+        "INSERT INTO characters (slug, name, file_path) VALUES ('writer-2', 'Writer', '/x')",
+    )
+
+
+async def test_only_one_user_profile_row_can_exist(connection: AsyncConnection) -> None:
+    await connection.execute(sa.text("INSERT INTO user_profiles DEFAULT VALUES"))
+    await _rejects(connection, "INSERT INTO user_profiles DEFAULT VALUES")
+
+
+async def test_a_sequence_number_is_unique_within_a_session(connection: AsyncConnection) -> None:
+    session_id = await _insert(
+        connection, "INSERT INTO sessions (session_type) VALUES ('assistant') RETURNING id"
+    )
+    insert = (
+        "INSERT INTO messages (session_id, role, content, sequence) VALUES (:sid, 'user', 'hi', 0)"
+    )
+    await connection.execute(sa.text(insert), {"sid": session_id})
+    await _rejects(connection, insert, sid=session_id)
+
+
+async def test_specialist_session_needs_a_project_and_a_character(
+    connection: AsyncConnection,
+) -> None:
+    character = await _character(connection)
+    await _rejects(
+        connection,
+        "INSERT INTO sessions (session_type, character_id) VALUES ('specialist', :c)",
+        c=character,
+    )
+    project = await _project(connection)
+    await _rejects(
+        connection, "INSERT INTO sessions (session_type, project_id) VALUES ('pm', :p)", p=project
+    )
+
+
+async def test_unknown_enum_values_are_rejected(connection: AsyncConnection) -> None:
+    await _rejects(connection, "INSERT INTO sessions (session_type) VALUES ('robot')")
+    await _rejects(
+        connection, "INSERT INTO sessions (session_type, status) VALUES ('assistant', 'done')"
+    )
+
+
+async def test_a_project_pm_session_must_exist(connection: AsyncConnection) -> None:
+    await _rejects(
+        connection,
+        "INSERT INTO projects (name, path, pm_session_id) VALUES ('P', '/tmp/q', :s)",
+        s=uuid.uuid4(),
+    )
+
+
+async def test_the_trigger_moves_updated_at_on_every_update(connection: AsyncConnection) -> None:
+    project = await _project(connection)
+    before = (
+        await connection.execute(
+            sa.text("SELECT created_at, updated_at FROM projects WHERE id = :id"), {"id": project}
+        )
+    ).one()
+    await connection.execute(
+        sa.text("UPDATE projects SET name = 'Renamed' WHERE id = :id"), {"id": project}
+    )
+    after = await connection.scalar(
+        sa.text("SELECT updated_at FROM projects WHERE id = :id"), {"id": project}
+    )
+    assert after > before.updated_at
+    assert after > before.created_at
+
+
+async def test_deleting_a_session_deletes_its_messages(connection: AsyncConnection) -> None:
+    session_id = await _insert(
+        connection, "INSERT INTO sessions (session_type) VALUES ('assistant') RETURNING id"
+    )
+    await connection.execute(
+        sa.text("INSERT INTO messages (session_id, role, sequence) VALUES (:s, 'user', 0)"),
+        {"s": session_id},
+    )
+    await connection.execute(sa.text("DELETE FROM sessions WHERE id = :s"), {"s": session_id})
+    remaining = await connection.scalar(
+        sa.text("SELECT count(*) FROM messages WHERE session_id = :s"), {"s": session_id}
+    )
+    assert remaining == 0

@@ -1,0 +1,109 @@
+"""The migration chain builds exactly the schema the code describes, and undoes it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from kumiai.infrastructure.database.migrations import runner
+from kumiai.infrastructure.database.tables import metadata
+from tests.support.database import create_scratch_database_async, drop_database_async
+
+KUMIAI_TABLES = {
+    "characters",
+    "skills",
+    "projects",
+    "sessions",
+    "messages",
+    "activity_logs",
+    "user_profiles",
+}
+KUMIAI_TYPES = {"session_type", "session_status", "message_role", "activity_event_type"}
+
+
+@pytest.fixture
+async def empty_database(postgres_server_url: str) -> AsyncIterator[AsyncEngine]:
+    url = await create_scratch_database_async(postgres_server_url, prefix="kumiai_migration")
+    engine = create_async_engine(url, poolclass=NullPool)
+    yield engine
+    await engine.dispose()
+    await drop_database_async(url)
+
+
+async def _schema_objects(engine: AsyncEngine) -> tuple[set[str], set[str], set[str]]:
+    async with engine.connect() as connection:
+        tables = set(await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names()))
+        types = set(
+            (
+                await connection.execute(
+                    sa.text(
+                        "SELECT typname FROM pg_type t "
+                        "JOIN pg_namespace n ON n.oid = t.typnamespace "
+                        "WHERE n.nspname = 'public' AND t.typtype = 'e'"
+                    )
+                )
+            ).scalars()
+        )
+        functions = set(
+            (
+                await connection.execute(
+                    sa.text(
+                        "SELECT proname FROM pg_proc p "
+                        "JOIN pg_namespace n ON n.oid = p.pronamespace "
+                        "WHERE n.nspname = 'public'"
+                    )
+                )
+            ).scalars()
+        )
+    return tables, types, functions
+
+
+async def _migrate(engine: AsyncEngine, direction: str, revision: str) -> None:
+    async with engine.begin() as connection:
+        if direction == "up":
+            await runner.upgrade_on(connection, revision)
+        else:
+            await runner.downgrade_on(connection, revision)
+
+
+async def test_upgrade_downgrade_upgrade_round_trips_on_an_empty_database(
+    empty_database: AsyncEngine,
+) -> None:
+    await _migrate(empty_database, "up", "head")
+    tables, types, functions = await _schema_objects(empty_database)
+    assert tables >= KUMIAI_TABLES
+    assert types == KUMIAI_TYPES
+    assert "kumiai_set_updated_at" in functions
+
+    await _migrate(empty_database, "down", "base")
+    tables, types, functions = await _schema_objects(empty_database)
+    assert tables <= {"alembic_version"}
+    assert types == set()
+    assert "kumiai_set_updated_at" not in functions
+
+    await _migrate(empty_database, "up", "head")
+    tables, _, _ = await _schema_objects(empty_database)
+    assert tables >= KUMIAI_TABLES
+
+
+async def test_head_revision_is_recorded_after_upgrade(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        assert await runner.current_revision(connection) == runner.head_revision()
+
+
+async def test_orm_metadata_and_migrations_do_not_drift(engine: AsyncEngine) -> None:
+    def compare(sync_connection: sa.Connection) -> list[object]:
+        context = MigrationContext.configure(
+            sync_connection, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return list(compare_metadata(context, metadata))
+
+    async with engine.connect() as connection:
+        differences = await connection.run_sync(compare)
+    assert differences == []
