@@ -1,0 +1,143 @@
+"""The one place where exceptions become HTTP responses.
+
+v2 (and everything outside v1) answers with the envelope
+``{"error": {"code", "message", "details", "request_id"}}``. The v1 web client shows
+the body text of a failed call verbatim, so under ``/api/v1`` the same errors are
+rendered as ``{"detail": "<message>"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kumiai.core import exceptions as errors
+from kumiai.core.logging import get_logger
+
+logger = get_logger(__name__)
+
+# Ordered from most to least specific: the first matching class wins.
+STATUS_BY_ERROR: tuple[tuple[type[errors.KumiAIError], int], ...] = (
+    (errors.PathNotAllowedError, 400),
+    (errors.ValidationError, 422),
+    (errors.AuthenticationError, 401),
+    (errors.NotFoundError, 404),
+    (errors.ConflictError, 409),
+    (errors.PayloadTooLargeError, 413),
+    (errors.UnsupportedMediaTypeError, 415),
+    (errors.ServiceUnavailableError, 503),
+    (errors.ConfigurationError, 500),
+)
+
+CODE_BY_HTTP_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    503: "service_unavailable",
+}
+
+
+def status_for(error: errors.KumiAIError) -> int:
+    for error_class, status in STATUS_BY_ERROR:
+        if isinstance(error, error_class):
+            return status
+    return 500
+
+
+def error_response(
+    path: str,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    details: Any = None,
+    request_id: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """Render an error in the shape the caller's API version expects."""
+    if path.startswith("/api/v1/"):
+        body: dict[str, Any] = {"detail": message}
+    else:
+        body = {
+            "error": {
+                "code": code,
+                "message": message,
+                "details": details if details is not None else {},
+                "request_id": request_id,
+            }
+        }
+    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+async def _kumiai_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, errors.KumiAIError)
+    status = status_for(error)
+    if status >= 500:
+        logger.error("request_failed", code=error.code, message=error.message)
+    return error_response(
+        request.url.path,
+        status,
+        error.code,
+        error.message,
+        details=error.details,
+        request_id=_request_id(request),
+    )
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    problems = [
+        {
+            "loc": list(problem.get("loc", ())),
+            "msg": problem.get("msg", ""),
+            "type": problem.get("type", ""),
+        }
+        for problem in error.errors()
+    ]
+    summary = "; ".join(
+        f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in problems[:3]
+    )
+    return error_response(
+        request.url.path,
+        422,
+        "validation_error",
+        f"invalid request: {summary}" if summary else "invalid request",
+        details={"errors": problems},
+        request_id=_request_id(request),
+    )
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    code = CODE_BY_HTTP_STATUS.get(error.status_code, "http_error")
+    message = str(error.detail) if error.detail else code.replace("_", " ")
+    return error_response(
+        request.url.path,
+        error.status_code,
+        code,
+        message,
+        request_id=_request_id(request),
+        headers=dict(error.headers or {}),
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(errors.KumiAIError, _kumiai_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

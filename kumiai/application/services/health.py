@@ -1,0 +1,39 @@
+"""Health: is the service able to do its job right now?"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+from kumiai import __version__
+from kumiai.application.dtos.health import DatabaseHealth, HealthReport, HomeFolders
+from kumiai.application.ports.database import DatabaseProbe
+
+
+class HealthService:
+    def __init__(
+        self, probe: DatabaseProbe, *, home: PurePath, embedded: bool, claude_configured: bool
+    ) -> None:
+        self._probe = probe
+        self._home = home
+        self._embedded = embedded
+        self._claude_configured = claude_configured
+
+    async def report(self) -> HealthReport:
+        status = await self._probe.status()
+        return HealthReport(
+            status="ok" if status.reachable else "unavailable",
+            version=__version__,
+            database=DatabaseHealth(
+                reachable=status.reachable,
+                server_version=status.server_version,
+                embedded=self._embedded,
+                error=status.error,
+            ),
+            folders=HomeFolders(
+                home=str(self._home),
+                characters=str(self._home / "characters"),
+                skills=str(self._home / "skills"),
+                projects=str(self._home / "projects"),
+            ),
+            claude_configured=self._claude_configured,
+        )

@@ -1,0 +1,87 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from kumiai import __version__
+from kumiai.api import health, v2
+from kumiai.api.middleware.errors import install_error_handlers
+from kumiai.api.middleware.request_guard import RequestGuardMiddleware
+from kumiai.core.config import Settings, get_settings
+from kumiai.core.dependencies import Container, build_container, open_database
+from kumiai.core.exceptions import ConfigurationError
+from kumiai.core.logging import configure_logging, get_logger
+
+logger = get_logger(__name__)
+
+
+def _database_url(settings: Settings) -> str:
+    url = settings.database_url or settings.embedded_database_url
+    if url is None:
+        raise ConfigurationError(
+            "no database: set KUMIAI_DATABASE_URL or start the server with `kumiai serve`"
+        )
+    return url
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    """Build the app. Tests pass their own container; `kumiai serve` passes neither."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = container is None
+        app.state.container = container or build_container(
+            settings, open_database(settings, _database_url(settings))
+        )
+        logger.info("kumiai_started", version=__version__)
+        try:
+            yield
+        finally:
+            if own:
+                await app.state.container.aclose()
+            logger.info("kumiai_stopped")
+
+    app = FastAPI(
+        title="KumiAI",
+        version=__version__,
+        summary="Run a team of Claude agents on your own projects.",
+        lifespan=lifespan,
+    )
+    if container is not None:
+        app.state.container = container
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(v2.router)
+    _install_middleware(app, settings)
+    return app
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    # Added innermost first: CORS ends up outermost so every response, errors
+    # included, carries its headers.
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    app.add_middleware(
+        RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes, api_token=token
+    )
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Content-Type", "Accept", "Authorization", "Last-Event-ID", "X-Request-ID"],
+        expose_headers=["X-Request-ID"],
+    )
+
+
+def create_app_from_environment() -> FastAPI:
+    """Entry point for uvicorn's factory mode (used by `kumiai serve`)."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
