@@ -1,0 +1,105 @@
+"""`kumiai serve` as a user runs it: embedded PostgreSQL, restarts, clean shutdown."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.support.processes import kumiai_env, run_kumiai, serving
+
+pytestmark = pytest.mark.slow
+
+
+def _postgres_processes(pgdata: Path) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(attrs=["name", "cmdline"]):
+        cmdline = process.info.get("cmdline") or []
+        if process.info.get("name") == "postgres" and any(str(pgdata) in part for part in cmdline):
+            found.append(process)
+    return found
+
+
+def _write_profile(base_url: str, name: str) -> None:
+    response = httpx.patch(f"{base_url}/api/v2/profile", json={"display_name": name}, timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def _read_profile_name(base_url: str) -> str:
+    return httpx.get(f"{base_url}/api/v2/profile", timeout=10).json()["data"]["display_name"]
+
+
+def test_serve_on_a_fresh_home_keeps_data_across_restarts(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = kumiai_env(home)
+    with serving(env) as server:
+        assert httpx.get(f"{server.base_url}/api/health").json()["database"]["embedded"] is True
+        _write_profile(server.base_url, "Kumi")
+        assert server.stop(signal.SIGTERM) == 0
+    assert _postgres_processes(home / "pgdata") == []
+
+    with serving(env) as server:
+        assert _read_profile_name(server.base_url) == "Kumi"
+        assert server.stop(signal.SIGINT) == 0
+    assert _postgres_processes(home / "pgdata") == []
+
+
+def test_a_second_server_on_the_same_home_is_refused(tmp_path: Path) -> None:
+    env = kumiai_env(tmp_path / "home")
+    with serving(env) as server:
+        second = run_kumiai("serve", "--port", "1", env=env)
+        assert second.returncode == 1
+        assert "already using" in second.stderr
+        assert httpx.get(f"{server.base_url}/api/health").status_code == 200
+
+
+def test_serve_fails_clearly_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    env = kumiai_env(
+        tmp_path / "home",
+        KUMIAI_DATABASE_URL="postgresql://kumiai:hunter2@127.0.0.1:1/kumiai",
+        KUMIAI_DB_CONNECT_TIMEOUT="2",
+    )
+    result = run_kumiai("serve", env=env)
+    assert result.returncode == 1
+    assert "cannot reach the database" in result.stderr
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("KUMIAI_PORT", "not-a-port"),
+        ("KUMIAI_LOG_LEVEL", "loud"),
+        ("KUMIAI_DATABASE_URL", "mysql://x"),
+    ],
+)
+def test_a_bad_config_value_gives_a_one_line_error(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    result = run_kumiai("serve", env=kumiai_env(tmp_path / "home", **{variable: value}))
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert variable in lines[0]
+
+
+def test_doctor_reports_without_revealing_the_key(tmp_path: Path, database_url: str) -> None:
+    env = kumiai_env(
+        tmp_path / "home", KUMIAI_DATABASE_URL=database_url, ANTHROPIC_API_KEY="sk-ant-secret-value"
+    )
+    result = run_kumiai("doctor", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "reachable" in result.stdout
+    assert "configured" in result.stdout
+    assert "sk-ant-secret-value" not in result.stdout + result.stderr
+
+
+def test_db_commands_upgrade_and_report_the_revision(tmp_path: Path, database_url: str) -> None:
+    env = kumiai_env(tmp_path / "home", KUMIAI_DATABASE_URL=database_url)
+    assert run_kumiai("db", "upgrade", env=env).returncode == 0
+    current = run_kumiai("db", "current", env=env)
+    assert "current: 0001_initial_schema" in current.stdout

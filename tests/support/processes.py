@@ -1,0 +1,87 @@
+"""Run the real `kumiai` command in a child process, as a user would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def kumiai_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("KUMIAI_")}
+    env.pop("ANTHROPIC_API_KEY", None)
+    env.update({"KUMIAI_HOME": str(home), "KUMIAI_LOG_FORMAT": "json", **extra})
+    return env
+
+
+def run_kumiai(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kumiai", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[str]
+    base_url: str
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=timeout)
+
+
+def _wait_until_healthy(server: RunningServer, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            output = server.process.stdout.read() if server.process.stdout else ""
+            raise AssertionError(f"kumiai serve exited early:\n{output}")
+        try:
+            if httpx.get(f"{server.base_url}/api/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("kumiai serve did not become healthy in time")
+
+
+@contextmanager
+def serving(env: dict[str, str], timeout: float = 60) -> Iterator[RunningServer]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kumiai", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    server = RunningServer(process, f"http://127.0.0.1:{port}")
+    try:
+        _wait_until_healthy(server, timeout)
+        yield server
+    finally:
+        if process.poll() is None:
+            server.stop()
