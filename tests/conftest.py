@@ -1,0 +1,95 @@
+"""Shared fixtures: one migrated database per run, one rolled-back transaction per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+from kumiai.core.config import Settings, load_settings
+from kumiai.core.dependencies import Container, build_container
+from kumiai.infrastructure.database.engine import Database
+from kumiai.infrastructure.database.migrations import runner
+from kumiai.main import create_app
+from tests.support.database import create_scratch_database, drop_database, postgres_server
+
+FIXTURES_HOME = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with postgres_server(tmp_path_factory.mktemp("embedded-postgres")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh database for this test run, migrated to head."""
+    url = create_scratch_database(postgres_server_url)
+    runner.upgrade(url)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            yield conn
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return load_settings(home=tmp_path / "home", database_url=database_url, _env_file=None)
+
+
+@pytest.fixture
+async def database(settings: Settings, connection: AsyncConnection) -> AsyncIterator[Database]:
+    """The app's Database, with units of work bound to the test's transaction.
+
+    Commits inside services become savepoint releases, so every test still ends
+    with a rollback and leaves nothing behind.
+    """
+    database = Database(settings.database_url or "", pool_size=1, max_overflow=0)
+    database.session_factory = async_sessionmaker(
+        bind=connection,
+        expire_on_commit=False,
+        autoflush=False,
+        join_transaction_mode="create_savepoint",
+    )
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def container(settings: Settings, database: Database) -> Container:
+    return build_container(settings, database)
+
+
+@pytest.fixture
+async def client(settings: Settings, container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process, as the browser would."""
+    app = create_app(settings, container)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+        yield http

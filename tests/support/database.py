@@ -1,0 +1,76 @@
+"""Where the test suite gets its PostgreSQL: the CI server or an embedded one."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from kumiai.infrastructure.database.embedded import EmbeddedPostgres
+from kumiai.infrastructure.database.engine import to_async_url
+
+TEST_DATABASE_URL_VARIABLE = "KUMIAI_TEST_DATABASE_URL"
+
+
+@contextmanager
+def postgres_server(scratch: Path) -> Iterator[str]:
+    """An admin URL for a server: ``KUMIAI_TEST_DATABASE_URL`` or an embedded one."""
+    configured = os.environ.get(TEST_DATABASE_URL_VARIABLE)
+    if configured:
+        yield to_async_url(configured)
+        return
+    server = EmbeddedPostgres(scratch / "pgdata")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+def with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def _asyncpg_dsn(url: str) -> dict[str, object]:
+    parsed = make_url(url)
+    host = parsed.host or parsed.query.get("host")
+    return {
+        "user": parsed.username,
+        "password": parsed.password,
+        "host": host,
+        "port": parsed.port,
+        "database": parsed.database,
+    }
+
+
+async def _admin(url: str, statement: str) -> None:
+    connection = await asyncpg.connect(**_asyncpg_dsn(with_database(url, "postgres")))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def create_scratch_database_async(server_url: str, prefix: str = "kumiai_test") -> str:
+    """A new empty database on the server; returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    await _admin(server_url, f'CREATE DATABASE "{name}"')
+    return with_database(server_url, name)
+
+
+async def drop_database_async(url: str) -> None:
+    name = make_url(url).database
+    await _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def create_scratch_database(server_url: str, prefix: str = "kumiai_test") -> str:
+    return asyncio.run(create_scratch_database_async(server_url, prefix))
+
+
+def drop_database(url: str) -> None:
+    asyncio.run(drop_database_async(url))
