@@ -1,0 +1,29 @@
+"""Small helpers every service uses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from kumiai.application.ports.unit_of_work import UnitOfWork
+from kumiai.domain.entities import ActivityEntry
+from kumiai.domain.value_objects import EventType
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def record_activity(
+    uow: UnitOfWork,
+    event_type: EventType,
+    *,
+    session_id: UUID | None = None,
+    project_id: UUID | None = None,
+    **data: Any,
+) -> None:
+    """Write an activity row inside the caller's unit of work (same transaction)."""
+    await uow.activity.add(
+        ActivityEntry.record(event_type, session_id=session_id, project_id=project_id, **data)
+    )
