@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from kumiai.application.dtos.profile import ProfileUpdate, ProfileView
 from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
-from kumiai.domain.entities import ActivityEntry, UserProfile
+from kumiai.application.services.common import record_activity
+from kumiai.domain.entities import UserProfile
 from kumiai.domain.value_objects import EventType
 
 
@@ -22,10 +23,8 @@ class ProfileService:
         async with self._uow() as uow:
             profile = await uow.profiles.get_or_create()
             _apply(profile, changes)
-            await uow.activity.add(
-                ActivityEntry.record(
-                    EventType.PROFILE_UPDATED, fields=sorted(changes.model_fields_set)
-                )
+            await record_activity(
+                uow, EventType.PROFILE_UPDATED, fields=sorted(changes.model_fields_set)
             )
             await uow.commit()
             return ProfileView.of(profile)
