@@ -1,0 +1,101 @@
+"""The port between the application and whatever model runs an agent's turn.
+
+The application hands the runtime a fully assembled request (system prompt, replayed
+history in Anthropic message format, tool definitions), a :class:`ToolExecutor` that
+runs tools, and a :class:`TurnSink` that persists and publishes what happens. The
+runtime streams the model, calls tools, feeds their results back, and repeats until
+the model ends its turn. It never touches the database itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as the model sees it."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    input: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """What a tool returned. ``content`` is text the model will read."""
+
+    content: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    model: str
+    system: str
+    messages: list[dict[str, Any]]
+    tools: list[ToolSpec] = field(default_factory=list)
+    max_tokens: int = 8192
+    max_iterations: int = 50
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    stop_reason: str
+    usage: Usage
+    iterations: int
+
+
+class ToolExecutor(Protocol):
+    async def execute(self, call: ToolCall) -> ToolOutcome:
+        """Run one tool call. Must not raise for tool failures: return is_error instead."""
+        ...
+
+
+class TurnSink(Protocol):
+    """Receives the turn as it happens, in order. Each method may persist and publish."""
+
+    async def text_delta(self, block_index: int, text: str) -> None: ...
+
+    async def text_done(self, block_index: int, text: str) -> None:
+        """A text block is complete; persist it once."""
+        ...
+
+    async def tool_use(self, call: ToolCall) -> None:
+        """The model asked for a tool; persist the call before it runs."""
+        ...
+
+    async def tool_result(self, call: ToolCall, outcome: ToolOutcome) -> None: ...
+
+    async def usage(self, usage: Usage, stop_reason: str | None) -> None:
+        """Usage for one model response (one iteration of the tool loop)."""
+        ...
+
+
+class AgentRuntime(Protocol):
+    async def run_turn(
+        self, request: TurnRequest, tools: ToolExecutor, sink: TurnSink
+    ) -> TurnOutcome:
+        """Run the model and the tool loop to the end of the turn.
+
+        Raises ``ClaudeUnavailableError`` when credentials are missing or the API keeps
+        failing after retries, and lets ``asyncio.CancelledError`` through unchanged so a
+        cancel stops the stream at once.
+        """
+        ...
