@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from kumiai.api.deps import ContainerDep
+from kumiai.api.schemas import Envelope, ListEnvelope
+from kumiai.api.v2.common import PageDep, list_envelope
+from kumiai.api.v2.definitions import DefinitionFilterDep, Ref
+from kumiai.api.v2.responses import errors
+from kumiai.application.dtos.files import FileContent, FileEntryView, FileWrite, SyncCounts
+from kumiai.application.dtos.skills import SkillCreate, SkillDetail, SkillUpdate, SkillView
+
+router = APIRouter(prefix="/skills", tags=["skills"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Envelope[SkillDetail],
+    responses=errors(409, 422),
+)
+async def create_skill(data: SkillCreate, container: ContainerDep) -> Envelope[SkillDetail]:
+    """Create the skill's folder with its SKILL.md, and its row."""
+    return Envelope(data=await container.skills.create(data))
+
+
+@router.get("", response_model=ListEnvelope[SkillView], responses=errors(422))
+async def list_skills(
+    page: PageDep, filters: DefinitionFilterDep, container: ContainerDep
+) -> ListEnvelope[SkillView]:
+    """Live skills, oldest first."""
+    return list_envelope(await container.skills.list_page(page, filters), SkillView.model_validate)
+
+
+@router.post("/reindex", response_model=Envelope[SyncCounts])
+async def reindex_skills(container: ContainerDep) -> Envelope[SyncCounts]:
+    """Index skill folders added, edited or removed by hand."""
+    return Envelope(data=await container.skills.reindex())
+
+
+@router.get("/{ref}", response_model=Envelope[SkillDetail], responses=errors(404, 422))
+async def get_skill(ref: Ref, container: ContainerDep) -> Envelope[SkillDetail]:
+    """The skill with the body of its SKILL.md as `content`."""
+    return Envelope(data=await container.skills.get(ref))
+
+
+@router.patch("/{ref}", response_model=Envelope[SkillDetail], responses=errors(404, 409, 422))
+async def update_skill(
+    ref: Ref, changes: SkillUpdate, container: ContainerDep
+) -> Envelope[SkillDetail]:
+    """Change the fields present in the body, in the row and in SKILL.md."""
+    return Envelope(data=await container.skills.update(ref, changes))
+
+
+@router.delete(
+    "/{ref}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=errors(404),
+)
+async def delete_skill(ref: Ref, container: ContainerDep) -> None:
+    """Soft-delete: the row is hidden and the folder renamed to `<slug>.deleted`."""
+    await container.skills.delete(ref)
+
+
+@router.get("/{ref}/files", response_model=Envelope[list[FileEntryView]], responses=errors(404))
+async def list_skill_files(ref: Ref, container: ContainerDep) -> Envelope[list[FileEntryView]]:
+    """Every file and folder in the skill's folder, as one flat list."""
+    return Envelope(data=await container.skills.list_files(ref))
+
+
+@router.get(
+    "/{ref}/files/{path:path}",
+    response_model=Envelope[FileContent],
+    responses=errors(400, 404, 413, 422),
+)
+async def read_skill_file(ref: Ref, path: str, container: ContainerDep) -> Envelope[FileContent]:
+    """A file's content: UTF-8 text as is, anything else base64-encoded.
+
+    `path` is relative to the skill's folder; a path leading out of it is a 400.
+    """
+    return Envelope(data=await container.skills.read_file(ref, path))
+
+
+@router.put(
+    "/{ref}/files/{path:path}",
+    response_model=Envelope[FileContent],
+    responses=errors(400, 404, 409, 422),
+)
+async def write_skill_file(
+    ref: Ref, path: str, data: FileWrite, container: ContainerDep
+) -> Envelope[FileContent]:
+    """Create or replace a file, with any missing folders.
+
+    Writing SKILL.md also updates the skill from its front matter (422 if malformed).
+    """
+    return Envelope(data=await container.skills.write_file(ref, path, data))
+
+
+@router.delete(
+    "/{ref}/files/{path:path}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=errors(400, 404, 422),
+)
+async def delete_skill_file(ref: Ref, path: str, container: ContainerDep) -> None:
+    """Delete a file or a folder with its contents; SKILL.md cannot be deleted (422)."""
+    await container.skills.delete_file(ref, path)

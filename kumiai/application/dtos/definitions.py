@@ -1,0 +1,52 @@
+"""Field types shared by the character and skill commands.
+
+They bound the size of what a request can put into a row and a front-matter header;
+the entities then apply the content rules (slug shape, colour format, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from kumiai.domain.value_objects import NAME_MAX_LENGTH, SLUG_MAX_LENGTH
+
+MAX_LABELS = 100
+
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
+Slug = Annotated[str, Field(min_length=1, max_length=SLUG_MAX_LENGTH)]
+Description = Annotated[str, Field(max_length=10_000)]
+Colour = Annotated[str, Field(max_length=7, examples=["#4A90E2"])]
+Labels = Annotated[
+    list[Annotated[str, Field(max_length=NAME_MAX_LENGTH)]], Field(max_length=MAX_LABELS)
+]
+# The body of agent.md or SKILL.md; the prompt itself.
+Body = Annotated[str, Field(max_length=1_000_000)]
+
+
+class PartialUpdate(BaseModel):
+    """A partial update: only the fields present in the request change.
+
+    ``null`` clears an optional field; the fields named in ``not_clearable`` may be
+    left out but never set to ``null``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    not_clearable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _refuse_clearing_required_fields(self) -> Self:
+        cleared = sorted(
+            name
+            for name in self.model_fields_set & self.not_clearable
+            if getattr(self, name) is None
+        )
+        if cleared:
+            raise ValueError(f"cannot be null: {', '.join(cleared)}")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields present in the request, by name."""
+        return self.model_dump(exclude_unset=True)

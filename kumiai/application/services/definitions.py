@@ -1,0 +1,371 @@
+"""What characters and skills share: a folder on disk, indexed by a database row.
+
+The folder's main document (``agent.md`` or ``SKILL.md``) is the source of truth;
+the row indexes its front matter. :class:`DefinitionCatalog` keeps the two in step
+for one kind of definition:
+
+- every change writes the document before committing the row, and puts the old
+  document back (or moves a new folder aside) when the commit fails;
+- ``reindex`` brings the rows in line with folders added, edited or removed by hand.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import Enum, auto
+from typing import Any, Generic, Protocol, TypeVar
+from uuid import UUID
+
+from kumiai.application.dtos.files import SkippedFolder, SyncCounts
+from kumiai.application.ports.documents import DefinitionDocument, DocumentCodec
+from kumiai.application.ports.files import DefinitionFiles
+from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from kumiai.application.services.common import record_activity, utcnow
+from kumiai.core.exceptions import (
+    ConflictError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ValidationError,
+)
+from kumiai.domain.repositories import DefinitionFilter, Page, PageRequest
+from kumiai.domain.value_objects import SLUG_MAX_LENGTH, EventType, slugify, validate_slug
+
+
+class Definition(Protocol):
+    id: UUID
+    slug: str
+    name: str
+    file_path: str
+
+    @property
+    def is_deleted(self) -> bool: ...
+
+    def update(self, **changes: Any) -> None: ...
+
+    def soft_delete(self, now: datetime) -> None: ...
+
+
+D = TypeVar("D", bound=Definition)
+V = TypeVar("V")
+
+
+class DefinitionRepository(Protocol[D]):
+    """The part of the character and skill repositories that the catalog uses."""
+
+    async def add(self, definition: D, /) -> None: ...
+    async def get(self, definition_id: UUID, /) -> D | None: ...
+    async def get_by_slug(self, slug: str, /, *, include_deleted: bool = False) -> D | None: ...
+    async def slug_taken(self, slug: str, /) -> bool: ...
+    async def list_page(self, page: PageRequest, filters: DefinitionFilter, /) -> Page[D]: ...
+    async def list_live(self) -> list[D]: ...
+
+
+# Checks a new or changed definition against the other rows, given its field values
+# from before the change (empty for a new one); raises to refuse the change.
+Rule = Callable[[UnitOfWork, D, Mapping[str, Any]], Awaitable[None]]
+
+
+async def no_rule(uow: UnitOfWork, definition: Definition, before: Mapping[str, Any]) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class DefinitionEvents:
+    created: EventType
+    updated: EventType
+    deleted: EventType
+
+
+@dataclass(frozen=True)
+class DefinitionKind(Generic[D]):
+    """Everything that differs between characters and skills."""
+
+    label: str  # "character", "skill": names the resource in errors and activity
+    main_document: str
+    files: DefinitionFiles
+    codec: DocumentCodec
+    repository: Callable[[UnitOfWork], DefinitionRepository[D]]
+    new: Callable[..., D]  # Entity.create(slug=..., name=..., file_path=..., **fields)
+    locate: Callable[[str], str]  # slug -> the row's file_path
+    events: DefinitionEvents
+    check: Rule[D] = no_rule
+
+
+class _Outcome(Enum):
+    ADDED = auto()
+    UPDATED = auto()
+    UNCHANGED = auto()
+
+
+# Problems with one folder that make a re-index skip it rather than stop.
+_FOLDER_PROBLEMS = (ValidationError, ConflictError, NotFoundError, PayloadTooLargeError)
+
+
+class DefinitionCatalog(Generic[D]):
+    """The use cases of one kind of definition, each in one unit of work.
+
+    Entities never leave their unit of work: the methods that produce one take a
+    ``view`` and return what it makes of the entity while the session is open.
+    """
+
+    def __init__(self, uow: UnitOfWorkFactory, kind: DefinitionKind[D]) -> None:
+        self._uow = uow
+        self._kind = kind
+
+    async def page(
+        self, request: PageRequest, filters: DefinitionFilter, view: Callable[[D], V]
+    ) -> Page[V]:
+        async with self._uow() as uow:
+            found = await self._kind.repository(uow).list_page(request, filters)
+            return Page(
+                items=[view(definition) for definition in found.items],
+                next_cursor=found.next_cursor,
+                total=found.total,
+                limit=found.limit,
+            )
+
+    async def get(self, ref: str, view: Callable[[D], V]) -> V:
+        async with self._uow() as uow:
+            return view(await self.find(uow, ref))
+
+    async def find(self, uow: UnitOfWork, ref: str) -> D:
+        """The live definition whose id or slug is ``ref``; ``NotFoundError`` if none.
+
+        A ref that parses as a UUID is tried as an id first and then as a slug, since
+        a slug may itself look like a UUID.
+        """
+        repository = self._kind.repository(uow)
+        found = None
+        if (definition_id := _as_uuid(ref)) is not None:
+            found = await repository.get(definition_id)
+        if found is None:
+            found = await repository.get_by_slug(ref)
+        if found is None:
+            raise NotFoundError(self._kind.label, ref)
+        return found
+
+    def read_document(self, definition: D) -> str:
+        return self._kind.files.read_main(definition.slug)
+
+    def body(self, definition: D) -> str:
+        """The main document's Markdown body, without the front matter."""
+        return self._parse(definition.slug, self.read_document(definition)).body
+
+    async def create(
+        self, fields: Mapping[str, Any], view: Callable[[D], V], *, slug: str | None, body: str
+    ) -> V:
+        async with self._uow() as uow:
+            chosen = await self._allocate_slug(uow, fields["name"], slug)
+            definition = self._kind.new(slug=chosen, file_path=self._kind.locate(chosen), **fields)
+            await self._kind.check(uow, definition, {})
+            await self._kind.repository(uow).add(definition)
+            await self._record(uow, self._kind.events.created, definition)
+            document = DefinitionDocument(fields=self._values(definition), body=body)
+            await self._commit_with_document(uow, chosen, self._kind.codec.render(document), None)
+            return view(definition)
+
+    async def update(
+        self,
+        ref: str,
+        changes: Mapping[str, Any],
+        view: Callable[[D], V],
+        *,
+        body: str | None = None,
+    ) -> V:
+        """Change the row and the front matter; the body is kept unless given."""
+        async with self._uow() as uow:
+            definition = await self.find(uow, ref)
+            previous, document = self._current_document(definition)
+            before = self._values(definition)
+            definition.update(**changes)
+            await self._kind.check(uow, definition, before)
+            changed = sorted([*changes, *(["body"] if body is not None else [])])
+            await self._record(uow, self._kind.events.updated, definition, fields=changed)
+            document = replace(
+                document,
+                fields=self._values(definition),
+                body=document.body if body is None else body,
+            )
+            text = self._kind.codec.render(document)
+            await self._commit_with_document(uow, definition.slug, text, previous)
+            return view(definition)
+
+    async def replace_document(self, ref: str, text: str, view: Callable[[D], V]) -> V:
+        """Store ``text`` as the main document and index its front matter.
+
+        A malformed header or invalid value is a ``ValidationError``, and nothing is written.
+        """
+        async with self._uow() as uow:
+            definition = await self.find(uow, ref)
+            document = self._parse(definition.slug, text)
+            previous, _ = self._current_document(definition)
+            before = self._values(definition)
+            definition.update(**document.fields)
+            await self._kind.check(uow, definition, before)
+            await self._record(uow, self._kind.events.updated, definition, fields=["document"])
+            await self._commit_with_document(uow, definition.slug, text, previous)
+            return view(definition)
+
+    async def delete(self, ref: str) -> None:
+        """Soft-delete the row and move the folder aside to ``<slug>.deleted``.
+
+        The folder moves first: if the commit then fails, the row outlives its folder
+        and the next re-index finishes the deletion.
+        """
+        async with self._uow() as uow:
+            definition = await self.find(uow, ref)
+            definition.soft_delete(utcnow())
+            await self._record(uow, self._kind.events.deleted, definition)
+            if self._kind.files.exists(definition.slug):
+                self._kind.files.delete_folder(definition.slug)
+            await uow.commit()
+
+    async def change_files(self, ref: str, change: Callable[[str], None], **details: Any) -> None:
+        """Run ``change(slug)`` on the definition's extra files and log it as an update."""
+        async with self._uow() as uow:
+            definition = await self.find(uow, ref)
+            change(definition.slug)
+            await self._record(uow, self._kind.events.updated, definition, **details)
+            await uow.commit()
+
+    async def reindex(self) -> SyncCounts:
+        """Index folders added or edited by hand; soft-delete rows whose folder is gone.
+
+        Each folder is indexed in its own unit of work, so one bad file is reported in
+        ``skipped`` without holding back the others.
+        """
+        counts = SyncCounts()
+        for slug in self._kind.files.list_slugs():
+            try:
+                outcome = await self._sync_folder(slug)
+            except _FOLDER_PROBLEMS as problem:
+                counts.skipped.append(SkippedFolder(slug=slug, reason=problem.message))
+                continue
+            counts.added += outcome is _Outcome.ADDED
+            counts.updated += outcome is _Outcome.UPDATED
+        counts.removed = await self._remove_rows_without_folder()
+        return counts
+
+    async def _sync_folder(self, slug: str) -> _Outcome:
+        async with self._uow() as uow:
+            document = self._parse(slug, self._kind.files.read_main(slug))
+            # A hand-written file without a name is named after its folder.
+            fields = {**document.fields, "name": document.fields.get("name") or slug}
+            existing = await self._kind.repository(uow).get_by_slug(slug, include_deleted=True)
+            if existing is None:
+                definition = self._kind.new(slug=slug, file_path=self._kind.locate(slug), **fields)
+                await self._kind.check(uow, definition, {})
+                await self._kind.repository(uow).add(definition)
+                event, outcome = self._kind.events.created, _Outcome.ADDED
+            elif existing.is_deleted:
+                raise ConflictError(f"a deleted {self._kind.label} still holds the slug '{slug}'")
+            else:
+                definition, before = existing, self._values(existing)
+                definition.update(**fields)
+                if self._values(definition) == before:
+                    return _Outcome.UNCHANGED
+                await self._kind.check(uow, definition, before)
+                event, outcome = self._kind.events.updated, _Outcome.UPDATED
+            await self._record(uow, event, definition, source="reindex")
+            await uow.commit()
+            return outcome
+
+    async def _remove_rows_without_folder(self) -> int:
+        async with self._uow() as uow:
+            # Asking the store per row, rather than using the listing taken earlier,
+            # spares a definition created through the API while the re-index ran.
+            missing = [
+                definition
+                for definition in await self._kind.repository(uow).list_live()
+                if not self._kind.files.exists(definition.slug)
+            ]
+            now = utcnow()
+            for definition in missing:
+                definition.soft_delete(now)
+                await self._record(uow, self._kind.events.deleted, definition, source="reindex")
+            await uow.commit()
+            return len(missing)
+
+    async def _allocate_slug(self, uow: UnitOfWork, name: str, requested: str | None) -> str:
+        """The requested slug if free (else 409), or the first free one derived from the name.
+
+        Deleted rows and folders keep their slug, so a slug is never reused.
+        """
+        if requested is not None:
+            slug = validate_slug(requested)
+            if await self._slug_in_use(uow, slug):
+                raise ConflictError(
+                    f"{self._kind.label} slug '{slug}' is taken", details={"slug": slug}
+                )
+            return slug
+        candidates = _slug_candidates(slugify(name))
+        slug = next(candidates)
+        while await self._slug_in_use(uow, slug):
+            slug = next(candidates)
+        return slug
+
+    async def _slug_in_use(self, uow: UnitOfWork, slug: str) -> bool:
+        return await self._kind.repository(uow).slug_taken(slug) or self._kind.files.exists(slug)
+
+    def _current_document(self, definition: D) -> tuple[str | None, DefinitionDocument]:
+        """The main document's text and parts; a missing file is rebuilt from the row."""
+        try:
+            text = self.read_document(definition)
+        except NotFoundError:
+            return None, DefinitionDocument(fields=self._values(definition))
+        return text, self._parse(definition.slug, text)
+
+    async def _commit_with_document(
+        self, uow: UnitOfWork, slug: str, text: str, previous: str | None
+    ) -> None:
+        """Write the main document, then commit; if the commit fails, undo the write.
+
+        A folder that did not exist before (``previous`` is None) is moved aside, the
+        only removal the store offers.
+        """
+        files = self._kind.files
+        files.write_main(slug, text)
+        try:
+            await uow.commit()
+        except BaseException:
+            if previous is None:
+                files.delete_folder(slug)
+            else:
+                files.write_main(slug, previous)
+            raise
+
+    def _parse(self, slug: str, text: str) -> DefinitionDocument:
+        return self._kind.codec.parse(text, source=f"{slug}/{self._kind.main_document}")
+
+    def _values(self, definition: D) -> dict[str, Any]:
+        return {name: getattr(definition, name) for name in self._kind.codec.fields}
+
+    async def _record(
+        self, uow: UnitOfWork, event: EventType, definition: D, **details: Any
+    ) -> None:
+        await record_activity(
+            uow,
+            event,
+            **{f"{self._kind.label}_id": definition.id},
+            slug=definition.slug,
+            name=definition.name,
+            **details,
+        )
+
+
+def _as_uuid(ref: str) -> UUID | None:
+    try:
+        return UUID(ref)
+    except ValueError:
+        return None
+
+
+def _slug_candidates(base: str) -> Iterator[str]:
+    """``base``, then ``base-2``, ``base-3``, ... each cut to the slug length limit."""
+    yield base
+    for number in itertools.count(2):
+        suffix = f"-{number}"
+        yield f"{base[: SLUG_MAX_LENGTH - len(suffix)].rstrip('-')}{suffix}"
