@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 from kumiai.domain.entities import (
@@ -82,6 +82,10 @@ class SkillRepository(Protocol):
 class ProjectRepository(Protocol):
     async def add(self, project: Project) -> None: ...
     async def get(self, project_id: UUID, *, include_deleted: bool = False) -> Project | None: ...
+    async def get_for_update(self, project_id: UUID) -> Project | None:
+        """The live project, row-locked until the unit of work ends."""
+        ...
+
     async def path_in_use(self, path: str, *, exclude_id: UUID | None = None) -> bool: ...
     async def list_page(
         self, page: PageRequest, *, archived: bool | None = False, include_deleted: bool = False
@@ -98,6 +102,10 @@ class SessionRepository(Protocol):
     async def list_all(self, *, project_id: UUID | None = None) -> list[Session]: ...
     async def list_in_status(self, statuses: Sequence[SessionStatus]) -> list[Session]: ...
     async def list_for_project(self, project_id: UUID) -> list[Session]: ...
+    async def latest_pm_session(self, project_id: UUID, character_id: UUID) -> Session | None:
+        """The newest live PM session of the project run by the character, row-locked."""
+        ...
+
     async def delete(self, session: Session) -> None: ...
 
 
@@ -114,10 +122,22 @@ class MessageRepository(Protocol):
         before: int | None = None,
         after: int | None = None,
         order: SortOrder = "asc",
-    ) -> Page[Message]: ...
+        cursor: str | None = None,
+    ) -> Page[Message]:
+        """A page walking ``order``; a ``cursor`` continues an earlier walk and wins over
+        ``before``/``after``/``order``."""
+        ...
+
     async def history(self, session_id: UUID) -> list[Message]: ...
+    async def with_tool_use_id(self, session_id: UUID, tool_use_id: str) -> list[Message]:
+        """The session's messages carrying ``tool_use_id`` (its call and result), in order."""
+        ...
+
     async def count(self, session_id: UUID) -> int: ...
     async def delete_all(self, session_id: UUID) -> int: ...
+    async def merge_metadata(self, message_id: UUID, patch: dict[str, Any]) -> None:
+        """Add keys to a message's metadata in place (usage, delivery point)."""
+        ...
 
 
 class ActivityLogRepository(Protocol):

@@ -56,7 +56,14 @@ def _id() -> sa.Column[object]:
 def _timestamps(*, soft_delete: bool = True) -> list[sa.Column[object]]:
     columns: list[sa.Column[object]] = [
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+        # The trigger owns updated_at; FetchedValue makes the ORM read it back after UPDATE.
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=NOW,
+            server_onupdate=sa.FetchedValue(),
+        ),
     ]
     if soft_delete:
         columns.append(sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))

@@ -65,11 +65,10 @@ class SqlUnitOfWork:
         traceback: TracebackType | None,
     ) -> None:
         assert self._db is not None
-        try:
-            await self._db.rollback()
-        finally:
-            await self._db.close()
-            self._db = None
+        # close() rolls back whatever was not committed but, unlike rollback(), leaves
+        # loaded entities readable, so a service may shape its answer after the exit.
+        await self._db.close()
+        self._db = None
         translated = translate_database_error(exc)
         if translated is not None:
             raise translated from exc

@@ -13,7 +13,10 @@ class SqlActivityLogRepository:
         self._db = db
 
     async def add(self, entry: ActivityEntry) -> None:
+        # Inserting now, one row per statement, gives each entry its own clock_timestamp(),
+        # so entries of one transaction list in the order they happened.
         self._db.add(entry)
+        await self._db.flush()
 
     async def list_page(self, page: PageRequest, filters: ActivityFilter) -> Page[ActivityEntry]:
         columns = activity_logs.c

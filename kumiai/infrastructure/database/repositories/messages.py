@@ -7,14 +7,17 @@ session serialise on it, and a rolled-back append gives its number back.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kumiai.core.exceptions import NotFoundError
+from kumiai.core.exceptions import NotFoundError, ValidationError
 from kumiai.domain.entities import Message
-from kumiai.domain.repositories import Page, SortOrder, encode_cursor
+from kumiai.domain.repositories import Page, SortOrder, decode_cursor, encode_cursor
 from kumiai.infrastructure.database.tables import messages, sessions
 
 
@@ -48,24 +51,27 @@ class SqlMessageRepository:
         before: int | None = None,
         after: int | None = None,
         order: SortOrder = "asc",
+        cursor: str | None = None,
     ) -> Page[Message]:
         """Up to ``limit`` messages strictly between ``after`` and ``before``.
 
         ``order`` is the walking direction: ``desc`` starts at the newest message
         (or just below ``before``), ``asc`` at the oldest (or just above ``after``).
-        The cursor names the sequence to continue from in the same direction.
+        A ``cursor`` replaces all three: it holds the direction, the last sequence
+        returned and the far bound, so a walk continues exactly where it stopped.
         """
+        walk = _resume(cursor) if cursor is not None else _Walk(order, before, after)
         sequence = messages.c.sequence
         query = sa.select(Message).where(messages.c.session_id == session_id)
-        if before is not None:
-            query = query.where(sequence < before)
-        if after is not None:
-            query = query.where(sequence > after)
-        query = query.order_by(sequence.desc() if order == "desc" else sequence.asc())
+        if walk.before is not None:
+            query = query.where(sequence < walk.before)
+        if walk.after is not None:
+            query = query.where(sequence > walk.after)
+        query = query.order_by(sequence.desc() if walk.order == "desc" else sequence.asc())
         rows = list((await self._db.scalars(query.limit(limit + 1))).all())
         items = rows[:limit]
-        cursor = encode_cursor([items[-1].sequence]) if len(rows) > limit else None
-        return Page(items=items, next_cursor=cursor, limit=limit)
+        next_cursor = walk.cursor_after(items[-1].sequence) if len(rows) > limit else None
+        return Page(items=items, next_cursor=next_cursor, limit=limit)
 
     async def history(self, session_id: UUID) -> list[Message]:
         query = (
@@ -74,6 +80,24 @@ class SqlMessageRepository:
             .order_by(messages.c.sequence)
         )
         return list((await self._db.scalars(query)).all())
+
+    async def with_tool_use_id(self, session_id: UUID, tool_use_id: str) -> list[Message]:
+        # Served by the (session_id, tool_use_id) index: pairing checks never load the history.
+        query = (
+            sa.select(Message)
+            .where(messages.c.session_id == session_id, messages.c.tool_use_id == tool_use_id)
+            .order_by(messages.c.sequence)
+        )
+        return list((await self._db.scalars(query)).all())
+
+    async def merge_metadata(self, message_id: UUID, patch: dict[str, Any]) -> None:
+        # jsonb || keeps concurrent writers of other keys intact, unlike read-modify-write.
+        await self._db.execute(
+            sa.update(messages)
+            .where(messages.c.id == message_id)
+            .values(metadata=messages.c.metadata.op("||")(sa.literal(patch, type_=JSONB)))
+            .execution_options(synchronize_session=False)
+        )
 
     async def count(self, session_id: UUID) -> int:
         query = sa.select(sa.func.count()).where(messages.c.session_id == session_id)
@@ -92,3 +116,30 @@ class SqlMessageRepository:
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# A cursor stores "no bound" as -1: sequences start at 0, so it never names a real row.
+_NO_BOUND = -1
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """Where a message walk stands: its direction and the open interval still to visit."""
+
+    order: SortOrder
+    before: int | None
+    after: int | None
+
+    def cursor_after(self, last_sequence: int) -> str:
+        far = self.before if self.order == "asc" else self.after
+        return encode_cursor([self.order, last_sequence, _NO_BOUND if far is None else far])
+
+
+def _resume(cursor: str) -> _Walk:
+    order, last, far = decode_cursor(cursor, 3)
+    if order not in ("asc", "desc") or type(last) is not int or type(far) is not int:
+        raise ValidationError("invalid cursor", details={"field": "cursor"})
+    far_bound = None if far == _NO_BOUND else far
+    if order == "asc":
+        return _Walk("asc", before=far_bound, after=last)
+    return _Walk("desc", before=last, after=far_bound)

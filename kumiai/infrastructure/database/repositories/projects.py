@@ -25,6 +25,15 @@ class SqlProjectRepository:
             query = query.where(projects.c.deleted_at.is_(None))
         return await self._db.scalar(query)
 
+    async def get_for_update(self, project_id: UUID) -> Project | None:
+        query = (
+            sa.select(Project)
+            .where(projects.c.id == project_id, projects.c.deleted_at.is_(None))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return await self._db.scalar(query)
+
     async def path_in_use(self, path: str, *, exclude_id: UUID | None = None) -> bool:
         query = sa.select(projects.c.id).where(
             projects.c.path == path, projects.c.deleted_at.is_(None)

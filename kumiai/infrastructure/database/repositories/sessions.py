@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kumiai.domain.entities import Session
 from kumiai.domain.repositories import Page, PageRequest, SessionFilter
-from kumiai.domain.value_objects import SessionStatus
+from kumiai.domain.value_objects import SessionStatus, SessionType
 from kumiai.infrastructure.database.repositories.base import paginate_by_creation
 from kumiai.infrastructure.database.tables import sessions
 
@@ -66,6 +66,22 @@ class SqlSessionRepository:
 
     async def list_for_project(self, project_id: UUID) -> list[Session]:
         return await self.list_all(project_id=project_id)
+
+    async def latest_pm_session(self, project_id: UUID, character_id: UUID) -> Session | None:
+        query = (
+            sa.select(Session)
+            .where(
+                LIVE,
+                sessions.c.project_id == project_id,
+                sessions.c.character_id == character_id,
+                sessions.c.session_type == SessionType.PM,
+            )
+            .order_by(sessions.c.created_at.desc(), sessions.c.id.desc())
+            .limit(1)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return await self._db.scalar(query)
 
     async def delete(self, session: Session) -> None:
         await self._db.delete(session)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from kumiai.application.dtos.projects import CharacterRef
+from kumiai.domain.entities import Session
+from kumiai.domain.value_objects import KanbanStage, SessionStatus, SessionType
+
+_TEXT_KEYS = ("description", "task_description")
+_STAGES = [str(stage) for stage in KanbanStage]
+
+
+def _check_known_keys(context: dict[str, Any]) -> dict[str, Any]:
+    """Other keys are stored as given; the ones KumiAI reads must have the right shape."""
+    for key in _TEXT_KEYS:
+        if context.get(key) is not None and not isinstance(context[key], str):
+            raise ValueError(f"context.{key} must be a string")
+    stage = context.get("kanban_stage")
+    if stage is not None and not (isinstance(stage, str) and stage in _STAGES):
+        raise ValueError(f"context.kanban_stage must be one of {', '.join(_STAGES)}")
+    return context
+
+
+SessionContext = Annotated[dict[str, Any], AfterValidator(_check_known_keys)]
+
+
+class SessionView(BaseModel):
+    id: UUID
+    session_type: SessionType
+    status: SessionStatus
+    character_id: UUID | None
+    project_id: UUID | None
+    context: dict[str, Any]
+    description: str | None = Field(
+        description="``context.description``, else ``context.task_description``."
+    )
+    kanban_stage: KanbanStage | None
+    claude_session_id: str | None
+    error_message: str | None
+    started_at: datetime | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, session: Session) -> SessionView:
+        return cls(
+            id=session.id,
+            session_type=session.session_type,
+            status=session.status,
+            character_id=session.character_id,
+            project_id=session.project_id,
+            context=dict(session.context),
+            description=session.description,
+            kanban_stage=session.kanban_stage,
+            claude_session_id=session.claude_session_id,
+            error_message=session.error_message,
+            started_at=session.started_at,
+            created_at=session.created_at,
+            updated_at=session.updated_at,
+        )
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_type: SessionType
+    character_id: CharacterRef | None = Field(default=None, description="UUID or slug.")
+    project_id: UUID | None = None
+    context: SessionContext = Field(default_factory=dict)
+
+
+class SessionUpdate(BaseModel):
+    """A partial update; ``context`` replaces the whole object, then ``kanban_stage`` applies."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    context: SessionContext | None = Field(default=None, description="``null`` clears it.")
+    kanban_stage: KanbanStage | None = Field(default=None, description="Omit to keep it.")

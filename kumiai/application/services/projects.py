@@ -1,0 +1,263 @@
+"""Projects: folders on disk with a team of characters and an optional PM."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from uuid import UUID, uuid4
+
+from kumiai.application.dtos.files import FileContent, FileEntryView
+from kumiai.application.dtos.projects import ProjectCreate, ProjectUpdate, ProjectView
+from kumiai.application.ports.files import ProjectFiles
+from kumiai.application.ports.run_control import RunControl
+from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from kumiai.application.services.common import record_activity, utcnow
+from kumiai.application.services.sessions import (
+    clear_pm,
+    make_pm,
+    open_session,
+    page_of,
+    resolve_character,
+    resolve_characters,
+    resume_session,
+    retire_session,
+    stop_if_live,
+)
+from kumiai.core.exceptions import ConflictError, NotFoundError, ValidationError
+from kumiai.domain.entities import Character, Project, Session
+from kumiai.domain.repositories import Page, PageRequest
+from kumiai.domain.value_objects import EventType, SessionType, slugify
+
+# Used when a name has no ASCII letters or digits to build a folder name from.
+_FALLBACK_FOLDER = "project"
+
+
+class ProjectService:
+    def __init__(
+        self, uow: UnitOfWorkFactory, files: ProjectFiles, projects_dir: Path, runs: RunControl
+    ) -> None:
+        self._uow = uow
+        self._files = files
+        self._projects_dir = projects_dir
+        self._runs = runs
+
+    async def create(self, data: ProjectCreate) -> ProjectView:
+        """Create the folder (with ``PROJECT.md``) and the project, and assign its PM."""
+        async with self._uow() as uow:
+            team = await resolve_characters(uow, data.team_character_ids, "team_character_ids")
+            pm = await _optional_pm(uow, data.pm_character_id)
+            project = Project.create(
+                name=data.name,
+                path=self._choose_path(data),
+                description=data.description,
+                team_character_ids=[character.id for character in team],
+            )
+            if await uow.projects.path_in_use(project.path):
+                raise ConflictError(
+                    f"another project uses {project.path}", details={"path": project.path}
+                )
+            self._files.create_project_dir(project.path)
+            self._files.write_project_md(project.path, project.name, project.description or "")
+            await uow.projects.add(project)
+            await record_activity(
+                uow,
+                EventType.PROJECT_CREATED,
+                project_id=project.id,
+                name=project.name,
+                path=project.path,
+            )
+            if pm is not None:
+                await _assign_pm(uow, project, pm)
+            await uow.commit()
+            return ProjectView.of(project)
+
+    async def get(self, project_id: UUID) -> ProjectView:
+        async with self._uow() as uow:
+            return ProjectView.of(await _require_project(uow, project_id))
+
+    async def list_projects(
+        self, page: PageRequest, *, archived: bool | None = None
+    ) -> Page[ProjectView]:
+        """Live projects, oldest first; ``archived`` keeps only (un)archived ones."""
+        async with self._uow() as uow:
+            projects = await uow.projects.list_page(page, archived=archived)
+            return page_of(projects, ProjectView.of)
+
+    async def update(self, project_id: UUID, changes: ProjectUpdate) -> ProjectView:
+        """Change only the fields present; ``description: null`` clears it."""
+        async with self._uow() as uow:
+            project = await _require_project(uow, project_id, for_update=True)
+            given = changes.model_fields_set
+            if changes.team_character_ids is not None:
+                team = await resolve_characters(
+                    uow, changes.team_character_ids, "team_character_ids"
+                )
+                project.set_team(character.id for character in team)
+            if "name" in given:
+                project.update(name=_required_name(changes.name))
+            if "description" in given:
+                project.update(description=changes.description)
+            await record_activity(
+                uow, EventType.PROJECT_UPDATED, project_id=project.id, fields=sorted(given)
+            )
+            await uow.commit()
+            return ProjectView.of(project)
+
+    async def archive(self, project_id: UUID) -> ProjectView:
+        """Hide the project from the default list; its running turns are stopped first."""
+        await self._stop_runs(project_id)
+        return await self._mark(
+            project_id, EventType.PROJECT_ARCHIVED, lambda project: project.archive(utcnow())
+        )
+
+    async def unarchive(self, project_id: UUID) -> ProjectView:
+        return await self._mark(project_id, EventType.PROJECT_UNARCHIVED, Project.unarchive)
+
+    async def delete(self, project_id: UUID) -> None:
+        """Soft-delete the project and all its sessions (stopping the live ones)."""
+        await self._stop_runs(project_id, drop_queues=True)
+        async with self._uow() as uow:
+            project = await _require_project(uow, project_id, for_update=True)
+            now = utcnow()
+            project.soft_delete(now)
+            for session in await uow.sessions.list_for_project(project.id):
+                await retire_session(uow, session, now)
+            await record_activity(uow, EventType.PROJECT_DELETED, project_id=project.id)
+            await uow.commit()
+
+    async def delete_permanently(self, project_id: UUID) -> None:
+        """Remove the row (sessions and messages cascade); the folder stays on disk."""
+        async with self._uow() as uow:
+            project = await uow.projects.get(project_id, include_deleted=True)
+            if project is None:
+                raise NotFoundError("project", project_id)
+            await uow.projects.delete(project)
+            # The row is gone, so the entry keeps the id in its data instead of the FK.
+            await record_activity(
+                uow,
+                EventType.PROJECT_DELETED,
+                deleted_project_id=project_id,
+                name=project.name,
+                path=project.path,
+                permanent=True,
+            )
+            await uow.commit()
+
+    async def assign_pm(self, project_id: UUID, character_ref: str) -> ProjectView:
+        """Make the character the PM, reusing its PM session of this project if it has one."""
+        async with self._uow() as uow:
+            project = await _require_project(uow, project_id, for_update=True)
+            character = await resolve_character(uow, character_ref, "character_id")
+            await _assign_pm(uow, project, character)
+            await uow.commit()
+            return ProjectView.of(project)
+
+    async def remove_pm(self, project_id: UUID) -> None:
+        """Clear the PM and cancel its session, unless that session has already ended."""
+        pm_session_id = (await self.get(project_id)).pm_session_id
+        if pm_session_id is not None:
+            await self._runs.cancel(pm_session_id)
+        async with self._uow() as uow:
+            project = await _require_project(uow, project_id, for_update=True)
+            if project.pm_session_id is None:
+                raise ConflictError(
+                    "the project has no PM", details={"project_id": str(project_id)}
+                )
+            session = await uow.sessions.get_for_update(project.pm_session_id)
+            if session is not None:
+                await stop_if_live(uow, session)
+            await clear_pm(uow, project)
+            await uow.commit()
+
+    async def list_files(self, project_id: UUID) -> list[FileEntryView]:
+        """The project folder, flat and recursive, directories included."""
+        path = await self._path_of(project_id)
+        return [FileEntryView.of(entry) for entry in self._files.list_files(path)]
+
+    async def read_file(self, project_id: UUID, rel: str) -> FileContent:
+        """A file inside the project folder; a path leading outside it is refused (400)."""
+        path = await self._path_of(project_id)
+        return FileContent.of(rel, self._files.read_file(path, rel))
+
+    async def _mark(
+        self, project_id: UUID, event: EventType, change: Callable[[Project], None]
+    ) -> ProjectView:
+        async with self._uow() as uow:
+            project = await _require_project(uow, project_id, for_update=True)
+            change(project)
+            await record_activity(uow, event, project_id=project.id)
+            await uow.commit()
+            return ProjectView.of(project)
+
+    async def _stop_runs(self, project_id: UUID, *, drop_queues: bool = False) -> None:
+        """Stop running turns before any session row is locked (they settle themselves)."""
+        async with self._uow() as uow:
+            await _require_project(uow, project_id)
+            session_ids = [
+                session.id for session in await uow.sessions.list_for_project(project_id)
+            ]
+        for session_id in session_ids:
+            await self._runs.cancel(session_id, drop_queue=drop_queues)
+
+    async def _path_of(self, project_id: UUID) -> str:
+        async with self._uow() as uow:
+            return (await _require_project(uow, project_id)).path
+
+    def _choose_path(self, data: ProjectCreate) -> str:
+        if data.path is None:
+            folder = f"{_folder_name(data.name)}-{uuid4().hex[:8]}"
+            return str(self._projects_dir / folder)
+        return _normalise_path(data.path)
+
+
+async def _require_project(
+    uow: UnitOfWork, project_id: UUID, *, for_update: bool = False
+) -> Project:
+    repository = uow.projects
+    project = await (
+        repository.get_for_update(project_id) if for_update else repository.get(project_id)
+    )
+    if project is None:
+        raise NotFoundError("project", project_id)
+    return project
+
+
+async def _optional_pm(uow: UnitOfWork, ref: str | None) -> Character | None:
+    return None if ref is None else await resolve_character(uow, ref, "pm_character_id")
+
+
+async def _assign_pm(uow: UnitOfWork, project: Project, character: Character) -> None:
+    """Reuse the character's live PM session of this project (resumed if it ended), or
+    open a new one, and make it the project's PM session."""
+    session = await uow.sessions.latest_pm_session(project.id, character.id)
+    if session is None:
+        session = Session.create(SessionType.PM, character_id=character.id, project_id=project.id)
+        await open_session(uow, session)
+    elif session.status.is_terminal:
+        await resume_session(uow, session)
+    await make_pm(uow, project, session)
+
+
+def _normalise_path(raw: str) -> str:
+    """An absolute, normalised folder path (``~`` expanded); 422 for anything else."""
+    expanded = os.path.expanduser(raw.strip())
+    # A relative path would depend on the server's working directory.
+    if "\x00" in expanded or not os.path.isabs(expanded):
+        raise ValidationError(
+            f"project path must be absolute: {raw!r}", details={"field": "path", "value": raw}
+        )
+    return os.path.normpath(expanded)
+
+
+def _folder_name(name: str) -> str:
+    try:
+        return slugify(name)
+    except ValidationError:
+        return _FALLBACK_FOLDER
+
+
+def _required_name(name: str | None) -> str:
+    if name is None:
+        raise ValidationError("name must not be empty", details={"field": "name"})
+    return name

@@ -1,0 +1,287 @@
+"""Sessions: creating agent instances and moving them through their state machine.
+
+The module-level helpers take the caller's unit of work, so the project service runs
+them inside its own transaction (assigning a PM, deleting a project) and every session
+change, wherever it starts, goes through the same code and writes the same activity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TypeVar
+from uuid import UUID
+
+from kumiai.application.dtos.sessions import SessionCreate, SessionUpdate, SessionView
+from kumiai.application.ports.run_control import RunControl
+from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from kumiai.application.services.common import record_activity, utcnow
+from kumiai.core.exceptions import ConflictError, NotFoundError, ValidationError
+from kumiai.domain.entities import Character, Project, Session
+from kumiai.domain.repositories import Page, PageRequest, SessionFilter
+from kumiai.domain.value_objects import EventType, SessionStatus, SessionType
+
+T = TypeVar("T")
+V = TypeVar("V")
+
+
+class SessionService:
+    def __init__(self, uow: UnitOfWorkFactory, runs: RunControl) -> None:
+        self._uow = uow
+        self._runs = runs
+
+    async def create(self, data: SessionCreate) -> SessionView:
+        """A new session, ready (``idle``); a PM session also becomes its project's PM."""
+        async with self._uow() as uow:
+            character = await _optional_character(uow, data.character_id)
+            project = await _optional_project(uow, data.project_id)
+            session = Session.create(
+                data.session_type,
+                character_id=None if character is None else character.id,
+                project_id=None if project is None else project.id,
+                context=data.context,
+            )
+            if project is not None:
+                _check_fits_project(session, project)
+            await open_session(uow, session)
+            if project is not None and session.session_type is SessionType.PM:
+                await make_pm(uow, project, session)
+            await uow.commit()
+            return SessionView.of(session)
+
+    async def get(self, session_id: UUID) -> SessionView:
+        async with self._uow() as uow:
+            return SessionView.of(await require_session(uow, session_id))
+
+    async def list_sessions(self, page: PageRequest, filters: SessionFilter) -> Page[SessionView]:
+        """Live sessions, oldest first."""
+        async with self._uow() as uow:
+            return page_of(await uow.sessions.list_page(page, filters), SessionView.of)
+
+    async def update(self, session_id: UUID, changes: SessionUpdate) -> SessionView:
+        async with self._uow() as uow:
+            session = await require_session(uow, session_id, for_update=True)
+            if "context" in changes.model_fields_set:
+                session.context = dict(changes.context or {})
+            if changes.kanban_stage is not None:
+                session.set_kanban_stage(changes.kanban_stage)
+            await uow.commit()
+            return SessionView.of(session)
+
+    async def cancel(self, session_id: UUID, *, drop_queue: bool = False) -> SessionView:
+        """Stop the session; 409 (``InvalidTransitionError``) once it has ended.
+
+        A running turn is stopped first and settles as ``cancelled`` by itself.
+        """
+        if await self._runs.cancel(session_id, drop_queue=drop_queue):
+            return await self.get(session_id)
+        async with self._uow() as uow:
+            session = await require_session(uow, session_id, for_update=True)
+            await cancel_session(uow, session)
+            await uow.commit()
+            return SessionView.of(session)
+
+    async def resume(self, session_id: UUID) -> SessionView:
+        """Reopen an ended session; 409 (``InvalidTransitionError``) while it is live."""
+        async with self._uow() as uow:
+            session = await require_session(uow, session_id, for_update=True)
+            await resume_session(uow, session)
+            await uow.commit()
+            view = SessionView.of(session)
+        self._runs.resume_queue(session_id)
+        return view
+
+    async def delete(self, session_id: UUID) -> None:
+        """Soft-delete: stop the session, hide it, and drop it as its project's PM."""
+        await self._runs.stop_session(session_id)
+        async with self._uow() as uow:
+            # Lock the project before the session, in the order PM assignment locks them.
+            project = await _project_run_by(uow, await require_session(uow, session_id))
+            session = await require_session(uow, session_id, for_update=True)
+            await retire_session(uow, session, utcnow())
+            if project is not None:
+                await clear_pm(uow, project)
+            await uow.commit()
+
+
+# --- helpers shared with the project and message services -----------------------------------
+
+
+async def require_session(
+    uow: UnitOfWork, session_id: UUID, *, for_update: bool = False
+) -> Session:
+    """The live session, row-locked when it is about to change; 404 otherwise."""
+    repository = uow.sessions
+    session = await (
+        repository.get_for_update(session_id) if for_update else repository.get(session_id)
+    )
+    if session is None:
+        raise NotFoundError("session", session_id)
+    return session
+
+
+async def open_session(uow: UnitOfWork, session: Session) -> None:
+    """Persist a new session once it is set up (``initializing`` -> ``idle``)."""
+    session.mark_ready()
+    await uow.sessions.add(session)
+    await record_activity(
+        uow,
+        EventType.SESSION_CREATED,
+        session_id=session.id,
+        project_id=session.project_id,
+        session_type=session.session_type,
+        character_id=session.character_id,
+    )
+
+
+async def cancel_session(uow: UnitOfWork, session: Session) -> None:
+    """The one way a session is cancelled, whoever asks (user, PM change, deletion)."""
+    session.cancel()
+    await _record_session_event(uow, EventType.SESSION_CANCELLED, session)
+
+
+async def resume_session(uow: UnitOfWork, session: Session) -> None:
+    session.resume()
+    await _record_session_event(uow, EventType.SESSION_RESUMED, session)
+
+
+async def stop_if_live(uow: UnitOfWork, session: Session) -> None:
+    """Cancel the session unless it has already ended (an ended one is left as it is)."""
+    if session.status.can_move_to(SessionStatus.CANCELLED):
+        await cancel_session(uow, session)
+
+
+async def retire_session(uow: UnitOfWork, session: Session, now: datetime) -> None:
+    """Stop and soft-delete a session."""
+    await stop_if_live(uow, session)
+    session.soft_delete(now)
+    await _record_session_event(uow, EventType.SESSION_DELETED, session)
+
+
+async def make_pm(uow: UnitOfWork, project: Project, session: Session) -> None:
+    """Make ``session`` the project's PM session and stop the PM session it replaces."""
+    assert session.character_id is not None, "Session.create refuses a PM without a character"
+    replaced_id = project.assign_pm(session.character_id, session.id)
+    if replaced_id is not None:
+        replaced = await uow.sessions.get_for_update(replaced_id)
+        if replaced is not None:
+            await stop_if_live(uow, replaced)
+    await record_activity(
+        uow,
+        EventType.PM_ASSIGNED,
+        session_id=session.id,
+        project_id=project.id,
+        character_id=session.character_id,
+    )
+
+
+async def clear_pm(uow: UnitOfWork, project: Project) -> None:
+    """Clear both PM fields; stopping the PM session is up to the caller."""
+    session_id = project.remove_pm()
+    await record_activity(uow, EventType.PM_REMOVED, session_id=session_id, project_id=project.id)
+
+
+async def resolve_characters(uow: UnitOfWork, refs: Sequence[str], field: str) -> list[Character]:
+    """Live characters named by UUID or slug, in the given order without repeats.
+
+    A reference that parses as a UUID but matches no id is still tried as a slug (a slug
+    may look like a UUID). Unknown references are one 422 that lists them all.
+    """
+    wanted = list(dict.fromkeys(refs))
+    ids = {ref: parsed for ref in wanted if (parsed := _as_uuid(ref)) is not None}
+    by_id = {
+        character.id: character
+        for character in await uow.characters.get_many(list(ids.values()))
+        if not character.is_deleted
+    }
+    found = {ref: by_id[ids[ref]] for ref in ids if ids[ref] in by_id}
+    slugs = [ref for ref in wanted if ref not in found]
+    found |= {
+        character.slug: character for character in await uow.characters.get_many_by_slug(slugs)
+    }
+    unknown = [ref for ref in wanted if ref not in found]
+    if unknown:
+        raise ValidationError(
+            f"unknown characters: {', '.join(unknown)}",
+            details={"field": field, "unknown": unknown},
+        )
+    return list({found[ref].id: found[ref] for ref in wanted}.values())
+
+
+async def resolve_character(uow: UnitOfWork, ref: str, field: str) -> Character:
+    (character,) = await resolve_characters(uow, [ref], field)
+    return character
+
+
+def page_of(page: Page[T], view: Callable[[T], V]) -> Page[V]:
+    """The page with each item turned into its view (done inside the unit of work, while
+    the entities are still attached)."""
+    return Page(
+        items=[view(item) for item in page.items],
+        next_cursor=page.next_cursor,
+        total=page.total,
+        limit=page.limit,
+    )
+
+
+# --- private -----------------------------------------------------------------------------------
+
+
+async def _record_session_event(uow: UnitOfWork, event: EventType, session: Session) -> None:
+    await record_activity(
+        uow,
+        event,
+        session_id=session.id,
+        project_id=session.project_id,
+        status=session.status,
+    )
+
+
+async def _optional_character(uow: UnitOfWork, ref: str | None) -> Character | None:
+    return None if ref is None else await resolve_character(uow, ref, "character_id")
+
+
+async def _optional_project(uow: UnitOfWork, project_id: UUID | None) -> Project | None:
+    if project_id is None:
+        return None
+    # Locked: a PM session created here must not race another PM assignment.
+    project = await uow.projects.get_for_update(project_id)
+    if project is None:
+        raise ValidationError(
+            f"unknown project: {project_id}",
+            details={"field": "project_id", "unknown": [str(project_id)]},
+        )
+    return project
+
+
+def _check_fits_project(session: Session, project: Project) -> None:
+    if session.session_type is SessionType.PM and project.pm_session_id is not None:
+        raise ConflictError(
+            "the project has a PM already; assign a new one with POST /projects/{id}/pm",
+            details={"project_id": str(project.id), "pm_session_id": str(project.pm_session_id)},
+        )
+    needs_member = session.session_type is SessionType.SPECIALIST
+    if needs_member and (
+        session.character_id is None or not project.has_member(session.character_id)
+    ):
+        raise ValidationError(
+            "a specialist's character must be on the project's team",
+            details={"field": "character_id", "project_id": str(project.id)},
+        )
+
+
+async def _project_run_by(uow: UnitOfWork, session: Session) -> Project | None:
+    """The project whose PM session this is, locked, or None."""
+    if session.project_id is None or session.session_type is not SessionType.PM:
+        return None
+    project = await uow.projects.get_for_update(session.project_id)
+    if project is None or project.pm_session_id != session.id:
+        return None
+    return project
+
+
+def _as_uuid(ref: str) -> UUID | None:
+    try:
+        return UUID(ref)
+    except ValueError:
+        return None
