@@ -1,0 +1,317 @@
+"""The default :class:`AgentRuntime`: the Anthropic Messages API through the official SDK.
+
+A turn is a loop of model responses. Each response is streamed: text deltas go to
+the sink as they arrive, and tool calls are run once the response is complete. Their
+results are sent back in the next request, until the model stops asking for tools.
+
+Failures are retried here rather than in the SDK, because the SDK's retries only
+cover opening a stream, not a stream that breaks halfway. A response is retried only
+while nothing of it has reached the sink; after that, repeating it would show the
+user the same text twice, so the turn fails with :class:`ClaudeStreamError` instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+import httpx2
+from anthropic.lib.streaming import AsyncMessageStream, ParsedMessageStreamEvent
+from anthropic.types import ContentBlock, Message
+from anthropic.types import Usage as ApiUsage
+
+from kumiai.application.ports.agent_runtime import (
+    ToolCall,
+    ToolExecutor,
+    TurnOutcome,
+    TurnRequest,
+    TurnSink,
+    Usage,
+)
+from kumiai.core.exceptions import ClaudeUnavailableError
+from kumiai.core.logging import get_logger
+from kumiai.infrastructure.claude.retry import (
+    RetryPolicy,
+    StreamEndedEarlyError,
+    describe,
+    is_transient,
+    retry_after_seconds,
+)
+
+logger = get_logger(__name__)
+
+MISSING_KEY_MESSAGE = "Claude is not configured: set ANTHROPIC_API_KEY"
+MAX_ITERATIONS_STOP_REASON = "max_iterations"
+
+# The API refuses an empty tool_result after an error, and an empty string tells the
+# model less than saying so.
+_EMPTY_TOOL_RESULT = "(no output)"
+
+_API_FAILURES = (anthropic.APIError, httpx2.TransportError, StreamEndedEarlyError)
+
+
+class ClaudeStreamError(ClaudeUnavailableError):
+    """The stream broke after part of the reply reached the sink, so it was not retried."""
+
+    code = "claude_stream_error"
+
+
+@dataclass(frozen=True)
+class _Response:
+    """One complete model response, ready to be continued."""
+
+    content: list[dict[str, Any]]
+    tool_calls: list[ToolCall]
+    stop_reason: str | None
+    usage: Usage
+    block_count: int
+
+
+class AnthropicRuntime:
+    """Runs agent turns against the Anthropic Messages API.
+
+    Tool calls of one response run sequentially, in the order the model wrote them,
+    so their side effects and the sink's events are deterministic.
+
+    ``block_index`` values passed to the sink count content blocks across the whole
+    turn (not per response), so every text block of a turn has its own index.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None,
+        base_url: str | None,
+        *,
+        max_retries: int = 4,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
+        request_timeout: float = 600,
+    ) -> None:
+        self._policy = RetryPolicy(max_retries, backoff_base, backoff_max)
+        # No client without a key: the SDK would otherwise fall back to environment
+        # credentials the operator did not configure for KumiAI.
+        self._client = (
+            anthropic.AsyncAnthropic(
+                api_key=api_key, base_url=base_url, max_retries=0, timeout=request_timeout
+            )
+            if api_key
+            else None
+        )
+
+    async def aclose(self) -> None:
+        """Release the HTTP connection pool."""
+        if self._client is not None:
+            await self._client.close()
+
+    async def run_turn(
+        self, request: TurnRequest, tools: ToolExecutor, sink: TurnSink
+    ) -> TurnOutcome:
+        """Stream responses and run their tool calls until the model ends the turn."""
+        client = self._require_client()
+        messages = list(request.messages)
+        total = Usage()
+        block_offset = 0
+        for iteration in range(1, request.max_iterations + 1):
+            response = await self._respond(
+                client, _stream_params(request, messages), sink, block_offset
+            )
+            block_offset += response.block_count
+            total = _add_usage(total, response.usage)
+            await sink.usage(response.usage, response.stop_reason)
+            continuation = await _continuation(response, tools, sink)
+            if continuation is None:
+                return TurnOutcome(response.stop_reason or "end_turn", total, iteration)
+            messages.extend(continuation)
+        return TurnOutcome(MAX_ITERATIONS_STOP_REASON, total, request.max_iterations)
+
+    def _require_client(self) -> anthropic.AsyncAnthropic:
+        if self._client is None:
+            raise ClaudeUnavailableError(MISSING_KEY_MESSAGE)
+        return self._client
+
+    async def _respond(
+        self,
+        client: anthropic.AsyncAnthropic,
+        params: dict[str, Any],
+        sink: TurnSink,
+        block_offset: int,
+    ) -> _Response:
+        """One model response, retried on transient failures while nothing was delivered."""
+        retry_number = 0
+        while True:
+            reader = _ResponseReader(sink, block_offset)
+            try:
+                async with client.messages.stream(**params) as stream:
+                    return await reader.read(stream)
+            except _API_FAILURES as error:
+                delay = self._retry_delay(error, reader.delivered, retry_number)
+            await asyncio.sleep(delay)
+            retry_number += 1
+
+    def _retry_delay(self, error: Exception, delivered: bool, retry_number: int) -> float:
+        """How long to wait before retrying ``error``; raises when it must not be retried."""
+        reason = describe(error)
+        if delivered:
+            raise ClaudeStreamError(
+                f"The Claude stream broke after part of the reply was shown ({reason})",
+                details={"reason": reason},
+            ) from error
+        if not is_transient(error):
+            raise ClaudeUnavailableError(
+                f"Claude API error: {reason}", details=_error_details(error)
+            ) from error
+        if retry_number >= self._policy.max_retries:
+            raise ClaudeUnavailableError(
+                f"Claude API unavailable after {retry_number + 1} attempts: {reason}",
+                details=_error_details(error),
+            ) from error
+        delay = self._policy.delay(retry_number, retry_after_seconds(error))
+        logger.warning(
+            "claude_request_retry",
+            retry=retry_number + 1,
+            max_retries=self._policy.max_retries,
+            delay_seconds=round(delay, 3),
+            reason=reason,
+        )
+        return delay
+
+
+class _ResponseReader:
+    """Reads one streamed response, forwarding its text to the sink as it arrives."""
+
+    def __init__(self, sink: TurnSink, block_offset: int) -> None:
+        self._sink = sink
+        self._block_offset = block_offset
+        self._message: Message | None = None
+        self.delivered = False
+        """Whether any part of this response reached the sink (then it must not be retried)."""
+
+    async def read(self, stream: AsyncMessageStream[Any]) -> _Response:
+        async for event in stream:
+            await self._on_event(event)
+        if self._message is None:
+            raise StreamEndedEarlyError("the stream closed before message_stop")
+        return _response_from(self._message)
+
+    async def _on_event(self, event: ParsedMessageStreamEvent[Any]) -> None:
+        if event.type == "content_block_delta" and event.delta.type == "text_delta":
+            if event.delta.text:
+                self.delivered = True
+                await self._sink.text_delta(self._block_offset + event.index, event.delta.text)
+        elif event.type == "content_block_stop" and event.content_block.type == "text":
+            if event.content_block.text:
+                self.delivered = True
+                await self._sink.text_done(
+                    self._block_offset + event.index, event.content_block.text
+                )
+        elif event.type == "message_stop":
+            self._message = event.message
+
+
+async def _continuation(
+    response: _Response, tools: ToolExecutor, sink: TurnSink
+) -> list[dict[str, Any]] | None:
+    """The messages that carry the turn on, or ``None`` when the model has finished."""
+    if response.stop_reason == "tool_use" and response.tool_calls:
+        results = [await _run_tool(call, tools, sink) for call in response.tool_calls]
+        return [
+            {"role": "assistant", "content": response.content},
+            {"role": "user", "content": results},
+        ]
+    if response.stop_reason == "pause_turn":
+        # The API resumes a paused response when it gets its own content back.
+        return [{"role": "assistant", "content": response.content}]
+    return None
+
+
+async def _run_tool(call: ToolCall, tools: ToolExecutor, sink: TurnSink) -> dict[str, Any]:
+    """Run one call with its sink events around it; return its ``tool_result`` block."""
+    await sink.tool_use(call)
+    outcome = await tools.execute(call)
+    await sink.tool_result(call, outcome)
+    return {
+        "type": "tool_result",
+        "tool_use_id": call.id,
+        "content": outcome.content or _EMPTY_TOOL_RESULT,
+        "is_error": outcome.is_error,
+    }
+
+
+def _stream_params(request: TurnRequest, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens,
+        "messages": messages,
+    }
+    if request.system:
+        params["system"] = request.system
+    if request.tools:
+        params["tools"] = [
+            {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
+            for tool in request.tools
+        ]
+    return params
+
+
+def _response_from(message: Message) -> _Response:
+    return _Response(
+        content=[_replayable(block) for block in message.content if not _is_empty_text(block)],
+        tool_calls=[
+            ToolCall(block.id, block.name, _as_arguments(block.input))
+            for block in message.content
+            if block.type == "tool_use"
+        ],
+        stop_reason=message.stop_reason,
+        usage=_usage_from(message.usage),
+        block_count=len(message.content),
+    )
+
+
+def _replayable(block: ContentBlock) -> dict[str, Any]:
+    """A content block as the API returned it, in the shape it accepts back."""
+    replayed: dict[str, Any] = block.to_dict(mode="json", exclude_none=True)
+    return replayed
+
+
+def _is_empty_text(block: ContentBlock) -> bool:
+    # The API rejects empty text blocks in a request, so they are not replayed.
+    return block.type == "text" and not block.text
+
+
+def _as_arguments(value: object) -> dict[str, Any]:
+    # Tool input is a JSON object by the API's contract; anything else is passed on
+    # as empty arguments so the tool reports what is missing.
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _usage_from(usage: ApiUsage) -> Usage:
+    return Usage(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
+        cache_read_input_tokens=usage.cache_read_input_tokens or 0,
+    )
+
+
+def _add_usage(left: Usage, right: Usage) -> Usage:
+    return Usage(
+        input_tokens=left.input_tokens + right.input_tokens,
+        output_tokens=left.output_tokens + right.output_tokens,
+        cache_creation_input_tokens=(
+            left.cache_creation_input_tokens + right.cache_creation_input_tokens
+        ),
+        cache_read_input_tokens=left.cache_read_input_tokens + right.cache_read_input_tokens,
+    )
+
+
+def _error_details(error: Exception) -> dict[str, Any]:
+    """Machine-readable facts about an API failure, for the error event."""
+    if not isinstance(error, anthropic.APIStatusError):
+        return {"reason": describe(error)}
+    return {
+        "status": error.status_code,
+        "type": error.type,
+        "request_id": error.request_id,
+    }
