@@ -40,6 +40,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.state.container = container or build_container(
             settings, open_database(settings, _database_url(settings))
         )
+        if own:
+            await app.state.container.start()
         logger.info("kumiai_started", version=__version__)
         try:
             yield

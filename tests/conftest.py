@@ -82,8 +82,10 @@ async def database(settings: Settings, connection: AsyncConnection) -> AsyncIter
 
 
 @pytest.fixture
-def container(settings: Settings, database: Database) -> Container:
-    return build_container(settings, database)
+async def container(settings: Settings, database: Database) -> AsyncIterator[Container]:
+    container = build_container(settings, database)
+    yield container
+    await container.runs.shutdown()
 
 
 @pytest.fixture

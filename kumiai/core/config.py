@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     api_token: SecretStr | None = None
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
-    default_model: str = Field(default="claude-sonnet-4-5", min_length=1)
+    default_model: str = Field(default="claude-sonnet-4-6", min_length=1)
     anthropic_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "KUMIAI_ANTHROPIC_API_KEY")
     )

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from kumiai.application.ports.files import DefinitionFiles, ProjectFiles
 from kumiai.application.ports.unit_of_work import UnitOfWork
+from kumiai.application.services.activity import ActivityService
+from kumiai.application.services.characters import AGENT_MD, CharacterService
+from kumiai.application.services.conversation import ConversationService
+from kumiai.application.services.definitions_sync import DefinitionSyncService
 from kumiai.application.services.health import HealthService
+from kumiai.application.services.messages import MessageService
 from kumiai.application.services.profile import ProfileService
+from kumiai.application.services.projects import ProjectService
+from kumiai.application.services.runtime.context import TurnContextBuilder, WorkingDirectories
+from kumiai.application.services.runtime.delegation import DelegationService
+from kumiai.application.services.runtime.events import EventHub
+from kumiai.application.services.runtime.manager import RunManager
+from kumiai.application.services.runtime.runner import TurnRunner
+from kumiai.application.services.sessions import SessionService
+from kumiai.application.services.skills import SKILL_MD, SkillService
 from kumiai.core.config import Settings
+from kumiai.infrastructure.claude import AnthropicRuntime, file_tools
 from kumiai.infrastructure.database.engine import Database
 from kumiai.infrastructure.database.probe import EngineProbe
 from kumiai.infrastructure.database.unit_of_work import SqlUnitOfWork
+from kumiai.infrastructure.filesystem.codecs import AgentMarkdownCodec, SkillMarkdownCodec
+from kumiai.infrastructure.filesystem.home import HomeLayout
+from kumiai.infrastructure.filesystem.prompt_source import FolderPromptSource
+from kumiai.infrastructure.filesystem.stores import DefinitionFolderStore, ProjectFolderStore
 
 
 @dataclass
@@ -19,8 +39,29 @@ class Container:
     database: Database
     health: HealthService
     profile: ProfileService
+    character_files: DefinitionFiles
+    skill_files: DefinitionFiles
+    characters: CharacterService
+    skills: SkillService
+    definitions_sync: DefinitionSyncService
+    project_files: ProjectFiles
+    projects: ProjectService
+    sessions: SessionService
+    messages: MessageService
+    activity: ActivityService
+    events: EventHub
+    runs: RunManager
+    conversation: ConversationService
+    claude: AnthropicRuntime
+
+    async def start(self) -> None:
+        """Recover sessions a crash left mid-turn and pick up hand-edited definitions."""
+        await self.runs.recover()
+        await self.definitions_sync.reindex()
 
     async def aclose(self) -> None:
+        await self.runs.shutdown()
+        await self.claude.aclose()
         await self.database.dispose()
 
 
@@ -39,6 +80,21 @@ def build_container(settings: Settings, database: Database) -> Container:
         # Read the factory at call time: tests swap it for one bound to their transaction.
         return SqlUnitOfWork(database.session_factory)
 
+    home = HomeLayout(settings.home)
+    character_files = DefinitionFolderStore(home.characters_dir, AGENT_MD, kind="character")
+    skill_files = DefinitionFolderStore(home.skills_dir, SKILL_MD, kind="skill")
+    characters = CharacterService(unit_of_work, character_files, AgentMarkdownCodec())
+    skills = SkillService(unit_of_work, skill_files, SkillMarkdownCodec())
+    project_files = ProjectFolderStore()
+    events = EventHub()
+    api_key = settings.anthropic_api_key
+    claude = AnthropicRuntime(
+        api_key.get_secret_value() if api_key else None, settings.anthropic_base_url
+    )
+    runs = _build_runtime(
+        settings, unit_of_work, events, claude, (character_files, skill_files, project_files)
+    )
+
     return Container(
         settings=settings,
         database=database,
@@ -49,4 +105,47 @@ def build_container(settings: Settings, database: Database) -> Container:
             claude_configured=settings.claude_configured,
         ),
         profile=ProfileService(unit_of_work),
+        character_files=character_files,
+        skill_files=skill_files,
+        characters=characters,
+        skills=skills,
+        definitions_sync=DefinitionSyncService(characters, skills),
+        project_files=project_files,
+        projects=ProjectService(unit_of_work, project_files, home.projects_dir, runs),
+        sessions=SessionService(unit_of_work, runs),
+        messages=MessageService(unit_of_work),
+        activity=ActivityService(unit_of_work),
+        events=events,
+        runs=runs,
+        conversation=ConversationService(unit_of_work, runs, events),
+        claude=claude,
     )
+
+
+def _build_runtime(
+    settings: Settings,
+    unit_of_work: Callable[[], UnitOfWork],
+    events: EventHub,
+    claude: AnthropicRuntime,
+    stores: tuple[DefinitionFolderStore, DefinitionFolderStore, ProjectFolderStore],
+) -> RunManager:
+    """The run manager and the turn machinery behind it (runner, context, delegation)."""
+    character_files, skill_files, project_files = stores
+    runs = RunManager(unit_of_work, events, lambda: settings.claude_configured)
+    prompts = FolderPromptSource(character_files, skill_files)
+    directories = WorkingDirectories(settings.home)
+    delegation = DelegationService(
+        unit_of_work, runs, prompts, project_files, directories.for_session
+    )
+    tools = file_tools()
+    contexts = TurnContextBuilder(
+        unit_of_work,
+        prompts,
+        project_files,
+        lambda: tools,
+        delegation,
+        directories,
+        default_model=settings.default_model,
+    )
+    runs.turn_runner = TurnRunner(unit_of_work, events, claude, contexts)
+    return runs

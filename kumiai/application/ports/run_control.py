@@ -1,0 +1,24 @@
+"""Stopping and restarting running turns, for services that end or reopen sessions.
+
+Runs must be stopped before the caller locks the session row: the stopping turn
+settles its own status in its own unit of work.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+from uuid import UUID
+
+
+class RunControl(Protocol):
+    async def cancel(self, session_id: UUID, *, drop_queue: bool = False) -> bool:
+        """Stop the running turn (if any) and pause the queue. True if a turn was stopped."""
+        ...
+
+    async def stop_session(self, session_id: UUID) -> None:
+        """Stop the running turn and drop the queue: the session is going away."""
+        ...
+
+    def resume_queue(self, session_id: UUID) -> None:
+        """Start draining queued messages again."""
+        ...

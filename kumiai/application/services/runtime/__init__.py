@@ -1,0 +1,1 @@
+"""The agent runtime service: queues, turns, live events and delegation."""

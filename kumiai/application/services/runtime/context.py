@@ -1,0 +1,179 @@
+"""Everything a turn needs before it talks to the model, gathered in one short read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from uuid import UUID
+
+from kumiai.application.ports.agent_runtime import TurnRequest
+from kumiai.application.ports.files import ProjectFiles
+from kumiai.application.ports.prompts import PromptSource
+from kumiai.application.ports.tools import Tool, ToolContext
+from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from kumiai.application.services.runtime.history import to_api_messages, trim_to_budget
+from kumiai.application.services.runtime.orchestration import Delegation, orchestration_tools
+from kumiai.application.services.runtime.prompt import PromptInputs, build_system_prompt
+from kumiai.application.services.runtime.toolbox import ToolBox
+from kumiai.core.exceptions import NotFoundError
+from kumiai.domain.entities import Character, Project, Session, Skill, UserProfile
+from kumiai.domain.value_objects import SessionType
+
+MODEL_ALIASES = {
+    "sonnet": "claude-sonnet-4-6",
+    "opus": "claude-opus-4-6",
+    "haiku": "claude-haiku-4-5",
+}
+
+ASSISTANT_FOLDERS = {
+    SessionType.SKILL_ASSISTANT: "skills",
+    SessionType.AGENT_ASSISTANT: "characters",
+    SessionType.ASSISTANT: "workspace",
+}
+
+
+class WorkingDirectories:
+    """Where a session's file tools work: its project, or a folder for its kind."""
+
+    def __init__(self, home: PurePath) -> None:
+        self._home = home
+
+    def for_session(self, session: Session, project: Project | None) -> str:
+        if project is not None:
+            return project.path
+        given = session.context.get("project_path")
+        if isinstance(given, str) and given.strip():
+            return given
+        return str(self._home / ASSISTANT_FOLDERS.get(session.session_type, "workspace"))
+
+
+@dataclass(frozen=True)
+class PreparedTurn:
+    request: TurnRequest
+    toolbox: ToolBox
+    agent_name: str | None
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    session: Session
+    character: Character | None
+    project: Project | None
+    team: list[Character]
+    skills: list[Skill]
+    profile: UserProfile
+    history_messages: list[dict[str, object]]
+
+
+def resolve_model(character: Character | None, profile: UserProfile, default: str) -> str:
+    """The character's model, then the user's, then the configured default."""
+    chosen = (character.default_model if character else None) or profile.preferred_model
+    chosen = chosen or default
+    return MODEL_ALIASES.get(chosen, chosen)
+
+
+class TurnContextBuilder:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        prompts: PromptSource,
+        project_files: ProjectFiles,
+        file_tools: Callable[[], Sequence[Tool]],
+        delegation: Delegation,
+        directories: WorkingDirectories,
+        *,
+        default_model: str,
+        history_budget_tokens: int = 150_000,
+        max_tokens: int = 8192,
+    ) -> None:
+        self._uow = uow
+        self._prompts = prompts
+        self._project_files = project_files
+        self._file_tools = file_tools
+        self._delegation = delegation
+        self._directories = directories
+        self._default_model = default_model
+        self._budget = history_budget_tokens
+        self._max_tokens = max_tokens
+
+    async def build(self, session_id: UUID) -> PreparedTurn:
+        snapshot = await self._snapshot(session_id)
+        working_dir = self._directories.for_session(snapshot.session, snapshot.project)
+        self._project_files.create_project_dir(working_dir)
+        toolbox = ToolBox(self._tools_for(snapshot), self._tool_context(snapshot, working_dir))
+        request = TurnRequest(
+            model=resolve_model(snapshot.character, snapshot.profile, self._default_model),
+            system=build_system_prompt(self._prompt_inputs(snapshot, working_dir)),
+            messages=snapshot.history_messages,
+            tools=toolbox.specs,
+            max_tokens=self._max_tokens,
+        )
+        agent_name = snapshot.character.name if snapshot.character else None
+        return PreparedTurn(request=request, toolbox=toolbox, agent_name=agent_name)
+
+    async def _snapshot(self, session_id: UUID) -> _Snapshot:
+        async with self._uow() as uow:
+            session = await uow.sessions.get(session_id)
+            if session is None:
+                raise NotFoundError("session", session_id)
+            character = await _character(uow, session)
+            project = await uow.projects.get(session.project_id) if session.project_id else None
+            snapshot = _Snapshot(
+                session=session,
+                character=character,
+                project=project,
+                team=await _team(uow, session, project),
+                skills=await uow.skills.get_many_by_slug(character.skills if character else []),
+                profile=await uow.profiles.get_or_create(),
+                history_messages=trim_to_budget(
+                    to_api_messages(await uow.messages.history(session_id)), self._budget
+                ),
+            )
+            await uow.commit()
+            return snapshot
+
+    def _tools_for(self, snapshot: _Snapshot) -> list[Tool]:
+        files = list(self._file_tools())
+        allowed = set(snapshot.character.allowed_tools) if snapshot.character else set()
+        if allowed:
+            files = [tool for tool in files if tool.spec.name in allowed]
+        session_type = snapshot.session.session_type.value
+        return [*files, *orchestration_tools(self._delegation, session_type)]
+
+    def _tool_context(self, snapshot: _Snapshot, working_dir: str) -> ToolContext:
+        return ToolContext(
+            session_id=snapshot.session.id,
+            project_id=snapshot.session.project_id,
+            working_dir=working_dir,
+            session_type=snapshot.session.session_type.value,
+            bash_enabled=snapshot.profile.bash_enabled,
+        )
+
+    def _prompt_inputs(self, snapshot: _Snapshot, working_dir: str) -> PromptInputs:
+        character = snapshot.character
+        return PromptInputs(
+            session_type=snapshot.session.session_type,
+            working_dir=working_dir,
+            character=character,
+            character_body=self._prompts.character_body(character.slug) if character else "",
+            project=snapshot.project,
+            team=snapshot.team,
+            skills=snapshot.skills,
+            user_name=snapshot.profile.display_name,
+            preferences=snapshot.profile.preferences,
+        )
+
+
+async def _character(uow: UnitOfWork, session: Session) -> Character | None:
+    if session.character_id is None:
+        return None
+    found = await uow.characters.get_many([session.character_id])
+    return found[0] if found else None
+
+
+async def _team(uow: UnitOfWork, session: Session, project: Project | None) -> list[Character]:
+    if project is None or session.session_type != SessionType.PM:
+        return []
+    members = await uow.characters.get_many(project.team_character_ids)
+    return [member for member in members if not member.is_deleted]

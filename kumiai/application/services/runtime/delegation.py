@@ -1,0 +1,176 @@
+"""Cross-session work behind the orchestration tools: spawning and messaging sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from kumiai.application.ports.files import ProjectFiles
+from kumiai.application.ports.prompts import PromptSource
+from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from kumiai.application.services.common import record_activity
+from kumiai.application.services.runtime.manager import RunManager
+from kumiai.core.exceptions import NotFoundError, ValidationError
+from kumiai.domain.entities import Character, Project, Session
+from kumiai.domain.value_objects import EventType, KanbanStage, SessionType
+
+WorkingDir = Callable[[Session, Project | None], str]
+TITLE_CHARS = 120
+
+
+class DelegationService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        runs: RunManager,
+        prompts: PromptSource,
+        project_files: ProjectFiles,
+        working_dir: WorkingDir,
+    ) -> None:
+        self._uow = uow
+        self._runs = runs
+        self._prompts = prompts
+        self._project_files = project_files
+        self._working_dir = working_dir
+
+    async def team_of(self, session_id: UUID) -> list[dict[str, Any]]:
+        async with self._uow() as uow:
+            _, project = await _session_and_project(uow, session_id)
+            members = await uow.characters.get_many(project.team_character_ids)
+        return [_member(member) for member in members if not member.is_deleted]
+
+    async def spawn(self, pm_session_id: UUID, agent_ref: str, task: str) -> dict[str, Any]:
+        async with self._uow() as uow:
+            pm, project = await _session_and_project(uow, pm_session_id)
+            if pm.session_type != SessionType.PM:
+                raise ValidationError("only a project manager can start specialists")
+            character = await _team_member(uow, project, agent_ref)
+            specialist = Session.create(
+                SessionType.SPECIALIST,
+                character.id,
+                project.id,
+                _specialist_context(pm, task, project),
+            )
+            specialist.mark_ready()
+            await uow.sessions.add(specialist)
+            await record_activity(
+                uow,
+                EventType.SESSION_CREATED,
+                session_id=specialist.id,
+                project_id=project.id,
+                spawned_by=str(pm.id),
+                character=character.slug,
+            )
+            pm_name = await _agent_name(uow, pm)
+            await uow.commit()
+        await self._runs.send(specialist.id, task, sender_session_id=pm.id, sender_name=pm_name)
+        return {
+            "instance_id": str(specialist.id),
+            "session_id": str(specialist.id),
+            "agent_id": character.slug,
+            "agent_name": character.name,
+            "status": "started",
+        }
+
+    async def contact(self, sender_id: UUID, target_id: UUID, message: str) -> None:
+        async with self._uow() as uow:
+            sender, project = await _session_and_project(uow, sender_id)
+            target = await uow.sessions.get(target_id)
+            if target is None or target.project_id != project.id:
+                raise ValidationError(f"session {target_id} is not part of this project")
+            name = await _agent_name(uow, sender)
+        await self._runs.send(target_id, message, sender_session_id=sender_id, sender_name=name)
+
+    async def contact_pm(self, sender_id: UUID, message: str) -> UUID:
+        async with self._uow() as uow:
+            sender, project = await _session_and_project(uow, sender_id)
+            if project.pm_session_id is None:
+                raise ValidationError("this project has no project manager")
+            name = await _agent_name(uow, sender)
+        pm_session_id = project.pm_session_id
+        await self._runs.send(pm_session_id, message, sender_session_id=sender_id, sender_name=name)
+        return pm_session_id
+
+    async def info(self, session_id: UUID) -> dict[str, Any]:
+        async with self._uow() as uow:
+            session = await _session(uow, session_id)
+            project = await uow.projects.get(session.project_id) if session.project_id else None
+            name = await _agent_name(uow, session)
+        return {
+            "session_id": str(session.id),
+            "session_type": session.session_type.value,
+            "status": session.status.value,
+            "agent_name": name,
+            "project_id": str(project.id) if project else None,
+            "project_name": project.name if project else None,
+            "pm_session_id": str(project.pm_session_id)
+            if project and project.pm_session_id
+            else None,
+            "working_directory": self._working_dir(session, project),
+            "task": session.description,
+        }
+
+    async def show_file(self, session_id: UUID, path: str) -> str:
+        async with self._uow() as uow:
+            session = await _session(uow, session_id)
+            project = await uow.projects.get(session.project_id) if session.project_id else None
+        # Reading proves the path is inside the working directory and exists.
+        self._project_files.read_file(self._working_dir(session, project), path)
+        return f"Showing {path} to the user."
+
+    async def load_skill(self, slug: str) -> str:
+        return self._prompts.skill_text(slug)
+
+
+async def _session(uow: UnitOfWork, session_id: UUID) -> Session:
+    session = await uow.sessions.get(session_id)
+    if session is None:
+        raise NotFoundError("session", session_id)
+    return session
+
+
+async def _session_and_project(uow: UnitOfWork, session_id: UUID) -> tuple[Session, Project]:
+    session = await _session(uow, session_id)
+    project = await uow.projects.get(session.project_id) if session.project_id else None
+    if project is None:
+        raise ValidationError("this session does not belong to a project")
+    return session, project
+
+
+async def _team_member(uow: UnitOfWork, project: Project, agent_ref: str) -> Character:
+    character = await uow.characters.get_by_slug(agent_ref)
+    if character is None or character.id not in project.team_character_ids:
+        team = await uow.characters.get_many(project.team_character_ids)
+        raise ValidationError(
+            f"'{agent_ref}' is not on this project's team",
+            details={"team": [member.slug for member in team]},
+        )
+    return character
+
+
+async def _agent_name(uow: UnitOfWork, session: Session) -> str | None:
+    if session.character_id is None:
+        return None
+    found = await uow.characters.get_many([session.character_id])
+    return found[0].name if found else None
+
+
+def _member(character: Character) -> dict[str, Any]:
+    return {
+        "agent_id": character.slug,
+        "name": character.name,
+        "role": character.role,
+        "description": character.description,
+        "skills": character.skills,
+    }
+
+
+def _specialist_context(pm: Session, task: str, project: Project) -> dict[str, Any]:
+    return {
+        "description": task.strip().splitlines()[0][:TITLE_CHARS],
+        "task_description": task,
+        "spawned_by_session_id": str(pm.id),
+        "kanban_stage": KanbanStage.ACTIVE.value,
+        "project_path": project.path,
+    }

@@ -1,0 +1,113 @@
+"""The system prompt of a turn, assembled from the character, role, team, skills and user."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kumiai.domain.entities import Character, Project, Skill
+from kumiai.domain.value_objects import SessionType
+
+ROLE_SECTIONS = {
+    SessionType.PM: (
+        "You are the project manager of this project. Break the user's goals into tasks, "
+        "delegate them to specialists on your team with mcp__pm_management__spawn_instance, "
+        "follow up with mcp__pm_management__contact_instance, and report back to the user. "
+        "Only delegate to members listed in your team."
+    ),
+    SessionType.SPECIALIST: (
+        "You are a specialist working on one task inside the project folder. Do the work "
+        "with the file tools, keep changes inside the project, and when you finish or get "
+        "stuck, tell the project manager with mcp__common_tools__contact_pm."
+    ),
+    SessionType.ASSISTANT: "You are a helpful assistant working in the folder below.",
+    SessionType.AGENT_ASSISTANT: (
+        "You help the user design agent characters. Each character is a folder with an "
+        "agent.md file (YAML front matter, then the prompt) in the working directory."
+    ),
+    SessionType.SKILL_ASSISTANT: (
+        "You help the user write skills. Each skill is a folder with a SKILL.md file "
+        "(front matter `name` and `description`, then instructions) in the working directory."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class PromptInputs:
+    session_type: SessionType
+    working_dir: str
+    character: Character | None = None
+    character_body: str = ""
+    project: Project | None = None
+    team: Sequence[Character] = ()
+    skills: Sequence[Skill] = ()
+    user_name: str | None = None
+    preferences: dict[str, Any] = field(default_factory=dict)
+
+
+def build_system_prompt(inputs: PromptInputs) -> str:
+    sections = [
+        _identity(inputs),
+        "## Your role\n" + ROLE_SECTIONS[inputs.session_type],
+        _workspace(inputs),
+        _team(inputs),
+        _skills(inputs),
+        _user(inputs),
+    ]
+    return "\n\n".join(section for section in sections if section)
+
+
+def _identity(inputs: PromptInputs) -> str:
+    character = inputs.character
+    if character is None:
+        return "You are KumiAI's assistant."
+    header = f"You are {character.name}, a {character.role}."
+    if character.description:
+        header += f" {character.description}"
+    body = inputs.character_body.strip()
+    return f"{header}\n\n{body}" if body else header
+
+
+def _workspace(inputs: PromptInputs) -> str:
+    lines = ["## Workspace", f"Working directory: {inputs.working_dir}"]
+    if inputs.project is not None:
+        lines.append(f"Project: {inputs.project.name}")
+        if inputs.project.description:
+            lines.append(f"About the project: {inputs.project.description}")
+    lines.append("File tools only reach files inside the working directory.")
+    return "\n".join(lines)
+
+
+def _team(inputs: PromptInputs) -> str:
+    if inputs.session_type != SessionType.PM or not inputs.team:
+        return ""
+    members = [
+        f"- {member.slug}: {member.name} ({member.role})"
+        + (f" — {member.description}" if member.description else "")
+        for member in inputs.team
+    ]
+    return "## Your team (use these ids as agent_id)\n" + "\n".join(members)
+
+
+def _skills(inputs: PromptInputs) -> str:
+    if not inputs.skills:
+        return ""
+    lines = [
+        f"- {skill.slug}: {skill.name} — {skill.description or 'no description'}"
+        for skill in inputs.skills
+    ]
+    return (
+        "## Skills\nLoad a skill's full instructions with mcp__common_tools__load_skill "
+        "before using it.\n" + "\n".join(lines)
+    )
+
+
+def _user(inputs: PromptInputs) -> str:
+    lines = []
+    if inputs.user_name:
+        lines.append(f"The user's name is {inputs.user_name}.")
+    if inputs.preferences:
+        lines.append("User preferences: " + json.dumps(inputs.preferences, ensure_ascii=False))
+    return "## About the user\n" + "\n".join(lines) if lines else ""
