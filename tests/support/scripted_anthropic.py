@@ -505,6 +505,9 @@ class ScriptedAnthropic:
         self._lifecycle = threading.Lock()
         self._state = threading.Condition()  # guards the queue and the recordings
         self._replies: deque[ScriptedReply] = deque()
+        # Replies reserved for requests whose system prompt contains a marker, so
+        # concurrent agents (a PM and its specialists) each get their own script.
+        self._routed: dict[str, deque[ScriptedReply]] = {}
         self._requests: list[RecordedRequest] = []
         self._running: _Running | None = None
         self._port: int | None = None
@@ -582,16 +585,23 @@ class ScriptedAnthropic:
 
     # script and recordings --------------------------------------------------
 
-    def enqueue(self, *replies: ScriptedReply) -> None:
-        """Queue replies; each ``POST /v1/messages`` consumes the next one."""
+    def enqueue(self, *replies: ScriptedReply, when_system_contains: str | None = None) -> None:
+        """Queue replies; each ``POST /v1/messages`` consumes the next one.
+
+        With ``when_system_contains``, the replies only serve requests whose system
+        prompt contains that text; such routed replies win over the shared queue.
+        """
         with self._state:
-            self._replies.extend(replies)
+            if when_system_contains is None:
+                self._replies.extend(replies)
+            else:
+                self._routed.setdefault(when_system_contains, deque()).extend(replies)
 
     @property
     def pending(self) -> int:
         """How many queued replies have not been consumed yet."""
         with self._state:
-            return len(self._replies)
+            return len(self._replies) + sum(len(queue) for queue in self._routed.values())
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -603,6 +613,7 @@ class ScriptedAnthropic:
         """Forget queued replies and recorded requests."""
         with self._state:
             self._replies.clear()
+            self._routed.clear()
             self._requests.clear()
 
     def wait_for_requests(self, count: int, timeout: float = 5.0) -> list[RecordedRequest]:
@@ -627,8 +638,12 @@ class ScriptedAnthropic:
         """``wait_for_requests`` without blocking the caller's event loop."""
         return await asyncio.to_thread(self.wait_for_requests, count, timeout)
 
-    def _take_reply(self) -> ScriptedReply | None:
+    def _take_reply(self, recorded: RecordedRequest) -> ScriptedReply | None:
+        system = json.dumps(recorded.system)
         with self._state:
+            for marker, queue in self._routed.items():
+                if queue and marker in system:
+                    return queue.popleft()
             return self._replies.popleft() if self._replies else None
 
     async def _record(self, request: Request) -> RecordedRequest:
@@ -661,7 +676,7 @@ class ScriptedAnthropic:
 
     async def _messages(self, request: Request) -> _Playback | JSONResponse:
         recorded = await self._record(request)
-        reply = self._take_reply()
+        reply = self._take_reply(recorded)
         if reply is None:
             return _error_response(_no_reply_left(len(self.requests)))
         if isinstance(reply, ApiError):

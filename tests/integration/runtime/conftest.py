@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from kumiai.core.config import Settings, load_settings
+from kumiai.infrastructure.database.migrations import runner
+from tests.support.database import create_scratch_database, drop_database
+from tests.support.live import LiveApp, live_app
+from tests.support.scripted_anthropic import ScriptedAnthropic
+
+
+@pytest.fixture(scope="session")
+def live_database_url(postgres_server_url: str) -> Iterator[str]:
+    url = create_scratch_database(postgres_server_url, prefix="kumiai_live")
+    runner.upgrade(url)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def claude_server() -> Iterator[ScriptedAnthropic]:
+    with ScriptedAnthropic() as server:
+        yield server
+
+
+@pytest.fixture
+def claude(claude_server: ScriptedAnthropic) -> ScriptedAnthropic:
+    claude_server.reset()
+    return claude_server
+
+
+@pytest.fixture
+def live_settings(tmp_path: Path, live_database_url: str, claude: ScriptedAnthropic) -> Settings:
+    return load_settings(
+        home=tmp_path / "home",
+        database_url=live_database_url,
+        ANTHROPIC_API_KEY="test-key",
+        ANTHROPIC_BASE_URL=claude.base_url,
+        _env_file=None,
+    )
+
+
+@pytest.fixture
+async def live(live_settings: Settings) -> AsyncIterator[LiveApp]:
+    async with live_app(live_settings) as app:
+        yield app

@@ -1,0 +1,116 @@
+"""Building blocks for runtime tests: a project with a team, sending, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from tests.support.live import LiveApp
+
+TERMINAL = {"done", "error", "cancelled"}
+
+
+@dataclass(frozen=True)
+class Team:
+    project: dict[str, Any]
+    pm_session_id: str
+    members: dict[str, dict[str, Any]]
+
+
+async def create_character(client: httpx.AsyncClient, name: str, **fields: Any) -> dict[str, Any]:
+    response = await client.post("/api/v2/characters", json={"name": name, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()["data"]  # type: ignore[no-any-return]
+
+
+async def create_team(live: LiveApp, *specialists: str) -> Team:
+    """A project whose PM is 'Pat' and whose team is the given specialists."""
+    client = live.client
+    pm = await create_character(client, "Pat", role="project manager")
+    members = {name: await create_character(client, name) for name in specialists}
+    response = await client.post(
+        "/api/v2/projects",
+        json={
+            "name": "Apollo",
+            "team_character_ids": [member["slug"] for member in members.values()],
+            "pm_character_id": pm["slug"],
+        },
+    )
+    assert response.status_code == 201, response.text
+    project = response.json()["data"]
+    return Team(project=project, pm_session_id=project["pm_session_id"], members=members)
+
+
+async def create_specialist(live: LiveApp, team: Team, name: str) -> str:
+    response = await live.client.post(
+        "/api/v2/sessions",
+        json={
+            "session_type": "specialist",
+            "character_id": team.members[name]["slug"],
+            "project_id": team.project["id"],
+            "context": {"description": "a task"},
+        },
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["data"]["id"]  # type: ignore[no-any-return]
+
+
+async def send(client: httpx.AsyncClient, session_id: str, content: str) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/v2/sessions/{session_id}/messages", json={"content": content}
+    )
+    assert response.status_code == 202, response.text
+    return response.json()["data"]  # type: ignore[no-any-return]
+
+
+async def session(client: httpx.AsyncClient, session_id: str) -> dict[str, Any]:
+    return (await client.get(f"/api/v2/sessions/{session_id}")).json()["data"]  # type: ignore[no-any-return]
+
+
+async def wait_for_status(
+    client: httpx.AsyncClient, session_id: str, *statuses: str, timeout: float = 10
+) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        current = await session(client, session_id)
+        if current["status"] in statuses:
+            return current
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"session stayed {current['status']}, wanted {statuses}")
+        await asyncio.sleep(0.05)
+
+
+async def wait_until_idle(live: LiveApp, session_id: str, timeout: float = 15) -> None:
+    """Until the session's worker has nothing running and nothing queued."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    runs = live.container.runs
+    key = UUID(session_id)
+    while runs.current_run(key) is not None or runs.queue(key):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("the session kept running")
+        await asyncio.sleep(0.05)
+
+
+async def messages(client: httpx.AsyncClient, session_id: str) -> list[dict[str, Any]]:
+    response = await client.get(f"/api/v2/sessions/{session_id}/messages", params={"limit": 200})
+    return response.json()["data"]  # type: ignore[no-any-return]
+
+
+def assert_history_pairs(rows: list[dict[str, Any]]) -> None:
+    """Every tool result answers an earlier call, and every call gets an answer."""
+    calls = [
+        row["tool_use_id"] for row in rows if row["role"] == "assistant" and row["tool_use_id"]
+    ]
+    results = [row["tool_use_id"] for row in rows if row["role"] == "tool_result"]
+    assert sorted(calls) == sorted(results)
+    seen: set[str] = set()
+    for row in rows:
+        if row["role"] == "assistant" and row["tool_use_id"]:
+            seen.add(row["tool_use_id"])
+        if row["role"] == "tool_result":
+            assert row["tool_use_id"] in seen
+    assert [row["sequence"] for row in rows] == list(range(len(rows)))

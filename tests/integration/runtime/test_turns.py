@@ -1,0 +1,201 @@
+"""Talking to a session makes a real (scripted) Claude agent work on the project."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import psutil
+
+from tests.integration.runtime.helpers import (
+    assert_history_pairs,
+    create_specialist,
+    create_team,
+    messages,
+    send,
+    wait_for_status,
+    wait_until_idle,
+)
+from tests.support.live import LiveApp
+from tests.support.scripted_anthropic import Reply, ScriptedAnthropic, Text, ToolUse
+from tests.support.sse import collect
+
+
+async def test_a_turn_with_two_tool_calls_writes_files_and_persists_everything_in_order(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    claude.enqueue(
+        Reply.turn(
+            [
+                Text("I'll write both files."),
+                ToolUse("Write", {"file_path": "a.txt", "content": "alpha"}),
+                ToolUse("Write", {"file_path": "docs/b.txt", "content": "beta"}),
+            ],
+            stop_reason="tool_use",
+        ),
+        Reply.text("Both files are written.", chunks=6),
+    )
+    async with live.client.stream(
+        "POST",
+        f"/api/v2/sessions/{session_id}/messages",
+        json={"content": "write two files"},
+        headers={"accept": "text/event-stream"},
+    ) as response:
+        assert response.status_code == 200
+        events = await collect(response, until="done")
+
+    project = Path(team.project["path"])
+    assert (project / "a.txt").read_text() == "alpha"
+    assert (project / "docs" / "b.txt").read_text() == "beta"
+
+    rows = await messages(live.client, session_id)
+    assert [(row["role"], row["content"][:20]) for row in rows] == [
+        ("user", "write two files"),
+        ("assistant", "I'll write both file"),
+        ("assistant", ""),
+        ("tool_result", rows[3]["content"][:20]),
+        ("assistant", ""),
+        ("tool_result", rows[5]["content"][:20]),
+        ("assistant", "Both files are writt"),
+    ]
+    assert_history_pairs(rows)
+    assert rows[-1]["metadata"]["usage"]["output_tokens"] == 10
+
+    types = [event.type for event in events]
+    assert types[:2] == ["message_created", "queue_changed"]
+    assert types.index("run_started") < types.index("text_delta") < types.index("tool_use")
+    assert types.count("tool_result") == 2
+    assert types.count("text_done") == 2
+    assert types[-1] == "done"
+    ids = [int(event.id) for event in events if event.id]
+    assert ids == sorted(ids) and len(ids) == len(set(ids))
+    second_request = claude.requests[1]
+    assert [m["role"] for m in second_request.messages] == ["user", "assistant", "user"]
+    assert second_request.tools and {t["name"] for t in second_request.tools} >= {"Write", "Read"}
+    assert "Dana" in str(second_request.system)
+    assert (await wait_for_status(live.client, session_id, "idle"))["status"] == "idle"
+
+
+async def test_an_overloaded_api_is_retried_and_the_turn_succeeds(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    claude.enqueue(Reply.error(529), Reply.text("Recovered."))
+    await send(live.client, session_id, "hello")
+    await wait_until_idle(live, session_id)
+    rows = await messages(live.client, session_id)
+    assert [row["content"] for row in rows] == ["hello", "Recovered."]
+    assert len(claude.requests) == 2
+
+
+async def test_a_stream_cut_mid_message_fails_the_turn_and_the_session_can_resume(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    claude.enqueue(
+        Reply.text("This answer will be cut off somewhere", chunks=8).cut(after_events=6)
+    )
+    await send(live.client, session_id, "tell me")
+    failed = await wait_for_status(live.client, session_id, "error")
+    assert failed["error_message"]
+    rows = await messages(live.client, session_id)
+    assert rows[-1]["metadata"].get("partial") is True
+
+    resumed = await live.client.post(f"/api/v2/sessions/{session_id}/resume")
+    assert resumed.json()["data"]["status"] == "idle"
+    claude.enqueue(Reply.text("Second try works."))
+    await send(live.client, session_id, "again")
+    await wait_until_idle(live, session_id)
+    assert (await messages(live.client, session_id))[-1]["content"] == "Second try works."
+
+
+async def test_cancel_during_a_long_bash_command_stops_it_within_a_second(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    claude.enqueue(Reply.tool_use("Bash", {"command": "sleep 30 & echo $! > pid.txt; wait"}))
+    await send(live.client, session_id, "run the long job")
+    await wait_for_status(live.client, session_id, "working")
+    pid_file = Path(team.project["path"]) / "pid.txt"
+    while not pid_file.exists() or not pid_file.read_text().strip():
+        await asyncio.sleep(0.02)
+    sleeper = int(pid_file.read_text())
+
+    started = time.monotonic()
+    response = await live.client.post(f"/api/v2/sessions/{session_id}/cancel")
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 200
+    assert response.json()["data"]["status"] == "cancelled"
+    assert elapsed < 1.0
+    assert not psutil.pid_exists(sleeper) or psutil.Process(sleeper).status() == "zombie"
+    rows = await messages(live.client, session_id)
+    assert rows[-1]["role"] == "tool_result" and rows[-1]["metadata"]["is_error"] is True
+    assert_history_pairs(rows)
+
+    claude.enqueue(Reply.text("Fine, stopped."))
+    await send(live.client, session_id, "ok?")
+    await wait_until_idle(live, session_id)
+    replayed = claude.requests[-1].messages
+    assert replayed[1]["content"][0]["type"] == "tool_use"
+    assert replayed[2]["content"][0]["type"] == "tool_result"
+
+
+async def test_twenty_messages_sent_while_busy_are_all_answered_in_order(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    claude.enqueue(Reply.text("answer 0").slow(0.05))
+    claude.enqueue(*[Reply.text(f"answer {n}") for n in range(1, 21)])
+    first = await send(live.client, session_id, "question 0")
+    assert first["queued"] is False
+    queued = [await send(live.client, session_id, f"question {n}") for n in range(1, 21)]
+    assert all(item["queued"] for item in queued)
+    await wait_until_idle(live, session_id, timeout=30)
+
+    rows = await messages(live.client, session_id)
+    questions = [row["content"] for row in rows if row["role"] == "user"]
+    answers = [row["content"] for row in rows if row["role"] == "assistant"]
+    assert questions == [f"question {n}" for n in range(21)]
+    assert answers == [f"answer {n}" for n in range(21)]
+    asked = [request.messages[-1]["content"][-1]["text"] for request in claude.requests]
+    assert asked == [f"question {n}" for n in range(21)]
+
+
+async def test_the_queue_endpoint_shows_waiting_messages(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    claude.enqueue(Reply.hang(), Reply.text("later"))
+    await send(live.client, session_id, "first")
+    await send(live.client, session_id, "second")
+    queue = (await live.client.get(f"/api/v2/sessions/{session_id}/queue")).json()["data"]
+    assert queue["running"]["content_preview"] == "first"
+    assert [item["content_preview"] for item in queue["messages"]] == ["second"]
+    await live.client.post(f"/api/v2/sessions/{session_id}/cancel", params={"drop_queue": "true"})
+    queue = (await live.client.get(f"/api/v2/sessions/{session_id}/queue")).json()["data"]
+    assert queue["size"] == 0 and queue["running"] is None
+
+
+async def test_sending_without_claude_credentials_is_a_503_with_an_error_event(
+    live: LiveApp,
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    live.container.settings.anthropic_api_key = None
+    response = await live.client.post(
+        f"/api/v2/sessions/{session_id}/messages", json={"content": "hi"}
+    )
+    assert response.status_code == 503
+    assert "ANTHROPIC_API_KEY" in response.json()["error"]["message"]
+    assert await messages(live.client, session_id) == []
+    log = live.container.events.log(__import__("uuid").UUID(session_id))
+    assert log.last_id >= 1

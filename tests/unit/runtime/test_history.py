@@ -1,0 +1,147 @@
+"""Replaying persisted messages always yields a history the Messages API accepts."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from kumiai.application.services.runtime.history import (
+    OPENING_PLACEHOLDER,
+    TRIMMED_PLACEHOLDER,
+    to_api_messages,
+    trim_to_budget,
+)
+from kumiai.domain.entities import Message
+
+SESSION = uuid4()
+
+
+def _number(messages: list[Message]) -> list[Message]:
+    for index, message in enumerate(messages):
+        message.sequence = index
+    return messages
+
+
+def _user(text: str, **metadata: object) -> Message:
+    message = Message.user(SESSION, text)
+    message.metadata = dict(metadata)
+    return message
+
+
+def _text(text: str) -> Message:
+    return Message.assistant_text(SESSION, text, "run")
+
+
+def _call(tool_id: str) -> Message:
+    return Message.tool_use(SESSION, tool_id, "Read", {"file_path": "a.txt"}, "run")
+
+
+def _result(tool_id: str, content: str = "ok") -> Message:
+    return Message.tool_result(SESSION, tool_id, content, False)
+
+
+def _assert_valid(history: list[dict]) -> None:  # type: ignore[type-arg]
+    assert history[0]["role"] == "user"
+    for previous, current in zip(history, history[1:], strict=False):
+        assert previous["role"] != current["role"], "roles must alternate"
+    for index, message in enumerate(history):
+        calls = [b["id"] for b in message["content"] if b["type"] == "tool_use"]
+        if calls:
+            answer = history[index + 1]["content"]
+            assert [b["tool_use_id"] for b in answer if b["type"] == "tool_result"] == calls
+            assert answer[0]["type"] == "tool_result"
+        assert all(b.get("text", "x").strip() for b in message["content"])
+
+
+def test_a_plain_conversation_alternates_roles() -> None:
+    history = to_api_messages(_number([_user("hi"), _text("hello"), _user("bye")]))
+    _assert_valid(history)
+    assert [m["role"] for m in history] == ["user", "assistant", "user"]
+
+
+def test_tool_calls_are_answered_in_the_next_user_message() -> None:
+    rows = _number(
+        [
+            _user("go"),
+            _text("reading"),
+            _call("t1"),
+            _call("t2"),
+            _result("t1"),
+            _result("t2"),
+            _text("done"),
+        ]
+    )
+    history = to_api_messages(rows)
+    _assert_valid(history)
+    assert [b["type"] for b in history[1]["content"]] == ["text", "tool_use", "tool_use"]
+
+
+def test_a_message_queued_during_a_tool_call_is_replayed_after_its_result() -> None:
+    rows = _number([_user("go"), _call("t1"), _user("also this"), _result("t1"), _text("ok")])
+    history = to_api_messages(rows)
+    _assert_valid(history)
+    texts = [b.get("text") for m in history for b in m["content"] if b["type"] == "text"]
+    assert texts == ["go", "also this", "ok"]
+
+
+def test_a_delivered_queued_message_is_replayed_where_its_turn_began() -> None:
+    rows = _number(
+        [_user("first"), _user("second", delivered_after=3), _text("a1"), _text("a1 more")]
+    )
+    history = to_api_messages(rows)
+    _assert_valid(history)
+    assert history[-1]["content"][0]["text"] == "second"
+
+
+def test_an_unanswered_call_gets_a_synthetic_error_result() -> None:
+    history = to_api_messages(_number([_user("go"), _call("t1"), _user("hello?")]))
+    _assert_valid(history)
+    result = history[2]["content"][0]
+    assert result["type"] == "tool_result" and result["is_error"] is True
+
+
+def test_a_result_without_its_call_is_not_replayed() -> None:
+    history = to_api_messages(_number([_user("go"), _result("ghost"), _text("ok")]))
+    _assert_valid(history)
+    assert all(b["type"] != "tool_result" for m in history for b in m["content"])
+
+
+def test_a_history_that_starts_with_the_assistant_gets_an_opening_user_turn() -> None:
+    history = to_api_messages(_number([_text("Welcome!"), _user("thanks")]))
+    _assert_valid(history)
+    assert history[0]["content"][0]["text"] == OPENING_PLACEHOLDER
+
+
+def test_messages_from_other_agents_name_their_sender() -> None:
+    message = Message.user(SESSION, "status?", sender_session_id=uuid4(), sender_name="PM")
+    history = to_api_messages(_number([message]))
+    assert history[0]["content"][0]["text"].startswith("[Message from PM")
+
+
+def test_empty_text_and_system_rows_are_skipped() -> None:
+    history = to_api_messages(
+        _number([_user("go"), _text("   "), Message.system(SESSION, "x"), _text("fine")])
+    )
+    _assert_valid(history)
+    assert len(history) == 2
+
+
+def test_trimming_keeps_pairs_and_the_newest_message() -> None:
+    rows = []
+    for index in range(40):
+        rows += [
+            _user(f"question {index} " + "x" * 400),
+            _call(f"t{index}"),
+            _result(f"t{index}", "y" * 400),
+            _text(f"answer {index}"),
+        ]
+    history = to_api_messages(_number(rows + [_user("latest")]))
+    trimmed = trim_to_budget(history, budget_tokens=2000)
+    _assert_valid(trimmed)
+    assert len(trimmed) < len(history)
+    assert trimmed[0]["content"][0]["text"] == TRIMMED_PLACEHOLDER
+    assert trimmed[-1]["content"][-1]["text"] == "latest"
+
+
+def test_a_history_within_budget_is_untouched() -> None:
+    history = to_api_messages(_number([_user("hi")]))
+    assert trim_to_budget(history, budget_tokens=10_000) == history
