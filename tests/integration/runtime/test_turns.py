@@ -77,6 +77,10 @@ async def test_a_turn_with_two_tool_calls_writes_files_and_persists_everything_i
     assert second_request.tools and {t["name"] for t in second_request.tools} >= {"Write", "Read"}
     assert "Dana" in str(second_request.system)
     assert (await wait_for_status(live.client, session_id, "idle"))["status"] == "idle"
+    activity = await live.client.get(
+        "/api/v2/activity", params={"session_id": session_id, "event_type": "tool_executed"}
+    )
+    assert len(activity.json()["data"]) == 2
 
 
 async def test_an_overloaded_api_is_retried_and_the_turn_succeeds(
