@@ -10,7 +10,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from kumiai import __version__
-from kumiai.api import health, v2
+from kumiai.api import health, v1, v2
 from kumiai.api.middleware.errors import install_error_handlers
 from kumiai.api.middleware.request_guard import RequestGuardMiddleware
 from kumiai.core.config import Settings, get_settings
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.state.container = container
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(v1.router)
     app.include_router(v2.router)
     _install_middleware(app, settings)
     return app

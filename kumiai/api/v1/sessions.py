@@ -1,0 +1,5 @@
+"""v1 sessions endpoints (see V1_CONTRACT.md)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""v1 system endpoints (see V1_CONTRACT.md)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
