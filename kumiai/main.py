@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -63,7 +65,28 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(v1.router)
     app.include_router(v2.router)
     _install_middleware(app, settings)
+    _document_validation_errors(app)
     return app
+
+
+def _document_validation_errors(app: FastAPI) -> None:
+    """Validation failures use the error envelope; say so instead of FastAPI's default shape."""
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            text = json.dumps(default_openapi())
+            text = text.replace(
+                '"#/components/schemas/HTTPValidationError"', '"#/components/schemas/ErrorEnvelope"'
+            )
+            schema = json.loads(text)
+            components = schema.get("components", {}).get("schemas", {})
+            for unused in ("HTTPValidationError", "ValidationError"):
+                components.pop(unused, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:

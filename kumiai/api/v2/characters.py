@@ -36,7 +36,7 @@ async def list_characters(
     )
 
 
-@router.post("/reindex", response_model=Envelope[SyncCounts])
+@router.post("/reindex", response_model=Envelope[SyncCounts], responses=errors())
 async def reindex_characters(container: ContainerDep) -> Envelope[SyncCounts]:
     """Index character folders added, edited or removed by hand."""
     return Envelope(data=await container.characters.reindex())

@@ -10,7 +10,7 @@ from kumiai.application.dtos.profile import ProfileUpdate, ProfileView
 router = APIRouter(prefix="/profile", tags=["profile"])
 
 
-@router.get("", response_model=Envelope[ProfileView])
+@router.get("", response_model=Envelope[ProfileView], responses=errors())
 async def get_profile(container: ContainerDep) -> Envelope[ProfileView]:
     """The user's profile, created with defaults on first access."""
     return Envelope(data=await container.profile.get())

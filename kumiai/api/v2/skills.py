@@ -32,7 +32,7 @@ async def list_skills(
     return list_envelope(await container.skills.list_page(page, filters), SkillView.model_validate)
 
 
-@router.post("/reindex", response_model=Envelope[SyncCounts])
+@router.post("/reindex", response_model=Envelope[SyncCounts], responses=errors())
 async def reindex_skills(container: ContainerDep) -> Envelope[SyncCounts]:
     """Index skill folders added, edited or removed by hand."""
     return Envelope(data=await container.skills.reindex())
