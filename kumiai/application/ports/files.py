@@ -80,6 +80,10 @@ class DefinitionFiles(Protocol):
         """Return the slugs of live (not soft-deleted) folders, sorted."""
         ...
 
+    def library_exists(self) -> bool:
+        """Whether the folder holding all definitions exists at all."""
+        ...
+
 
 class ProjectFiles(Protocol):
     """Files inside project folders, addressed by the project's absolute ``path``."""

@@ -246,7 +246,10 @@ class DefinitionCatalog(Generic[D]):
                 continue
             counts.added += outcome is _Outcome.ADDED
             counts.updated += outcome is _Outcome.UPDATED
-        counts.removed = await self._remove_rows_without_folder()
+        # A missing library (a new KUMIAI_HOME over an old database) is not a reason to
+        # delete every definition; only folders gone from an existing library are.
+        if self._kind.files.library_exists():
+            counts.removed = await self._remove_rows_without_folder()
         return counts
 
     async def _sync_folder(self, slug: str) -> _Outcome:

@@ -110,6 +110,9 @@ class DefinitionFolderStore:
             folder.rename(target)
         return str(target)
 
+    def library_exists(self) -> bool:
+        return self._root.is_dir()
+
     def list_slugs(self) -> list[str]:
         """Return the slugs of live folders, sorted.
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kumiai.application.dtos.characters import CharacterCreate
 from kumiai.core.config import Settings
 from kumiai.core.dependencies import Container
 from tests.factories.definitions import (
@@ -181,3 +183,11 @@ async def test_the_reindex_endpoints_report_their_kind(
     assert characters.status_code == skills.status_code == 200
     assert characters.json()["data"] == {"added": 1, "updated": 0, "removed": 0, "skipped": []}
     assert skills.json()["data"] == {"added": 1, "updated": 0, "removed": 0, "skipped": []}
+
+
+async def test_a_missing_library_folder_deletes_nothing(container: Container) -> None:
+    created = await container.characters.create(CharacterCreate(name="Keeper"))
+    shutil.rmtree(container.settings.home / "characters")
+    report = await container.definitions_sync.reindex()
+    assert report.characters.removed == 0
+    assert (await container.characters.get(created.slug)).slug == created.slug

@@ -9,7 +9,7 @@ from kumiai.application.services.runtime.events import EventHub
 
 
 async def _drain(subscription, count: int) -> list:  # type: ignore[no-untyped-def]
-    return [await subscription.next(timeout=1) for _ in range(count)]
+    return [await asyncio.wait_for(subscription.next(), 1) for _ in range(count)]
 
 
 async def test_events_are_numbered_per_session_from_one() -> None:
@@ -69,7 +69,7 @@ async def test_a_slow_subscriber_is_dropped_without_blocking_the_publisher() -> 
     for _ in range(10):
         hub.publish(session, "text_delta")
     assert slow.dropped
-    assert await slow.next(timeout=1) is None
+    assert await asyncio.wait_for(slow.next(), 1) is None
     assert hub.log(session).subscriber_count == 0
 
 
@@ -80,7 +80,7 @@ async def test_closing_a_subscription_stops_delivery() -> None:
     subscription.close()
     hub.publish(session, "x")
     try:
-        await subscription.next(timeout=0.05)
+        await asyncio.wait_for(subscription.next(), 0.05)
     except TimeoutError:
         return
     raise AssertionError("a closed subscription received an event")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from uuid import uuid4
 
 from kumiai.application.services.runtime.history import (
@@ -41,7 +42,7 @@ def _result(tool_id: str, content: str = "ok") -> Message:
 
 def _assert_valid(history: list[dict]) -> None:  # type: ignore[type-arg]
     assert history[0]["role"] == "user"
-    for previous, current in zip(history, history[1:], strict=False):
+    for previous, current in itertools.pairwise(history):
         assert previous["role"] != current["role"], "roles must alternate"
     for index, message in enumerate(history):
         calls = [b["id"] for b in message["content"] if b["type"] == "tool_use"]
@@ -134,7 +135,7 @@ def test_trimming_keeps_pairs_and_the_newest_message() -> None:
             _result(f"t{index}", "y" * 400),
             _text(f"answer {index}"),
         ]
-    history = to_api_messages(_number(rows + [_user("latest")]))
+    history = to_api_messages(_number([*rows, _user("latest")]))
     trimmed = trim_to_budget(history, budget_tokens=2000)
     _assert_valid(trimmed)
     assert len(trimmed) < len(history)

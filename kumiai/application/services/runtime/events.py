@@ -65,9 +65,9 @@ class Subscription:
             self._queue.get_nowait()
         self._queue.put_nowait(None)
 
-    async def next(self, timeout: float | None = None) -> SessionEvent | None:
-        """The next event; ``None`` when dropped. Raises TimeoutError after ``timeout``."""
-        return await asyncio.wait_for(self._queue.get(), timeout)
+    async def next(self) -> SessionEvent | None:
+        """The next event; ``None`` once this subscriber was dropped."""
+        return await self._queue.get()
 
     def close(self) -> None:
         self._log.unsubscribe(self)

@@ -251,7 +251,7 @@ class TurnRunner:
         except asyncio.CancelledError:
             await asyncio.shield(self._settle_cancelled(session_id, item, sink))
             raise
-        except Exception as error:  # noqa: BLE001 - every failure must settle the session
+        except Exception as error:  # every failure must settle the session
             await self._settle_failed(session_id, item, sink, error)
             return
         await self._settle_done(session_id, item, sink, outcome)

@@ -26,6 +26,6 @@ class ToolBox:
             return ToolOutcome(content=f"unknown tool: {call.name}", is_error=True)
         try:
             return await tool.run(call.input, self._context)
-        except Exception as error:  # noqa: BLE001 - a broken tool must not end the turn
+        except Exception as error:  # a broken tool must not end the turn
             logger.exception("tool_crashed", tool=call.name)
             return ToolOutcome(content=f"{call.name} failed: {error}", is_error=True)
