@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping
+from datetime import datetime
 from enum import Enum, auto
 from typing import Any, TypeVar
 
@@ -56,3 +57,18 @@ def normalise_edits(
             details={"fields": unknown},
         )
     return {name: rules[name](value) for name, value in changes.items()}
+
+
+class SoftDeletable:
+    """Soft deletion for entities with a ``deleted_at`` field."""
+
+    deleted_at: datetime | None
+
+    def soft_delete(self, now: datetime) -> None:
+        """Hide the entity; a second delete keeps the first timestamp."""
+        if self.deleted_at is None:
+            self.deleted_at = now
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from kumiai.domain.entities._rules import (
+    SoftDeletable,
     clean_labels,
     normalise_edits,
     optional_text,
@@ -51,7 +52,7 @@ def _normalise(changes: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(eq=False, kw_only=True)
-class Character:
+class Character(SoftDeletable):
     """An agent definition: its prompt lives in ``agent.md``; this row indexes it."""
 
     id: UUID = field(default_factory=uuid4)
@@ -113,12 +114,3 @@ class Character:
         """Apply edits to editable fields; nothing changes unless every value is valid."""
         for name, value in _normalise(changes).items():
             setattr(self, name, value)
-
-    def soft_delete(self, now: datetime) -> None:
-        """Hide the character; a second delete keeps the first timestamp."""
-        if self.deleted_at is None:
-            self.deleted_at = now
-
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None

@@ -8,7 +8,14 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from kumiai.core.exceptions import ValidationError
-from kumiai.domain.entities._rules import UNSET, Unset, optional_text, require_text, unique
+from kumiai.domain.entities._rules import (
+    UNSET,
+    SoftDeletable,
+    Unset,
+    optional_text,
+    require_text,
+    unique,
+)
 from kumiai.domain.value_objects.identifiers import validate_name
 
 
@@ -24,7 +31,7 @@ def _check_pm_pair(character_id: UUID | None, session_id: UUID | None) -> None:
 
 
 @dataclass(eq=False, kw_only=True)
-class Project:
+class Project(SoftDeletable):
     """A project folder, its team, and its PM (``pm_character_id`` + ``pm_session_id``)."""
 
     id: UUID = field(default_factory=uuid4)
@@ -116,8 +123,7 @@ class Project:
     def soft_delete(self, now: datetime) -> None:
         """Hide the project; a second delete keeps the first timestamp."""
         self._check_invariants()
-        if self.deleted_at is None:
-            self.deleted_at = now
+        super().soft_delete(now)
 
     def restore(self) -> None:
         self._check_invariants()
@@ -126,10 +132,6 @@ class Project:
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
-
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None
 
     def _check_invariants(self) -> None:
         # Rows are loaded from the database and may have been edited outside the domain.

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from kumiai.core.exceptions import InvalidTransitionError, ValidationError
+from kumiai.domain.entities._rules import SoftDeletable
 from kumiai.domain.value_objects.kanban_stage import KanbanStage
 from kumiai.domain.value_objects.session_status import SessionStatus
 from kumiai.domain.value_objects.session_type import SessionType
@@ -24,7 +25,7 @@ _UNKNOWN_FAILURE = "unknown error"
 
 
 @dataclass(eq=False, kw_only=True)
-class Session:
+class Session(SoftDeletable):
     """A running agent instance.
 
     ``status`` changes only through the business methods, which all go through the
@@ -157,15 +158,6 @@ class Session:
         return None
 
     # --- lifecycle -------------------------------------------------------------------------
-
-    def soft_delete(self, now: datetime) -> None:
-        """Hide the session; a second delete keeps the first timestamp."""
-        if self.deleted_at is None:
-            self.deleted_at = now
-
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None
 
 
 _KANBAN_VALUES = frozenset(str(stage) for stage in KanbanStage)

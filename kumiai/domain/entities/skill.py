@@ -9,7 +9,7 @@ from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
 
-from kumiai.domain.entities._rules import clean_labels, normalise_edits, require_text
+from kumiai.domain.entities._rules import SoftDeletable, clean_labels, normalise_edits, require_text
 from kumiai.domain.value_objects.identifiers import (
     validate_hex_color,
     validate_name,
@@ -41,7 +41,7 @@ def _normalise(changes: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(eq=False, kw_only=True)
-class Skill:
+class Skill(SoftDeletable):
     """A folder in Claude's skill format; ``file_path`` is the folder holding ``SKILL.md``."""
 
     id: UUID = field(default_factory=uuid4)
@@ -91,12 +91,3 @@ class Skill:
         """Apply edits to editable fields; nothing changes unless every value is valid."""
         for name, value in _normalise(changes).items():
             setattr(self, name, value)
-
-    def soft_delete(self, now: datetime) -> None:
-        """Hide the skill; a second delete keeps the first timestamp."""
-        if self.deleted_at is None:
-            self.deleted_at = now
-
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None

@@ -24,7 +24,7 @@ from kumiai.domain.entities import (
     UserProfile,
 )
 from kumiai.domain.repositories.pagination import Page, PageRequest
-from kumiai.domain.value_objects import EventType, SessionStatus, SessionType
+from kumiai.domain.value_objects import EventType, MessageRole, SessionStatus, SessionType
 
 
 @dataclass(frozen=True)
@@ -123,14 +123,19 @@ class MessageRepository(Protocol):
         after: int | None = None,
         order: SortOrder = "asc",
         cursor: str | None = None,
+        roles: Sequence[MessageRole] | None = None,
     ) -> Page[Message]:
         """A page walking ``order``; a ``cursor`` continues an earlier walk and wins over
-        ``before``/``after``/``order``."""
+        ``before``/``after``/``order``. ``roles`` keeps only messages with those roles."""
         ...
 
     async def history(self, session_id: UUID) -> list[Message]: ...
     async def with_tool_use_id(self, session_id: UUID, tool_use_id: str) -> list[Message]:
         """The session's messages carrying ``tool_use_id`` (its call and result), in order."""
+        ...
+
+    async def tool_results(self, session_id: UUID, tool_use_ids: Sequence[str]) -> list[Message]:
+        """The session's tool results answering any of ``tool_use_ids``, in order."""
         ...
 
     async def count(self, session_id: UUID) -> int: ...
