@@ -142,9 +142,9 @@ def _build_runtime(
         unit_of_work,
         prompts,
         project_files,
-        lambda: tools,
-        delegation,
-        directories,
+        file_tools=lambda: tools,
+        delegation=delegation,
+        directories=directories,
         default_model=settings.default_model,
     )
     runs.turn_runner = TurnRunner(unit_of_work, events, claude, contexts)
