@@ -1,4 +1,4 @@
-"""The ``kumiai`` command: serve, database migrations, doctor."""
+"""The ``kumiai`` command: serve, database migrations, doctor, import-v1."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from kumiai import __version__
@@ -23,6 +25,14 @@ from kumiai.infrastructure.database import embedded
 from kumiai.infrastructure.database.engine import Database, describe_url
 from kumiai.infrastructure.database.migrations import runner
 from kumiai.infrastructure.home_lock import HomeLock
+from kumiai.infrastructure.importer import (
+    ImportOptions,
+    OnConflict,
+    UndoResult,
+    run_import,
+    undo_import,
+)
+from kumiai.infrastructure.importer.sqlite_export import v1_database_path
 
 app = typer.Typer(
     help="KumiAI: run a team of Claude agents on your own projects.", no_args_is_help=True
@@ -217,6 +227,90 @@ def _database_status(settings: Settings) -> str:
         return f"unreachable: {error.message}"
     schema = revision or "empty"
     return f"reachable, PostgreSQL {version}, schema {schema} (head {runner.head_revision()})"
+
+
+@app.command("import-v1")
+def import_v1(
+    *,
+    source: Annotated[
+        Path | None, typer.Option("--from", help="The v1 home folder (the one with kumiai.db).")
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL URL (default: KUMIAI_DATABASE_URL, else the embedded one)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="Run every stage, then roll back; only the report is written.")
+    ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Report file (.json) or folder; default $KUMIAI_HOME/imports/<id>/."),
+    ] = None,
+    on_conflict: Annotated[
+        OnConflict, typer.Option(help="Rows that already exist: leave them or overwrite them.")
+    ] = OnConflict.SKIP,
+    from_json: Annotated[
+        Path | None, typer.Option(help="Import from the export.json of an earlier run.")
+    ] = None,
+    undo: Annotated[
+        str | None,
+        typer.Option(metavar="IMPORT_ID", help="Remove exactly what that import added."),
+    ] = None,
+) -> None:
+    """Import a KumiAI v1 home (SQLite) into PostgreSQL and $KUMIAI_HOME."""
+    settings = _settings()
+    if undo is None and from_json is None and source is None:
+        raise _fail("give --from HOME, --from-json EXPORT.json or --undo IMPORT_ID", 2)
+    try:
+        if source is not None and from_json is None and undo is None:
+            v1_database_path(source)  # fail before starting a database server
+        with _import_database_url(settings, database_url) as url:
+            _ensure_reachable(url)
+            runner.upgrade(url)
+            if undo is not None:
+                _print_undo(asyncio.run(undo_import(url, undo)))
+                return
+            options = ImportOptions(
+                database_url=url,
+                home=settings.home,
+                source=source,
+                from_json=from_json,
+                report_path=report,
+                dry_run=dry_run,
+                on_conflict=on_conflict,
+            )
+            result = asyncio.run(run_import(options, console))
+    except KumiAIError as error:
+        # escape(): paths and v1 values may contain "[...]", which rich reads as markup.
+        raise _fail(escape(error.message)) from None
+    outcome = result.report.outcome.value if result.report.outcome else "unfinished"
+    typer.echo(f"import {result.report.import_id}: {outcome}")
+    typer.echo(f"report: {result.report_txt}")
+    if not result.ok:
+        raise _fail(escape(result.report.error or "the import failed"))
+
+
+@contextmanager
+def _import_database_url(settings: Settings, url: str | None) -> Iterator[str]:
+    if url is not None:
+        yield url
+        return
+    with _database_url(settings) as configured:
+        yield configured
+
+
+def _print_undo(result: UndoResult) -> None:
+    if result.already_undone:
+        typer.echo(f"import {result.import_id} was already undone; nothing changed")
+        return
+    deleted = ", ".join(f"{count} {table}" for table, count in result.deleted.items())
+    typer.echo(f"undid import {result.import_id}: deleted {deleted}")
+    if result.profile_restored:
+        typer.echo("restored the profile settings from before the import")
+    for table, ids in result.kept.items():
+        for row_id in ids:
+            typer.echo(f"kept {table} {row_id}: v2 data created after the import uses it")
+    typer.echo(f"removed {len(result.folders_removed)} folders")
 
 
 def main() -> None:
