@@ -13,7 +13,9 @@ from tests.support.sse import Event, collect
 
 async def _follow(live: LiveApp, session_id: str, **kwargs: object) -> list[Event]:
     async with live.client.stream(
-        "GET", f"/api/v2/sessions/{session_id}/events", **kwargs  # type: ignore[arg-type]
+        "GET",
+        f"/api/v2/sessions/{session_id}/events",
+        **kwargs,  # type: ignore[arg-type]
     ) as response:
         assert response.status_code == 200
         assert response.headers["x-accel-buffering"] == "no"
@@ -30,8 +32,9 @@ async def test_reconnecting_with_last_event_id_mid_run_sees_every_event_exactly_
     await asyncio.sleep(0.1)
     await send(live.client, session_id, "talk to me")
 
-    async with live.client.stream("GET", f"/api/v2/sessions/{session_id}/events",
-                                  params={"after": 0}) as response:
+    async with live.client.stream(
+        "GET", f"/api/v2/sessions/{session_id}/events", params={"after": 0}
+    ) as response:
         first_part = await collect(response, count=8)
     assert first_part[-1].type != "done"
     second_part = await _follow(
@@ -59,9 +62,7 @@ async def test_reconnecting_with_an_unknown_old_id_gets_a_reset(
 
 
 async def test_events_of_an_unknown_session_are_a_404(live: LiveApp) -> None:
-    response = await live.client.get(
-        "/api/v2/sessions/00000000-0000-0000-0000-000000000000/events"
-    )
+    response = await live.client.get("/api/v2/sessions/00000000-0000-0000-0000-000000000000/events")
     assert response.status_code == 404
 
 
@@ -72,8 +73,10 @@ async def test_a_client_disconnect_never_cancels_the_run(
     session_id = await create_specialist(live, team, "Dana")
     claude.enqueue(Reply.text("still finishing after you left", chunks=10).slow(0.03))
     async with live.client.stream(
-        "POST", f"/api/v2/sessions/{session_id}/messages",
-        json={"content": "go"}, headers={"accept": "text/event-stream"},
+        "POST",
+        f"/api/v2/sessions/{session_id}/messages",
+        json={"content": "go"},
+        headers={"accept": "text/event-stream"},
     ) as response:
         await collect(response, count=3)
     await wait_until_idle(live, session_id)

@@ -156,7 +156,8 @@ async def test_twenty_messages_sent_while_busy_are_all_answered_in_order(
 ) -> None:
     team = await create_team(live, "Dana")
     session_id = await create_specialist(live, team, "Dana")
-    claude.enqueue(Reply.text("answer 0").slow(0.05))
+    # Slow enough that all twenty arrive while the first turn is still running.
+    claude.enqueue(Reply.text("answer 0").slow(0.3))
     claude.enqueue(*[Reply.text(f"answer {n}") for n in range(1, 21)])
     first = await send(live.client, session_id, "question 0")
     assert first["queued"] is False

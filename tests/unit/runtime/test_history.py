@@ -146,3 +146,10 @@ def test_trimming_keeps_pairs_and_the_newest_message() -> None:
 def test_a_history_within_budget_is_untouched() -> None:
     history = to_api_messages(_number([_user("hi")]))
     assert trim_to_budget(history, budget_tokens=10_000) == history
+
+
+def test_results_follow_the_order_of_their_calls_even_when_some_were_never_answered() -> None:
+    rows = _number([_user("go"), _call("a1"), _call("a2"), _call("b"), _result("b"), _text("ok")])
+    history = to_api_messages(rows)
+    _assert_valid(history)
+    assert [block["tool_use_id"] for block in history[2]["content"]] == ["a1", "a2", "b"]

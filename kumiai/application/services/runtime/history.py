@@ -131,15 +131,30 @@ def _add_tool_use(builder: _Builder, message: Message) -> None:
 
 
 def _finalise(turns: list[tuple[str, list[Block]]]) -> list[ApiMessage]:
-    result = [{"role": role, "content": _results_first(blocks)} for role, blocks in turns]
+    result: list[ApiMessage] = []
+    call_order: dict[str, int] = {}
+    for role, blocks in turns:
+        result.append({"role": role, "content": _results_first(blocks, call_order)})
+        call_order = {
+            block["id"]: index
+            for index, block in enumerate(blocks)
+            if block["type"] == "tool_use"
+        }
     if result and result[0]["role"] != "user":
         result.insert(0, _user_text(OPENING_PLACEHOLDER))
     return result
 
 
-def _results_first(blocks: list[Block]) -> list[Block]:
-    """The API wants tool results before any text in a user message."""
-    return sorted(blocks, key=lambda block: block["type"] != "tool_result")
+def _results_first(blocks: list[Block], call_order: dict[str, int] | None = None) -> list[Block]:
+    """Tool results first (the API requires it), in the order the calls were made."""
+    order = call_order or {}
+
+    def key(block: Block) -> tuple[bool, int]:
+        if block["type"] != "tool_result":
+            return True, 0
+        return False, order.get(block["tool_use_id"], len(order))
+
+    return sorted(blocks, key=key)
 
 
 def _user_text(text: str) -> ApiMessage:
