@@ -633,7 +633,7 @@ class ScriptedAnthropic:
         count: int,
         # Bounded like wait_for_requests, so a request that never comes fails the test
         # instead of hanging it.
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
     ) -> list[RecordedRequest]:
         """``wait_for_requests`` without blocking the caller's event loop."""
         return await asyncio.to_thread(self.wait_for_requests, count, timeout)

@@ -20,8 +20,8 @@ class Event:
 async def events(response: httpx.Response) -> AsyncIterator[Event]:
     """Parse the stream; comment lines (heartbeats) are skipped."""
     name, data_lines, event_id = "message", [], None
-    async for line in response.aiter_lines():
-        line = line.rstrip("\r")
+    async for raw_line in response.aiter_lines():
+        line = raw_line.rstrip("\r")
         if not line:
             if data_lines:
                 yield Event(name, json.loads("\n".join(data_lines)), event_id)

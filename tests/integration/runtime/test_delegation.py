@@ -110,11 +110,11 @@ async def test_a_pm_cannot_spawn_someone_outside_its_team(
     )
     await send(live.client, team.pm_session_id, "get a stranger")
     await wait_until_idle(live, team.pm_session_id)
-    result = [
+    result = next(
         row
         for row in await messages(live.client, team.pm_session_id)
         if row["role"] == "tool_result"
-    ][0]
+    )
     assert result["metadata"]["is_error"] is True
     assert "not on this project's team" in result["content"]
 

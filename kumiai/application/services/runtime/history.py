@@ -136,9 +136,7 @@ def _finalise(turns: list[tuple[str, list[Block]]]) -> list[ApiMessage]:
     for role, blocks in turns:
         result.append({"role": role, "content": _results_first(blocks, call_order)})
         call_order = {
-            block["id"]: index
-            for index, block in enumerate(blocks)
-            if block["type"] == "tool_use"
+            block["id"]: index for index, block in enumerate(blocks) if block["type"] == "tool_use"
         }
     if result and result[0]["role"] != "user":
         result.insert(0, _user_text(OPENING_PLACEHOLDER))
