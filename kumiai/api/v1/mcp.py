@@ -1,5 +1,17 @@
-"""v1 mcp endpoints (see V1_CONTRACT.md)."""
+"""v1 MCP servers (V1_CONTRACT §2.6): the choices of the agent editor's MCP picker."""
+
+from __future__ import annotations
 
 from fastapi import APIRouter
 
-router = APIRouter()
+from kumiai.api.deps import ContainerDep
+from kumiai.application.dtos.mcp import McpServerView
+
+router = APIRouter(prefix="/mcp", tags=["v1 mcp"])
+
+
+@router.get("/servers", response_model=list[McpServerView])
+async def list_mcp_servers(container: ContainerDep) -> list[McpServerView]:
+    """The servers under `mcpServers` in `$KUMIAI_HOME/mcp_servers.json` (the format of
+    Claude Code's `.mcp.json`); an empty list when the file is missing or malformed."""
+    return container.mcp.list_servers()

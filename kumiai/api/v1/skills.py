@@ -1,5 +1,168 @@
-"""v1 skills endpoints (see V1_CONTRACT.md)."""
+"""v1 skills (V1_CONTRACT §2.5): skills named by the slug the client chooses.
 
-from fastapi import APIRouter
+The static paths (`/search`, `/import`, `/tools/custom`, `/prompt-edit`) are
+declared before `/{skill_id}` so they win.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+from fastapi.responses import JSONResponse
+
+from kumiai.api.deps import ContainerDep
+from kumiai.api.v1.catalog_files import FilePath, text_of
+from kumiai.api.v1.catalog_shapes import (
+    FileRenameBody,
+    FileWriteBody,
+    PromptEditBody,
+    PromptEditReceipt,
+    Skill,
+    SkillBody,
+    SkillDetail,
+    SkillFileContent,
+    SkillImportBody,
+    SkillImported,
+    SkillSearch,
+    SkillSearchHit,
+    to_command,
+)
+from kumiai.application.dtos.files import FileEntryView, FileWrite
+from kumiai.application.dtos.skills import SkillCreate, SkillUpdate
+from kumiai.application.dtos.tools import ToolInfo
+from kumiai.core.exceptions import ServiceUnavailableError
+
+router = APIRouter(prefix="/skills", tags=["v1 skills"])
+
+SkillId = Annotated[str, Path(max_length=200, description="The skill's slug.")]
+
+
+@router.get("", response_model=list[Skill])
+async def list_skills(container: ContainerDep) -> list[Skill] | JSONResponse:
+    """All skills. The client reads this body without checking the status, so even an
+    unavailable database answers with an array (an empty one, with status 503)."""
+    try:
+        skills = await container.skills.list_all()
+    except ServiceUnavailableError:
+        return JSONResponse([], status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+    return [Skill.of(skill) for skill in skills]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SkillDetail)
+async def create_skill(body: SkillBody, container: ContainerDep) -> SkillDetail:
+    """A new skill with the client's `id` (derived from the name when left out)."""
+    data = to_command(SkillCreate, body.creation())
+    return SkillDetail.of_detail(await container.skills.create(data))
+
+
+@router.get("/search", response_model=SkillSearch)
+async def search_skills(
+    container: ContainerDep,
+    q: Annotated[str, Query(min_length=1, max_length=200, description="Text to find.")],
+) -> SkillSearch:
+    """Skills whose name, tags or description contain `q`, best match first."""
+    matches = await container.skills.search(q)
+    return SkillSearch(query=q, results=[SkillSearchHit.of(match) for match in matches])
+
+
+@router.post("/import", response_model=SkillImported)
+async def import_skill(body: SkillImportBody, container: ContainerDep) -> SkillImported:
+    """Copy a skill folder (holding SKILL.md) from an absolute path on this machine.
+
+    GitHub and other URLs are a 422: this server does not download skills, so clone
+    or download the skill first and import its local folder.
+    """
+    skill = await container.skills.import_folder(body.source, body.skill_id)
+    return SkillImported(
+        skill=SkillDetail.of_detail(skill),
+        status="success",
+        message=f"Imported skill '{skill.name}' as '{skill.slug}'.",
+    )
+
+
+@router.get("/tools/custom", response_model=list[ToolInfo])
+async def list_tools(container: ContainerDep) -> list[ToolInfo]:
+    """The tools KumiAI gives agents: the file tools and the orchestration tools."""
+    return container.tools.list_tools()
+
+
+@router.post("/prompt-edit", response_model=PromptEditReceipt)
+async def prompt_edit(body: PromptEditBody, container: ContainerDep) -> PromptEditReceipt:
+    """Acknowledge an edit request without running it (no current screen sends one).
+
+    The skill, when named, must exist. Skills are edited with the skill assistant, a
+    `skill_assistant` session started through `/sessions/launch`.
+    """
+    if body.skill_id is not None:
+        await container.skills.get(body.skill_id)
+    return PromptEditReceipt(
+        agent_id="skill_assistant",
+        status="acknowledged",
+        message="Request received. Ask the skill assistant in the chat to make the edit.",
+    )
+
+
+@router.get("/{skill_id}", response_model=SkillDetail)
+async def get_skill(skill_id: SkillId, container: ContainerDep) -> SkillDetail:
+    return SkillDetail.of_detail(await container.skills.get(skill_id))
+
+
+@router.put("/{skill_id}", response_model=SkillDetail)
+async def update_skill(skill_id: SkillId, body: SkillBody, container: ContainerDep) -> SkillDetail:
+    """A partial update: keys left out stay as they are (in the row and in SKILL.md)."""
+    changes = to_command(SkillUpdate, body.changes())
+    return SkillDetail.of_detail(await container.skills.update(skill_id, changes))
+
+
+@router.delete("/{skill_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def delete_skill(skill_id: SkillId, container: ContainerDep) -> None:
+    """Soft-delete: the skill is hidden and its folder renamed to `<id>.deleted`."""
+    await container.skills.delete(skill_id)
+
+
+@router.get("/{skill_id}/files", response_model=list[FileEntryView])
+async def list_skill_files(skill_id: SkillId, container: ContainerDep) -> list[FileEntryView]:
+    """The skill's folder as one flat, recursive list, directories included."""
+    return await container.skills.list_files(skill_id)
+
+
+@router.get("/{skill_id}/files/content", response_model=SkillFileContent)
+async def read_skill_file(
+    skill_id: SkillId, file_path: FilePath, container: ContainerDep
+) -> SkillFileContent:
+    file = await container.skills.read_file(skill_id, file_path)
+    return SkillFileContent(content=text_of(file), path=file_path)
+
+
+@router.put(
+    "/{skill_id}/files/content", status_code=status.HTTP_204_NO_CONTENT, response_class=Response
+)
+async def write_skill_file(skill_id: SkillId, body: FileWriteBody, container: ContainerDep) -> None:
+    """Create or replace a file with any missing folders; saving SKILL.md re-reads the
+    skill from its front matter."""
+    await container.skills.write_file(skill_id, body.file_path, FileWrite(content=body.content))
+
+
+@router.delete("/{skill_id}/files", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def delete_skill_file(
+    skill_id: SkillId, file_path: FilePath, container: ContainerDep
+) -> None:
+    """Delete a file or folder; SKILL.md cannot be deleted (422)."""
+    await container.skills.delete_file(skill_id, file_path)
+
+
+@router.patch(
+    "/{skill_id}/files/rename", status_code=status.HTTP_204_NO_CONTENT, response_class=Response
+)
+async def rename_skill_file(
+    skill_id: SkillId, body: FileRenameBody, container: ContainerDep
+) -> None:
+    """Move a file or folder within the skill; the new path must be free (409)."""
+    await container.skills.rename_file(skill_id, body.old_path, body.new_path)
+
+
+@router.post("/{skill_id}/sync", response_model=SkillDetail)
+async def sync_skill(skill_id: SkillId, container: ContainerDep) -> SkillDetail:
+    """Re-read the skill from its SKILL.md after the file was edited outside KumiAI."""
+    return SkillDetail.of_detail(await container.skills.sync(skill_id))

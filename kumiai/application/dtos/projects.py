@@ -66,6 +66,17 @@ class ProjectUpdate(BaseModel):
     team_character_ids: TeamRefs | None = None
 
 
+class ProjectEdit(ProjectUpdate):
+    """A partial update that may also name the PM, as the v1 client sends it.
+
+    ``path`` is accepted only when it names the project's current folder: a project
+    does not move.
+    """
+
+    path: str | None = Field(default=None, max_length=4096)
+    pm_character_id: CharacterRef | None = None
+
+
 class PmAssignment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

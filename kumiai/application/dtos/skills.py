@@ -94,3 +94,12 @@ class SkillUpdate(PartialUpdate):
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True, exclude={"content"})
+
+
+class SkillMatch(BaseModel):
+    """A skill found by a text search, with where and how well the text matched."""
+
+    skill: SkillView
+    score: float = Field(description="From 0 to 1; higher is a better match.")
+    match_field: str = Field(description="`name`, `tags` or `description`.")
+    match_text: str = Field(description="The value of that field that matched.")

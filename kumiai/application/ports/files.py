@@ -76,6 +76,15 @@ class DefinitionFiles(Protocol):
         """Soft-delete: rename the folder to ``<slug>.deleted`` and return its new path."""
         ...
 
+    def copy_in(self, slug: str, source: str) -> None:
+        """Copy the folder at the absolute path ``source`` in as the slug's folder.
+
+        ``source`` must hold the main document (``ValidationError``; ``NotFoundError``
+        if it is not a folder). ``ConflictError`` if the slug's folder exists, and
+        ``PayloadTooLargeError`` for a source above the store's size cap.
+        """
+        ...
+
     def list_slugs(self) -> list[str]:
         """Return the slugs of live (not soft-deleted) folders, sorted."""
         ...
@@ -110,4 +119,15 @@ class ProjectFiles(Protocol):
 
     def delete_file(self, path: str, rel: str) -> None:
         """Delete a file or directory inside the project folder."""
+        ...
+
+
+class TextSource(Protocol):
+    """One optional text file, such as a settings file the user may not have made."""
+
+    def read(self) -> str | None:
+        """The file's text, or None when it does not exist.
+
+        Raises ``ValidationError`` when the file exists but cannot be read as UTF-8.
+        """
         ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kumiai.application.dtos.characters import CharacterCreate, CharacterUpdate, CharacterView
@@ -14,6 +14,7 @@ from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.definitions import (
     DefinitionCatalog,
     DefinitionEvents,
+    DefinitionFolderAccess,
     DefinitionKind,
 )
 from kumiai.core.exceptions import ConflictError, ValidationError
@@ -24,11 +25,11 @@ from kumiai.domain.value_objects import EventType
 AGENT_MD = "agent.md"
 
 
-class CharacterService:
+class CharacterService(DefinitionFolderAccess[Character]):
     def __init__(
         self, uow: UnitOfWorkFactory, files: DefinitionFiles, codec: DocumentCodec
     ) -> None:
-        self._catalog = DefinitionCatalog(
+        catalog = DefinitionCatalog(
             uow,
             DefinitionKind(
                 label="character",
@@ -46,9 +47,29 @@ class CharacterService:
                 check=_check_character,
             ),
         )
+        super().__init__(catalog)
 
     async def list_page(self, page: PageRequest, filters: DefinitionFilter) -> Page[CharacterView]:
         return await self._catalog.page(page, filters, CharacterView.of)
+
+    async def list_all(self) -> list[CharacterView]:
+        """Every live character, oldest first."""
+        return await self._catalog.all(CharacterView.of)
+
+    async def search_by_tags(self, tags: Sequence[str], *, match_all: bool) -> list[CharacterView]:
+        """Live characters carrying all (``match_all``) or any of ``tags``, oldest first.
+
+        Tags compare case-insensitively; no tags match nothing.
+        """
+        wanted = {tag.strip().lower() for tag in tags if tag.strip()}
+
+        def carries(character: CharacterView) -> bool:
+            own = {tag.lower() for tag in character.tags}
+            return wanted <= own if match_all else bool(wanted & own)
+
+        if not wanted:
+            return []
+        return [character for character in await self.list_all() if carries(character)]
 
     async def get(self, ref: str) -> CharacterView:
         """The live character whose id or slug is ``ref``."""

@@ -12,6 +12,7 @@ for one kind of definition:
 from __future__ import annotations
 
 import itertools
+import posixpath
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -19,7 +20,13 @@ from enum import Enum, auto
 from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
-from kumiai.application.dtos.files import SkippedFolder, SyncCounts
+from kumiai.application.dtos.files import (
+    FileContent,
+    FileEntryView,
+    FileWrite,
+    SkippedFolder,
+    SyncCounts,
+)
 from kumiai.application.ports.documents import DefinitionDocument, DocumentCodec
 from kumiai.application.ports.files import DefinitionFiles
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -131,6 +138,22 @@ class DefinitionCatalog(Generic[D]):
         async with self._uow() as uow:
             return view(await self.find(uow, ref))
 
+    async def all(self, view: Callable[[D], V]) -> list[V]:
+        """Every live definition, oldest first (the v1 lists are not paginated)."""
+        async with self._uow() as uow:
+            found = await self._kind.repository(uow).list_live()
+            return [view(definition) for definition in found]
+
+    async def slug_of(self, ref: str) -> str:
+        return await self.get(ref, _slug)
+
+    @property
+    def files(self) -> DefinitionFiles:
+        return self._kind.files
+
+    def is_main_document(self, path: str) -> bool:
+        return posixpath.normpath(path) == self._kind.main_document
+
     async def find(self, uow: UnitOfWork, ref: str) -> D:
         """The live definition whose id or slug is ``ref``; ``NotFoundError`` if none.
 
@@ -230,6 +253,10 @@ class DefinitionCatalog(Generic[D]):
             change(definition.slug)
             await self._record(uow, self._kind.events.updated, definition, **details)
             await uow.commit()
+
+    async def sync_folder(self, slug: str) -> None:
+        """Index one folder from its main document (after a hand edit or an import)."""
+        await self._sync_folder(slug)
 
     async def reindex(self) -> SyncCounts:
         """Index folders added or edited by hand; soft-delete rows whose folder is gone.
@@ -357,6 +384,64 @@ class DefinitionCatalog(Generic[D]):
             name=definition.name,
             **details,
         )
+
+
+class DefinitionFolderAccess(Generic[D]):
+    """The files of each definition's folder, as characters and skills both offer them.
+
+    Paths are relative to the folder; the store refuses any that leads out of it.
+    Writing the main document goes through the catalog, so the row is re-indexed
+    from its front matter (a malformed header is a ``ValidationError``).
+    """
+
+    def __init__(self, catalog: DefinitionCatalog[D]) -> None:
+        self._catalog = catalog
+
+    async def list_files(self, ref: str) -> list[FileEntryView]:
+        """Every file and folder in the definition's folder, as one flat list."""
+        slug = await self._catalog.slug_of(ref)
+        return [FileEntryView.of(entry) for entry in self._catalog.files.list_files(slug)]
+
+    async def read_file(self, ref: str, path: str) -> FileContent:
+        slug = await self._catalog.slug_of(ref)
+        return FileContent.of(path, self._catalog.files.read_file(slug, path))
+
+    async def write_file(self, ref: str, path: str, data: FileWrite) -> FileContent:
+        """Write a file (with any missing folders); the main document re-indexes the row."""
+        if self._catalog.is_main_document(path):
+            await self._catalog.replace_document(ref, _utf8(data.data, path), _slug)
+        else:
+            await self._catalog.change_files(
+                ref,
+                lambda slug: self._catalog.files.write_file(slug, path, data.data),
+                written=path,
+            )
+        return FileContent.of(path, data.data)
+
+    async def delete_file(self, ref: str, path: str) -> None:
+        """Delete a file or folder; the main document cannot be deleted."""
+        await self._catalog.change_files(
+            ref, lambda slug: self._catalog.files.delete_file(slug, path), deleted=path
+        )
+
+    async def rename_file(self, ref: str, old: str, new: str) -> None:
+        """Move a file or folder within the definition's folder; the target must be free."""
+        await self._catalog.change_files(
+            ref,
+            lambda slug: self._catalog.files.rename_file(slug, old, new),
+            renamed={"from": old, "to": new},
+        )
+
+
+def _slug(definition: Definition) -> str:
+    return definition.slug
+
+
+def _utf8(data: bytes, path: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError(f"{path} must be UTF-8 text", details={"path": path}) from None
 
 
 def _as_uuid(ref: str) -> UUID | None:

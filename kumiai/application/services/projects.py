@@ -8,7 +8,12 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 from kumiai.application.dtos.files import FileContent, FileEntryView
-from kumiai.application.dtos.projects import ProjectCreate, ProjectUpdate, ProjectView
+from kumiai.application.dtos.projects import (
+    ProjectCreate,
+    ProjectEdit,
+    ProjectUpdate,
+    ProjectView,
+)
 from kumiai.application.ports.files import ProjectFiles
 from kumiai.application.ports.run_control import RunControl
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -84,23 +89,37 @@ class ProjectService:
             projects = await uow.projects.list_page(page, archived=archived)
             return page_of(projects, ProjectView.of)
 
+    async def list_all(self, *, include_archived: bool = False) -> list[ProjectView]:
+        """Every live project, oldest first; archived ones only when asked."""
+        async with self._uow() as uow:
+            projects = await uow.projects.list_all(include_archived=include_archived)
+            return [ProjectView.of(project) for project in projects]
+
     async def update(self, project_id: UUID, changes: ProjectUpdate) -> ProjectView:
         """Change only the fields present; ``description: null`` clears it."""
         async with self._uow() as uow:
             project = await _require_project(uow, project_id, for_update=True)
-            given = changes.model_fields_set
-            if changes.team_character_ids is not None:
-                team = await resolve_characters(
-                    uow, changes.team_character_ids, "team_character_ids"
+            await _apply_update(uow, project, changes)
+            await uow.commit()
+            return ProjectView.of(project)
+
+    async def edit(self, project_id: UUID, changes: ProjectEdit) -> ProjectView:
+        """Like ``update``, and make ``pm_character_id`` the PM if it is not already.
+
+        One transaction, so a refused PM leaves the other fields unchanged too.
+        """
+        async with self._uow() as uow:
+            project = await _require_project(uow, project_id, for_update=True)
+            if changes.path is not None and _normalise_path(changes.path) != project.path:
+                raise ValidationError(
+                    "a project's folder cannot be changed",
+                    details={"field": "path", "value": changes.path},
                 )
-                project.set_team(character.id for character in team)
-            if "name" in given:
-                project.update(name=_required_name(changes.name))
-            if "description" in given:
-                project.update(description=changes.description)
-            await record_activity(
-                uow, EventType.PROJECT_UPDATED, project_id=project.id, fields=sorted(given)
-            )
+            await _apply_update(uow, project, changes)
+            if changes.pm_character_id is not None:
+                pm = await resolve_character(uow, changes.pm_character_id, "pm_character_id")
+                if pm.id != project.pm_character_id:
+                    await _assign_pm(uow, project, pm)
             await uow.commit()
             return ProjectView.of(project)
 
@@ -177,8 +196,22 @@ class ProjectService:
 
     async def read_file(self, project_id: UUID, rel: str) -> FileContent:
         """A file inside the project folder; a path leading outside it is refused (400)."""
+        return FileContent.of(rel, await self.read_bytes(project_id, rel))
+
+    async def read_bytes(self, project_id: UUID, rel: str) -> bytes:
+        """A file's raw bytes, for downloads; the same paths as ``read_file``."""
         path = await self._path_of(project_id)
-        return FileContent.of(rel, self._files.read_file(path, rel))
+        return self._files.read_file(path, rel)
+
+    async def write_file(self, project_id: UUID, rel: str, data: bytes) -> None:
+        """Create or replace a file in the project folder, with any missing folders."""
+        path = await self._path_of(project_id)
+        self._files.write_file(path, rel, data)
+
+    async def delete_file(self, project_id: UUID, rel: str) -> None:
+        """Delete a file or folder inside the project folder."""
+        path = await self._path_of(project_id)
+        self._files.delete_file(path, rel)
 
     async def _mark(
         self, project_id: UUID, event: EventType, change: Callable[[Project], None]
@@ -221,6 +254,20 @@ async def _require_project(
     if project is None:
         raise NotFoundError("project", project_id)
     return project
+
+
+async def _apply_update(uow: UnitOfWork, project: Project, changes: ProjectUpdate) -> None:
+    given = changes.model_fields_set
+    if changes.team_character_ids is not None:
+        team = await resolve_characters(uow, changes.team_character_ids, "team_character_ids")
+        project.set_team(character.id for character in team)
+    if "name" in given:
+        project.update(name=_required_name(changes.name))
+    if "description" in given:
+        project.update(description=changes.description)
+    await record_activity(
+        uow, EventType.PROJECT_UPDATED, project_id=project.id, fields=sorted(given)
+    )
 
 
 async def _optional_pm(uow: UnitOfWork, ref: str | None) -> Character | None:

@@ -28,6 +28,11 @@ class HomeLayout:
         return self.home / "projects"
 
     @property
+    def mcp_servers_file(self) -> Path:
+        """Optional list of MCP servers, in the format of Claude Code's ``.mcp.json``."""
+        return self.home / "mcp_servers.json"
+
+    @property
     def pgdata_dir(self) -> Path:
         """Data directory of the embedded PostgreSQL server."""
         return self.home / "pgdata"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,10 +23,13 @@ from kumiai.core.exceptions import (
     ValidationError,
 )
 from kumiai.infrastructure.filesystem.atomic import atomic_write_bytes, atomic_write_text
-from kumiai.infrastructure.filesystem.listing import list_tree
+from kumiai.infrastructure.filesystem.listing import SKIPPED_DIRECTORIES, list_tree
 from kumiai.infrastructure.filesystem.paths import confine
 
 MAX_READ_BYTES = 10 * 1024 * 1024
+# Pointing an import at a big folder (a home directory, a repository) by mistake
+# should fail fast instead of filling the disk.
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
 PROJECT_MD = "PROJECT.md"
 
 # "<slug>.deleted", then "<slug>.deleted.2", ... when an earlier deletion holds the name.
@@ -47,11 +51,13 @@ class DefinitionFolderStore:
         *,
         kind: str = "definition",
         max_read_bytes: int = MAX_READ_BYTES,
+        max_import_bytes: int = MAX_IMPORT_BYTES,
     ) -> None:
         self._root = root
         self._main_document = main_document
         self._kind = kind
         self._max_read_bytes = max_read_bytes
+        self._max_import_bytes = max_import_bytes
 
     def folder(self, slug: str) -> str:
         """Return the absolute path of the slug's folder (it may not exist yet)."""
@@ -113,6 +119,28 @@ class DefinitionFolderStore:
     def library_exists(self) -> bool:
         return self._root.is_dir()
 
+    def copy_in(self, slug: str, source: str) -> None:
+        """Copy the folder ``source`` in as the slug's folder.
+
+        Symlinks and version-control folders are left behind, so nothing outside
+        ``source`` is copied. The copy is made under a hidden name and renamed into
+        place, so a failed copy never shows up as a half-made definition.
+        """
+        target = self._folder(slug)
+        origin = self._import_source(source)
+        if target.exists() or target.is_symlink():
+            raise ConflictError(
+                f"{self._kind} folder '{slug}' exists already", details={"slug": slug}
+            )
+        staging = target.with_name(f".{slug}.import-{secrets.token_hex(4)}")
+        try:
+            with _os_errors("import", source):
+                _check_tree_size(origin, source, self._max_import_bytes)
+                shutil.copytree(origin, staging, symlinks=True, ignore=_not_copied)
+                staging.rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
     def list_slugs(self) -> list[str]:
         """Return the slugs of live folders, sorted.
 
@@ -148,6 +176,21 @@ class DefinitionFolderStore:
         if not folder.is_dir():
             raise NotFoundError(self._kind, slug)
         return folder
+
+    def _import_source(self, source: str) -> Path:
+        origin = Path(source)
+        if not origin.is_absolute() or not origin.is_dir():
+            raise NotFoundError(f"{self._kind} folder", source)
+        if not (origin / self._main_document).is_file():
+            raise ValidationError(
+                f"{source} has no {self._main_document}", details={"path": source}
+            )
+        # A folder holding the store would be copied into itself.
+        if self._root.resolve().is_relative_to(origin.resolve()):
+            raise ValidationError(
+                f"{source} holds the {self._kind} library itself", details={"path": source}
+            )
+        return origin
 
     def _refuse_main_document(self, folder: Path, entry: Path, verb: str) -> None:
         main = folder / self._main_document
@@ -298,6 +341,30 @@ def _move_entry(source: Path, target: Path, old: str, new: str) -> None:
     with _os_errors("rename", old):
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(source, target)
+
+
+def _not_copied(directory: str, names: list[str]) -> set[str]:
+    """``copytree``'s ignore hook: symlinks, which could reach outside the copied
+    folder, and the directories a listing skips anyway."""
+    return {
+        name
+        for name in names
+        if os.path.islink(os.path.join(directory, name)) or name in SKIPPED_DIRECTORIES
+    }
+
+
+def _check_tree_size(origin: Path, source: str, limit: int) -> None:
+    total = 0
+    for directory, subdirectories, files in os.walk(origin):
+        subdirectories[:] = [name for name in subdirectories if name not in SKIPPED_DIRECTORIES]
+        for name in files:
+            path = os.path.join(directory, name)
+            if not os.path.islink(path):
+                total += os.path.getsize(path)
+        if total > limit:
+            raise PayloadTooLargeError(
+                f"{source} holds more than {limit} bytes", details={"path": source}
+            )
 
 
 def _free_deleted_name(folder: Path) -> Path:

@@ -1,0 +1,360 @@
+"""The v1 wire shapes of projects, agents, skills, files, the profile and onboarding
+(V1_CONTRACT §2.2-2.6, §2.10-2.12 and §4), and how requests become commands.
+
+Where an application view already has the contract's exact shape (file entries, MCP
+servers, tools, onboarding) the endpoints return it as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+from uuid import UUID
+
+import pydantic
+from pydantic import AliasChoices, BaseModel, Field
+
+from kumiai.application.dtos.characters import CharacterView
+from kumiai.application.dtos.files import MAX_FILE_CHARS
+from kumiai.application.dtos.projects import ProjectView
+from kumiai.application.dtos.sessions import AgentRef
+from kumiai.application.dtos.skills import SkillDetail as SkillDetailView
+from kumiai.application.dtos.skills import SkillMatch, SkillView
+from kumiai.core.exceptions import ValidationError
+
+ModelAlias = Literal["haiku", "sonnet", "opus"]
+DEFAULT_MODEL: ModelAlias = "sonnet"
+MAX_PATH_CHARS = 4096
+
+Command = TypeVar("Command", bound=BaseModel)
+
+
+def to_command(model: type[Command], fields: Mapping[str, Any]) -> Command:
+    """Build an application command from request fields.
+
+    The commands check sizes and formats the v1 bodies leave open, so their
+    complaints are reported as a 422 rather than escaping as a 500.
+    """
+    try:
+        return model.model_validate(dict(fields))
+    except pydantic.ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or 'body'}: {problem['msg']}"
+            for problem in error.errors()[:3]
+        )
+        raise ValidationError(f"invalid request: {problems}") from None
+
+
+class _Request(BaseModel):
+    """A v1 request body; keys the client sends but this server does not use are ignored."""
+
+    model_config = pydantic.ConfigDict(extra="ignore")
+
+
+# --- projects (§2.2, §4.1) -----------------------------------------------------------------
+
+
+class Project(BaseModel):
+    id: UUID
+    name: str
+    description: str | None
+    path: str
+    pm_agent_id: str | None = Field(description="The PM's agent slug.")
+    pm_session_id: UUID | None
+    team_member_ids: list[str] = Field(description="Agent slugs.")
+    created_at: datetime | None
+    updated_at: datetime | None
+    deleted_at: datetime | None = Field(description="When the project was archived.")
+
+    @classmethod
+    def of(cls, project: ProjectView, agents: Mapping[UUID, AgentRef]) -> Project:
+        def slug(character_id: UUID) -> str | None:
+            agent = agents.get(character_id)
+            return agent.slug if agent else None
+
+        team = [slug(member) for member in project.team_character_ids]
+        return cls(
+            id=project.id,
+            name=project.name,
+            description=project.description,
+            path=project.path,
+            pm_agent_id=slug(project.pm_character_id) if project.pm_character_id else None,
+            pm_session_id=project.pm_session_id,
+            team_member_ids=[member for member in team if member is not None],
+            created_at=project.created_at,
+            updated_at=project.updated_at,
+            # v1 knew only soft deletion, which the client shows as "Archived".
+            deleted_at=project.archived_at,
+        )
+
+
+class ProjectBody(_Request):
+    """``POST`` and ``PATCH /projects`` bodies: the client sends the same keys to both,
+    leaving out ``description``, ``path`` and ``pm_agent_id`` when they are blank."""
+
+    name: str | None = None
+    description: str | None = None
+    path: str | None = Field(default=None, max_length=MAX_PATH_CHARS)
+    pm_agent_id: str | None = None
+    team_member_ids: list[str] | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The keys present in the request, under the application's names.
+
+        A blank ``path`` or ``pm_agent_id`` and a null team count as absent: that is
+        what the client means by them.
+        """
+        fields = {_PROJECT_FIELDS[key]: getattr(self, key) for key in self.model_fields_set}
+        for key in ("path", "pm_character_id", "team_character_ids"):
+            value = fields.get(key)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                fields.pop(key, None)
+        return fields
+
+
+_PROJECT_FIELDS = {
+    "name": "name",
+    "description": "description",
+    "path": "path",
+    "pm_agent_id": "pm_character_id",
+    "team_member_ids": "team_character_ids",
+}
+
+
+class Unarchived(BaseModel):
+    message: str
+    project_id: UUID
+
+
+# --- agents (§2.4, §4.2) -------------------------------------------------------------------
+
+
+class Agent(BaseModel):
+    id: str = Field(description="The agent's slug.")
+    name: str
+    description: str | None
+    file_path: str
+    default_model: ModelAlias
+    tags: list[str]
+    skills: list[str]
+    allowed_tools: list[str]
+    allowed_mcps: list[str]
+    icon_color: str
+    role: str
+    avatar_url: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, character: CharacterView) -> Agent:
+        return cls(
+            id=character.slug,
+            name=character.name,
+            description=character.description,
+            file_path=character.file_path,
+            default_model=model_alias(character.default_model),
+            tags=character.tags,
+            skills=character.skills,
+            allowed_tools=character.allowed_tools,
+            allowed_mcps=character.allowed_mcps,
+            icon_color=character.icon_color,
+            role=character.role,
+            avatar_url=character.avatar_url,
+            created_at=character.created_at,
+            updated_at=character.updated_at,
+        )
+
+
+def model_alias(model: str | None) -> ModelAlias:
+    """The select value for a stored model: an alias as is, a full id by its family."""
+    name = (model or "").lower()
+    for alias in ("opus", "haiku", "sonnet"):
+        if alias in name:
+            return alias
+    return DEFAULT_MODEL
+
+
+class AgentBody(_Request):
+    """``POST /agents`` (only ``name`` is required) and the partial ``PUT /agents/{id}``.
+
+    ``file_path`` is accepted and ignored: the server places the agent's file.
+    """
+
+    id: str | None = None
+    name: str | None = None
+    description: str | None = None
+    default_model: str | None = None
+    tags: list[str] | None = None
+    skills: list[str] | None = None
+    allowed_tools: list[str] | None = None
+    allowed_mcps: list[str] | None = None
+    icon_color: str | None = None
+
+    def creation(self) -> dict[str, Any]:
+        fields = self.model_dump(exclude={"id"}, exclude_none=True)
+        return {**fields, "slug": self.id} if self.id else fields
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"id"}, exclude_unset=True)
+
+
+class AgentFileContent(BaseModel):
+    file_path: str
+    content: str
+    size: int = Field(description="Bytes.")
+
+
+# --- skills (§2.5, §4.3) -------------------------------------------------------------------
+
+
+class Skill(BaseModel):
+    id: str = Field(description="The skill's slug, chosen by the client.")
+    name: str
+    description: str
+    file_path: str
+    tags: list[str]
+    icon: str
+    icon_color: str
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, skill: SkillView) -> Skill:
+        return cls(
+            id=skill.slug,
+            name=skill.name,
+            description=skill.description,
+            file_path=skill.file_path,
+            tags=skill.tags,
+            icon=skill.icon,
+            icon_color=skill.icon_color,
+            created_at=skill.created_at,
+            updated_at=skill.updated_at,
+        )
+
+
+class SkillDetail(Skill):
+    content: str
+    license: str
+
+    @classmethod
+    def of_detail(cls, skill: SkillDetailView) -> SkillDetail:
+        return cls(**Skill.of(skill).model_dump(), content=skill.content, license=skill.license)
+
+
+class SkillBody(_Request):
+    """``POST /skills`` (with the client's ``id``) and the partial ``PUT /skills/{id}``.
+
+    The client spells the colour ``iconColor``; ``icon_color`` is accepted too.
+    """
+
+    id: str | None = None
+    name: str | None = None
+    description: str | None = None
+    license: str | None = None
+    icon: str | None = None
+    icon_color: str | None = Field(
+        default=None, validation_alias=AliasChoices("iconColor", "icon_color")
+    )
+    tags: list[str] | None = None
+    content: str | None = None
+
+    def creation(self) -> dict[str, Any]:
+        fields = self.model_dump(exclude={"id"}, exclude_none=True)
+        return {**fields, "slug": self.id} if self.id else fields
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"id"}, exclude_unset=True)
+
+
+class SkillFileContent(BaseModel):
+    content: str
+    path: str
+
+
+class SkillImportBody(_Request):
+    source: str = Field(min_length=1, max_length=MAX_PATH_CHARS)
+    skill_id: str | None = None
+
+
+class SkillImported(BaseModel):
+    skill: SkillDetail
+    status: str
+    message: str
+
+
+class SkillSearchHit(BaseModel):
+    skill: Skill
+    score: float
+    match_field: str
+    match_text: str
+
+    @classmethod
+    def of(cls, match: SkillMatch) -> SkillSearchHit:
+        return cls(
+            skill=Skill.of(match.skill),
+            score=match.score,
+            match_field=match.match_field,
+            match_text=match.match_text,
+        )
+
+
+class SkillSearch(BaseModel):
+    query: str
+    results: list[SkillSearchHit]
+
+
+class PromptEditBody(_Request):
+    skill_id: str | None = None
+    prompt: str = Field(min_length=1, max_length=100_000)
+
+
+class PromptEditReceipt(BaseModel):
+    agent_id: str
+    message: str
+    status: str
+
+
+# --- files of agents, skills and projects (§2.3-2.5) ---------------------------------------
+
+
+class FileWriteBody(_Request):
+    file_path: str = Field(min_length=1, max_length=MAX_PATH_CHARS)
+    content: str = Field(max_length=MAX_FILE_CHARS)
+
+
+class FileRenameBody(_Request):
+    old_path: str = Field(min_length=1, max_length=MAX_PATH_CHARS)
+    new_path: str = Field(min_length=1, max_length=MAX_PATH_CHARS)
+
+
+class ProjectFileContent(BaseModel):
+    content: str
+    path: str
+    readonly: bool
+
+
+# --- profile and system (§2.10, §2.12, §4.7) -----------------------------------------------
+
+
+class UserProfile(BaseModel):
+    id: str
+    avatar: str | None
+    description: str | None
+    preferences: dict[str, Any]
+
+
+class ProfileBody(_Request):
+    """All three keys are sent; an empty ``avatar`` means no avatar."""
+
+    avatar: str | None = None
+    description: str | None = None
+    preferences: dict[str, Any] | None = None
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class Done(BaseModel):
+    message: str
