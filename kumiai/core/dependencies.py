@@ -12,16 +12,22 @@ from kumiai.application.services.characters import AGENT_MD, CharacterService
 from kumiai.application.services.conversation import ConversationService
 from kumiai.application.services.definitions_sync import DefinitionSyncService
 from kumiai.application.services.health import HealthService
+from kumiai.application.services.mcp import McpService
 from kumiai.application.services.messages import MessageService
+from kumiai.application.services.onboarding import OnboardingService
 from kumiai.application.services.profile import ProfileService
 from kumiai.application.services.projects import ProjectService
 from kumiai.application.services.runtime.context import TurnContextBuilder, WorkingDirectories
 from kumiai.application.services.runtime.delegation import DelegationService
 from kumiai.application.services.runtime.events import EventHub
 from kumiai.application.services.runtime.manager import RunManager
+from kumiai.application.services.runtime.orchestration import orchestration_tools
 from kumiai.application.services.runtime.runner import TurnRunner
+from kumiai.application.services.session_files import SessionFileService
 from kumiai.application.services.sessions import SessionService
 from kumiai.application.services.skills import SKILL_MD, SkillService
+from kumiai.application.services.system import SystemService
+from kumiai.application.services.tool_catalog import ToolCatalogService
 from kumiai.core.config import Settings
 from kumiai.infrastructure.claude import AnthropicRuntime, file_tools
 from kumiai.infrastructure.database.engine import Database
@@ -31,6 +37,8 @@ from kumiai.infrastructure.filesystem.codecs import AgentMarkdownCodec, SkillMar
 from kumiai.infrastructure.filesystem.home import HomeLayout
 from kumiai.infrastructure.filesystem.prompt_source import FolderPromptSource
 from kumiai.infrastructure.filesystem.stores import DefinitionFolderStore, ProjectFolderStore
+from kumiai.infrastructure.filesystem.text_file import OptionalTextFile
+from kumiai.infrastructure.filesystem.uploads import UploadFolderStore
 
 
 @dataclass
@@ -47,12 +55,17 @@ class Container:
     project_files: ProjectFiles
     projects: ProjectService
     sessions: SessionService
+    session_files: SessionFileService
     messages: MessageService
     activity: ActivityService
     events: EventHub
     runs: RunManager
     conversation: ConversationService
     claude: AnthropicRuntime
+    onboarding: OnboardingService
+    mcp: McpService
+    system: SystemService
+    tools: ToolCatalogService
 
     async def start(self) -> None:
         """Recover sessions a crash left mid-turn and pick up hand-edited definitions."""
@@ -91,9 +104,10 @@ def build_container(settings: Settings, database: Database) -> Container:
     claude = AnthropicRuntime(
         api_key.get_secret_value() if api_key else None, settings.anthropic_base_url
     )
-    runs = _build_runtime(
+    runs, tools = _build_runtime(
         settings, unit_of_work, events, claude, (character_files, skill_files, project_files)
     )
+    projects = ProjectService(unit_of_work, project_files, home.projects_dir, runs)
 
     return Container(
         settings=settings,
@@ -111,14 +125,24 @@ def build_container(settings: Settings, database: Database) -> Container:
         skills=skills,
         definitions_sync=DefinitionSyncService(characters, skills),
         project_files=project_files,
-        projects=ProjectService(unit_of_work, project_files, home.projects_dir, runs),
+        projects=projects,
         sessions=SessionService(unit_of_work, runs),
+        session_files=SessionFileService(
+            unit_of_work,
+            UploadFolderStore(home.uploads_dir),
+            project_files,
+            WorkingDirectories(settings.home),
+        ),
         messages=MessageService(unit_of_work),
         activity=ActivityService(unit_of_work),
         events=events,
         runs=runs,
         conversation=ConversationService(unit_of_work, runs, events),
         claude=claude,
+        onboarding=OnboardingService(unit_of_work, characters, skills, projects),
+        mcp=McpService(OptionalTextFile(home.mcp_servers_file)),
+        system=SystemService(unit_of_work),
+        tools=tools,
     )
 
 
@@ -128,8 +152,9 @@ def _build_runtime(
     events: EventHub,
     claude: AnthropicRuntime,
     stores: tuple[DefinitionFolderStore, DefinitionFolderStore, ProjectFolderStore],
-) -> RunManager:
-    """The run manager and the turn machinery behind it (runner, context, delegation)."""
+) -> tuple[RunManager, ToolCatalogService]:
+    """The run manager and the turn machinery behind it (runner, context, delegation),
+    and the catalog of the tools that machinery gives agents."""
     character_files, skill_files, project_files = stores
     runs = RunManager(unit_of_work, events, lambda: settings.claude_configured)
     prompts = FolderPromptSource(character_files, skill_files)
@@ -148,4 +173,10 @@ def _build_runtime(
         default_model=settings.default_model,
     )
     runs.turn_runner = TurnRunner(unit_of_work, events, claude, contexts)
-    return runs
+    # Between them, PM and specialist sessions use every orchestration tool.
+    orchestration = [
+        *orchestration_tools(delegation, "pm"),
+        *orchestration_tools(delegation, "specialist"),
+    ]
+    catalog = ToolCatalogService([*tools, *orchestration])
+    return runs, catalog

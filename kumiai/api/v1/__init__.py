@@ -21,6 +21,15 @@ from kumiai.api.v1 import (
 
 router = APIRouter(prefix="/api/v1")
 for module in (
-    projects, agents, skills, mcp, profile, onboarding, system, streaming, session_files, sessions
+    projects,
+    agents,
+    skills,
+    mcp,
+    profile,
+    onboarding,
+    system,
+    streaming,
+    session_files,
+    sessions,
 ):
     router.include_router(module.router)

@@ -4,8 +4,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from kumiai.application.dtos.sessions import AgentRef
 from kumiai.domain.entities import Message
 from kumiai.domain.value_objects import MessageRole
 
@@ -38,3 +39,20 @@ class MessageView(BaseModel):
             response_id=message.response_id,
             created_at=message.created_at,
         )
+
+
+class ChatPage(BaseModel):
+    """One page of a conversation as a chat shows it, walking from the newest message back.
+
+    ``items`` are the user and assistant rows (tool calls included), oldest first; tool
+    results and system notices are left out of them. ``results`` answers the page's tool
+    calls even when the answer was written after the page's newest row.
+    """
+
+    items: list[MessageView]
+    results: dict[str, MessageView] = Field(description="Tool results by ``tool_use_id``.")
+    agent: AgentRef | None = Field(description="The agent of the session itself.")
+    senders: dict[UUID, AgentRef] = Field(
+        description="The agent of each session that sent one of the page's user messages."
+    )
+    next_cursor: str | None = Field(description="Continues with the page just older.")

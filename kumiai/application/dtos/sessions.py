@@ -64,6 +64,13 @@ class SessionView(BaseModel):
         )
 
 
+class AgentRef(BaseModel):
+    """The character a session acts as, named the way the v1 client names agents."""
+
+    slug: str
+    name: str
+
+
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from kumiai.application.dtos.messages import MessageView
+from kumiai.application.dtos.messages import ChatPage, MessageView
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.common import record_activity
-from kumiai.application.services.sessions import page_of, require_session
+from kumiai.application.services.sessions import agents_of_sessions, page_of, require_session
 from kumiai.core.exceptions import ValidationError
 from kumiai.domain.entities import Message, check_tool_result_pairs
 from kumiai.domain.repositories import DEFAULT_PAGE_SIZE, Page, SortOrder
-from kumiai.domain.value_objects import EventType
+from kumiai.domain.value_objects import EventType, MessageRole
+
+# What a chat shows as rows of their own: results fold into their calls, notices are hidden.
+CHAT_ROLES = (MessageRole.USER, MessageRole.ASSISTANT)
 
 
 class MessageService:
@@ -36,6 +39,28 @@ class MessageService:
                 session_id, limit=limit, before=before, after=after, order=order, cursor=cursor
             )
             return page_of(page, MessageView.of)
+
+    async def chat_page(
+        self, session_id: UUID, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> ChatPage:
+        """The newest ``limit`` chat rows, or those just older than ``cursor``'s page."""
+        async with self._uow() as uow:
+            session = await require_session(uow, session_id)
+            page = await uow.messages.page(
+                session_id, limit=limit, order="desc", cursor=cursor, roles=CHAT_ROLES
+            )
+            rows = page.items[::-1]
+            calls = [row.tool_use_id for row in rows if row.is_tool_use and row.tool_use_id]
+            results = await uow.messages.tool_results(session_id, calls)
+            senders = [row.sender_session_id for row in rows if row.sender_session_id]
+            agents = await agents_of_sessions(uow, [session.id, *senders])
+            return ChatPage(
+                items=[MessageView.of(row) for row in rows],
+                results={str(row.tool_use_id): MessageView.of(row) for row in results},
+                agent=agents.get(session.id),
+                senders={key: agent for key, agent in agents.items() if key in senders},
+                next_cursor=page.next_cursor,
+            )
 
     async def append(self, session_id: UUID, message: Message) -> MessageView:
         """Persist ``message`` with the session's next gapless sequence.

@@ -7,12 +7,12 @@ change, wherever it starts, goes through the same code and writes the same activ
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
-from kumiai.application.dtos.sessions import SessionCreate, SessionUpdate, SessionView
+from kumiai.application.dtos.sessions import AgentRef, SessionCreate, SessionUpdate, SessionView
 from kumiai.application.ports.run_control import RunControl
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.common import record_activity, utcnow
@@ -58,6 +58,24 @@ class SessionService:
         async with self._uow() as uow:
             return page_of(await uow.sessions.list_page(page, filters), SessionView.of)
 
+    async def list_all(self, project_id: UUID | None = None) -> list[SessionView]:
+        """Every live session (or the project's), oldest first, unpaged."""
+        async with self._uow() as uow:
+            return [
+                SessionView.of(session)
+                for session in await uow.sessions.list_all(project_id=project_id)
+            ]
+
+    async def agents(self, character_ids: Iterable[UUID | None]) -> dict[UUID, AgentRef]:
+        """The agents behind these character ids (deleted ones included), by id."""
+        async with self._uow() as uow:
+            return await agents_by_character(uow, character_ids)
+
+    async def agent_of(self, session_id: UUID) -> AgentRef | None:
+        """The agent a session (live or deleted) acts as, or None for a bare assistant."""
+        async with self._uow() as uow:
+            return (await agents_of_sessions(uow, [session_id])).get(session_id)
+
     async def update(self, session_id: UUID, changes: SessionUpdate) -> SessionView:
         async with self._uow() as uow:
             session = await require_session(uow, session_id, for_update=True)
@@ -90,6 +108,27 @@ class SessionService:
             view = SessionView.of(session)
         self._runs.resume_queue(session_id)
         return view
+
+    async def reset(self, session_id: UUID) -> SessionView:
+        """Start the session over in place: same id, no messages, ``idle``.
+
+        The running turn and the queue go first, so nothing writes into the emptied
+        conversation afterwards.
+        """
+        await self._runs.stop_session(session_id)
+        async with self._uow() as uow:
+            session = await require_session(uow, session_id, for_update=True)
+            removed = await uow.messages.delete_all(session.id)
+            _back_to_idle(session)
+            await record_activity(
+                uow,
+                EventType.SESSION_RESET,
+                session_id=session.id,
+                project_id=session.project_id,
+                messages_deleted=removed,
+            )
+            await uow.commit()
+            return SessionView.of(session)
 
     async def delete(self, session_id: UUID) -> None:
         """Soft-delete: stop the session, hide it, and drop it as its project's PM."""
@@ -213,6 +252,31 @@ async def resolve_character(uow: UnitOfWork, ref: str, field: str) -> Character:
     return character
 
 
+async def agents_by_character(
+    uow: UnitOfWork, character_ids: Iterable[UUID | None]
+) -> dict[UUID, AgentRef]:
+    wanted = list({character_id for character_id in character_ids if character_id is not None})
+    return {
+        character.id: AgentRef(slug=character.slug, name=character.name)
+        for character in await uow.characters.get_many(wanted)
+    }
+
+
+async def agents_of_sessions(uow: UnitOfWork, session_ids: Iterable[UUID]) -> dict[UUID, AgentRef]:
+    """The agent of each session that has one; deleted sessions count, since their
+    messages stay attributed to them."""
+    sessions = [
+        session
+        for session_id in set(session_ids)
+        if (session := await uow.sessions.get(session_id, include_deleted=True)) is not None
+    ]
+    agents = await agents_by_character(uow, (session.character_id for session in sessions))
+    found = {
+        session.id: agents.get(session.character_id) for session in sessions if session.character_id
+    }
+    return {session_id: agent for session_id, agent in found.items() if agent is not None}
+
+
 def page_of(page: Page[T], view: Callable[[T], V]) -> Page[V]:
     """The page with each item turned into its view (done inside the unit of work, while
     the entities are still attached)."""
@@ -235,6 +299,17 @@ async def _record_session_event(uow: UnitOfWork, event: EventType, session: Sess
         project_id=session.project_id,
         status=session.status,
     )
+
+
+def _back_to_idle(session: Session) -> None:
+    """Whatever the status, reach ``idle`` through the state machine's own moves."""
+    if session.status is SessionStatus.INITIALIZING:
+        session.mark_ready()
+        return
+    if session.status.is_running:  # a turn that did not settle in time
+        session.cancel()
+    if session.status.is_terminal:
+        session.resume()
 
 
 async def _optional_character(uow: UnitOfWork, ref: str | None) -> Character | None:

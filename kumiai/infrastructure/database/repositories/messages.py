@@ -7,6 +7,7 @@ session serialise on it, and a rolled-back append gives its number back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kumiai.core.exceptions import NotFoundError, ValidationError
 from kumiai.domain.entities import Message
 from kumiai.domain.repositories import Page, SortOrder, decode_cursor, encode_cursor
+from kumiai.domain.value_objects import MessageRole
 from kumiai.infrastructure.database.tables import messages, sessions
 
 
@@ -52,6 +54,7 @@ class SqlMessageRepository:
         after: int | None = None,
         order: SortOrder = "asc",
         cursor: str | None = None,
+        roles: Sequence[MessageRole] | None = None,
     ) -> Page[Message]:
         """Up to ``limit`` messages strictly between ``after`` and ``before``.
 
@@ -59,6 +62,7 @@ class SqlMessageRepository:
         (or just below ``before``), ``asc`` at the oldest (or just above ``after``).
         A ``cursor`` replaces all three: it holds the direction, the last sequence
         returned and the far bound, so a walk continues exactly where it stopped.
+        ``roles`` filters every page of the walk the same way, so pages stay full.
         """
         walk = _resume(cursor) if cursor is not None else _Walk(order, before, after)
         sequence = messages.c.sequence
@@ -67,6 +71,8 @@ class SqlMessageRepository:
             query = query.where(sequence < walk.before)
         if walk.after is not None:
             query = query.where(sequence > walk.after)
+        if roles is not None:
+            query = query.where(messages.c.role.in_(list(roles)))
         query = query.order_by(sequence.desc() if walk.order == "desc" else sequence.asc())
         rows = list((await self._db.scalars(query.limit(limit + 1))).all())
         items = rows[:limit]
@@ -86,6 +92,20 @@ class SqlMessageRepository:
         query = (
             sa.select(Message)
             .where(messages.c.session_id == session_id, messages.c.tool_use_id == tool_use_id)
+            .order_by(messages.c.sequence)
+        )
+        return list((await self._db.scalars(query)).all())
+
+    async def tool_results(self, session_id: UUID, tool_use_ids: Sequence[str]) -> list[Message]:
+        if not tool_use_ids:
+            return []
+        query = (
+            sa.select(Message)
+            .where(
+                messages.c.session_id == session_id,
+                messages.c.tool_use_id.in_(list(tool_use_ids)),
+                messages.c.role == MessageRole.TOOL_RESULT,
+            )
             .order_by(messages.c.sequence)
         )
         return list((await self._db.scalars(query)).all())
