@@ -57,6 +57,10 @@ async def test_an_imported_session_opens_and_continues_with_a_valid_history(
     assert opened["session_type"] == "pm"
     before = await messages(live.client, PM_SESSION)
     assert len(before) == 78
+    v1_page = (await live.client.get(f"/api/v1/sessions/{PM_SESSION}/messages")).json()
+    assert v1_page["items"] and all(item["role"] != "tool_result" for item in v1_page["items"])
+    v1_session = (await live.client.get(f"/api/v1/sessions/{PM_SESSION}")).json()
+    assert v1_session["agent_id"] == "product-manager"
 
     claude.enqueue(Reply.text("Picking the checkout work back up."))
     await send(live.client, PM_SESSION, "Where were we?")
