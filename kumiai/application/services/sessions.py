@@ -83,6 +83,13 @@ class SessionService:
                 session.context = dict(changes.context or {})
             if changes.kanban_stage is not None:
                 session.set_kanban_stage(changes.kanban_stage)
+            await record_activity(
+                uow,
+                EventType.SESSION_UPDATED,
+                session_id=session.id,
+                project_id=session.project_id,
+                fields=sorted(changes.model_fields_set),
+            )
             await uow.commit()
             return SessionView.of(session)
 

@@ -38,3 +38,4 @@ class EventType(StrEnum):
     PROFILE_UPDATED = "profile_updated"
     IMPORT_COMPLETED = "import_completed"
     IMPORT_UNDONE = "import_undone"
+    SESSION_UPDATED = "session_updated"

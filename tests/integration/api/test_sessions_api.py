@@ -206,6 +206,16 @@ async def test_patch_replaces_context_and_moves_the_kanban_stage(
     assert cleared.json()["data"]["context"] == {}
 
 
+async def test_every_patch_is_recorded_in_the_activity_log(client: httpx.AsyncClient) -> None:
+    session = await create_session(client)
+    await client.patch(f"{SESSIONS}/{session['id']}", json={"kanban_stage": "active"})
+    activity = await client.get(
+        "/api/v2/activity", params={"session_id": session["id"], "event_type": "session_updated"}
+    )
+    (entry,) = activity.json()["data"]
+    assert entry["event_data"]["fields"] == ["kanban_stage"]
+
+
 @pytest.mark.parametrize(
     "body", [{"kanban_stage": "someday"}, {"status": "idle"}, {"context": {"kanban_stage": 3}}]
 )

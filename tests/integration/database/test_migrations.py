@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from enum import StrEnum
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from kumiai.domain.value_objects import EventType, MessageRole, SessionStatus, SessionType
 from kumiai.infrastructure.database.migrations import runner
 from kumiai.infrastructure.database.tables import metadata
 from tests.support.database import create_scratch_database_async, drop_database_async
@@ -107,3 +109,53 @@ async def test_orm_metadata_and_migrations_do_not_drift(engine: AsyncEngine) -> 
     async with engine.connect() as connection:
         differences = await connection.run_sync(compare)
     assert differences == []
+
+
+@pytest.mark.parametrize(
+    ("type_name", "enum"),
+    [
+        ("session_type", SessionType),
+        ("session_status", SessionStatus),
+        ("message_role", MessageRole),
+        ("activity_event_type", EventType),
+    ],
+)
+async def test_database_enum_types_hold_the_domain_values_in_order(
+    engine: AsyncEngine, type_name: str, enum: type[StrEnum]
+) -> None:
+    async with engine.connect() as connection:
+        labels = (
+            await connection.execute(
+                sa.text(
+                    "SELECT enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid "
+                    "WHERE t.typname = :name ORDER BY e.enumsortorder"
+                ),
+                {"name": type_name},
+            )
+        ).scalars()
+        assert list(labels) == [member.value for member in enum]
+
+
+async def test_downgrading_0002_removes_the_session_updated_event_and_its_rows(
+    empty_database: AsyncEngine,
+) -> None:
+    await _migrate(empty_database, "up", "head")
+    async with empty_database.begin() as connection:
+        await connection.execute(
+            sa.text("INSERT INTO activity_logs (event_type) VALUES ('session_updated')")
+        )
+    await _migrate(empty_database, "down", "0001_initial_schema")
+    async with empty_database.connect() as connection:
+        labels = set(
+            (
+                await connection.execute(
+                    sa.text(
+                        "SELECT enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid "
+                        "WHERE t.typname = 'activity_event_type'"
+                    )
+                )
+            ).scalars()
+        )
+        remaining = await connection.scalar(sa.text("SELECT count(*) FROM activity_logs"))
+    assert "session_updated" not in labels
+    assert remaining == 0

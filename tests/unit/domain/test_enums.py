@@ -73,6 +73,7 @@ def test_event_types_keep_the_database_enum_order() -> None:
         "profile_updated",
         "import_completed",
         "import_undone",
+        "session_updated",
     ]
 
 
