@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from kumiai.application.ports.unit_of_work import UnitOfWork
-from kumiai.domain.entities import ActivityEntry
+from kumiai.domain.entities import ActivityEntry, Session
 from kumiai.domain.value_objects import EventType
 
 
@@ -26,4 +26,13 @@ async def record_activity(
     """Write an activity row inside the caller's unit of work (same transaction)."""
     await uow.activity.add(
         ActivityEntry.record(event_type, session_id=session_id, project_id=project_id, **data)
+    )
+
+
+async def record_session_activity(
+    uow: UnitOfWork, event_type: EventType, session: Session, **data: Any
+) -> None:
+    """An activity row about ``session``, filed under its project too."""
+    await record_activity(
+        uow, event_type, session_id=session.id, project_id=session.project_id, **data
     )

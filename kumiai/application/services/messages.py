@@ -6,7 +6,7 @@ from uuid import UUID
 
 from kumiai.application.dtos.messages import ChatPage, MessageView
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from kumiai.application.services.common import record_activity
+from kumiai.application.services.common import record_session_activity
 from kumiai.application.services.sessions import agents_of_sessions, page_of, require_session
 from kumiai.core.exceptions import ValidationError
 from kumiai.domain.entities import Message, check_tool_result_pairs
@@ -82,11 +82,10 @@ class MessageService:
             session = await require_session(uow, session_id, for_update=True)
             await _check_pairing(uow, message)
             stored = await uow.messages.append(message)
-            await record_activity(
+            await record_session_activity(
                 uow,
                 EventType.MESSAGE_SENT,
-                session_id=session.id,
-                project_id=session.project_id,
+                session,
                 message_id=stored.id,
                 role=stored.role,
                 sequence=stored.sequence,

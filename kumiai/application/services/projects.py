@@ -207,17 +207,19 @@ class ProjectService:
         """Create or replace a file in the project folder, with any missing folders."""
         path = await self._path_of(project_id)
         self._files.write_file(path, rel, data)
-        await self._record_file_change(project_id, file_written=rel)
+        await self._record_file_change(project_id, rel, change="written")
 
     async def delete_file(self, project_id: UUID, rel: str) -> None:
         """Delete a file or folder inside the project folder."""
         path = await self._path_of(project_id)
         self._files.delete_file(path, rel)
-        await self._record_file_change(project_id, file_deleted=rel)
+        await self._record_file_change(project_id, rel, change="deleted")
 
-    async def _record_file_change(self, project_id: UUID, **change: str) -> None:
+    async def _record_file_change(self, project_id: UUID, rel: str, *, change: str) -> None:
         async with self._uow() as uow:
-            await record_activity(uow, EventType.PROJECT_UPDATED, project_id=project_id, **change)
+            await record_activity(
+                uow, EventType.PROJECT_UPDATED, project_id=project_id, file=rel, change=change
+            )
             await uow.commit()
 
     async def _mark(

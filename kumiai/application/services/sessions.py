@@ -15,7 +15,7 @@ from uuid import UUID
 from kumiai.application.dtos.sessions import AgentRef, SessionCreate, SessionUpdate, SessionView
 from kumiai.application.ports.run_control import RunControl
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from kumiai.application.services.common import record_activity, utcnow
+from kumiai.application.services.common import record_activity, record_session_activity, utcnow
 from kumiai.core.exceptions import ConflictError, NotFoundError, ValidationError
 from kumiai.domain.entities import Character, Project, Session
 from kumiai.domain.repositories import Page, PageRequest, SessionFilter
@@ -83,11 +83,10 @@ class SessionService:
                 session.context = dict(changes.context or {})
             if changes.kanban_stage is not None:
                 session.set_kanban_stage(changes.kanban_stage)
-            await record_activity(
+            await record_session_activity(
                 uow,
                 EventType.SESSION_UPDATED,
-                session_id=session.id,
-                project_id=session.project_id,
+                session,
                 fields=sorted(changes.model_fields_set),
             )
             await uow.commit()
@@ -127,11 +126,10 @@ class SessionService:
             session = await require_session(uow, session_id, for_update=True)
             removed = await uow.messages.delete_all(session.id)
             _back_to_idle(session)
-            await record_activity(
+            await record_session_activity(
                 uow,
                 EventType.SESSION_RESET,
-                session_id=session.id,
-                project_id=session.project_id,
+                session,
                 messages_deleted=removed,
             )
             await uow.commit()
@@ -170,11 +168,10 @@ async def open_session(uow: UnitOfWork, session: Session) -> None:
     """Persist a new session once it is set up (``initializing`` -> ``idle``)."""
     session.mark_ready()
     await uow.sessions.add(session)
-    await record_activity(
+    await record_session_activity(
         uow,
         EventType.SESSION_CREATED,
-        session_id=session.id,
-        project_id=session.project_id,
+        session,
         session_type=session.session_type,
         character_id=session.character_id,
     )
@@ -299,11 +296,10 @@ def page_of(page: Page[T], view: Callable[[T], V]) -> Page[V]:
 
 
 async def _record_session_event(uow: UnitOfWork, event: EventType, session: Session) -> None:
-    await record_activity(
+    await record_session_activity(
         uow,
         event,
-        session_id=session.id,
-        project_id=session.project_id,
+        session,
         status=session.status,
     )
 

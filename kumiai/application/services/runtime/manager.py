@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from uuid import UUID, uuid4
 
 from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
-from kumiai.application.services.common import record_activity
+from kumiai.application.services.common import record_activity, record_session_activity
 from kumiai.application.services.runtime.events import EventHub
 from kumiai.application.services.runtime.payloads import message_payload
 from kumiai.application.services.runtime.runner import QueuedMessage, TurnRunner
@@ -236,11 +236,10 @@ class RunManager:
                 for result in synthetic_results_for(history, RESTART_REASON):
                     await uow.messages.append(result)
                 session.fail(RESTART_REASON)
-                await record_activity(
+                await record_session_activity(
                     uow,
                     EventType.SESSION_FAILED,
-                    session_id=session.id,
-                    project_id=session.project_id,
+                    session,
                     error=RESTART_REASON,
                 )
             await uow.commit()

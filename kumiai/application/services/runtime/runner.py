@@ -21,7 +21,7 @@ from kumiai.application.ports.agent_runtime import (
     Usage,
 )
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from kumiai.application.services.common import record_activity, utcnow
+from kumiai.application.services.common import record_activity, record_session_activity, utcnow
 from kumiai.application.services.runtime.context import TurnContextBuilder
 from kumiai.application.services.runtime.events import EventHub
 from kumiai.application.services.runtime.history import DELIVERED_AFTER
@@ -266,11 +266,10 @@ class TurnRunner:
             await uow.messages.merge_metadata(
                 item.message_id, {DELIVERED_AFTER: session.next_sequence - 1}
             )
-            await record_activity(
+            await record_session_activity(
                 uow,
                 EventType.SESSION_STARTED,
-                session_id=session.id,
-                project_id=session.project_id,
+                session,
                 run_id=str(item.run_id),
             )
             await uow.commit()
@@ -393,10 +392,9 @@ async def _record_end(uow: UnitOfWork, session: Session) -> None:
         SessionStatus.ERROR: EventType.SESSION_FAILED,
     }.get(session.status)
     if event is not None:
-        await record_activity(
+        await record_session_activity(
             uow,
             event,
-            session_id=session.id,
-            project_id=session.project_id,
+            session,
             error=session.error_message,
         )
