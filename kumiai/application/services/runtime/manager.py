@@ -77,11 +77,12 @@ class RunManager:
         if len(content) > MAX_MESSAGE_CHARS:
             raise PayloadTooLargeError(f"a message may hold at most {MAX_MESSAGE_CHARS} characters")
         self._require_claude(session_id)
-        worker = self._worker(session_id)
-        queued = worker.busy
+        queued = self._worker(session_id).busy
         message = await self._persist_user_message(
             session_id, content, sender_session_id, sender_name, queued=queued
         )
+        # Looked up again: the worker may have finished and been retired meanwhile.
+        worker = self._worker(session_id)
         self._hub.publish(session_id, "message_created", message=message_payload(message))
         item = QueuedMessage(
             message_id=message.id,
@@ -158,6 +159,9 @@ class RunManager:
             finally:
                 worker.current = None
                 worker.turn = None
+        if not worker.queue and self._workers.get(session_id) is worker:
+            # An idle worker holds nothing worth keeping; send() makes a new one.
+            del self._workers[session_id]
 
     def _publish_queue(self, session_id: UUID, worker: SessionWorker) -> None:
         self._hub.publish(
