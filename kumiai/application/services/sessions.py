@@ -119,9 +119,9 @@ class SessionService:
         """Start the session over in place: same id, no messages, ``idle``.
 
         The running turn and the queue go first, so nothing writes into the emptied
-        conversation afterwards.
+        conversation afterwards. Open event streams stay connected.
         """
-        await self._runs.stop_session(session_id)
+        await self._runs.cancel(session_id, drop_queue=True)
         async with self._uow() as uow:
             session = await require_session(uow, session_id, for_update=True)
             removed = await uow.messages.delete_all(session.id)

@@ -82,3 +82,18 @@ async def test_a_client_disconnect_never_cancels_the_run(
     await wait_until_idle(live, session_id)
     rows = (await live.client.get(f"/api/v2/sessions/{session_id}/messages")).json()["data"]
     assert rows[-1]["content"] == "still finishing after you left"
+
+
+async def test_an_open_stream_keeps_working_after_the_session_is_reset_in_place(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    follower = asyncio.create_task(_follow(live, session_id, params={"after": 0}))
+    await asyncio.sleep(0.1)
+    reset = await live.client.post(f"/api/v1/sessions/{session_id}/recreate")
+    assert reset.status_code == 200
+    claude.enqueue(Reply.text("fresh start"))
+    await send(live.client, session_id, "hello again")
+    events = await asyncio.wait_for(follower, timeout=10)
+    assert [event.type for event in events][-1] == "done"

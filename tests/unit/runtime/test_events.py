@@ -102,3 +102,11 @@ def test_event_ids_are_globally_unique_strings() -> None:
     session = uuid4()
     event = hub.publish(session, "x")
     assert event.event_id == f"{session}:1"
+
+
+def test_a_forgotten_session_starts_numbering_afresh() -> None:
+    hub = EventHub()
+    session = uuid4()
+    hub.publish(session, "x")
+    hub.forget(session)
+    assert hub.publish(session, "y").id == 1

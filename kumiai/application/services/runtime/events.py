@@ -145,6 +145,10 @@ class EventHub:
     def publish(self, session_id: UUID, event_type: str, **data: Any) -> SessionEvent:
         return self.log(session_id).publish(event_type, data)
 
+    def forget(self, session_id: UUID) -> None:
+        """Drop a deleted session's replay buffer; its subscribers simply stop hearing."""
+        self._logs.pop(session_id, None)
+
     def subscribe(
         self, session_id: UUID, after: int | None = None, capacity: int | None = None
     ) -> Subscription:

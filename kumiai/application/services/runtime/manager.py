@@ -214,9 +214,10 @@ class RunManager:
             self._ensure_draining(session_id, worker)
 
     async def stop_session(self, session_id: UUID) -> None:
-        """Before a session goes away: stop its turn and forget its queue."""
+        """Before a session goes away: stop its turn, forget its queue and its events."""
         await self.cancel(session_id, drop_queue=True)
         self._workers.pop(session_id, None)
+        self._hub.forget(session_id)
 
     async def shutdown(self) -> None:
         """Cancel every run; each settles as cancelled before the process exits."""
