@@ -10,8 +10,9 @@ app on a loopback port, creates SESSIONS specialist sessions and sends each TURN
 messages concurrently. Every reply streams one text block in DELTAS deltas plus one
 tool call (``Write``), so a turn exercises persistence, the state machine, tool
 execution and the event fan-out. SUBSCRIBERS SSE clients follow every session. The
-scripted server answers instantly, so the numbers are KumiAI's own cost. Results go
-to stdout and ``bench/results/runtime_turns.txt``.
+scripted server answers instantly, so the numbers are KumiAI's own cost (plus the
+scripted server, which shares the process and its GIL: an upper bound). Results go to
+stdout and ``bench/results/runtime_turns.txt``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from tests.support.database import (  # noqa: E402
 )
 from tests.support.live import LiveApp, live_app  # noqa: E402
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic, Text, ToolUse  # noqa: E402
-from tests.support.sse import collect  # noqa: E402
+from tests.support.sse import collect, events  # noqa: E402
 
 SESSIONS = 10
 TURNS = 10
@@ -54,8 +55,10 @@ def _script(claude: ScriptedAnthropic) -> None:
     for _ in range(SESSIONS * TURNS):
         claude.enqueue(
             Reply.turn(
-                [Text("word " * DELTAS, chunks=DELTAS), ToolUse("Write", {"file_path": "n.txt",
-                                                                         "content": "x"})],
+                [
+                    Text("word " * DELTAS, chunks=DELTAS),
+                    ToolUse("Write", {"file_path": "n.txt", "content": "x"}),
+                ],
                 stop_reason="tool_use",
             ),
             Reply.text("done", chunks=2),
@@ -63,13 +66,15 @@ def _script(claude: ScriptedAnthropic) -> None:
 
 
 async def _follow(live: LiveApp, session_id: str, turns: int) -> int:
-    seen = 0
+    seen, done = 0, 0
     async with live.client.stream(
         "GET", f"/api/v2/sessions/{session_id}/events", params={"after": 0}, timeout=None
     ) as response:
-        for _ in range(turns):
-            events = await collect(response, until="done")
-            seen += len(events)
+        async for event in events(response):
+            seen += 1
+            done += event.type == "done"
+            if done == turns:
+                break
     return seen
 
 
@@ -78,8 +83,10 @@ async def _converse(live: LiveApp, session_id: str) -> list[float]:
     for turn in range(TURNS):
         started = time.perf_counter()
         async with live.client.stream(
-            "POST", f"/api/v2/sessions/{session_id}/messages",
-            json={"content": f"turn {turn}"}, headers={"accept": "text/event-stream"},
+            "POST",
+            f"/api/v2/sessions/{session_id}/messages",
+            json={"content": f"turn {turn}"},
+            headers={"accept": "text/event-stream"},
         ) as response:
             await collect(response, until="done")
         latencies.append(time.perf_counter() - started)
@@ -119,8 +126,12 @@ async def _measure(live: LiveApp) -> dict[str, float]:
 
 async def _run(database_url: str, claude: ScriptedAnthropic, home: Path) -> dict[str, float]:
     settings = load_settings(
-        home=home, database_url=database_url, ANTHROPIC_API_KEY="bench",
-        ANTHROPIC_BASE_URL=claude.base_url, log_level="warning", _env_file=None,
+        home=home,
+        database_url=database_url,
+        ANTHROPIC_API_KEY="bench",
+        ANTHROPIC_BASE_URL=claude.base_url,
+        log_level="warning",
+        _env_file=None,
     )
     async with live_app(settings) as live:
         return await _measure(live)
