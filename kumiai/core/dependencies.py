@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from kumiai.application.ports.files import DefinitionFiles, ProjectFiles
@@ -17,6 +17,7 @@ from kumiai.application.services.messages import MessageService
 from kumiai.application.services.onboarding import OnboardingService
 from kumiai.application.services.profile import ProfileService
 from kumiai.application.services.projects import ProjectService
+from kumiai.application.services.runtime.autosave import DefinitionAutoSave, FolderIndexer
 from kumiai.application.services.runtime.context import TurnContextBuilder, WorkingDirectories
 from kumiai.application.services.runtime.delegation import DelegationService
 from kumiai.application.services.runtime.events import EventHub
@@ -29,6 +30,7 @@ from kumiai.application.services.skills import SKILL_MD, SkillService
 from kumiai.application.services.system import SystemService
 from kumiai.application.services.tool_catalog import ToolCatalogService
 from kumiai.core.config import Settings
+from kumiai.domain.value_objects import SessionType
 from kumiai.infrastructure.claude import AnthropicRuntime, file_tools
 from kumiai.infrastructure.database.engine import Database
 from kumiai.infrastructure.database.probe import EngineProbe
@@ -105,7 +107,15 @@ def build_container(settings: Settings, database: Database) -> Container:
         api_key.get_secret_value() if api_key else None, settings.anthropic_base_url
     )
     runs, tools = _build_runtime(
-        settings, unit_of_work, events, claude, (character_files, skill_files, project_files)
+        settings,
+        unit_of_work,
+        events,
+        claude,
+        (character_files, skill_files, project_files),
+        libraries={
+            SessionType.SKILL_ASSISTANT: ("skill", skills),
+            SessionType.AGENT_ASSISTANT: ("agent", characters),
+        },
     )
     projects = ProjectService(unit_of_work, project_files, home.projects_dir, runs)
 
@@ -152,6 +162,8 @@ def _build_runtime(
     events: EventHub,
     claude: AnthropicRuntime,
     stores: tuple[DefinitionFolderStore, DefinitionFolderStore, ProjectFolderStore],
+    *,
+    libraries: Mapping[SessionType, tuple[str, FolderIndexer]],
 ) -> tuple[RunManager, ToolCatalogService]:
     """The run manager and the turn machinery behind it (runner, context, delegation),
     and the catalog of the tools that machinery gives agents."""
@@ -172,7 +184,8 @@ def _build_runtime(
         directories=directories,
         default_model=settings.default_model,
     )
-    runs.turn_runner = TurnRunner(unit_of_work, events, claude, contexts)
+    autosave = DefinitionAutoSave(libraries, directories, runs)
+    runs.turn_runner = TurnRunner(unit_of_work, events, claude, contexts, autosave.after_tool)
     # Between them, PM and specialist sessions use every orchestration tool.
     orchestration = [
         *orchestration_tools(delegation, "pm"),

@@ -62,6 +62,8 @@ class StreamMapper:
             "done": self._message_complete,
             "cancelled": self._message_complete,
             "error": self._message_complete,
+            "definition_saved": self._auto_save,
+            "notification": self._user_notification,
         }
 
     def sender_to_look_up(self, event: SessionEvent) -> UUID | None:
@@ -145,6 +147,15 @@ class StreamMapper:
         self._queue_size = int(event.data.get("size", len(waiting)))
         self._paused = bool(event.data.get("paused"))
         return [self._event(event, "queue_status", {"messages": [_queued(m) for m in waiting]})]
+
+    def _auto_save(self, event: SessionEvent) -> list[V1Event]:
+        payload = {"auto_save_type": event.data.get("kind"), "item_id": event.data.get("slug")}
+        return [self._event(event, "auto_save", payload)]
+
+    def _user_notification(self, event: SessionEvent) -> list[V1Event]:
+        fields = ("title", "message", "project_name", "priority")
+        payload = {name: event.data[name] for name in fields if event.data.get(name) is not None}
+        return [self._event(event, "user_notification", payload)]
 
     def _message_complete(self, event: SessionEvent) -> list[V1Event]:
         next_runs = self._queue_size > 0 and not self._paused

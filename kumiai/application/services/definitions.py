@@ -397,6 +397,10 @@ class DefinitionFolderAccess(Generic[D]):
     def __init__(self, catalog: DefinitionCatalog[D]) -> None:
         self._catalog = catalog
 
+    async def index_folder(self, slug: str) -> None:
+        """Index one folder after its files were written outside this service."""
+        await self._catalog.sync_folder(slug)
+
     async def list_files(self, ref: str) -> list[FileEntryView]:
         """Every file and folder in the definition's folder, as one flat list."""
         slug = await self._catalog.slug_of(ref)

@@ -295,3 +295,27 @@ def test_a_sender_session_id_is_a_uuid(hub: EventHub) -> None:
         message=_message("user", "x", sender_session_id=str(sender), sender_name="Pat"),
     )
     assert isinstance(StreamMapper(None, "e1").sender_to_look_up(event), UUID)
+
+
+def test_a_definition_saved_by_an_assistant_becomes_auto_save(hub: EventHub) -> None:
+    mapper = StreamMapper(None, "epoch")
+    event = _publish(hub, "definition_saved", kind="skill", slug="release-notes")
+    [(name, payload)] = mapper.map(event)
+    assert name == "auto_save"
+    assert payload["auto_save_type"] == "skill"
+    assert payload["item_id"] == "release-notes"
+
+
+def test_a_notification_becomes_user_notification_without_empty_fields(hub: EventHub) -> None:
+    mapper = StreamMapper(DANA, "epoch")
+    event = _publish(
+        hub, "notification", title="Done", message="All green", priority="high", project_name=None
+    )
+    [(name, payload)] = mapper.map(event)
+    assert name == "user_notification"
+    assert {key: payload[key] for key in ("title", "message", "priority")} == {
+        "title": "Done",
+        "message": "All green",
+        "priority": "high",
+    }
+    assert "project_name" not in payload

@@ -122,6 +122,19 @@ class DelegationService:
     async def load_skill(self, slug: str) -> str:
         return self._prompts.skill_text(slug)
 
+    async def notify(self, session_id: UUID, title: str, message: str, priority: str) -> None:
+        async with self._uow() as uow:
+            session = await _session(uow, session_id)
+            project = await uow.projects.get(session.project_id) if session.project_id else None
+        self._runs.announce(
+            session_id,
+            "notification",
+            title=title,
+            message=message,
+            priority=priority,
+            project_name=project.name if project else None,
+        )
+
 
 async def _session(uow: UnitOfWork, session_id: UUID) -> Session:
     session = await uow.sessions.get(session_id)

@@ -13,6 +13,7 @@ import contextlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID, uuid4
 
 from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
@@ -171,6 +172,10 @@ class RunManager:
             paused=worker.paused,
             messages=[item.as_payload() for item in worker.queue],
         )
+
+    def announce(self, session_id: UUID, event_type: str, **data: Any) -> None:
+        """Publish an event about the session that is not part of a turn's record."""
+        self._hub.publish(session_id, event_type, **data)
 
     # --- inspection -------------------------------------------------------------------
 

@@ -24,6 +24,8 @@ CONTACT_PM = "mcp__common_tools__contact_pm"
 SESSION_INFO = "mcp__common_tools__get_session_info"
 SHOW_FILE = "mcp__common_tools__show_file"
 LOAD_SKILL = "mcp__common_tools__load_skill"
+NOTIFY_USER = "mcp__common_tools__notify_user"
+PRIORITIES = ("low", "normal", "high")
 
 
 class Delegation(Protocol):
@@ -36,6 +38,7 @@ class Delegation(Protocol):
     async def info(self, session_id: UUID) -> dict[str, Any]: ...
     async def show_file(self, session_id: UUID, path: str) -> str: ...
     async def load_skill(self, slug: str) -> str: ...
+    async def notify(self, session_id: UUID, title: str, message: str, priority: str) -> None: ...
 
 
 Handler = Callable[[dict[str, Any], ToolContext], Awaitable[str]]
@@ -110,6 +113,14 @@ def orchestration_tools(delegation: Delegation, session_type: str) -> list[Orche
     async def load_skill(args: dict[str, Any], _: ToolContext) -> str:
         return await delegation.load_skill(_text(args, "skill_id"))
 
+    async def notify(args: dict[str, Any], ctx: ToolContext) -> str:
+        priority = args.get("priority") or "normal"
+        if priority not in PRIORITIES:
+            raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}")
+        title, message = _text(args, "title"), _text(args, "message")
+        await delegation.notify(ctx.session_id, title, message, priority)
+        return "The user was notified."
+
     common = [
         OrchestrationTool(
             ToolSpec(
@@ -134,6 +145,22 @@ def orchestration_tools(delegation: Delegation, session_type: str) -> list[Orche
                 _schema({"skill_id": _TEXT}, ["skill_id"]),
             ),
             load_skill,
+        ),
+        OrchestrationTool(
+            ToolSpec(
+                NOTIFY_USER,
+                "Show the user a desktop notification (use sparingly: finished work, "
+                "a decision you need, a blocking problem).",
+                _schema(
+                    {
+                        "title": _TEXT,
+                        "message": _TEXT,
+                        "priority": {"type": "string", "enum": list(PRIORITIES)},
+                    },
+                    ["title", "message"],
+                ),
+            ),
+            notify,
         ),
     ]
     contact_tool = OrchestrationTool(

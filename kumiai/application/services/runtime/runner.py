@@ -8,7 +8,7 @@ own short unit of work, committed before the event announcing it is published.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -34,6 +34,8 @@ from kumiai.domain.value_objects import EventType, SessionStatus
 logger = get_logger(__name__)
 
 CANCELLED_REASON = "cancelled by the user"
+
+AfterTool = Callable[[Session, ToolCall, ToolOutcome], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,13 @@ class PersistingSink:
         session: Session,
         run_id: UUID,
         sender_name: str | None,
+        *,
+        after_tool: AfterTool | None = None,
     ) -> None:
         self._uow = uow
         self._hub = hub
+        self._session = session
+        self._after_tool = after_tool
         self._session_id = session.id
         self._project_id = session.project_id
         self._run_id = run_id
@@ -141,6 +147,8 @@ class PersistingSink:
             is_error=outcome.is_error,
         )
         self._publish_status(status)
+        if self._after_tool is not None:
+            await self._after_tool(self._session, call, outcome)
 
     async def usage(self, usage: Usage, stop_reason: str | None) -> None:
         total = self.state.usage
@@ -232,11 +240,13 @@ class TurnRunner:
         hub: EventHub,
         runtime: AgentRuntime,
         contexts: TurnContextBuilder,
+        after_tool: AfterTool | None = None,
     ) -> None:
         self._uow = uow
         self._hub = hub
         self._runtime = runtime
         self._contexts = contexts
+        self._after_tool = after_tool
 
     async def run(self, session_id: UUID, item: QueuedMessage) -> None:
         try:
@@ -246,7 +256,14 @@ class TurnRunner:
         sink = PersistingSink(self._uow, self._hub, session, item.run_id, None)
         try:
             prepared = await self._contexts.build(session_id)
-            sink = PersistingSink(self._uow, self._hub, session, item.run_id, prepared.agent_name)
+            sink = PersistingSink(
+                self._uow,
+                self._hub,
+                session,
+                item.run_id,
+                prepared.agent_name,
+                after_tool=self._after_tool,
+            )
             outcome = await self._runtime.run_turn(prepared.request, prepared.toolbox, sink)
         except asyncio.CancelledError:
             await asyncio.shield(self._settle_cancelled(session_id, item, sink))
