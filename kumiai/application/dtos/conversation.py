@@ -5,7 +5,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from kumiai.application.dtos.messages import MessageView
-from kumiai.application.services.runtime.runner import QueuedMessage
+from kumiai.application.services.runtime.queue_item import QueuedMessage
 
 
 class SendMessage(BaseModel):

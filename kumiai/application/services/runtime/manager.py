@@ -20,7 +20,8 @@ from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
 from kumiai.application.services.common import record_activity, record_session_activity
 from kumiai.application.services.runtime.events import EventHub
 from kumiai.application.services.runtime.payloads import message_payload
-from kumiai.application.services.runtime.runner import QueuedMessage, TurnRunner
+from kumiai.application.services.runtime.queue_item import QueuedMessage
+from kumiai.application.services.runtime.runner import TurnRunner
 from kumiai.core.exceptions import ClaudeUnavailableError, NotFoundError, PayloadTooLargeError
 from kumiai.core.logging import get_logger
 from kumiai.domain.entities import Message, synthetic_results_for
