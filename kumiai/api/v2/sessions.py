@@ -100,6 +100,14 @@ async def resume_session(session_id: UUID, container: ContainerDep) -> Envelope[
     return Envelope(data=await container.sessions.resume(session_id))
 
 
+@router.post(
+    "/{session_id}/complete", response_model=Envelope[SessionView], responses=errors(404, 409, 422)
+)
+async def complete_session(session_id: UUID, container: ContainerDep) -> Envelope[SessionView]:
+    """Mark the work of an idle session as done (`completed`); `resume` reopens it."""
+    return Envelope(data=await container.sessions.complete(session_id))
+
+
 @router.get(
     "/{session_id}/messages",
     response_model=ListEnvelope[MessageView],

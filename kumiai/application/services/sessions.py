@@ -115,6 +115,15 @@ class SessionService:
         self._runs.resume_queue(session_id)
         return view
 
+    async def complete(self, session_id: UUID) -> SessionView:
+        """Mark an idle session's work as done; 409 while a turn runs or once it ended."""
+        async with self._uow() as uow:
+            session = await require_session(uow, session_id, for_update=True)
+            session.complete()
+            await record_session_activity(uow, EventType.SESSION_COMPLETED, session)
+            await uow.commit()
+            return SessionView.of(session)
+
     async def reset(self, session_id: UUID) -> SessionView:
         """Start the session over in place: same id, no messages, ``idle``.
 

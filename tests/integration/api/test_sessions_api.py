@@ -297,3 +297,14 @@ async def test_deleting_the_pm_session_clears_the_projects_pm(
 
 async def test_deleting_an_unknown_session_is_a_404(client: httpx.AsyncClient) -> None:
     assert (await client.delete(f"{SESSIONS}/{uuid.uuid4()}")).status_code == 404
+
+
+async def test_an_idle_session_can_be_completed_and_resumed(client: httpx.AsyncClient) -> None:
+    session = await create_session(client)
+    url = f"{SESSIONS}/{session['id']}"
+    completed = await client.post(f"{url}/complete")
+    assert completed.json()["data"]["status"] == "completed"
+    again = await client.post(f"{url}/complete")
+    assert again.status_code == 409
+    assert again.json()["error"]["details"]["current_status"] == "completed"
+    assert (await client.post(f"{url}/resume")).json()["data"]["status"] == "idle"
