@@ -47,17 +47,3 @@ class HomeLayout:
         """Audit trails and backups written by ``kumiai import-v1``."""
         return self.home / "imports"
 
-    def ensure(self) -> None:
-        """Create the home folder and its subfolders, except ``pgdata``.
-
-        ``pgdata`` is left to PostgreSQL's initdb, which insists on creating (or
-        owning, with strict permissions) its data directory itself.
-        """
-        for directory in (
-            self.characters_dir,
-            self.skills_dir,
-            self.projects_dir,
-            self.uploads_dir,
-            self.imports_dir,
-        ):
-            directory.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""HomeLayout names the folders of KUMIAI_HOME and creates them."""
+"""HomeLayout names the folders of KUMIAI_HOME."""
 
 from __future__ import annotations
 
@@ -16,10 +16,3 @@ def test_folders_live_under_home(tmp_path: Path) -> None:
     assert layout.uploads_dir == tmp_path / "uploads"
     assert layout.imports_dir == tmp_path / "imports"
 
-
-def test_ensure_creates_everything_but_pgdata_and_is_repeatable(tmp_path: Path) -> None:
-    layout = HomeLayout(tmp_path / "home")
-    layout.ensure()
-    layout.ensure()
-    created = sorted(p.name for p in layout.home.iterdir())
-    assert created == ["characters", "imports", "projects", "skills", "uploads"]
