@@ -46,4 +46,3 @@ class HomeLayout:
     def imports_dir(self) -> Path:
         """Audit trails and backups written by ``kumiai import-v1``."""
         return self.home / "imports"
-

@@ -15,4 +15,3 @@ def test_folders_live_under_home(tmp_path: Path) -> None:
     assert layout.pgdata_dir == tmp_path / "pgdata"
     assert layout.uploads_dir == tmp_path / "uploads"
     assert layout.imports_dir == tmp_path / "imports"
-
