@@ -110,3 +110,27 @@ def test_a_forgotten_session_starts_numbering_afresh() -> None:
     hub.publish(session, "x")
     hub.forget(session)
     assert hub.publish(session, "y").id == 1
+
+
+def test_idle_logs_beyond_the_limit_are_retired_without_reusing_ids() -> None:
+    hub = EventHub(max_logs=2)
+    first, second, third = uuid4(), uuid4(), uuid4()
+    for session in (first, second):
+        hub.publish(session, "x")
+        hub.publish(session, "y")
+    followed = hub.subscribe(second)
+    hub.publish(third, "x")
+    assert hub.publish(first, "z").id == 3
+    assert not followed.dropped
+    assert hub.publish(second, "z").id == 3
+
+
+async def test_a_retired_log_answers_an_old_id_with_a_reset() -> None:
+    hub = EventHub(max_logs=1)
+    first, second = uuid4(), uuid4()
+    hub.publish(first, "x")
+    hub.publish(first, "y")
+    hub.publish(second, "x")
+    subscription = hub.subscribe(first, after=1)
+    (event,) = await _drain(subscription, 1)
+    assert event.type == "reset"

@@ -12,7 +12,7 @@ instead of slowing the run down; it can reconnect and resume from its last id.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -130,17 +130,31 @@ class SessionLog:
 
 
 class EventHub:
-    """All sessions' logs in this process."""
+    """All sessions' logs in this process.
 
-    def __init__(self, buffer_size: int = 2000, subscriber_capacity: int = 1000) -> None:
+    At most ``max_logs`` replay buffers are kept: the least recently used log without a
+    subscriber is dropped first. Its numbering is remembered, so ids never repeat; a
+    client that reconnects to it later gets a ``reset``.
+    """
+
+    def __init__(
+        self, buffer_size: int = 2000, subscriber_capacity: int = 1000, max_logs: int = 200
+    ) -> None:
         self._buffer_size = buffer_size
         self._capacity = subscriber_capacity
-        self._logs: dict[UUID, SessionLog] = {}
+        self._max_logs = max_logs
+        self._logs: OrderedDict[UUID, SessionLog] = OrderedDict()
+        self._retired_ids: dict[UUID, int] = {}
 
     def log(self, session_id: UUID) -> SessionLog:
-        if session_id not in self._logs:
-            self._logs[session_id] = SessionLog(session_id, self._buffer_size)
-        return self._logs[session_id]
+        log = self._logs.get(session_id)
+        if log is None:
+            log = SessionLog(session_id, self._buffer_size)
+            log.last_id = self._retired_ids.pop(session_id, 0)
+            self._logs[session_id] = log
+            self._retire_idle_logs()
+        self._logs.move_to_end(session_id)
+        return log
 
     def publish(self, session_id: UUID, event_type: str, **data: Any) -> SessionEvent:
         return self.log(session_id).publish(event_type, data)
@@ -148,6 +162,12 @@ class EventHub:
     def forget(self, session_id: UUID) -> None:
         """Drop a deleted session's replay buffer; its subscribers simply stop hearing."""
         self._logs.pop(session_id, None)
+        self._retired_ids.pop(session_id, None)
+
+    def _retire_idle_logs(self) -> None:
+        idle = [sid for sid, log in self._logs.items() if log.subscriber_count == 0]
+        for session_id in idle[: max(0, len(self._logs) - self._max_logs)]:
+            self._retired_ids[session_id] = self._logs.pop(session_id).last_id
 
     def subscribe(
         self, session_id: UUID, after: int | None = None, capacity: int | None = None
