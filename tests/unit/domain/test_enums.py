@@ -45,38 +45,6 @@ def test_kanban_stages_are_the_four_board_columns() -> None:
     assert [str(stage) for stage in KanbanStage] == ["backlog", "active", "waiting", "done"]
 
 
-def test_event_types_keep_the_database_enum_order() -> None:
-    assert [str(event) for event in EventType] == [
-        "session_created",
-        "session_started",
-        "session_completed",
-        "session_failed",
-        "session_cancelled",
-        "session_resumed",
-        "session_deleted",
-        "session_reset",
-        "message_sent",
-        "tool_executed",
-        "project_created",
-        "project_updated",
-        "project_archived",
-        "project_unarchived",
-        "project_deleted",
-        "pm_assigned",
-        "pm_removed",
-        "character_created",
-        "character_updated",
-        "character_deleted",
-        "skill_created",
-        "skill_updated",
-        "skill_deleted",
-        "profile_updated",
-        "import_completed",
-        "import_undone",
-        "session_updated",
-    ]
-
-
 def test_enum_members_are_looked_up_by_their_stored_strings() -> None:
     assert EventType("pm_assigned") is EventType.PM_ASSIGNED
     assert SessionType("skill_assistant") is T.SKILL_ASSISTANT
