@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     default_model: str = Field(default="claude-sonnet-4-6", min_length=1)
+    prompt_caching: bool = Field(
+        default=True, description="Mark tools, system prompt and history as cacheable."
+    )
     anthropic_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "KUMIAI_ANTHROPIC_API_KEY")
     )

@@ -104,7 +104,9 @@ def build_container(settings: Settings, database: Database) -> Container:
     events = EventHub()
     api_key = settings.anthropic_api_key
     claude = AnthropicRuntime(
-        api_key.get_secret_value() if api_key else None, settings.anthropic_base_url
+        api_key.get_secret_value() if api_key else None,
+        settings.anthropic_base_url,
+        prompt_caching=settings.prompt_caching,
     )
     runs, tools = _build_runtime(
         settings,

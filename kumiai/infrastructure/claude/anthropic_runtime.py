@@ -88,8 +88,10 @@ class AnthropicRuntime:
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
         request_timeout: float = 600,
+        prompt_caching: bool = False,
     ) -> None:
         self._policy = RetryPolicy(max_retries, backoff_base, backoff_max)
+        self._prompt_caching = prompt_caching
         # No client without a key: the SDK would otherwise fall back to environment
         # credentials the operator did not configure for KumiAI.
         self._client = (
@@ -115,7 +117,7 @@ class AnthropicRuntime:
         block_offset = 0
         for iteration in range(1, request.max_iterations + 1):
             response = await self._respond(
-                client, _stream_params(request, messages), sink, block_offset
+                client, _stream_params(request, messages, self._prompt_caching), sink, block_offset
             )
             block_offset += response.block_count
             total = _add_usage(total, response.usage)
@@ -239,7 +241,9 @@ async def _run_tool(call: ToolCall, tools: ToolExecutor, sink: TurnSink) -> dict
     }
 
 
-def _stream_params(request: TurnRequest, messages: list[dict[str, Any]]) -> dict[str, Any]:
+def _stream_params(
+    request: TurnRequest, messages: list[dict[str, Any]], prompt_caching: bool
+) -> dict[str, Any]:
     params: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens,
@@ -252,7 +256,37 @@ def _stream_params(request: TurnRequest, messages: list[dict[str, Any]]) -> dict
             {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
             for tool in request.tools
         ]
-    return params
+    return _with_cache_breakpoints(params) if prompt_caching else params
+
+
+EPHEMERAL = {"type": "ephemeral"}
+
+
+def _with_cache_breakpoints(params: dict[str, Any]) -> dict[str, Any]:
+    """Mark the tools, the system prompt and the conversation so far as cacheable.
+
+    Each request of a turn (and the next turn) repeats that prefix, so the API can
+    serve it from its prompt cache. Three breakpoints, under the API's limit of four;
+    the stored history itself is left untouched.
+    """
+    cached = dict(params)
+    if "tools" in cached:
+        *rest, last = cached["tools"]
+        cached["tools"] = [*rest, {**last, "cache_control": EPHEMERAL}]
+    if "system" in cached:
+        cached["system"] = [{"type": "text", "text": cached["system"], "cache_control": EPHEMERAL}]
+    if cached["messages"]:
+        *earlier, final = cached["messages"]
+        *blocks, last_block = _blocks(final["content"])
+        cached["messages"] = [
+            *earlier,
+            {**final, "content": [*blocks, {**last_block, "cache_control": EPHEMERAL}]},
+        ]
+    return cached
+
+
+def _blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
 
 
 def _response_from(message: Message) -> _Response:

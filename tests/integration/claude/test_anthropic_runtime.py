@@ -159,6 +159,32 @@ async def test_text_arrives_in_deltas_and_completes_once(
     assert outcome == TurnOutcome("end_turn", Usage(12, 34), iterations=1)
 
 
+async def test_prompt_caching_marks_tools_system_and_the_latest_message(
+    server: ScriptedAnthropic,
+) -> None:
+    server.enqueue(Reply.tool_use("Read", {"file_path": "a.txt"}), Reply.text("Done"))
+    runtime = make_runtime(server.base_url, prompt_caching=True)
+    try:
+        await run(runtime, RecordingSink())
+    finally:
+        await runtime.aclose()
+
+    first, second = server.requests
+    ephemeral = {"type": "ephemeral"}
+    assert first.system == [{"type": "text", "text": SYSTEM, "cache_control": ephemeral}]
+    assert [tool.get("cache_control") for tool in first.tools] == [None, ephemeral]
+    assert first.messages[-1]["content"][-1]["cache_control"] == ephemeral
+    marked = [
+        block
+        for message in second.messages
+        for block in message["content"]
+        if isinstance(block, dict) and "cache_control" in block
+    ]
+    assert len(marked) == 1
+    assert second.messages[-1]["content"][-1]["type"] == "tool_result"
+    assert second.messages[-1]["content"][-1]["cache_control"] == ephemeral
+
+
 async def test_the_request_carries_model_system_tools_and_history(
     server: ScriptedAnthropic, runtime: AnthropicRuntime
 ) -> None:
