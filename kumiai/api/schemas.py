@@ -9,10 +9,6 @@ from pydantic import BaseModel, Field
 T = TypeVar("T")
 
 
-class Meta(BaseModel):
-    model_config = {"extra": "allow"}
-
-
 class Envelope(BaseModel, Generic[T]):
     data: T
     meta: dict[str, Any] = Field(default_factory=dict)

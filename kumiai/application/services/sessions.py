@@ -315,13 +315,9 @@ async def _record_session_event(uow: UnitOfWork, event: EventType, session: Sess
 
 def _back_to_idle(session: Session) -> None:
     """Whatever the status, reach ``idle`` through the state machine's own moves."""
-    if session.status is SessionStatus.INITIALIZING:
-        session.mark_ready()
-        return
     if session.status.is_running:  # a turn that did not settle in time
         session.cancel()
-    if session.status.is_terminal:
-        session.resume()
+    session.reopen()
 
 
 async def _optional_character(uow: UnitOfWork, ref: str | None) -> Character | None:

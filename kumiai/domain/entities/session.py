@@ -125,6 +125,16 @@ class Session(SoftDeletable):
         self._move_to(_S.IDLE, only_from=_TERMINAL)
         self.error_message = None
 
+    def reopen(self) -> None:
+        """Bring a fresh or ended session to idle (``mark_ready`` or ``resume``).
+
+        An idle or running session is left as it is.
+        """
+        if self.status == _S.INITIALIZING:
+            self.mark_ready()
+        elif self.status.is_terminal:
+            self.resume()
+
     def _move_to(
         self, target: SessionStatus, *, only_from: Collection[SessionStatus] | None = None
     ) -> None:

@@ -303,3 +303,22 @@ def test_sessions_compare_by_identity() -> None:
 
     assert first != twin
     assert len({first, twin}) == 2
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        (SessionStatus.INITIALIZING, SessionStatus.IDLE),
+        (SessionStatus.COMPLETED, SessionStatus.IDLE),
+        (SessionStatus.ERROR, SessionStatus.IDLE),
+        (SessionStatus.CANCELLED, SessionStatus.IDLE),
+        (SessionStatus.IDLE, SessionStatus.IDLE),
+        (SessionStatus.THINKING, SessionStatus.THINKING),
+    ],
+)
+def test_reopen_brings_fresh_and_ended_sessions_to_idle_and_leaves_others(
+    start: SessionStatus, expected: SessionStatus
+) -> None:
+    session = Session(session_type=SessionType.ASSISTANT, status=start)
+    session.reopen()
+    assert session.status is expected

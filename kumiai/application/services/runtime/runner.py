@@ -84,7 +84,8 @@ class TurnRunner:
             session = await uow.sessions.get_for_update(session_id)
             if session is None:
                 raise SessionGone
-            _make_startable(session)
+            # A message to an ended or fresh session brings it back first.
+            session.reopen()
             session.start(utcnow())
             await uow.messages.merge_metadata(
                 item.message_id, {DELIVERED_AFTER: session.next_sequence - 1}
@@ -184,14 +185,6 @@ class TurnRunner:
                 session_id, "status_changed", status=status.value, run_id=str(item.run_id)
             )
         self._hub.publish(session_id, terminal, run_id=str(item.run_id), **data)
-
-
-def _make_startable(session: Session) -> None:
-    """A message to an ended or fresh session brings it back before the turn starts."""
-    if session.status == SessionStatus.INITIALIZING:
-        session.mark_ready()
-    elif session.status.is_terminal:
-        session.resume()
 
 
 def _finish_turn(session: Session) -> None:
