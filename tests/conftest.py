@@ -22,7 +22,7 @@ from kumiai.infrastructure.database.migrations import runner
 from kumiai.main import create_app
 from tests.support.database import create_scratch_database, drop_database, postgres_server
 
-FIXTURES_HOME = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+FIXTURES_HOME = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(scope="session")

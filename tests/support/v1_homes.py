@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-FIXTURES_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+FIXTURES_DIR = Path(__file__).resolve().parents[1] / "fixtures"
 FIXTURE_HOME = FIXTURES_DIR / "kumiai-v1-home"
 FIXTURE_MANIFEST = FIXTURES_DIR / "kumiai-v1-home.manifest.json"
 

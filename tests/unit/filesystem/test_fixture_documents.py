@@ -19,7 +19,7 @@ from kumiai.infrastructure.filesystem.documents import (
 )
 from kumiai.infrastructure.filesystem.stores import DefinitionFolderStore
 
-FIXTURES = Path(__file__).resolve().parents[3] / ".." / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 HOME = FIXTURES / "kumiai-v1-home"
 MANIFEST: dict[str, Any] = json.loads(
     (FIXTURES / "kumiai-v1-home.manifest.json").read_text(encoding="utf-8")
