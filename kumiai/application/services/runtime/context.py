@@ -161,6 +161,7 @@ class TurnContextBuilder:
             team=snapshot.team,
             skills=snapshot.skills,
             user_name=snapshot.profile.display_name,
+            user_description=snapshot.profile.description,
             preferences=snapshot.profile.preferences,
         )
 

@@ -44,6 +44,7 @@ class PromptInputs:
     team: Sequence[Character] = ()
     skills: Sequence[Skill] = ()
     user_name: str | None = None
+    user_description: str | None = None
     preferences: dict[str, Any] = field(default_factory=dict)
 
 
@@ -108,6 +109,9 @@ def _user(inputs: PromptInputs) -> str:
     lines = []
     if inputs.user_name:
         lines.append(f"The user's name is {inputs.user_name}.")
+    if inputs.user_description and inputs.user_description.strip():
+        # The profile page promises the user that this text reaches the AI verbatim.
+        lines.append("In the user's own words:\n" + inputs.user_description.strip())
     if inputs.preferences:
         lines.append("User preferences: " + json.dumps(inputs.preferences, ensure_ascii=False))
     return "## About the user\n" + "\n".join(lines) if lines else ""
