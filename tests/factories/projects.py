@@ -58,14 +58,19 @@ async def create_session(
     return data
 
 
+async def store_messages(container: Container, *messages: Message) -> list[Message]:
+    """Store ``messages`` in order, as the runtime does: through the repository, committed."""
+    async with SqlUnitOfWork(container.database.session_factory) as uow:
+        for message in messages:
+            await uow.messages.append(message)
+        await uow.commit()
+    return list(messages)
+
+
 async def append_user_messages(container: Container, session_id: str, count: int) -> list[int]:
     """Append ``count`` user messages; returns their sequences."""
-    sequences = []
-    for number in range(count):
-        message = Message.user(UUID(session_id), f"message {number}")
-        stored = await container.messages.append(UUID(session_id), message)
-        sequences.append(stored.sequence)
-    return sequences
+    messages = [Message.user(UUID(session_id), f"message {number}") for number in range(count)]
+    return [message.sequence for message in await store_messages(container, *messages)]
 
 
 async def walk_pages(

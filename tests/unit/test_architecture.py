@@ -26,4 +26,5 @@ def test_only_the_session_entity_assigns_a_status() -> None:
         for path in PACKAGE.rglob("*.py")
         if STATUS_ASSIGNMENT.search(path.read_text(encoding="utf-8"))
     }
-    assert writers <= {"domain/entities/session.py"}
+    # Equality, not a subset: a pattern that stopped matching anything must fail here.
+    assert writers == {"domain/entities/session.py"}

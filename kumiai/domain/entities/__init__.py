@@ -4,7 +4,6 @@ from kumiai.domain.entities.activity import ActivityEntry
 from kumiai.domain.entities.character import Character
 from kumiai.domain.entities.message import (
     Message,
-    check_tool_result_pairs,
     synthetic_results_for,
     unanswered_tool_uses,
 )
@@ -21,7 +20,6 @@ __all__ = [
     "Session",
     "Skill",
     "UserProfile",
-    "check_tool_result_pairs",
     "default_settings",
     "synthetic_results_for",
     "unanswered_tool_uses",

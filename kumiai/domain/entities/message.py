@@ -157,27 +157,6 @@ class Message:
 # --- conversation rules ----------------------------------------------------------------------
 
 
-def check_tool_result_pairs(history: Sequence[Message], new: Message) -> None:
-    """Reject ``new`` if it would break tool call / tool result pairing in its session.
-
-    A tool result must answer an earlier tool call of the same session that has no result
-    yet, and a tool call id must not repeat: Claude refuses to replay such a history.
-    """
-    if not (new.is_tool_use or new.is_tool_result):
-        return
-    same_session = [message for message in history if message.session_id == new.session_id]
-    calls = {message.tool_use_id for message in same_session if message.is_tool_use}
-    if new.is_tool_use:
-        if new.tool_use_id in calls:
-            raise _pairing_error(new, "this tool call id is already used in the session")
-        return
-    if new.tool_use_id not in calls:
-        raise _pairing_error(new, "the tool result answers no earlier tool call")
-    answered = {message.tool_use_id for message in same_session if message.is_tool_result}
-    if new.tool_use_id in answered:
-        raise _pairing_error(new, "the tool call already has a result")
-
-
 def unanswered_tool_uses(history: Sequence[Message]) -> list[Message]:
     """Tool calls in ``history`` (in order) that no later tool result answers."""
     return list(_pending_calls(history).values())
@@ -217,10 +196,3 @@ def _synthetic_result(session_id: UUID, tool_use_id: str, reason: str) -> Messag
     # Lets clients tell KumiAI's stand-in results from real tool output.
     result.metadata = {**result.metadata, "synthetic": True}
     return result
-
-
-def _pairing_error(message: Message, problem: str) -> ValidationError:
-    return ValidationError(
-        f"{problem} (tool_use_id {message.tool_use_id!r})",
-        details={"tool_use_id": message.tool_use_id, "session_id": str(message.session_id)},
-    )

@@ -8,9 +8,13 @@ import httpx
 import pytest
 
 from kumiai.core.dependencies import Container
-from kumiai.core.exceptions import NotFoundError, ValidationError
 from kumiai.domain.entities import Message
-from tests.factories.projects import append_user_messages, create_session, walk_pages
+from tests.factories.projects import (
+    append_user_messages,
+    create_session,
+    store_messages,
+    walk_pages,
+)
 
 
 def _url(session: dict[str, Any]) -> str:
@@ -36,8 +40,8 @@ async def test_messages_carry_every_field(client: httpx.AsyncClient, container: 
     created = await create_session(client)
     session_id = UUID(created["id"])
     sender = uuid.uuid4()
-    await container.messages.append(
-        session_id, Message.user(session_id, "hello", sender_session_id=sender, sender_name="PM")
+    await store_messages(
+        container, Message.user(session_id, "hello", sender_session_id=sender, sender_name="PM")
     )
     response = await client.get(_url(created))
     assert response.status_code == 200
@@ -151,69 +155,3 @@ async def test_messages_of_an_unknown_or_deleted_session_are_a_404(
     assert (await client.get(f"/api/v2/sessions/{uuid.uuid4()}/messages")).status_code == 404
     await client.delete(f"/api/v2/sessions/{session['id']}")
     assert (await client.get(_url(session))).status_code == 404
-
-
-# --- appending (application level: there is no public endpoint for it yet) ----------------------
-
-
-async def test_a_tool_result_must_answer_an_earlier_unanswered_call(
-    client: httpx.AsyncClient, container: Container
-) -> None:
-    session_id = UUID((await create_session(client))["id"])
-    append = container.messages.append
-
-    with pytest.raises(ValidationError, match="answers no earlier tool call"):
-        await append(session_id, Message.tool_result(session_id, "call-1", "ok", is_error=False))
-    call = Message.tool_use(session_id, "call-1", "read_file", {"path": "a"}, response_id="r1")
-    assert (await append(session_id, call)).sequence == 0
-    with pytest.raises(ValidationError, match="already used"):
-        await append(
-            session_id, Message.tool_use(session_id, "call-1", "read_file", {}, response_id="r1")
-        )
-    result = await append(session_id, Message.tool_result(session_id, "call-1", "ok", False))
-    assert result.sequence == 1
-    with pytest.raises(ValidationError, match="already has a result"):
-        await append(session_id, Message.tool_result(session_id, "call-1", "again", False))
-
-    stored = (await client.get(f"/api/v2/sessions/{session_id}/messages")).json()["data"]
-    assert [message["tool_use_id"] for message in stored] == ["call-1", "call-1"]
-    assert stored[0]["metadata"]["tool_use"]["name"] == "read_file"
-
-
-async def test_a_call_id_of_another_session_does_not_count(
-    client: httpx.AsyncClient, container: Container
-) -> None:
-    first = UUID((await create_session(client))["id"])
-    second = UUID((await create_session(client))["id"])
-    await container.messages.append(
-        first, Message.tool_use(first, "call-1", "read_file", {}, response_id=None)
-    )
-    with pytest.raises(ValidationError):
-        await container.messages.append(
-            second, Message.tool_result(second, "call-1", "ok", is_error=False)
-        )
-
-
-async def test_appending_writes_message_sent_activity(
-    client: httpx.AsyncClient, container: Container
-) -> None:
-    session = await create_session(client)
-    stored = await container.messages.append(
-        UUID(session["id"]), Message.user(UUID(session["id"]), "hi")
-    )
-    activity = await client.get(
-        "/api/v2/activity", params={"session_id": session["id"], "event_type": "message_sent"}
-    )
-    (entry,) = activity.json()["data"]
-    assert entry["event_data"] == {"message_id": str(stored.id), "role": "user", "sequence": 0}
-
-
-async def test_appending_to_an_unknown_or_other_session_fails(
-    client: httpx.AsyncClient, container: Container
-) -> None:
-    unknown = uuid.uuid4()
-    with pytest.raises(NotFoundError):
-        await container.messages.append(unknown, Message.user(unknown, "hi"))
-    session_id = UUID((await create_session(client))["id"])
-    with pytest.raises(ValidationError):
-        await container.messages.append(session_id, Message.user(unknown, "hi"))

@@ -1,4 +1,8 @@
-"""Every database constraint rejects what it should, and the trigger keeps updated_at."""
+"""Every database constraint rejects what it should, and the trigger keeps updated_at.
+
+Each rejection is checked by its SQLSTATE and, where PostgreSQL names one, by the
+constraint, so a test cannot pass because some other statement error happened.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,13 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+CHECK_VIOLATION = "23514"
+UNIQUE_VIOLATION = "23505"
+FOREIGN_KEY_VIOLATION = "23503"
+INVALID_TEXT_REPRESENTATION = "22P02"
 
 
 async def _insert(connection: AsyncConnection, sql: str, **params: object) -> object:
@@ -15,11 +24,24 @@ async def _insert(connection: AsyncConnection, sql: str, **params: object) -> ob
     return result.scalar()
 
 
-async def _rejects(connection: AsyncConnection, sql: str, **params: object) -> None:
+async def _rejects(
+    connection: AsyncConnection,
+    sql: str,
+    sqlstate: str,
+    constraint: str | None = None,
+    **params: object,
+) -> None:
+    """``sql`` fails with ``sqlstate``, naming ``constraint`` when one is given."""
     savepoint = await connection.begin_nested()
-    with pytest.raises((IntegrityError, DBAPIError)):
+    with pytest.raises(DBAPIError) as caught:
         await connection.execute(sa.text(sql), params)
     await savepoint.rollback()
+    driver_error = caught.value.orig.__cause__  # asyncpg's own exception
+    assert getattr(driver_error, "sqlstate", None) == sqlstate, driver_error
+    if constraint is not None:
+        # endswith: revision 0001 let the naming convention prefix its explicit check
+        # constraint names a second time (ck_characters_ck_characters_name_not_empty).
+        assert str(getattr(driver_error, "constraint_name", "")).endswith(constraint), driver_error
 
 
 async def _character(connection: AsyncConnection, slug: str = "dev") -> object:
@@ -41,18 +63,36 @@ async def _project(connection: AsyncConnection, path: str = "/tmp/p1") -> object
 @pytest.mark.parametrize("table", ["characters", "skills"])
 async def test_blank_definition_name_is_rejected(connection: AsyncConnection, table: str) -> None:
     await _rejects(
-        connection, f"INSERT INTO {table} (slug, name, file_path) VALUES ('x', '   ', '/tmp/x')"
+        connection,
+        f"INSERT INTO {table} (slug, name, file_path) VALUES ('x', '   ', '/tmp/x')",
+        CHECK_VIOLATION,
+        f"ck_{table}_name_not_empty",
     )
 
 
 async def test_blank_project_name_and_path_are_rejected(connection: AsyncConnection) -> None:
-    await _rejects(connection, "INSERT INTO projects (name, path) VALUES ('', '/tmp/a')")
-    await _rejects(connection, "INSERT INTO projects (name, path) VALUES ('A', ' ')")
+    await _rejects(
+        connection,
+        "INSERT INTO projects (name, path) VALUES ('', '/tmp/a')",
+        CHECK_VIOLATION,
+        "ck_projects_name_not_empty",
+    )
+    await _rejects(
+        connection,
+        "INSERT INTO projects (name, path) VALUES ('A', ' ')",
+        CHECK_VIOLATION,
+        "ck_projects_path_not_empty",
+    )
 
 
 async def test_two_live_projects_cannot_share_a_path(connection: AsyncConnection) -> None:
     await _project(connection, "/tmp/shared")
-    await _rejects(connection, "INSERT INTO projects (name, path) VALUES ('B', '/tmp/shared')")
+    await _rejects(
+        connection,
+        "INSERT INTO projects (name, path) VALUES ('B', '/tmp/shared')",
+        UNIQUE_VIOLATION,
+        "uq_projects_live_path",
+    )
 
 
 async def test_a_soft_deleted_project_frees_its_path(connection: AsyncConnection) -> None:
@@ -68,12 +108,19 @@ async def test_two_live_characters_cannot_share_a_name(connection: AsyncConnecti
     await _rejects(
         connection,
         "INSERT INTO characters (slug, name, file_path) VALUES ('writer-2', 'Writer', '/x')",
+        UNIQUE_VIOLATION,
+        "uq_characters_live_name",
     )
 
 
 async def test_only_one_user_profile_row_can_exist(connection: AsyncConnection) -> None:
     await connection.execute(sa.text("INSERT INTO user_profiles DEFAULT VALUES"))
-    await _rejects(connection, "INSERT INTO user_profiles DEFAULT VALUES")
+    await _rejects(
+        connection,
+        "INSERT INTO user_profiles DEFAULT VALUES",
+        UNIQUE_VIOLATION,
+        "uq_user_profiles_singleton",
+    )
 
 
 async def test_a_sequence_number_is_unique_within_a_session(connection: AsyncConnection) -> None:
@@ -84,7 +131,9 @@ async def test_a_sequence_number_is_unique_within_a_session(connection: AsyncCon
         "INSERT INTO messages (session_id, role, content, sequence) VALUES (:sid, 'user', 'hi', 0)"
     )
     await connection.execute(sa.text(insert), {"sid": session_id})
-    await _rejects(connection, insert, sid=session_id)
+    await _rejects(
+        connection, insert, UNIQUE_VIOLATION, "uq_messages_session_id_sequence", sid=session_id
+    )
 
 
 async def test_specialist_session_needs_a_project_and_a_character(
@@ -94,18 +143,30 @@ async def test_specialist_session_needs_a_project_and_a_character(
     await _rejects(
         connection,
         "INSERT INTO sessions (session_type, character_id) VALUES ('specialist', :c)",
+        CHECK_VIOLATION,
+        "ck_sessions_project_required",
         c=character,
     )
     project = await _project(connection)
     await _rejects(
-        connection, "INSERT INTO sessions (session_type, project_id) VALUES ('pm', :p)", p=project
+        connection,
+        "INSERT INTO sessions (session_type, project_id) VALUES ('pm', :p)",
+        CHECK_VIOLATION,
+        "ck_sessions_character_required",
+        p=project,
     )
 
 
 async def test_unknown_enum_values_are_rejected(connection: AsyncConnection) -> None:
-    await _rejects(connection, "INSERT INTO sessions (session_type) VALUES ('robot')")
     await _rejects(
-        connection, "INSERT INTO sessions (session_type, status) VALUES ('assistant', 'done')"
+        connection,
+        "INSERT INTO sessions (session_type) VALUES ('robot')",
+        INVALID_TEXT_REPRESENTATION,
+    )
+    await _rejects(
+        connection,
+        "INSERT INTO sessions (session_type, status) VALUES ('assistant', 'done')",
+        INVALID_TEXT_REPRESENTATION,
     )
 
 
@@ -113,6 +174,8 @@ async def test_a_project_pm_session_must_exist(connection: AsyncConnection) -> N
     await _rejects(
         connection,
         "INSERT INTO projects (name, path, pm_session_id) VALUES ('P', '/tmp/q', :s)",
+        FOREIGN_KEY_VIOLATION,
+        "fk_projects_pm_session_id_sessions",
         s=uuid.uuid4(),
     )
 

@@ -1,7 +1,9 @@
 """Concurrent appends to one session get the sequences 0..n-1: unique and gapless.
 
-This test commits for real (each append on its own connection, in its own unit of work),
-so it cannot use the rolled-back ``connection`` fixture; it deletes what it wrote at the end.
+Appends go through the message repository in a unit of work of their own, exactly as the
+runtime stores a turn's messages. This test commits for real (each append on its own
+connection), so it
+cannot use the rolled-back ``connection`` fixture; it deletes what it wrote at the end.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ from uuid import UUID
 import pytest
 import sqlalchemy as sa
 
-from kumiai.application.ports.unit_of_work import UnitOfWork
-from kumiai.application.services.messages import MessageService
 from kumiai.domain.entities import Message, Session
 from kumiai.domain.value_objects import SessionType
 from kumiai.infrastructure.database.engine import Database
@@ -58,16 +58,13 @@ async def _delete_everything_of(database: Database, session_id: UUID) -> None:
 async def test_parallel_appends_get_unique_gapless_sequences(
     committing_database: Database, session_id: UUID
 ) -> None:
-    def unit_of_work() -> UnitOfWork:
-        return SqlUnitOfWork(committing_database.session_factory)
+    async def append(number: int) -> Message:
+        async with SqlUnitOfWork(committing_database.session_factory) as uow:
+            stored = await uow.messages.append(Message.user(session_id, f"message {number}"))
+            await uow.commit()
+            return stored
 
-    messages = MessageService(unit_of_work)
-    stored = await asyncio.gather(
-        *(
-            messages.append(session_id, Message.user(session_id, f"message {number}"))
-            for number in range(APPENDS)
-        )
-    )
+    stored = await asyncio.gather(*(append(number) for number in range(APPENDS)))
 
     assert sorted(message.sequence for message in stored) == list(range(APPENDS))
     async with committing_database.engine.connect() as connection:

@@ -1,4 +1,4 @@
-"""Every call of the v1 contract (V1_CONTRACT.md §2-§10) has a route, with the same method and path."""
+"""Every call of the v1 contract (V1_CONTRACT.md §2-§10) has a route, same method and path."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import httpx
 from kumiai.core.dependencies import Container
 from kumiai.domain.entities import Message
 from kumiai.infrastructure.database.engine import Database
-from tests.factories.projects import create_project, make_character
+from tests.factories.projects import create_project, make_character, store_messages
 from tests.integration.runtime.helpers import create_team, wait_for_status, wait_until_idle
 from tests.support.live import LiveApp
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
@@ -215,8 +215,7 @@ async def test_recreate_keeps_the_id_empties_the_history_and_ends_idle(
 ) -> None:
     session = await _launch(client)
     session_id = UUID(session["id"])
-    for number in range(3):
-        await container.messages.append(session_id, Message.user(session_id, f"m{number}"))
+    await store_messages(container, *(Message.user(session_id, f"m{n}") for n in range(3)))
     await container.sessions.cancel(session_id)
 
     recreated = await client.post(f"{V1}/{session['id']}/recreate")
@@ -229,7 +228,7 @@ async def test_recreate_keeps_the_id_empties_the_history_and_ends_idle(
     )
     assert activity.json()["data"][0]["event_data"]["messages_deleted"] == 3
     # The sequence starts over, so new messages page cleanly.
-    first = await container.messages.append(session_id, Message.user(session_id, "again"))
+    (first,) = await store_messages(container, Message.user(session_id, "again"))
     assert first.sequence == 0
 
 
@@ -243,7 +242,7 @@ async def _conversation(container: Container, session_id: UUID, sender: UUID) ->
     expected: list[str] = []
 
     async def add(message: Message, label: str | None) -> None:
-        await container.messages.append(session_id, message)
+        await store_messages(container, message)
         if label is not None:
             expected.append(label)
 
@@ -333,14 +332,12 @@ async def test_a_tool_row_whose_result_is_on_a_newer_page_still_has_it(
 ) -> None:
     session = await _launch(client)
     session_id = UUID(session["id"])
-    await container.messages.append(session_id, Message.user(session_id, "go"))
-    call = Message.tool_use(session_id, "toolu_x", "Read", {"file_path": "a.md"}, "run")
-    await container.messages.append(session_id, call)
-    await container.messages.append(
-        session_id, Message.tool_result(session_id, "toolu_x", "# A", False)
-    )
-    await container.messages.append(
-        session_id, Message.assistant_text(session_id, "read it", "run")
+    await store_messages(
+        container,
+        Message.user(session_id, "go"),
+        Message.tool_use(session_id, "toolu_x", "Read", {"file_path": "a.md"}, "run"),
+        Message.tool_result(session_id, "toolu_x", "# A", False),
+        Message.assistant_text(session_id, "read it", "run"),
     )
 
     newest = (await client.get(f"{V1}/{session['id']}/messages", params={"limit": 1})).json()

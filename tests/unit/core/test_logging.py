@@ -4,10 +4,29 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
+import structlog
 
-from kumiai.core.logging import configure_logging, get_logger, redact_text
+from kumiai.core.logging import NOISY_LOGGERS, configure_logging, get_logger, redact_text
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """configure_logging changes process-wide state: put it back even if the test fails."""
+    config = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    noisy_levels = {name: logging.getLogger(name).level for name in NOISY_LOGGERS}
+    try:
+        yield
+    finally:
+        structlog.configure(**config)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, noisy_level in noisy_levels.items():
+            logging.getLogger(name).setLevel(noisy_level)
 
 
 def test_passwords_in_urls_and_anthropic_keys_are_redacted() -> None:
@@ -16,6 +35,7 @@ def test_passwords_in_urls_and_anthropic_keys_are_redacted() -> None:
     assert "sk-ant-api03-abcdef" not in text
 
 
+@pytest.mark.usefixtures("restored_logging")
 def test_json_logs_hide_secret_fields_and_carry_context(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("info", "json")
     get_logger("test").info("connecting", api_key="sk-ant-123", url="postgresql://u:pw@h/db")
@@ -25,4 +45,3 @@ def test_json_logs_hide_secret_fields_and_carry_context(capsys: pytest.CaptureFi
     assert record["api_key"] == "***"
     assert "pw@" not in record["url"]
     assert record["event"] == "connecting"
-    configure_logging("info", "console")

@@ -87,15 +87,6 @@ class SqlMessageRepository:
         )
         return list((await self._db.scalars(query)).all())
 
-    async def with_tool_use_id(self, session_id: UUID, tool_use_id: str) -> list[Message]:
-        # Served by the (session_id, tool_use_id) index: pairing checks never load the history.
-        query = (
-            sa.select(Message)
-            .where(messages.c.session_id == session_id, messages.c.tool_use_id == tool_use_id)
-            .order_by(messages.c.sequence)
-        )
-        return list((await self._db.scalars(query)).all())
-
     async def tool_results(self, session_id: UUID, tool_use_ids: Sequence[str]) -> list[Message]:
         if not tool_use_ids:
             return []
