@@ -94,7 +94,10 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     # included, carries its headers.
     token = settings.api_token.get_secret_value() if settings.api_token else None
     app.add_middleware(
-        RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes, api_token=token
+        RequestGuardMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        api_token=token,
+        allowed_origins=settings.cors_origins,
     )
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
     app.add_middleware(

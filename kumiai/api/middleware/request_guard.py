@@ -1,4 +1,5 @@
-"""Pure-ASGI request guards: request ids, body limits, content types, the API token.
+"""Pure-ASGI request guards: request ids, cross-site writes, the API token, body limits,
+content types.
 
 They are plain ASGI (not ``BaseHTTPMiddleware``) so long SSE responses stream through
 untouched. Anything that escapes the app below becomes an enveloped 500 here, inside
@@ -29,6 +30,9 @@ logger = get_logger(__name__)
 
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+# Methods that change state. A browser sends a bodiless or multipart POST from any web
+# page without a CORS preflight, so CORS alone does not stop a foreign page from acting.
+STATE_CHANGING_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 ACCEPTED_CONTENT_TYPES = ("application/json", "multipart/form-data")
 OPEN_PATHS = ("/api/health", "/api/v2/health", "/docs", "/openapi.json", "/redoc")
 
@@ -41,10 +45,18 @@ class _BodyTooLarge(HTTPException):
 
 
 class RequestGuardMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, api_token: str | None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        api_token: str | None,
+        allowed_origins: list[str],
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.api_token = api_token
+        self.allowed_origins = frozenset(allowed_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,6 +75,19 @@ class RequestGuardMiddleware:
 
     def _reject(self, scope: Scope, headers: Headers, request_id: str) -> Any:
         path = scope["path"]
+        if scope["method"] in STATE_CHANGING_METHODS and self._cross_site(headers):
+            origin = headers.get("origin")
+            return error_response(
+                path,
+                403,
+                "cross_site_request",
+                f"cross-site request refused: origin '{origin}' is not in KUMIAI_CORS_ORIGINS"
+                if origin
+                else "cross-site request refused: the browser marked it Sec-Fetch-Site: "
+                "cross-site and it carries no allowed Origin",
+                details={"origin": origin, "allowed_origins": sorted(self.allowed_origins)},
+                request_id=request_id,
+            )
         if self.api_token and not _token_ok(scope, headers, self.api_token):
             return error_response(
                 path,
@@ -88,6 +113,18 @@ class RequestGuardMiddleware:
                 request_id=request_id,
             )
         return None
+
+    def _cross_site(self, headers: Headers) -> bool:
+        """A browser request from a page whose origin is not allowed.
+
+        An allowed Origin wins over ``Sec-Fetch-Site``: the desktop client on
+        ``localhost`` calling ``127.0.0.1`` is "cross-site" to the browser but allowed.
+        Requests with neither header (curl, scripts) are not browser requests.
+        """
+        origin = headers.get("origin")
+        if origin is not None:
+            return origin not in self.allowed_origins and "*" not in self.allowed_origins
+        return headers.get("sec-fetch-site") == "cross-site"
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         started = False
