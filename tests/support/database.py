@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +32,21 @@ def postgres_server(scratch: Path) -> Iterator[str]:
         yield server.start()
     finally:
         server.stop()
+
+
+@contextmanager
+def embedded_home() -> Iterator[Path]:
+    """A fresh KUMIAI_HOME for a test that runs its own embedded server.
+
+    It lives in the system temp folder, not under pytest's ``pytest-of-<user>``: when
+    running as root the server runs as an unprivileged user that must traverse every
+    folder above its data, and pytest makes its folder private again at each start.
+    """
+    home = Path(tempfile.mkdtemp(prefix="kumiai-test-home-"))
+    try:
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def with_database(url: str, name: str) -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -57,6 +59,7 @@ class Database:
             pool_timeout=pool_timeout,
             connect_args={"timeout": connect_timeout},
         )
+        event.listen(self.engine.sync_engine, "do_connect", _connect_or_unavailable)
         self.session_factory: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=False
         )
@@ -80,6 +83,24 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _connect_or_unavailable(
+    dialect: Dialect, _record: object, cargs: tuple[Any, ...], cparams: dict[str, Any]
+) -> Any:
+    """Open a driver connection; any failure to connect is a database outage.
+
+    The driver lets refused sockets and timeouts escape as bare ``OSError`` and
+    ``TimeoutError``, and "the database system is starting up" as a generic error.
+    Naming them here, where only the database is involved, keeps a filesystem
+    ``OSError`` elsewhere from ever passing for an outage.
+    """
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except Exception as error:
+        raise DatabaseUnavailableError(
+            f"the database is unavailable: {_first_line(error)}"
+        ) from error
 
 
 def _first_line(error: BaseException) -> str:

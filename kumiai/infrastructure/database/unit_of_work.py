@@ -6,6 +6,7 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kumiai.core.exceptions import ConflictError, DatabaseUnavailableError
@@ -29,7 +30,12 @@ from kumiai.infrastructure.database.repositories.profiles import SqlUserProfileR
 from kumiai.infrastructure.database.repositories.projects import SqlProjectRepository
 from kumiai.infrastructure.database.repositories.sessions import SqlSessionRepository
 
-CONNECTION_ERRORS = (OperationalError, InterfaceError, OSError, ConnectionError)
+# Failing to connect at all is turned into DatabaseUnavailableError by the engine
+# (engine.py). These are the failures of a connection that was open: a lost socket, a
+# pool with no free connection, and the SQLSTATE classes of an outage: 08 connection
+# exception, 53 insufficient resources, 57P admin/crash shutdown, cannot connect now.
+CONNECTION_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
+OUTAGE_SQLSTATE_PREFIXES = ("08", "53", "57P")
 
 
 class SqlUnitOfWork:
@@ -85,16 +91,27 @@ def translate_database_error(error: BaseException | None) -> Exception | None:
             "the change conflicts with existing data",
             details={"constraint": _constraint_name(error)},
         )
-    if isinstance(error, CONNECTION_ERRORS) or (
-        isinstance(error, DBAPIError) and error.connection_invalidated
-    ):
+    if error is not None and _is_outage(error):
         return DatabaseUnavailableError(f"the database is unavailable: {_first_line(error)}")
     return None
 
 
+def _is_outage(error: BaseException) -> bool:
+    if isinstance(error, CONNECTION_ERRORS):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    sqlstate = getattr(_driver_error(error), "sqlstate", None) or ""
+    return error.connection_invalidated or sqlstate.startswith(OUTAGE_SQLSTATE_PREFIXES)
+
+
+def _driver_error(error: DBAPIError) -> object:
+    """asyncpg's own exception, which SQLAlchemy's adapter wraps as ``error.orig``."""
+    return getattr(error.orig, "__cause__", None) or error.orig
+
+
 def _constraint_name(error: IntegrityError) -> str | None:
-    original = getattr(error.orig, "__cause__", None) or error.orig
-    return getattr(original, "constraint_name", None)
+    return getattr(_driver_error(error), "constraint_name", None)
 
 
 def _first_line(error: BaseException) -> str:
