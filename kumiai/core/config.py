@@ -66,6 +66,15 @@ class Settings(BaseSettings):
     prompt_caching: bool = Field(
         default=True, description="Mark tools, system prompt and history as cacheable."
     )
+    skill_import_timeout: float = Field(
+        default=120.0, gt=0, description="Seconds a git clone for a skill import may take."
+    )
+    skill_import_max_bytes: int = Field(
+        default=200 * 1024 * 1024, ge=1024, description="Largest repository a skill import clones."
+    )
+    skill_import_allow_file_urls: bool = Field(
+        default=False, description="Accept file:// git URLs (tests and local mirrors)."
+    )
     anthropic_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "KUMIAI_ANTHROPIC_API_KEY")
     )

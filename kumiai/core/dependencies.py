@@ -26,6 +26,7 @@ from kumiai.application.services.runtime.orchestration import orchestration_tool
 from kumiai.application.services.runtime.runner import TurnRunner
 from kumiai.application.services.session_files import SessionFileService
 from kumiai.application.services.sessions import SessionService
+from kumiai.application.services.skill_sources import FILE_SCHEME, NETWORK_SCHEMES
 from kumiai.application.services.skills import SKILL_MD, SkillService
 from kumiai.application.services.system import SystemService
 from kumiai.application.services.tool_catalog import ToolCatalogService
@@ -41,6 +42,7 @@ from kumiai.infrastructure.filesystem.prompt_source import FolderPromptSource
 from kumiai.infrastructure.filesystem.stores import DefinitionFolderStore, ProjectFolderStore
 from kumiai.infrastructure.filesystem.text_file import OptionalTextFile
 from kumiai.infrastructure.filesystem.uploads import UploadFolderStore
+from kumiai.infrastructure.git import GitCli
 
 
 @dataclass
@@ -99,7 +101,13 @@ def build_container(settings: Settings, database: Database) -> Container:
     character_files = DefinitionFolderStore(home.characters_dir, AGENT_MD, kind="character")
     skill_files = DefinitionFolderStore(home.skills_dir, SKILL_MD, kind="skill")
     characters = CharacterService(unit_of_work, character_files, AgentMarkdownCodec())
-    skills = SkillService(unit_of_work, skill_files, SkillMarkdownCodec())
+    skills = SkillService(
+        unit_of_work,
+        skill_files,
+        SkillMarkdownCodec(),
+        git=_git(settings),
+        allow_file_urls=settings.skill_import_allow_file_urls,
+    )
     project_files = ProjectFolderStore()
     events = EventHub()
     api_key = settings.anthropic_api_key
@@ -155,6 +163,19 @@ def build_container(settings: Settings, database: Database) -> Container:
         mcp=McpService(OptionalTextFile(home.mcp_servers_file)),
         system=SystemService(unit_of_work),
         tools=tools,
+    )
+
+
+def _git(settings: Settings) -> GitCli:
+    """git for skill imports; file:// only where the settings allow it (tests)."""
+    protocols = [
+        *NETWORK_SCHEMES,
+        *([FILE_SCHEME] if settings.skill_import_allow_file_urls else []),
+    ]
+    return GitCli(
+        protocols=protocols,
+        timeout_seconds=settings.skill_import_timeout,
+        max_bytes=settings.skill_import_max_bytes,
     )
 
 

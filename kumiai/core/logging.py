@@ -12,13 +12,16 @@ import structlog
 
 SECRET_KEY_PATTERN = re.compile(r"(key|token|secret|password|authorization|cookie)", re.I)
 URL_PASSWORD_PATTERN = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
+# https://<token>@github.com/...: a lone user part of a web URL is usually an access token.
+URL_TOKEN_PATTERN = re.compile(r"(https?://)([^:/@\s]+)(@)", re.I)
 ANTHROPIC_KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]+")
 REDACTED = "***"
 
 
 def redact_text(text: str) -> str:
-    """Hide passwords in URLs and anything shaped like an Anthropic key."""
+    """Hide passwords and tokens in URLs and anything shaped like an Anthropic key."""
     text = URL_PASSWORD_PATTERN.sub(rf"\1{REDACTED}\3", text)
+    text = URL_TOKEN_PATTERN.sub(rf"\1{REDACTED}\3", text)
     return ANTHROPIC_KEY_PATTERN.sub(REDACTED, text)
 
 

@@ -20,7 +20,7 @@ from kumiai.application.dtos.files import MAX_FILE_CHARS
 from kumiai.application.dtos.projects import ProjectView
 from kumiai.application.dtos.sessions import AgentRef
 from kumiai.application.dtos.skills import SkillDetail as SkillDetailView
-from kumiai.application.dtos.skills import SkillMatch, SkillView
+from kumiai.application.dtos.skills import SkillImportResult, SkillMatch, SkillView
 from kumiai.core.exceptions import ValidationError
 
 ModelAlias = Literal["haiku", "sonnet", "opus"]
@@ -274,14 +274,34 @@ class SkillFileContent(BaseModel):
 
 
 class SkillImportBody(_Request):
+    """What the Import dialog sends; ``branch`` and ``path`` serve other git hosts."""
+
     source: str = Field(min_length=1, max_length=MAX_PATH_CHARS)
     skill_id: str | None = None
+    branch: str | None = None
+    path: str | None = None
+
+    def command(self) -> dict[str, Any]:
+        fields = self.model_dump(exclude={"skill_id"}, exclude_none=True)
+        return {**fields, "slug": self.skill_id} if self.skill_id else fields
 
 
 class SkillImported(BaseModel):
+    """The first imported skill (the client opens it) and a sentence about them all."""
+
     skill: SkillDetail
     status: str
     message: str
+
+    @classmethod
+    def of(cls, result: SkillImportResult) -> SkillImported:
+        names = ", ".join(f"'{skill.name}' as '{skill.slug}'" for skill in result.skills)
+        noun = "skill" if len(result.skills) == 1 else f"{len(result.skills)} skills"
+        message = f"Imported {noun}: {names}."
+        if result.skipped:
+            left_out = ", ".join(entry.path for entry in result.skipped)
+            message += f" Left out (links or special files): {left_out}."
+        return cls(skill=SkillDetail.of_detail(result.skills[0]), status="success", message=message)
 
 
 class SkillSearchHit(BaseModel):

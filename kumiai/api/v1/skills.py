@@ -29,7 +29,7 @@ from kumiai.api.v1.catalog_shapes import (
     to_command,
 )
 from kumiai.application.dtos.files import FileEntryView, FileWrite
-from kumiai.application.dtos.skills import SkillCreate, SkillUpdate
+from kumiai.application.dtos.skills import SkillCreate, SkillImport, SkillUpdate
 from kumiai.application.dtos.tools import ToolInfo
 from kumiai.core.exceptions import ServiceUnavailableError
 
@@ -68,17 +68,10 @@ async def search_skills(
 
 @router.post("/import", response_model=SkillImported)
 async def import_skill(body: SkillImportBody, container: ContainerDep) -> SkillImported:
-    """Copy a skill folder (holding SKILL.md) from an absolute path on this machine.
-
-    GitHub and other URLs are a 422: this server does not download skills, so clone
-    or download the skill first and import its local folder.
-    """
-    skill = await container.skills.import_folder(body.source, body.skill_id)
-    return SkillImported(
-        skill=SkillDetail.of_detail(skill),
-        status="success",
-        message=f"Imported skill '{skill.name}' as '{skill.slug}'.",
-    )
+    """Import the skill at a GitHub link, a git URL or an absolute folder path, or
+    every skill folder below it; `skill` is the first one imported."""
+    result = await container.skills.import_skills(to_command(SkillImport, body.command()))
+    return SkillImported.of(result)
 
 
 @router.get("/tools/custom", response_model=list[ToolInfo])

@@ -8,7 +8,14 @@ from kumiai.api.v2.common import PageDep, list_envelope
 from kumiai.api.v2.definitions import DefinitionFilterDep, Ref
 from kumiai.api.v2.responses import errors
 from kumiai.application.dtos.files import FileContent, FileEntryView, FileWrite, SyncCounts
-from kumiai.application.dtos.skills import SkillCreate, SkillDetail, SkillUpdate, SkillView
+from kumiai.application.dtos.skills import (
+    SkillCreate,
+    SkillDetail,
+    SkillImport,
+    SkillImportResult,
+    SkillUpdate,
+    SkillView,
+)
 
 router = APIRouter(prefix="/skills", tags=["skills"])
 
@@ -30,6 +37,24 @@ async def list_skills(
 ) -> ListEnvelope[SkillView]:
     """Live skills, oldest first."""
     return list_envelope(await container.skills.list_page(page, filters), SkillView.model_validate)
+
+
+@router.post(
+    "/import",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Envelope[SkillImportResult],
+    responses=errors(409, 413, 422),
+)
+async def import_skills(data: SkillImport, container: ContainerDep) -> Envelope[SkillImportResult]:
+    """Import the skill at a GitHub link, a git URL or a folder, or every skill below it.
+
+    A git source is shallow-cloned (optionally one `branch`, then the folder `path`),
+    into a temporary folder that is removed afterwards. Links and special files are
+    left out and listed in `skipped`. A taken skill id is a 409, a repository above the
+    size limit a 413; a bad URL, a missing branch or folder, no SKILL.md, an
+    unreachable repository or a missing `git` a 422 that says which.
+    """
+    return Envelope(data=await container.skills.import_skills(data))
 
 
 @router.post("/reindex", response_model=Envelope[SyncCounts], responses=errors())

@@ -103,3 +103,42 @@ class SkillMatch(BaseModel):
     score: float = Field(description="From 0 to 1; higher is a better match.")
     match_field: str = Field(description="`name`, `tags` or `description`.")
     match_text: str = Field(description="The value of that field that matched.")
+
+
+class SkillImport(BaseModel):
+    """Where to import skills from: a git URL or GitHub link, or a folder on this machine."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(
+        min_length=1,
+        max_length=4096,
+        description=(
+            "A GitHub link (`https://github.com/<owner>/<repo>[/tree/<branch>/<folder>]`), "
+            "any git URL (https, http, git, ssh), or an absolute folder path."
+        ),
+    )
+    branch: str | None = Field(
+        default=None,
+        max_length=255,
+        description="Branch or tag of a git URL; default branch if left out.",
+    )
+    path: str | None = Field(
+        default=None, max_length=1024, description="Folder inside the repository to import from."
+    )
+    slug: Slug | None = Field(
+        default=None,
+        description="Folder name for a source holding one skill; else its folder's name.",
+    )
+
+
+class SkippedImportEntry(BaseModel):
+    path: str = Field(description="Relative to the imported folder.")
+    reason: str
+
+
+class SkillImportResult(BaseModel):
+    """The skills an import created, and the links it left behind."""
+
+    skills: list[SkillDetail]
+    skipped: list[SkippedImportEntry]

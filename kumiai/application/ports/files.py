@@ -28,6 +28,26 @@ class FileEntry:
     modified_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class FoundDefinition:
+    """A folder outside the store that holds a main document, ready to be copied in."""
+
+    folder: str  # absolute path
+    path: str  # relative to the scanned folder, '/'-separated; '' for that folder itself
+    document: str  # the main document's text
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionScan:
+    """The definition folders at or below a folder, and the links the scan passed by.
+
+    ``skipped`` paths are relative to the scanned folder, ``/``-separated.
+    """
+
+    found: list[FoundDefinition]
+    skipped: list[str]
+
+
 class DefinitionFiles(Protocol):
     """A store with one folder per definition (a character or a skill), keyed by slug.
 
@@ -76,9 +96,21 @@ class DefinitionFiles(Protocol):
         """Soft-delete: rename the folder to ``<slug>.deleted`` and return its new path."""
         ...
 
-    def copy_in(self, slug: str, source: str) -> None:
+    def scan(self, source: str) -> DefinitionScan:
+        """The folders at or below the absolute path ``source`` holding the main document.
+
+        ``source`` itself when it holds one; otherwise every such folder below it,
+        without looking inside a found folder. Symbolic links are not followed but
+        reported; a main document that is a link does not count. ``NotFoundError`` if
+        ``source`` is not a folder, ``ValidationError`` if it holds the store itself.
+        """
+        ...
+
+    def copy_in(self, slug: str, source: str) -> list[str]:
         """Copy the folder at the absolute path ``source`` in as the slug's folder.
 
+        Symbolic links and special files are left behind, since they could reach
+        outside ``source``; their paths (relative to ``source``) are returned.
         ``source`` must hold the main document (``ValidationError``; ``NotFoundError``
         if it is not a folder). ``ConflictError`` if the slug's folder exists, and
         ``PayloadTooLargeError`` for a source above the store's size cap.

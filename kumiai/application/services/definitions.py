@@ -258,6 +258,16 @@ class DefinitionCatalog(Generic[D]):
         """Index one folder from its main document (after a hand edit or an import)."""
         await self._sync_folder(slug)
 
+    def check_document(self, slug: str, text: str) -> None:
+        """Raise the ``ValidationError`` that indexing ``text`` as a new ``slug`` would."""
+        fields = self._indexed_fields(slug, self._parse(slug, text))
+        self._kind.new(slug=slug, file_path=self._kind.locate(slug), **fields)
+
+    async def slug_in_use(self, slug: str) -> bool:
+        """Whether a row (deleted ones too) or a folder holds ``slug``."""
+        async with self._uow() as uow:
+            return await self._slug_in_use(uow, slug)
+
     async def reindex(self) -> SyncCounts:
         """Index folders added or edited by hand; soft-delete rows whose folder is gone.
 
@@ -282,8 +292,7 @@ class DefinitionCatalog(Generic[D]):
     async def _sync_folder(self, slug: str) -> _Outcome:
         async with self._uow() as uow:
             document = self._parse(slug, self._kind.files.read_main(slug))
-            # A hand-written file without a name is named after its folder.
-            fields = {**document.fields, "name": document.fields.get("name") or slug}
+            fields = self._indexed_fields(slug, document)
             existing = await self._kind.repository(uow).get_by_slug(slug, include_deleted=True)
             if existing is None:
                 definition = self._kind.new(slug=slug, file_path=self._kind.locate(slug), **fields)
@@ -366,6 +375,11 @@ class DefinitionCatalog(Generic[D]):
             else:
                 files.write_main(slug, previous)
             raise
+
+    @staticmethod
+    def _indexed_fields(slug: str, document: DefinitionDocument) -> dict[str, Any]:
+        # A hand-written file without a name is named after its folder.
+        return {**document.fields, "name": document.fields.get("name") or slug}
 
     def _parse(self, slug: str, text: str) -> DefinitionDocument:
         return self._kind.codec.parse(text, source=f"{slug}/{self._kind.main_document}")

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import os
-import re
+import posixpath
 from collections.abc import Iterator
 
 from kumiai.application.dtos.files import SyncCounts
 from kumiai.application.dtos.skills import (
     SkillCreate,
     SkillDetail,
+    SkillImport,
+    SkillImportResult,
     SkillMatch,
     SkillUpdate,
     SkillView,
+    SkippedImportEntry,
 )
 from kumiai.application.ports.documents import DocumentCodec
-from kumiai.application.ports.files import DefinitionFiles
+from kumiai.application.ports.files import DefinitionFiles, FoundDefinition
+from kumiai.application.ports.git import GitRepositories
 from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
 from kumiai.application.services.definitions import (
     DefinitionCatalog,
@@ -23,15 +27,16 @@ from kumiai.application.services.definitions import (
     DefinitionFolderAccess,
     DefinitionKind,
 )
-from kumiai.core.exceptions import ValidationError
+from kumiai.application.services.skill_sources import LocalSource, parse_skill_source, split_tree
+from kumiai.core.exceptions import ConflictError, ValidationError
 from kumiai.domain.entities import Skill
 from kumiai.domain.repositories import DefinitionFilter, Page, PageRequest
 from kumiai.domain.value_objects import EventType, slugify, validate_slug
 
 SKILL_MD = "SKILL.md"
 
-# Sources that name something on the network rather than a folder on this machine.
-_REMOTE_SOURCE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|(?:www\.)?github\.com/)", re.I)
+_LINK_NOT_FOLLOWED = "symbolic link: not followed"
+_NOT_COPIED = "symbolic link or special file: not copied"
 
 # How much a match in each field counts; a name match beats a tag, a tag a description.
 _FIELD_WEIGHTS = {"name": 1.0, "tags": 0.8, "description": 0.6}
@@ -39,8 +44,16 @@ _FIELD_WEIGHTS = {"name": 1.0, "tags": 0.8, "description": 0.6}
 
 class SkillService(DefinitionFolderAccess[Skill]):
     def __init__(
-        self, uow: UnitOfWorkFactory, files: DefinitionFiles, codec: DocumentCodec
+        self,
+        uow: UnitOfWorkFactory,
+        files: DefinitionFiles,
+        codec: DocumentCodec,
+        *,
+        git: GitRepositories,
+        allow_file_urls: bool = False,
     ) -> None:
+        self._git = git
+        self._allow_file_urls = allow_file_urls
         super().__init__(
             DefinitionCatalog(
                 uow,
@@ -93,24 +106,26 @@ class SkillService(DefinitionFolderAccess[Skill]):
         await self._catalog.sync_folder(await self._catalog.slug_of(ref))
         return await self.get(ref)
 
-    async def import_folder(self, source: str, slug: str | None = None) -> SkillDetail:
-        """Copy a skill folder from this machine into the store and index it.
+    async def import_skills(self, request: SkillImport) -> SkillImportResult:
+        """Import the skill at ``request.source``, or every skill folder below it.
 
-        ``source`` is an absolute path (``~`` allowed) to a folder holding SKILL.md;
-        the slug defaults to the folder's name. URLs are refused with a
-        ``ValidationError``: this server makes no network requests of its own, so a
-        skill on GitHub must be cloned or downloaded first.
+        A git source is shallow-cloned into a temporary folder that is removed
+        afterwards. Every skill is checked (its SKILL.md, a free slug) before any is
+        written, then each is copied in and indexed like a skill created through the
+        API. Links and special files are left behind and reported in ``skipped``.
         """
-        folder = _local_folder(source)
-        chosen = validate_slug(slug) if slug else _folder_slug(folder)
-        self._catalog.files.copy_in(chosen, folder)
-        try:
-            await self._catalog.sync_folder(chosen)
-        except BaseException:
-            # Moving the copy aside is the only removal the store offers.
-            self._catalog.files.delete_folder(chosen)
-            raise
-        return await self.get(chosen)
+        source = parse_skill_source(
+            request.source,
+            branch=request.branch,
+            path=request.path,
+            allow_file_urls=self._allow_file_urls,
+        )
+        if isinstance(source, LocalSource):
+            return await self._import_tree(source.folder, request.slug)
+        if source.tree:
+            source = split_tree(source, await self._git.remote_refs(source.url))
+        async with self._git.checkout(source.url, source.branch, source.path) as folder:
+            return await self._import_tree(folder, request.slug)
 
     async def search(self, query: str) -> list[SkillMatch]:
         """Skills whose name, tags or description contain ``query``, best match first."""
@@ -127,23 +142,55 @@ class SkillService(DefinitionFolderAccess[Skill]):
     def _detail(self, skill: Skill) -> SkillDetail:
         return SkillDetail.with_content(skill, self._catalog.body(skill))
 
+    async def _import_tree(self, root: str, slug: str | None) -> SkillImportResult:
+        files = self._catalog.files
+        scan = files.scan(root)
+        if not scan.found:
+            raise ValidationError(
+                f"no {SKILL_MD} in the source or in any folder below it",
+                details={"field": "source"},
+            )
+        skipped = [
+            SkippedImportEntry(path=path, reason=_LINK_NOT_FOLLOWED) for path in scan.skipped
+        ]
+        imported = []
+        for chosen, found in await self._plan(scan.found, slug):
+            skipped += [
+                SkippedImportEntry(path=posixpath.join(found.path, path), reason=_NOT_COPIED)
+                for path in files.copy_in(chosen, found.folder)
+            ]
+            try:
+                await self._catalog.sync_folder(chosen)
+            except BaseException:
+                # Moving the copy aside is the only removal the store offers.
+                files.delete_folder(chosen)
+                raise
+            imported.append(await self.get(chosen))
+        return SkillImportResult(skills=imported, skipped=skipped)
 
-def _local_folder(source: str) -> str:
-    text = source.strip()
-    if _REMOTE_SOURCE.match(text):
-        raise ValidationError(
-            "importing from a URL is not supported: this server does not download skills. "
-            "Clone or download the skill, then import its local folder.",
-            details={"field": "source", "value": source},
+    async def _plan(
+        self, found: list[FoundDefinition], slug: str | None
+    ) -> list[tuple[str, FoundDefinition]]:
+        """Each skill's slug, once every document is valid and every slug free."""
+        if slug is not None and len(found) > 1:
+            raise ValidationError(
+                f"the source holds {len(found)} skills; a skill id can only be chosen for one",
+                details={"field": "slug"},
+            )
+        slugs = [validate_slug(slug)] if slug else [_folder_slug(item.folder) for item in found]
+        for chosen, item in zip(slugs, found, strict=True):
+            self._catalog.check_document(chosen, item.document)
+        clashes = sorted(
+            {chosen for chosen in slugs if slugs.count(chosen) > 1}
+            | {chosen for chosen in slugs if await self._catalog.slug_in_use(chosen)}
         )
-    folder = os.path.expanduser(text)
-    # A relative path would depend on the server's working directory.
-    if "\x00" in folder or not os.path.isabs(folder):
-        raise ValidationError(
-            f"the source must be an absolute folder path: {source!r}",
-            details={"field": "source", "value": source},
-        )
-    return os.path.normpath(folder)
+        if clashes:
+            raise ConflictError(
+                f"skill id already taken: {', '.join(clashes)}; "
+                "import a single skill and choose another id",
+                details={"slugs": clashes},
+            )
+        return list(zip(slugs, found, strict=True))
 
 
 def _folder_slug(folder: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
-from kumiai.application.ports.files import FileEntry
+from kumiai.application.ports.files import DefinitionScan, FileEntry, FoundDefinition
 from kumiai.core.exceptions import (
     ConflictError,
     NotFoundError,
@@ -30,6 +30,8 @@ MAX_READ_BYTES = 10 * 1024 * 1024
 # Pointing an import at a big folder (a home directory, a repository) by mistake
 # should fail fast instead of filling the disk.
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
+# Scanning a source for definition folders stops here (see ``scan``).
+MAX_SCANNED_FOLDERS = 10_000
 PROJECT_MD = "PROJECT.md"
 
 # "<slug>.deleted", then "<slug>.deleted.2", ... when an earlier deletion holds the name.
@@ -119,12 +121,52 @@ class DefinitionFolderStore:
     def library_exists(self) -> bool:
         return self._root.is_dir()
 
-    def copy_in(self, slug: str, source: str) -> None:
-        """Copy the folder ``source`` in as the slug's folder.
+    def scan(self, source: str) -> DefinitionScan:
+        """The folders at or below ``source`` holding the main document (see the port).
 
-        Symlinks and version-control folders are left behind, so nothing outside
-        ``source`` is copied. The copy is made under a hidden name and renamed into
-        place, so a failed copy never shows up as a half-made definition.
+        The walk stops with a ``ValidationError`` after ``MAX_SCANNED_FOLDERS`` folders,
+        so pointing at a home directory by mistake fails fast.
+        """
+        origin = self._import_root(source)
+        found: list[FoundDefinition] = []
+        skipped: list[str] = []
+        pending, scanned = [origin], 0
+        while pending:
+            directory = pending.pop()
+            scanned += 1
+            if scanned > MAX_SCANNED_FOLDERS:
+                raise ValidationError(
+                    f"{source} holds more than {MAX_SCANNED_FOLDERS} folders; "
+                    f"point at the folder holding {self._main_document}",
+                    details={"path": source},
+                )
+            main = directory / self._main_document
+            if main.is_file() and not main.is_symlink():
+                found.append(
+                    FoundDefinition(
+                        folder=str(directory),
+                        path=_relative(directory, origin),
+                        document=self._read_document(main, origin),
+                    )
+                )
+                continue
+            with _os_errors("scan", source):
+                children = sorted(directory.iterdir())
+            for child in children:
+                if child.is_symlink():
+                    if child.is_dir() or child.name == self._main_document:
+                        skipped.append(_relative(child, origin))
+                elif child.is_dir() and child.name not in SKIPPED_DIRECTORIES:
+                    pending.append(child)
+        return DefinitionScan(sorted(found, key=lambda item: item.folder), sorted(skipped))
+
+    def copy_in(self, slug: str, source: str) -> list[str]:
+        """Copy the folder ``source`` in as the slug's folder; return what was left out.
+
+        Symlinks and special files are left behind (and returned), so nothing outside
+        ``source`` is copied; version-control folders are left behind silently. The
+        copy is made under a hidden name and renamed into place, so a failed copy never
+        shows up as a half-made definition.
         """
         target = self._folder(slug)
         origin = self._import_source(source)
@@ -133,13 +175,25 @@ class DefinitionFolderStore:
                 f"{self._kind} folder '{slug}' exists already", details={"slug": slug}
             )
         staging = target.with_name(f".{slug}.import-{secrets.token_hex(4)}")
+        left_out: list[str] = []
+
+        def not_copied(directory: str, names: list[str]) -> set[str]:
+            ignored = _not_copied(directory, names)
+            left_out.extend(
+                _relative(Path(directory, name), origin)
+                for name in ignored
+                if name not in SKIPPED_DIRECTORIES
+            )
+            return ignored
+
         try:
             with _os_errors("import", source):
                 _check_tree_size(origin, source, self._max_import_bytes)
-                shutil.copytree(origin, staging, symlinks=True, ignore=_not_copied)
+                shutil.copytree(origin, staging, symlinks=True, ignore=not_copied)
                 staging.rename(target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        return sorted(left_out)
 
     def list_slugs(self) -> list[str]:
         """Return the slugs of live folders, sorted.
@@ -177,20 +231,32 @@ class DefinitionFolderStore:
             raise NotFoundError(self._kind, slug)
         return folder
 
-    def _import_source(self, source: str) -> Path:
+    def _import_root(self, source: str) -> Path:
         origin = Path(source)
         if not origin.is_absolute() or not origin.is_dir():
             raise NotFoundError(f"{self._kind} folder", source)
-        if not (origin / self._main_document).is_file():
-            raise ValidationError(
-                f"{source} has no {self._main_document}", details={"path": source}
-            )
         # A folder holding the store would be copied into itself.
         if self._root.resolve().is_relative_to(origin.resolve()):
             raise ValidationError(
                 f"{source} holds the {self._kind} library itself", details={"path": source}
             )
         return origin
+
+    def _import_source(self, source: str) -> Path:
+        origin = self._import_root(source)
+        if not (origin / self._main_document).is_file():
+            raise ValidationError(
+                f"{source} has no {self._main_document}", details={"path": source}
+            )
+        return origin
+
+    def _read_document(self, main: Path, origin: Path) -> str:
+        rel = _relative(main, origin)
+        data = _read_capped(main, rel, self._max_read_bytes)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError(f"{rel} is not UTF-8 text", details={"path": rel}) from None
 
     def _refuse_main_document(self, folder: Path, entry: Path, verb: str) -> None:
         main = folder / self._main_document
@@ -344,13 +410,25 @@ def _move_entry(source: Path, target: Path, old: str, new: str) -> None:
 
 
 def _not_copied(directory: str, names: list[str]) -> set[str]:
-    """``copytree``'s ignore hook: symlinks, which could reach outside the copied
-    folder, and the directories a listing skips anyway."""
+    """What ``copytree`` leaves out: symlinks, which could reach outside the copied
+    folder, special files (a FIFO would block the copy), and the directories a listing
+    skips anyway."""
     return {
         name
         for name in names
-        if os.path.islink(os.path.join(directory, name)) or name in SKIPPED_DIRECTORIES
+        if name in SKIPPED_DIRECTORIES or not _plain_entry(os.path.join(directory, name))
     }
+
+
+def _relative(path: Path, origin: Path) -> str:
+    """``path`` relative to ``origin``, ``/``-separated; '' for ``origin`` itself."""
+    relative = path.relative_to(origin).as_posix()
+    return "" if relative == "." else relative
+
+
+def _plain_entry(path: str) -> bool:
+    """A regular file or folder that is not a symbolic link."""
+    return not os.path.islink(path) and (os.path.isfile(path) or os.path.isdir(path))
 
 
 def _check_tree_size(origin: Path, source: str, limit: int) -> None:

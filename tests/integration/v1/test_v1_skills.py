@@ -260,13 +260,13 @@ async def test_an_import_may_choose_the_id_but_not_a_taken_one(
 @pytest.mark.parametrize(
     ("source", "status", "fragment"),
     [
-        ("https://github.com/anthropics/skills/tree/main/pdf", 422, "URL"),
-        ("github.com/anthropics/skills", 422, "URL"),
+        ("ftp://example.org/skills.git", 422, "only https://"),
+        ("github.com/anthropics", 422, "owner and a repository"),
         ("relative/folder", 422, "absolute"),
         ("/no/such/folder/anywhere", 404, "not found"),
     ],
 )
-async def test_an_import_from_elsewhere_is_refused_clearly(
+async def test_an_import_from_a_bad_source_is_refused_clearly(
     client: httpx.AsyncClient, source: str, status: int, fragment: str
 ) -> None:
     response = await client.post(f"{SKILLS}/import", json={"source": source})

@@ -35,6 +35,11 @@ def test_passwords_in_urls_and_anthropic_keys_are_redacted() -> None:
     assert "sk-ant-api03-abcdef" not in text
 
 
+def test_an_access_token_as_the_user_of_a_web_url_is_redacted() -> None:
+    text = redact_text("cloning https://ghp_s3cret@github.com/o/r.git failed")
+    assert text == "cloning https://***@github.com/o/r.git failed"
+
+
 @pytest.mark.usefixtures("restored_logging")
 def test_json_logs_hide_secret_fields_and_carry_context(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("info", "json")
