@@ -146,7 +146,7 @@ def build_container(settings: Settings, database: Database) -> Container:
         definitions_sync=DefinitionSyncService(characters, skills),
         project_files=project_files,
         projects=projects,
-        sessions=SessionService(unit_of_work, runs),
+        sessions=SessionService(unit_of_work, runs, WorkingDirectories(settings.home)),
         session_files=SessionFileService(
             unit_of_work,
             UploadFolderStore(home.uploads_dir),

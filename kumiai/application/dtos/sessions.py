@@ -10,7 +10,7 @@ from kumiai.application.dtos.projects import CharacterRef
 from kumiai.domain.entities import Session
 from kumiai.domain.value_objects import KanbanStage, SessionStatus, SessionType
 
-_TEXT_KEYS = ("description", "task_description")
+_TEXT_KEYS = ("description", "task_description", "project_path")
 _STAGES = [str(stage) for stage in KanbanStage]
 
 

@@ -16,6 +16,7 @@ from kumiai.application.dtos.sessions import AgentRef, SessionCreate, SessionUpd
 from kumiai.application.ports.run_control import RunControl
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.common import record_activity, record_session_activity, utcnow
+from kumiai.application.services.runtime.context import WorkingDirectories
 from kumiai.core.exceptions import ConflictError, NotFoundError, ValidationError
 from kumiai.domain.entities import Character, Project, Session
 from kumiai.domain.repositories import Page, PageRequest, SessionFilter
@@ -26,15 +27,19 @@ V = TypeVar("V")
 
 
 class SessionService:
-    def __init__(self, uow: UnitOfWorkFactory, runs: RunControl) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, runs: RunControl, directories: WorkingDirectories
+    ) -> None:
         self._uow = uow
         self._runs = runs
+        self._directories = directories
 
     async def create(self, data: SessionCreate) -> SessionView:
         """A new session, ready (``idle``); a PM session also becomes its project's PM."""
         async with self._uow() as uow:
             character = await _optional_character(uow, data.character_id)
             project = await _optional_project(uow, data.project_id)
+            self._check_context(data.context, project)
             session = Session.create(
                 data.session_type,
                 character_id=None if character is None else character.id,
@@ -48,6 +53,12 @@ class SessionService:
                 await make_pm(uow, project, session)
             await uow.commit()
             return SessionView.of(session)
+
+    def _check_context(self, context: dict[str, object], project: Project | None) -> None:
+        """A folder the client names for the agent must be one the server allows."""
+        given = context.get("project_path")
+        if given is not None and given != "":
+            self._directories.check_client_path(given, project)
 
     async def get(self, session_id: UUID) -> SessionView:
         async with self._uow() as uow:
@@ -80,6 +91,9 @@ class SessionService:
         async with self._uow() as uow:
             session = await require_session(uow, session_id, for_update=True)
             if "context" in changes.model_fields_set:
+                project_id = session.project_id
+                project = await uow.projects.get(project_id) if project_id else None
+                self._check_context(changes.context or {}, project)
                 session.context = dict(changes.context or {})
             if changes.kanban_stage is not None:
                 session.set_kanban_stage(changes.kanban_stage)

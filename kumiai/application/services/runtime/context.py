@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import PurePath, PurePosixPath
 from uuid import UUID
 
 from kumiai.application.ports.agent_runtime import TurnRequest
@@ -16,7 +17,7 @@ from kumiai.application.services.runtime.history import to_api_messages, trim_to
 from kumiai.application.services.runtime.orchestration import Delegation, orchestration_tools
 from kumiai.application.services.runtime.prompt import PromptInputs, build_system_prompt
 from kumiai.application.services.runtime.toolbox import ToolBox
-from kumiai.core.exceptions import NotFoundError
+from kumiai.core.exceptions import NotFoundError, ValidationError
 from kumiai.domain.entities import Character, Project, Session, Skill, UserProfile
 from kumiai.domain.value_objects import SessionType
 
@@ -34,18 +35,46 @@ ASSISTANT_FOLDERS = {
 
 
 class WorkingDirectories:
-    """Where a session's file tools work: its project, or a folder for its kind."""
+    """Where a session's file tools work: its project, or a folder for its kind.
+
+    The server chooses: a client may name a folder (``context.project_path``) only
+    inside one of the server's own folders for sessions without a project, the
+    libraries and the workspace, so no request can hand an agent the rest of the disk.
+    """
 
     def __init__(self, home: PurePath) -> None:
         self._home = home
+
+    def allowed_roots(self, project: Project | None = None) -> list[str]:
+        own = [str(self._home / folder) for folder in sorted(set(ASSISTANT_FOLDERS.values()))]
+        return [project.path, *own] if project is not None else own
 
     def for_session(self, session: Session, project: Project | None) -> str:
         if project is not None:
             return project.path
         given = session.context.get("project_path")
-        if isinstance(given, str) and given.strip():
-            return given
+        if isinstance(given, str) and given.strip() and self._inside(given, self.allowed_roots()):
+            return posixpath.normpath(given)
+        # Anything else (an older or imported session, say) gets the server's folder.
         return str(self._home / ASSISTANT_FOLDERS.get(session.session_type, "workspace"))
+
+    def check_client_path(self, given: object, project: Project | None) -> None:
+        """422 unless ``given`` is an absolute folder inside an allowed root."""
+        roots = self.allowed_roots(project)
+        if isinstance(given, str) and self._inside(given, roots):
+            return
+        raise ValidationError(
+            f"context.project_path must be an absolute folder inside {', '.join(roots)}",
+            details={"field": "context.project_path", "allowed_roots": roots},
+        )
+
+    @staticmethod
+    def _inside(given: str, roots: list[str]) -> bool:
+        if "\x00" in given or not posixpath.isabs(given):
+            return False
+        # normpath folds ".." away, so "<root>/../../etc" is judged as "/etc".
+        folder = PurePosixPath(posixpath.normpath(given))
+        return any(folder.is_relative_to(root) for root in roots)
 
 
 @dataclass(frozen=True)
