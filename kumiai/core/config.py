@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     skill_import_allow_file_urls: bool = Field(
         default=False, description="Accept file:// git URLs (tests and local mirrors)."
     )
+    max_concurrent_turns: int = Field(
+        default=8, ge=1, description="Turns running at once across the server; more wait."
+    )
     anthropic_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "KUMIAI_ANTHROPIC_API_KEY")
     )

@@ -191,7 +191,12 @@ def _build_runtime(
     """The run manager and the turn machinery behind it (runner, context, delegation),
     and the catalog of the tools that machinery gives agents."""
     character_files, skill_files, project_files = stores
-    runs = RunManager(unit_of_work, events, lambda: settings.claude_configured)
+    runs = RunManager(
+        unit_of_work,
+        events,
+        lambda: settings.claude_configured,
+        max_concurrent_turns=settings.max_concurrent_turns,
+    )
     prompts = FolderPromptSource(character_files, skill_files)
     directories = WorkingDirectories(settings.home)
     delegation = DelegationService(

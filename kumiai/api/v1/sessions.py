@@ -93,7 +93,7 @@ async def recreate_session(session_id: UUID, container: ContainerDep) -> V1Sessi
 
 @router.post("/{session_id}/interrupt", status_code=status.HTTP_204_NO_CONTENT, response_model=None)
 async def interrupt(session_id: UUID, container: ContainerDep) -> None:
-    """Stop the running response (its output so far is kept); queued messages wait."""
+    """Stop the running response (its output so far is kept) and clear the queue."""
     await container.conversation.interrupt(session_id)
 
 
@@ -101,7 +101,7 @@ async def interrupt(session_id: UUID, container: ContainerDep) -> None:
 async def enqueue(session_id: UUID, body: UserQuery, container: ContainerDep) -> Enqueued:
     """Store ``query`` verbatim as a user message; it waits while a response runs."""
     sent = await container.conversation.send(session_id, SendMessage(content=body.query))
-    return Enqueued(message_id=sent.message.id, run_id=sent.run_id, queued=sent.queued)
+    return Enqueued(message_id=sent.message_id, run_id=sent.run_id, queued=sent.queued)
 
 
 @router.get("/{session_id}/queue-status", response_model=QueueStatus)

@@ -11,8 +11,11 @@ from uuid import UUID
 
 
 class RunControl(Protocol):
-    async def cancel(self, session_id: UUID, *, drop_queue: bool = False) -> bool:
-        """Stop the running turn (if any) and pause the queue. True if a turn was stopped."""
+    async def cancel(
+        self, session_id: UUID, *, drop_queue: bool = False, drop_reason: str = ...
+    ) -> bool:
+        """Stop the running turn (if any) and pause (or drop) the queue. True if a turn
+        was stopped."""
         ...
 
     async def stop_session(self, session_id: UUID) -> None:

@@ -10,6 +10,7 @@ from kumiai.domain.repositories import (
     ActivityLogRepository,
     CharacterRepository,
     MessageRepository,
+    PendingInputRepository,
     ProjectRepository,
     SessionRepository,
     SkillRepository,
@@ -23,6 +24,7 @@ class UnitOfWork(Protocol):
     projects: ProjectRepository
     sessions: SessionRepository
     messages: MessageRepository
+    pending: PendingInputRepository
     activity: ActivityLogRepository
     profiles: UserProfileRepository
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from uuid import UUID
 
 from kumiai.application.dtos.conversation import QueuedItemView, QueueView, SendMessage, SentMessage
-from kumiai.application.dtos.messages import MessageView
 from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
 from kumiai.application.services.runtime.events import EventHub, Subscription
 from kumiai.application.services.runtime.manager import RunManager
 from kumiai.application.services.sessions import require_session, resume_session
 from kumiai.core.exceptions import NotFoundError
 from kumiai.domain.value_objects import SessionStatus
+
+INTERRUPT_REASON = "cleared by interrupt"
 
 
 class ConversationService:
@@ -23,21 +24,22 @@ class ConversationService:
     async def send(self, session_id: UUID, body: SendMessage) -> SentMessage:
         result = await self._runs.send(session_id, body.content)
         return SentMessage(
-            message=MessageView.of(result.message), run_id=result.run_id, queued=result.queued
+            message_id=result.item.id, run_id=result.item.run_id, queued=result.queued
         )
 
     async def interrupt(self, session_id: UUID) -> bool:
-        """Stop the running response and pause the queue, but keep the session live.
+        """Stop the running response and clear the queue, but keep the session live.
 
-        The stopped turn settles as ``cancelled``; the session is then reopened
-        (``idle``), because stopping a response is not ending the session (the v1 client
-        passes over cancelled assistant sessions). True if a turn was stopped.
+        As in the original app: the queued messages are dropped (still listable through
+        v2, never answered) and an empty queue is announced. The stopped turn settles as
+        ``cancelled``; the session is then reopened (``idle``), because stopping a
+        response is not ending the session (the v1 client passes over cancelled
+        assistant sessions). True if a turn was stopped.
         """
         await self._require_session(session_id)
-        if not await self._runs.cancel(session_id):
-            return False
+        stopped = await self._runs.cancel(session_id, drop_queue=True, drop_reason=INTERRUPT_REASON)
         await self._reopen(session_id)
-        return True
+        return stopped
 
     async def _reopen(self, session_id: UUID) -> None:
         async with self._uow() as uow:
@@ -53,14 +55,14 @@ class ConversationService:
         return self._hub.subscribe(session_id, after=after)
 
     async def queue(self, session_id: UUID) -> QueueView:
-        await self._require_session(session_id)
-        running = self._runs.current_run(session_id)
-        waiting = [QueuedItemView.of(item) for item in self._runs.queue(session_id)]
+        state = await self._runs.queue(session_id)
         return QueueView(
             session_id=session_id,
-            running=QueuedItemView.of(running) if running else None,
-            size=len(waiting),
-            messages=waiting,
+            running=QueuedItemView.of(state.running) if state.running else None,
+            size=len(state.waiting),
+            paused=state.paused,
+            messages=[QueuedItemView.of(item) for item in state.waiting],
+            dropped=[QueuedItemView.of(item) for item in state.dropped],
         )
 
     async def _require_session(self, session_id: UUID) -> None:

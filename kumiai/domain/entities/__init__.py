@@ -7,6 +7,7 @@ from kumiai.domain.entities.message import (
     synthetic_results_for,
     unanswered_tool_uses,
 )
+from kumiai.domain.entities.pending_input import PendingInput
 from kumiai.domain.entities.project import Project
 from kumiai.domain.entities.session import Session
 from kumiai.domain.entities.skill import Skill
@@ -16,6 +17,7 @@ __all__ = [
     "ActivityEntry",
     "Character",
     "Message",
+    "PendingInput",
     "Project",
     "Session",
     "Skill",

@@ -18,6 +18,7 @@ from kumiai.domain.entities import (
     ActivityEntry,
     Character,
     Message,
+    PendingInput,
     Project,
     Session,
     Skill,
@@ -138,6 +139,31 @@ class MessageRepository(Protocol):
     async def delete_all(self, session_id: UUID) -> int: ...
     async def merge_metadata(self, message_id: UUID, patch: dict[str, Any]) -> None:
         """Add keys to a message's metadata in place (usage, delivery point)."""
+        ...
+
+
+class PendingInputRepository(Protocol):
+    """Each session's queue of messages waiting for their turn, in acceptance order."""
+
+    async def add(self, item: PendingInput) -> None:
+        """Queue ``item`` behind everything already accepted (the server assigns its position)."""
+        ...
+
+    async def waiting(self, session_id: UUID) -> list[PendingInput]:
+        """The session's pending inputs, first to run first."""
+        ...
+
+    async def next_waiting(self, session_id: UUID) -> PendingInput | None: ...
+    async def dropped(self, session_id: UUID, limit: int) -> list[PendingInput]:
+        """The newest ``limit`` inputs the user took off the queue, newest first."""
+        ...
+
+    async def remove(self, item: PendingInput) -> None:
+        """Take ``item`` off the queue because it entered the transcript."""
+        ...
+
+    async def sessions_waiting(self) -> list[UUID]:
+        """Live sessions that have pending inputs, in the order their oldest was accepted."""
         ...
 
 

@@ -13,6 +13,7 @@ from kumiai.domain.value_objects.identifiers import (
 )
 from kumiai.domain.value_objects.kanban_stage import KanbanStage
 from kumiai.domain.value_objects.message_role import MessageRole
+from kumiai.domain.value_objects.pending_input_state import PendingInputState
 from kumiai.domain.value_objects.session_status import ALLOWED_TRANSITIONS, SessionStatus
 from kumiai.domain.value_objects.session_type import SessionType
 
@@ -25,6 +26,7 @@ __all__ = [
     "EventType",
     "KanbanStage",
     "MessageRole",
+    "PendingInputState",
     "SessionStatus",
     "SessionType",
     "slugify",

@@ -12,6 +12,7 @@ from kumiai.domain.entities import (
     ActivityEntry,
     Character,
     Message,
+    PendingInput,
     Project,
     Session,
     Skill,
@@ -27,6 +28,7 @@ _MAPPINGS = (
     (Project, tables.projects),
     (Session, tables.sessions),
     (Message, tables.messages),
+    (PendingInput, tables.pending_inputs),
     (ActivityEntry, tables.activity_logs),
     (UserProfile, tables.user_profiles),
 )

@@ -1,4 +1,4 @@
-"""The seven tables, as SQLAlchemy Core metadata.
+"""The eight tables, as SQLAlchemy Core metadata.
 
 This module is the single description of the schema that the ORM mapping and the
 Alembic drift check read. The migrations under ``migrations/versions`` are frozen
@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql as pg
 
 from kumiai.domain.value_objects.event_type import EventType
 from kumiai.domain.value_objects.message_role import MessageRole
+from kumiai.domain.value_objects.pending_input_state import PendingInputState
 from kumiai.domain.value_objects.session_status import SessionStatus
 from kumiai.domain.value_objects.session_type import SessionType
 
@@ -45,6 +46,7 @@ session_type_enum = _pg_enum(SessionType, "session_type")
 session_status_enum = _pg_enum(SessionStatus, "session_status")
 message_role_enum = _pg_enum(MessageRole, "message_role")
 event_type_enum = _pg_enum(EventType, "activity_event_type")
+pending_input_state_enum = _pg_enum(PendingInputState, "pending_input_state")
 
 
 def _id() -> sa.Column[object]:
@@ -233,6 +235,41 @@ messages = sa.Table(
     sa.UniqueConstraint("session_id", "sequence"),
     sa.CheckConstraint("sequence >= 0", name="sequence_non_negative"),
     sa.Index("ix_messages_session_tool_use_id", "session_id", "tool_use_id"),
+)
+
+# Messages accepted while their session was busy. A row leaves this table for
+# ``messages`` (same id) in the transaction that starts its turn; a dropped row stays.
+pending_inputs = sa.Table(
+    "pending_inputs",
+    metadata,
+    _id(),
+    sa.Column(
+        "session_id",
+        pg.UUID(as_uuid=True),
+        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # One server-wide counter: the queue order is acceptance order, whatever the clocks say.
+    sa.Column("position", sa.BigInteger(), sa.Identity(always=True), nullable=False),
+    sa.Column("run_id", pg.UUID(as_uuid=True), nullable=False),
+    sa.Column("content", sa.Text(), nullable=False),
+    sa.Column("sender_session_id", pg.UUID(as_uuid=True), nullable=True),
+    sa.Column("sender_name", sa.Text(), nullable=True),
+    _jsonb("metadata"),
+    sa.Column(
+        "state",
+        pending_input_state_enum,
+        nullable=False,
+        server_default=sa.text("'pending'"),
+    ),
+    sa.Column("drop_reason", sa.Text(), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Column("dropped_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("position"),
+    sa.CheckConstraint(
+        "(state = 'dropped') = (dropped_at IS NOT NULL)", name="dropped_at_iff_dropped"
+    ),
+    sa.Index("ix_pending_inputs_session_id_state_position", "session_id", "state", "position"),
 )
 
 activity_logs = sa.Table(

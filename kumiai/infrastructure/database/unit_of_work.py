@@ -14,6 +14,7 @@ from kumiai.domain.repositories import (
     ActivityLogRepository,
     CharacterRepository,
     MessageRepository,
+    PendingInputRepository,
     ProjectRepository,
     SessionRepository,
     SkillRepository,
@@ -26,6 +27,7 @@ from kumiai.infrastructure.database.repositories.definitions import (
     SqlSkillRepository,
 )
 from kumiai.infrastructure.database.repositories.messages import SqlMessageRepository
+from kumiai.infrastructure.database.repositories.pending_inputs import SqlPendingInputRepository
 from kumiai.infrastructure.database.repositories.profiles import SqlUserProfileRepository
 from kumiai.infrastructure.database.repositories.projects import SqlProjectRepository
 from kumiai.infrastructure.database.repositories.sessions import SqlSessionRepository
@@ -44,6 +46,7 @@ class SqlUnitOfWork:
     projects: ProjectRepository
     sessions: SessionRepository
     messages: MessageRepository
+    pending: PendingInputRepository
     activity: ActivityLogRepository
     profiles: UserProfileRepository
 
@@ -60,6 +63,7 @@ class SqlUnitOfWork:
         self.projects = SqlProjectRepository(db)
         self.sessions = SqlSessionRepository(db)
         self.messages = SqlMessageRepository(db)
+        self.pending = SqlPendingInputRepository(db)
         self.activity = SqlActivityLogRepository(db)
         self.profiles = SqlUserProfileRepository(db)
         return self

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import httpx
 
+from kumiai.application.services.runtime.events import SessionEvent
 from tests.support.live import LiveApp
 
 TERMINAL = {"done", "error", "cancelled"}
@@ -89,10 +90,32 @@ async def wait_until_idle(live: LiveApp, session_id: str, timeout: float = 15) -
     deadline = asyncio.get_running_loop().time() + timeout
     runs = live.container.runs
     key = UUID(session_id)
-    while runs.current_run(key) is not None or runs.queue(key):
+    # The queue first: an input leaves it only once it is the current run.
+    while (await runs.queue(key)).waiting or runs.current_run(key) is not None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("the session kept running")
         await asyncio.sleep(0.05)
+
+
+async def wait_for_event(
+    live: LiveApp,
+    session_id: str,
+    event_type: str,
+    *,
+    run_id: str | None = None,
+    timeout: float = 15,
+) -> SessionEvent:
+    """The first event of ``event_type`` (of ``run_id``) in the session's log, replayed
+    from the start, or the next one to come; fails after ``timeout`` seconds."""
+    subscription = live.container.events.subscribe(UUID(session_id), after=0)
+    try:
+        async with asyncio.timeout(timeout):
+            async for event in subscription:
+                if event.type == event_type and run_id in (None, event.data.get("run_id")):
+                    return event
+    finally:
+        subscription.close()
+    raise AssertionError(f"no {event_type} event")
 
 
 async def messages(client: httpx.AsyncClient, session_id: str) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from tests.integration.runtime.helpers import (
     create_team,
     messages,
     send,
+    wait_for_event,
     wait_for_status,
     wait_until_idle,
 )
@@ -180,14 +181,19 @@ async def test_the_queue_endpoint_shows_waiting_messages(
     team = await create_team(live, "Dana")
     session_id = await create_specialist(live, team, "Dana")
     claude.enqueue(Reply.hang(), Reply.text("later"))
-    await send(live.client, session_id, "first")
+    first = await send(live.client, session_id, "first")
+    await wait_for_event(live, session_id, "run_started", run_id=first["run_id"])
     await send(live.client, session_id, "second")
     queue = (await live.client.get(f"/api/v2/sessions/{session_id}/queue")).json()["data"]
     assert queue["running"]["content_preview"] == "first"
-    assert [item["content_preview"] for item in queue["messages"]] == ["second"]
+    assert [item["content"] for item in queue["messages"]] == ["second"]
+    assert queue["paused"] is False
     await live.client.post(f"/api/v2/sessions/{session_id}/cancel", params={"drop_queue": "true"})
     queue = (await live.client.get(f"/api/v2/sessions/{session_id}/queue")).json()["data"]
     assert queue["size"] == 0 and queue["running"] is None
+    assert [(item["content"], item["state"]) for item in queue["dropped"]] == [
+        ("second", "dropped")
+    ]
 
 
 async def test_sending_without_claude_credentials_is_a_503_with_an_error_event(

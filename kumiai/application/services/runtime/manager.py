@@ -1,68 +1,91 @@
 """Runs belong to background workers, one per session, never to HTTP connections.
 
-Sending a message persists it at once and puts it in the session's queue. The
-session's worker drains the queue in order, one turn per message. Cancelling stops
-the current turn (the model stream and any tool process) and pauses the queue; the
-queued messages stay until the session is resumed or another message is sent.
+Sending a message accepts it durably as *pending input* (``pending_inputs``), in one
+transaction that holds the session row's lock, so whether it waits (``queued``) is
+decided against every other send and turn start, in this process or another. The
+session's worker then drains the queue in order: each turn starts by *claiming* the
+oldest pending input, and only then does the message enter the transcript (see
+:class:`TurnRunner`). So no model request ever holds a message whose turn has not
+started, and each message is answered exactly once.
+
+The queue is paused while the session is ``cancelled`` (a v2 cancel): ``resume`` or a
+new message reopens the session and the queue drains again. Dropped entries stay in
+the table, listable, and are never shown to the model. At start-up every session with
+pending input drains by itself, so a 202 survives ``kill -9``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
-from kumiai.application.services.common import record_activity, record_session_activity
+from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from kumiai.application.services.common import record_session_activity, utcnow
 from kumiai.application.services.runtime.events import EventHub
-from kumiai.application.services.runtime.payloads import message_payload
-from kumiai.application.services.runtime.queue_item import QueuedMessage
-from kumiai.application.services.runtime.runner import TurnRunner
+from kumiai.application.services.runtime.payloads import pending_payload
+from kumiai.application.services.runtime.runner import TurnRunner, interrupt_session
 from kumiai.core.exceptions import ClaudeUnavailableError, NotFoundError, PayloadTooLargeError
 from kumiai.core.logging import get_logger
-from kumiai.domain.entities import Message, synthetic_results_for
+from kumiai.domain.entities import PendingInput, Session
 from kumiai.domain.value_objects import EventType, SessionStatus
 
 logger = get_logger(__name__)
 
 RESTART_REASON = "interrupted by server restart"
-PREVIEW_CHARS = 120
 MAX_MESSAGE_CHARS = 1_000_000
 SETTLE_TIMEOUT = 10.0
+DROPPED_LISTED = 50
+STOPPED_REASON = "dropped when the session was stopped"
 
 
 @dataclass(frozen=True)
 class SendResult:
-    message: Message
-    run_id: UUID
+    item: PendingInput
     queued: bool
 
 
-@dataclass
-class SessionWorker:
-    queue: deque[QueuedMessage] = field(default_factory=deque)
-    drain: asyncio.Task[None] | None = None
-    turn: asyncio.Task[None] | None = None
-    current: QueuedMessage | None = None
-    paused: bool = False
+@dataclass(frozen=True)
+class QueueState:
+    """A session's queue as the API shows it."""
 
-    @property
-    def busy(self) -> bool:
-        return self.current is not None or bool(self.queue)
+    running: PendingInput | None
+    waiting: list[PendingInput]
+    dropped: list[PendingInput]
+    paused: bool
+
+
+class SessionWorker:
+    """The in-process drainer of one session's queue; retired when the queue is empty."""
+
+    def __init__(self) -> None:
+        self.drain: asyncio.Task[None] | None = None
+        self.turn: asyncio.Task[bool] | None = None
+        self.current: PendingInput | None = None
+        # Set by cancel so the drain claims nothing more; cleared by send and resume.
+        self.hold = False
+        # Set when new input arrives, so a drain about to retire looks once more.
+        self.kicked = False
 
 
 class RunManager:
     def __init__(
-        self, uow: UnitOfWorkFactory, hub: EventHub, claude_configured: Callable[[], bool]
+        self,
+        uow: UnitOfWorkFactory,
+        hub: EventHub,
+        claude_configured: Callable[[], bool],
+        *,
+        max_concurrent_turns: int = 8,
     ) -> None:
         self._uow = uow
         self._hub = hub
         self._claude_configured = claude_configured
         self._workers: dict[UUID, SessionWorker] = {}
+        # Turns beyond the cap wait for a slot with their input still pending.
+        self._slots = asyncio.Semaphore(max_concurrent_turns)
         self.turn_runner: TurnRunner | None = None
 
     # --- sending ----------------------------------------------------------------------
@@ -74,31 +97,37 @@ class RunManager:
         *,
         sender_session_id: UUID | None = None,
         sender_name: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> SendResult:
-        """Persist a user message now and queue its turn."""
+        """Accept a message durably and make sure the session's queue drains."""
         if len(content) > MAX_MESSAGE_CHARS:
             raise PayloadTooLargeError(f"a message may hold at most {MAX_MESSAGE_CHARS} characters")
-        self._require_claude(session_id)
-        queued = self._worker(session_id).busy
-        message = await self._persist_user_message(
-            session_id, content, sender_session_id, sender_name, queued=queued
-        )
-        # Looked up again: the worker may have finished and been retired meanwhile.
-        worker = self._worker(session_id)
-        self._hub.publish(session_id, "message_created", message=message_payload(message))
-        item = QueuedMessage(
-            message_id=message.id,
-            run_id=uuid4(),
-            preview=content[:PREVIEW_CHARS],
-            sender_name=sender_name,
-            sender_session_id=sender_session_id,
-            created_at=message.created_at.isoformat() if message.created_at else "",
-        )
-        worker.queue.append(item)
-        worker.paused = False
-        self._publish_queue(session_id, worker)
-        self._ensure_draining(session_id, worker)
-        return SendResult(message=message, run_id=item.run_id, queued=queued)
+        async with self._uow() as uow:
+            # The row lock orders this send against other sends and turn starts.
+            session = await uow.sessions.get_for_update(session_id)
+            if session is None:
+                raise NotFoundError("session", session_id)
+            self._require_claude(session_id)
+            ahead = await uow.pending.waiting(session_id)
+            item = PendingInput.accept(
+                session_id, content, sender_session_id, sender_name, metadata
+            )
+            queued = bool(ahead) or session.status.is_running or self._slots.locked()
+            if queued:
+                item.metadata = {**item.metadata, "queued": True}
+            await uow.pending.add(item)
+            resumed = session.status is SessionStatus.CANCELLED
+            if resumed:
+                # A new message to a stopped session is a request to carry on.
+                session.resume()
+                await record_session_activity(uow, EventType.SESSION_RESUMED, session)
+            await uow.commit()
+        if resumed:
+            self._hub.publish(session_id, "status_changed", status=session.status.value)
+        if queued:
+            self._publish_queue(session_id, [*ahead, item], paused=False)
+        self._start_draining(session_id)
+        return SendResult(item=item, queued=queued)
 
     def _require_claude(self, session_id: UUID) -> None:
         if self.turn_runner is None or not self._claude_configured():
@@ -108,70 +137,62 @@ class RunManager:
             self._hub.publish(session_id, "error", error=error.message, code=error.code)
             raise error
 
-    async def _persist_user_message(
-        self,
-        session_id: UUID,
-        content: str,
-        sender_session_id: UUID | None,
-        sender_name: str | None,
-        *,
-        queued: bool,
-    ) -> Message:
-        async with self._uow() as uow:
-            session = await uow.sessions.get(session_id)
-            if session is None:
-                raise NotFoundError("session", session_id)
-            message = Message.user(session_id, content, sender_session_id, sender_name)
-            message.metadata = {"queued": True} if queued else {}
-            await uow.messages.append(message)
-            await record_activity(
-                uow,
-                EventType.MESSAGE_SENT,
-                session_id=session_id,
-                project_id=session.project_id,
-                message_id=str(message.id),
-                from_session_id=str(sender_session_id) if sender_session_id else None,
-            )
-            await uow.commit()
-        return message
-
     # --- the worker -------------------------------------------------------------------
 
-    def _worker(self, session_id: UUID) -> SessionWorker:
-        return self._workers.setdefault(session_id, SessionWorker())
-
-    def _ensure_draining(self, session_id: UUID, worker: SessionWorker) -> None:
+    def _start_draining(self, session_id: UUID) -> None:
+        worker = self._workers.setdefault(session_id, SessionWorker())
+        worker.hold = False
+        worker.kicked = True
         if worker.drain is None or worker.drain.done():
             worker.drain = asyncio.create_task(
                 self._drain(session_id, worker), name=f"kumiai-session-{session_id}"
             )
 
     async def _drain(self, session_id: UUID, worker: SessionWorker) -> None:
+        try:
+            while not worker.hold:
+                worker.kicked = False
+                async with self._slots:
+                    ran = not worker.hold and await self._run_one(session_id, worker)
+                if not ran and not worker.kicked:
+                    break
+        except asyncio.CancelledError:
+            raise  # the server is shutting down
+        except Exception as error:  # a drain must never die unseen
+            logger.error("session_drain_crashed", session_id=str(session_id), exc_info=error)
+        finally:
+            if self._workers.get(session_id) is worker and worker.turn is None:
+                # An idle worker holds nothing worth keeping; the next send makes a new one.
+                del self._workers[session_id]
+
+    async def _run_one(self, session_id: UUID, worker: SessionWorker) -> bool:
+        """Run the next turn, if any; False when nothing could start."""
         runner = self.turn_runner
         assert runner is not None, "checked by send()"
-        while worker.queue and not worker.paused:
-            worker.current = worker.queue.popleft()
-            self._publish_queue(session_id, worker)
-            worker.turn = asyncio.create_task(runner.run(session_id, worker.current))
-            try:
-                await worker.turn
-            except asyncio.CancelledError:
-                if not worker.turn.cancelled():
-                    raise  # the worker itself is being shut down
-            finally:
-                worker.current = None
-                worker.turn = None
-        if not worker.queue and self._workers.get(session_id) is worker:
-            # An idle worker holds nothing worth keeping; send() makes a new one.
-            del self._workers[session_id]
 
-    def _publish_queue(self, session_id: UUID, worker: SessionWorker) -> None:
+        def claimed(item: PendingInput) -> None:
+            worker.current = item
+
+        worker.turn = asyncio.create_task(runner.run(session_id, claimed))
+        try:
+            return await worker.turn
+        except asyncio.CancelledError:
+            if not worker.turn.cancelled():
+                raise  # the drain itself is being cancelled: the server is shutting down
+            return True
+        finally:
+            worker.turn = None
+            worker.current = None
+
+    def _publish_queue(
+        self, session_id: UUID, waiting: list[PendingInput], *, paused: bool
+    ) -> None:
         self._hub.publish(
             session_id,
             "queue_changed",
-            size=len(worker.queue),
-            paused=worker.paused,
-            messages=[item.as_payload() for item in worker.queue],
+            size=len(waiting),
+            paused=paused,
+            messages=[pending_payload(item) for item in waiting],
         )
 
     def announce(self, session_id: UUID, event_type: str, **data: Any) -> None:
@@ -180,55 +201,80 @@ class RunManager:
 
     # --- inspection -------------------------------------------------------------------
 
-    def queue(self, session_id: UUID) -> list[QueuedMessage]:
-        worker = self._workers.get(session_id)
-        return list(worker.queue) if worker else []
+    async def queue(self, session_id: UUID) -> QueueState:
+        async with self._uow() as uow:
+            session = await _require(uow, session_id)
+            waiting = await uow.pending.waiting(session_id)
+            dropped = await uow.pending.dropped(session_id, DROPPED_LISTED)
+        return QueueState(
+            running=self.current_run(session_id),
+            waiting=waiting,
+            dropped=dropped,
+            paused=bool(waiting) and self._paused(session_id, session),
+        )
 
-    def current_run(self, session_id: UUID) -> QueuedMessage | None:
+    def _paused(self, session_id: UUID, session: Session) -> bool:
+        worker = self._workers.get(session_id)
+        return session.status is SessionStatus.CANCELLED or (worker is not None and worker.hold)
+
+    def current_run(self, session_id: UUID) -> PendingInput | None:
         worker = self._workers.get(session_id)
         return worker.current if worker else None
 
     def is_running(self, session_id: UUID) -> bool:
-        worker = self._workers.get(session_id)
-        return worker is not None and worker.current is not None
+        return self.current_run(session_id) is not None
 
     # --- stopping ---------------------------------------------------------------------
 
-    async def cancel(self, session_id: UUID, *, drop_queue: bool = False) -> bool:
-        """Stop the running turn, if any; pause (or drop) the queue. True if a turn stopped."""
+    async def cancel(
+        self, session_id: UUID, *, drop_queue: bool = False, drop_reason: str = STOPPED_REASON
+    ) -> bool:
+        """Stop the running turn, if any, and hold (or drop) the queue.
+
+        True if a turn stopped: it settles as ``cancelled`` by itself, which keeps the
+        queue paused until ``resume`` or a new message.
+        """
         worker = self._workers.get(session_id)
-        if worker is None:
-            return False
-        worker.paused = True
-        if drop_queue:
-            worker.queue.clear()
-        self._publish_queue(session_id, worker)
-        turn = worker.turn
-        if turn is None or turn.done():
-            return False
-        turn.cancel()
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(asyncio.shield(turn), SETTLE_TIMEOUT)
-        return True
+        if worker is not None:
+            worker.hold = True
+        waiting = await self._drop_queue(session_id, drop_reason) if drop_queue else None
+        stopped = False
+        turn = worker.turn if worker is not None else None
+        if turn is not None and not turn.done():
+            turn.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(turn), SETTLE_TIMEOUT)
+            stopped = True
+        if waiting is None:
+            async with self._uow() as uow:
+                waiting = await uow.pending.waiting(session_id)
+        self._publish_queue(session_id, waiting, paused=bool(waiting))
+        return stopped
+
+    async def _drop_queue(self, session_id: UUID, reason: str) -> list[PendingInput]:
+        async with self._uow() as uow:
+            now = utcnow()
+            for item in await uow.pending.waiting(session_id):
+                item.drop(reason, now)
+            await uow.commit()
+        return []
 
     def resume_queue(self, session_id: UUID) -> None:
         """Start draining again after a resume."""
-        worker = self._workers.get(session_id)
-        if worker is not None and worker.queue:
-            worker.paused = False
-            self._publish_queue(session_id, worker)
-            self._ensure_draining(session_id, worker)
+        self._start_draining(session_id)
 
     async def stop_session(self, session_id: UUID) -> None:
-        """Before a session goes away: stop its turn, forget its queue and its events."""
-        await self.cancel(session_id, drop_queue=True)
-        self._workers.pop(session_id, None)
+        """Before a session goes away: stop its turn, drop its queue, forget its events."""
+        await self.cancel(session_id, drop_queue=True, drop_reason="the session was deleted")
+        worker = self._workers.pop(session_id, None)
+        if worker is not None and worker.drain is not None:
+            worker.drain.cancel()
         self._hub.forget(session_id)
 
     async def shutdown(self) -> None:
-        """Cancel every run; each settles as cancelled before the process exits."""
-        for session_id in list(self._workers):
-            await self.cancel(session_id)
+        """Stop every run; each settles as interrupted, and its queue drains on restart."""
+        if self.turn_runner is not None:
+            self.turn_runner.shutting_down = True
         drains = [w.drain for w in self._workers.values() if w.drain and not w.drain.done()]
         for task in drains:
             task.cancel()
@@ -237,23 +283,28 @@ class RunManager:
     # --- recovery ---------------------------------------------------------------------
 
     async def recover(self) -> list[UUID]:
-        """After a crash: sessions caught mid-turn move to error, with synthetic results."""
+        """After a crash: sessions caught mid-turn move to error, with synthetic results.
+
+        Then every session with pending input starts draining, so what was accepted
+        before the crash is answered without anyone asking.
+        """
         async with self._uow() as uow:
             stuck = await uow.sessions.list_in_status(
                 [SessionStatus.THINKING, SessionStatus.WORKING, SessionStatus.WAITING]
             )
             for session in stuck:
-                history = await uow.messages.history(session.id)
-                for result in synthetic_results_for(history, RESTART_REASON):
-                    await uow.messages.append(result)
-                session.fail(RESTART_REASON)
-                await record_session_activity(
-                    uow,
-                    EventType.SESSION_FAILED,
-                    session,
-                    error=RESTART_REASON,
-                )
+                await interrupt_session(uow, session, RESTART_REASON)
+            waiting = await uow.pending.sessions_waiting()
             await uow.commit()
         if stuck:
             logger.warning("recovered_interrupted_sessions", count=len(stuck))
+        for session_id in waiting:
+            self._start_draining(session_id)
         return [session.id for session in stuck]
+
+
+async def _require(uow: UnitOfWork, session_id: UUID) -> Session:
+    session = await uow.sessions.get(session_id)
+    if session is None:
+        raise NotFoundError("session", session_id)
+    return session

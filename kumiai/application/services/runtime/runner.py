@@ -1,44 +1,60 @@
-"""One turn of one session: from the user's message to the end of the agent's answer.
+"""One turn of one session: from claiming its message to the end of the agent's answer.
+
+A turn starts with a *claim*: one transaction, under the session row's lock, moves the
+oldest pending input into the transcript (its sequence, its ``message_created``) and
+the session to ``thinking``. The claim is atomic and runs to its end even when the turn
+is cancelled meanwhile, so a started turn always settles and an unstarted one leaves
+its input pending. A claim that fails (the database is down) is retried until it
+succeeds: nothing was started, nothing is lost.
 
 A turn never holds a database session across the model stream: each step that
 persists something (a text block, a tool call, a result, the final status) is its
 own short unit of work, committed before the event announcing it is published.
+
+Every started turn ends with exactly one terminal event (``done``, ``error`` or
+``cancelled``). When the final status cannot be saved, the terminal event goes out
+anyway and the save is retried until the database is back.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from kumiai.application.ports.agent_runtime import (
-    AgentRuntime,
-    TurnOutcome,
-)
+from kumiai.application.ports.agent_runtime import AgentRuntime, TurnOutcome
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from kumiai.application.services.common import record_session_activity, utcnow
+from kumiai.application.services.common import record_activity, record_session_activity, utcnow
 from kumiai.application.services.runtime.context import TurnContextBuilder
 from kumiai.application.services.runtime.events import EventHub
-from kumiai.application.services.runtime.history import DELIVERED_AFTER
-from kumiai.application.services.runtime.queue_item import QueuedMessage
+from kumiai.application.services.runtime.payloads import message_payload, pending_payload
 from kumiai.application.services.runtime.sink import AfterTool, PersistingSink, usage_dict
-from kumiai.core.exceptions import KumiAIError
+from kumiai.core.exceptions import DatabaseUnavailableError, KumiAIError
 from kumiai.core.logging import get_logger
-from kumiai.domain.entities import Message, Session, synthetic_results_for
+from kumiai.domain.entities import Message, PendingInput, Session, synthetic_results_for
 from kumiai.domain.value_objects import EventType, SessionStatus
 
 logger = get_logger(__name__)
 
 CANCELLED_REASON = "cancelled by the user"
+SHUTDOWN_REASON = "interrupted by server shutdown"
+STALE_REASON = "the previous turn ended without settling"
+RETRY_FIRST_DELAY = 0.2
+RETRY_MAX_DELAY = 5.0
+
+OnClaimed = Callable[[PendingInput], None]
 
 
-class SessionGone(Exception):
-    """The session was deleted before its turn could start."""
+@dataclass(frozen=True)
+class _Claim:
+    item: PendingInput
+    session: Session
 
 
 class TurnRunner:
-    """Runs one queued message's turn and leaves the session in a settled status."""
+    """Claims a session's next pending input, runs its turn and settles the session."""
 
     def __init__(
         self,
@@ -53,114 +69,222 @@ class TurnRunner:
         self._runtime = runtime
         self._contexts = contexts
         self._after_tool = after_tool
+        # Set on shutdown: a turn cancelled then ends as interrupted, not as the user's
+        # cancel, so its session's queue drains again after the restart.
+        self.shutting_down = False
 
-    async def run(self, session_id: UUID, item: QueuedMessage) -> None:
+    async def run(self, session_id: UUID, on_claimed: OnClaimed) -> bool:
+        """Run the session's next turn; False when there was nothing to start."""
+        claim = await self._claim_with_retry(session_id, on_claimed)
+        if claim is None:
+            return False
+        await self._turn(claim)
+        return True
+
+    async def _turn(self, claim: _Claim) -> None:
+        sink = self._sink(claim, None)
         try:
-            session = await self._begin(session_id, item)
-        except SessionGone:
-            return
-        sink = PersistingSink(self._uow, self._hub, session, item.run_id, None)
-        try:
-            prepared = await self._contexts.build(session_id)
-            sink = PersistingSink(
-                self._uow,
-                self._hub,
-                session,
-                item.run_id,
-                prepared.agent_name,
-                after_tool=self._after_tool,
-            )
+            prepared = await self._contexts.build(claim.session.id)
+            sink = self._sink(claim, prepared.agent_name)
             outcome = await self._runtime.run_turn(prepared.request, prepared.toolbox, sink)
         except asyncio.CancelledError:
-            await asyncio.shield(self._settle_cancelled(session_id, item, sink))
+            await asyncio.shield(self._settle_cancelled(claim, sink))
             raise
         except Exception as error:  # every failure must settle the session
-            await self._settle_failed(session_id, item, sink, error)
+            await self._settle_failed(claim, sink, error)
             return
-        await self._settle_done(session_id, item, sink, outcome)
+        await self._settle_done(claim, sink, outcome)
 
-    async def _begin(self, session_id: UUID, item: QueuedMessage) -> Session:
+    def _sink(self, claim: _Claim, agent_name: str | None) -> PersistingSink:
+        return PersistingSink(
+            self._uow,
+            self._hub,
+            claim.session,
+            claim.item.run_id,
+            agent_name,
+            after_tool=self._after_tool,
+        )
+
+    # --- the claim ----------------------------------------------------------------------
+
+    async def _claim_with_retry(self, session_id: UUID, on_claimed: OnClaimed) -> _Claim | None:
+        delay = RETRY_FIRST_DELAY
+        while True:
+            attempt = asyncio.ensure_future(self._claim(session_id, on_claimed))
+            try:
+                return await asyncio.shield(attempt)
+            except asyncio.CancelledError:
+                # A claim, once begun, completes: a turn it started must settle as cancelled.
+                claim = await attempt
+                if claim is not None:
+                    await self._settle_cancelled(claim, self._sink(claim, None))
+                raise
+            except Exception as error:
+                # The claim is one transaction: a failed one changed nothing.
+                logger.warning(
+                    "turn_claim_failed",
+                    session_id=str(session_id),
+                    error=str(error),
+                    retry_in=delay,
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_DELAY)
+
+    async def _claim(self, session_id: UUID, on_claimed: OnClaimed) -> _Claim | None:
         async with self._uow() as uow:
             session = await uow.sessions.get_for_update(session_id)
-            if session is None:
-                raise SessionGone
-            # A message to an ended or fresh session brings it back first.
+            if session is None or session.status is SessionStatus.CANCELLED:
+                return None  # gone, or its queue is paused until resume
+            item = await uow.pending.next_waiting(session_id)
+            if item is None:
+                return None
+            if session.status.is_running:
+                # No turn of this session is live (its worker is here, claiming), so the
+                # status is what a failed settle left behind: repair it, don't refuse.
+                await interrupt_session(uow, session, STALE_REASON)
+            message = item.to_message()
+            await uow.pending.remove(item)
+            await uow.messages.append(message)
             session.reopen()
             session.start(utcnow())
-            await uow.messages.merge_metadata(
-                item.message_id, {DELIVERED_AFTER: session.next_sequence - 1}
+            await record_activity(
+                uow,
+                EventType.MESSAGE_SENT,
+                session_id=session_id,
+                project_id=session.project_id,
+                message_id=str(message.id),
+                from_session_id=str(item.sender_session_id) if item.sender_session_id else None,
             )
             await record_session_activity(
-                uow,
-                EventType.SESSION_STARTED,
-                session,
-                run_id=str(item.run_id),
+                uow, EventType.SESSION_STARTED, session, run_id=str(item.run_id)
             )
+            waiting = await uow.pending.waiting(session_id)
             await uow.commit()
+            # Before any other await: the item is never out of the queue and not running.
+            on_claimed(item)
+        run_id = str(item.run_id)
+        self._hub.publish(session_id, "message_created", message=message_payload(message))
         self._hub.publish(
-            session_id, "status_changed", status=session.status.value, run_id=str(item.run_id)
-        )
-        self._hub.publish(
-            session_id, "run_started", run_id=str(item.run_id), message_id=str(item.message_id)
-        )
-        return session
-
-    async def _settle_done(
-        self, session_id: UUID, item: QueuedMessage, sink: PersistingSink, outcome: TurnOutcome
-    ) -> None:
-        status = await self._settle(session_id, _finish_turn, [])
-        self._publish_end(
             session_id,
-            status,
-            "done",
-            item,
+            "queue_changed",
+            size=len(waiting),
+            paused=False,
+            messages=[pending_payload(waiting_item) for waiting_item in waiting],
+        )
+        self._hub.publish(session_id, "status_changed", status=session.status.value, run_id=run_id)
+        self._hub.publish(session_id, "run_started", run_id=run_id, message_id=str(message.id))
+        return _Claim(item=item, session=session)
+
+    # --- settling -----------------------------------------------------------------------
+
+    async def _settle_done(self, claim: _Claim, sink: PersistingSink, outcome: TurnOutcome) -> None:
+        await self._settle(
+            claim,
+            _finish_turn,
+            list,
+            terminal="done",
             stop_reason=outcome.stop_reason,
             usage=usage_dict(sink.state.usage),
             iterations=outcome.iterations,
         )
 
-    async def _settle_cancelled(
-        self, session_id: UUID, item: QueuedMessage, sink: PersistingSink
-    ) -> None:
-        status = await self._settle(
-            session_id,
+    async def _settle_cancelled(self, claim: _Claim, sink: PersistingSink) -> None:
+        if self.shutting_down:
+            await self._settle_interrupted(claim, sink)
+            return
+        await self._settle(
+            claim,
             lambda session: session.cancel(),
-            _partials(sink, session_id, item),
+            _partials(sink, claim),
             synthetic_reason=CANCELLED_REASON,
+            terminal="cancelled",
+            reason=CANCELLED_REASON,
         )
-        self._publish_end(session_id, status, "cancelled", item, reason=CANCELLED_REASON)
 
-    async def _settle_failed(
-        self, session_id: UUID, item: QueuedMessage, sink: PersistingSink, error: Exception
-    ) -> None:
+    async def _settle_interrupted(self, claim: _Claim, sink: PersistingSink) -> None:
+        await self._settle(
+            claim,
+            lambda session: session.fail(SHUTDOWN_REASON),
+            _partials(sink, claim),
+            synthetic_reason=SHUTDOWN_REASON,
+            terminal="error",
+            error=SHUTDOWN_REASON,
+            code="interrupted",
+        )
+
+    async def _settle_failed(self, claim: _Claim, sink: PersistingSink, error: Exception) -> None:
         reason = error.message if isinstance(error, KumiAIError) else f"internal error: {error}"
         if not isinstance(error, KumiAIError):
             logger.error(
-                "turn_crashed", session_id=str(session_id), error=repr(error), exc_info=error
+                "turn_crashed", session_id=str(claim.session.id), error=repr(error), exc_info=error
             )
         code = error.code if isinstance(error, KumiAIError) else "internal_error"
-        status = await self._settle(
-            session_id,
+        await self._settle(
+            claim,
             lambda session: session.fail(reason),
-            _partials(sink, session_id, item),
+            _partials(sink, claim),
             synthetic_reason=reason,
+            terminal="error",
+            error=reason,
+            code=code,
         )
-        self._publish_end(session_id, status, "error", item, error=reason, code=code)
 
     async def _settle(
         self,
+        claim: _Claim,
+        move: Callable[[Session], None],
+        partials: Callable[[], list[Message]],
+        *,
+        terminal: str,
+        synthetic_reason: str | None = None,
+        **data: Any,
+    ) -> None:
+        """Save the end of the turn, then announce it; exactly one terminal event.
+
+        While the database is unavailable the terminal event goes out first, so no
+        stream waits on an outage, and the save is retried until it succeeds.
+        """
+        session_id = claim.session.id
+        run_id = str(claim.item.run_id)
+        delay = RETRY_FIRST_DELAY
+        announced = False
+        while True:
+            try:
+                status = await self._save_end(session_id, move, partials, synthetic_reason)
+                break
+            except DatabaseUnavailableError as error:
+                logger.warning(
+                    "turn_settle_failed", session_id=str(session_id), error=str(error), retry=delay
+                )
+            except Exception as error:
+                # Not an outage: retrying would fail the same way. The next claim (or the
+                # next start-up) repairs the status this turn leaves behind.
+                logger.error("turn_settle_crashed", session_id=str(session_id), exc_info=error)
+                status = None
+                break
+            if not announced:
+                self._hub.publish(session_id, terminal, run_id=run_id, **data)
+                announced = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_DELAY)
+        if status is not None:
+            self._hub.publish(session_id, "status_changed", status=status.value, run_id=run_id)
+        if not announced:
+            self._hub.publish(session_id, terminal, run_id=run_id, **data)
+
+    async def _save_end(
+        self,
         session_id: UUID,
         move: Callable[[Session], None],
-        partials: list[Message],
-        *,
-        synthetic_reason: str | None = None,
+        partials: Callable[[], list[Message]],
+        synthetic_reason: str | None,
     ) -> SessionStatus | None:
         """Write leftovers and the final status in one unit of work."""
         async with self._uow() as uow:
             session = await uow.sessions.get_for_update(session_id)
             if session is None:
                 return None
-            for message in partials:
+            for message in partials():
                 await uow.messages.append(message)
             if synthetic_reason is not None:
                 history = await uow.messages.history(session_id)
@@ -172,34 +296,37 @@ class TurnRunner:
             await uow.commit()
             return session.status
 
-    def _publish_end(
-        self,
-        session_id: UUID,
-        status: SessionStatus | None,
-        terminal: str,
-        item: QueuedMessage,
-        **data: Any,
-    ) -> None:
-        if status is not None:
-            self._hub.publish(
-                session_id, "status_changed", status=status.value, run_id=str(item.run_id)
-            )
-        self._hub.publish(session_id, terminal, run_id=str(item.run_id), **data)
-
 
 def _finish_turn(session: Session) -> None:
     session.finish_turn()
 
 
-def _partials(sink: PersistingSink, session_id: UUID, item: QueuedMessage) -> list[Message]:
-    """Text that streamed but never finished its block, kept so nothing shown is lost."""
-    partials = []
-    for _, text in sorted(sink.state.partial_text.items()):
-        if text.strip():
-            message = Message.assistant_text(session_id, text, str(item.run_id))
-            message.metadata = {"partial": True}
-            partials.append(message)
-    return partials
+def _partials(sink: PersistingSink, claim: _Claim) -> Callable[[], list[Message]]:
+    """Text that streamed but never finished its block, kept so nothing shown is lost.
+
+    A factory: each attempt to save the end of a turn writes fresh rows.
+    """
+
+    def messages() -> list[Message]:
+        partials = []
+        for _, text in sorted(sink.state.partial_text.items()):
+            if text.strip():
+                message = Message.assistant_text(claim.session.id, text, str(claim.item.run_id))
+                message.metadata = {"partial": True}
+                partials.append(message)
+        return partials
+
+    return messages
+
+
+async def interrupt_session(uow: UnitOfWork, session: Session, reason: str) -> None:
+    """A session whose turn died with no one to settle it: answer its open tool calls
+    and move it to ``error``, so it can be resumed."""
+    history = await uow.messages.history(session.id)
+    for result in synthetic_results_for(history, reason):
+        await uow.messages.append(result)
+    session.fail(reason)
+    await record_session_activity(uow, EventType.SESSION_FAILED, session, error=reason)
 
 
 async def _record_end(uow: UnitOfWork, session: Session) -> None:

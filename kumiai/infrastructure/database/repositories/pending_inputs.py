@@ -1,0 +1,67 @@
+"""Session queues: pending inputs ordered by a server-wide identity column."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kumiai.domain.entities import PendingInput
+from kumiai.domain.value_objects import PendingInputState
+from kumiai.infrastructure.database.tables import pending_inputs, sessions
+
+_PENDING = pending_inputs.c.state == PendingInputState.PENDING
+
+
+class SqlPendingInputRepository:
+    def __init__(self, db: AsyncSession) -> None:
+        self._db = db
+
+    async def add(self, item: PendingInput) -> None:
+        self._db.add(item)
+        await self._db.flush()
+
+    async def waiting(self, session_id: UUID) -> list[PendingInput]:
+        query = (
+            sa.select(PendingInput)
+            .where(pending_inputs.c.session_id == session_id, _PENDING)
+            .order_by(pending_inputs.c.position)
+        )
+        return list((await self._db.scalars(query)).all())
+
+    async def next_waiting(self, session_id: UUID) -> PendingInput | None:
+        query = (
+            sa.select(PendingInput)
+            .where(pending_inputs.c.session_id == session_id, _PENDING)
+            .order_by(pending_inputs.c.position)
+            .limit(1)
+        )
+        return (await self._db.scalars(query)).first()
+
+    async def dropped(self, session_id: UUID, limit: int) -> list[PendingInput]:
+        query = (
+            sa.select(PendingInput)
+            .where(
+                pending_inputs.c.session_id == session_id,
+                pending_inputs.c.state == PendingInputState.DROPPED,
+            )
+            .order_by(pending_inputs.c.position.desc())
+            .limit(limit)
+        )
+        return list((await self._db.scalars(query)).all())
+
+    async def remove(self, item: PendingInput) -> None:
+        await self._db.delete(item)
+        await self._db.flush()
+
+    async def sessions_waiting(self) -> list[UUID]:
+        oldest = sa.func.min(pending_inputs.c.position)
+        query = (
+            sa.select(pending_inputs.c.session_id)
+            .join(sessions, sessions.c.id == pending_inputs.c.session_id)
+            .where(_PENDING, sessions.c.deleted_at.is_(None))
+            .group_by(pending_inputs.c.session_id)
+            .order_by(oldest)
+        )
+        return list((await self._db.scalars(query)).all())
