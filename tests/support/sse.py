@@ -40,14 +40,21 @@ async def events(response: httpx.Response) -> AsyncIterator[Event]:
 
 
 async def collect(
-    response: httpx.Response, *, until: str | None = None, count: int | None = None
+    response: httpx.Response,
+    *,
+    until: str | None = None,
+    count: int | None = None,
+    after: str | None = None,
 ) -> list[Event]:
-    """Events until one of type ``until`` (inclusive) or ``count`` events arrived."""
+    """Events until one of type ``until`` (inclusive; with ``after``, the first ``until``
+    that follows an event of type ``after``) or ``count`` events arrived."""
     seen: list[Event] = []
+    armed = after is None
     async for event in events(response):
         seen.append(event)
-        if (until is not None and event.type == until) or (
+        if (armed and until is not None and event.type == until) or (
             count is not None and len(seen) >= count
         ):
             break
+        armed = armed or event.type == after
     return seen

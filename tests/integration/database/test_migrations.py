@@ -12,7 +12,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from kumiai.domain.value_objects import EventType, MessageRole, SessionStatus, SessionType
+from kumiai.domain.value_objects import (
+    EventType,
+    MessageRole,
+    PendingInputState,
+    SessionStatus,
+    SessionType,
+)
 from kumiai.infrastructure.database.migrations import runner
 from kumiai.infrastructure.database.tables import metadata
 from tests.support.database import create_scratch_database_async, drop_database_async
@@ -24,9 +30,16 @@ KUMIAI_TABLES = {
     "sessions",
     "messages",
     "activity_logs",
+    "pending_inputs",
     "user_profiles",
 }
-KUMIAI_TYPES = {"session_type", "session_status", "message_role", "activity_event_type"}
+KUMIAI_TYPES = {
+    "session_type",
+    "session_status",
+    "message_role",
+    "activity_event_type",
+    "pending_input_state",
+}
 
 
 @pytest.fixture
@@ -118,6 +131,7 @@ async def test_orm_metadata_and_migrations_do_not_drift(engine: AsyncEngine) -> 
         ("session_status", SessionStatus),
         ("message_role", MessageRole),
         ("activity_event_type", EventType),
+        ("pending_input_state", PendingInputState),
     ],
 )
 async def test_database_enum_types_hold_the_domain_values_in_order(

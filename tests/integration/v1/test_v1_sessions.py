@@ -367,7 +367,7 @@ async def _enqueue(live: LiveApp, session_id: str, query: str) -> None:
     assert 200 <= response.status_code < 300, response.text
 
 
-async def test_enqueue_stores_the_query_verbatim_and_queues_while_busy(
+async def test_enqueue_queues_while_busy_and_interrupt_clears_the_queue_as_the_original_did(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:
     team = await create_team(live, "Dana")
@@ -384,10 +384,11 @@ async def test_enqueue_stores_the_query_verbatim_and_queues_while_busy(
     assert current["status"] == "idle"
     assert live.container.runs.current_run(UUID(session_id)) is None
     items = (await live.client.get(f"{V1}/{session_id}/messages")).json()["items"]
-    assert [item["content"] for item in items if item["role"] == "user"] == [
-        "first\n\nline",
-        "second",
-    ]
+    assert [item["content"] for item in items if item["role"] == "user"] == ["first\n\nline"]
+    status = (await live.client.get(f"{V1}/{session_id}/queue-status")).json()
+    assert status == {"queue_size": 0, "is_processing": False}
+    queue = (await live.client.get(f"/api/v2/sessions/{session_id}/queue")).json()["data"]
+    assert [item["content"] for item in queue["dropped"]] == ["second"]
 
 
 async def test_recreate_during_a_turn_stops_it_and_starts_over(

@@ -51,7 +51,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("position", name="uq_pending_inputs_position"),
         sa.CheckConstraint(
             "(state = 'dropped') = (dropped_at IS NOT NULL)",
-            name="ck_pending_inputs_dropped_at_iff_dropped",
+            name="dropped_at_iff_dropped",  # the naming convention adds the ck_ prefix
         ),
     )
     op.create_index(

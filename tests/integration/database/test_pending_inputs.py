@@ -1,0 +1,85 @@
+"""The queue table: acceptance order, dropped rows kept, and its constraint."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from kumiai.core.exceptions import ConflictError
+from kumiai.domain.entities import PendingInput, Session
+from kumiai.domain.value_objects import PendingInputState, SessionType
+from kumiai.infrastructure.database.engine import Database
+from kumiai.infrastructure.database.unit_of_work import SqlUnitOfWork
+
+NOW = datetime(2026, 11, 29, tzinfo=UTC)
+
+
+async def _session(database: Database) -> Session:
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        session = Session.create(SessionType.ASSISTANT)
+        session.mark_ready()
+        await uow.sessions.add(session)
+        await uow.commit()
+    return session
+
+
+async def _accept(database: Database, session: Session, *contents: str) -> list[PendingInput]:
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        items = [PendingInput.accept(session.id, content) for content in contents]
+        for item in items:
+            await uow.pending.add(item)
+        await uow.commit()
+    return items
+
+
+async def test_the_queue_is_in_acceptance_order_and_dropped_inputs_leave_it_but_stay_listed(
+    database: Database,
+) -> None:
+    session = await _session(database)
+    first, second, third = await _accept(database, session, "one", "two", "three")
+    assert first.position is not None and second.position is not None
+    assert first.position < second.position < (third.position or 0)
+
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        (loaded,) = [item for item in await uow.pending.waiting(session.id) if item.id == second.id]
+        loaded.drop("no longer needed", NOW)
+        await uow.commit()
+
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        assert [item.content for item in await uow.pending.waiting(session.id)] == ["one", "three"]
+        assert (await uow.pending.next_waiting(session.id)).content == "one"  # type: ignore[union-attr]
+        (dropped,) = await uow.pending.dropped(session.id, limit=10)
+        assert (dropped.content, dropped.state) == ("two", PendingInputState.DROPPED)
+        assert session.id in await uow.pending.sessions_waiting()
+
+
+async def test_removing_an_input_that_entered_the_transcript_empties_the_queue(
+    database: Database,
+) -> None:
+    session = await _session(database)
+    await _accept(database, session, "only")
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        loaded = await uow.pending.next_waiting(session.id)
+        assert loaded is not None
+        await uow.pending.remove(loaded)
+        await uow.commit()
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        assert await uow.pending.waiting(session.id) == []
+        assert session.id not in await uow.pending.sessions_waiting()
+
+
+async def test_a_dropped_row_must_say_when_it_was_dropped(database: Database) -> None:
+    session = await _session(database)
+    await _accept(database, session, "x")
+    with pytest.raises(ConflictError) as raised:
+        async with SqlUnitOfWork(database.session_factory) as uow:
+            loaded = await uow.pending.next_waiting(session.id)
+            assert loaded is not None
+            loaded.state = PendingInputState.DROPPED
+            await uow.commit()
+    assert raised.value.details == {"constraint": "ck_pending_inputs_dropped_at_iff_dropped"}
+    cause = raised.value.__cause__
+    assert isinstance(cause, IntegrityError)
+    assert getattr(cause.orig, "sqlstate", None) == "23514"
