@@ -118,6 +118,14 @@ async def wait_for_event(
     raise AssertionError(f"no {event_type} event")
 
 
+async def wait_for_subscriber(live: LiveApp, session_id: str, timeout: float = 10) -> None:
+    """Until a client has subscribed to the session's live events."""
+    log = live.container.events.log(UUID(session_id))
+    async with asyncio.timeout(timeout):
+        while log.subscriber_count == 0:
+            await asyncio.sleep(0.01)
+
+
 async def messages(client: httpx.AsyncClient, session_id: str) -> list[dict[str, Any]]:
     response = await client.get(f"/api/v2/sessions/{session_id}/messages", params={"limit": 200})
     return response.json()["data"]  # type: ignore[no-any-return]

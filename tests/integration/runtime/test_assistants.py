@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.integration.runtime.helpers import create_team, send, wait_until_idle
+from tests.integration.runtime.helpers import (
+    create_team,
+    send,
+    wait_for_subscriber,
+    wait_until_idle,
+)
 from tests.support.live import LiveApp
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
 from tests.support.sse import Event, collect
@@ -34,7 +39,7 @@ async def test_a_skill_written_by_the_skill_assistant_is_indexed_at_once(
         Reply.text("Created the release-notes skill."),
     )
     follower = asyncio.create_task(_follow_until_done(live, session_id))
-    await asyncio.sleep(0.1)
+    await wait_for_subscriber(live, session_id)
     await send(live.client, session_id, "make a release notes skill")
     events = await asyncio.wait_for(follower, timeout=10)
 
@@ -56,7 +61,7 @@ async def test_a_write_outside_any_definition_folder_saves_nothing(
         Reply.text("Noted."),
     )
     follower = asyncio.create_task(_follow_until_done(live, session_id))
-    await asyncio.sleep(0.1)
+    await wait_for_subscriber(live, session_id)
     await send(live.client, session_id, "take a note")
     events = await asyncio.wait_for(follower, timeout=10)
     assert all(event.type != "definition_saved" for event in events)
@@ -74,7 +79,7 @@ async def test_an_agent_can_send_the_user_a_notification(
         Reply.text("I told you."),
     )
     follower = asyncio.create_task(_follow_until_done(live, team.pm_session_id))
-    await asyncio.sleep(0.1)
+    await wait_for_subscriber(live, team.pm_session_id)
     await send(live.client, team.pm_session_id, "tell me when it is done")
     events = await asyncio.wait_for(follower, timeout=10)
     await wait_until_idle(live, team.pm_session_id)

@@ -31,12 +31,13 @@ def _script_specialist(claude: ScriptedAnthropic, name: str, filename: str) -> N
     )
 
 
-async def _settle(live: LiveApp, session_ids: list[str]) -> None:
-    """Until no session has a turn running or queued, twice in a row."""
-    for _ in range(2):
-        for session_id in session_ids:
-            await wait_until_idle(live, session_id, timeout=20)
-        await asyncio.sleep(0.1)
+async def _settle(live: LiveApp, claude: ScriptedAnthropic, session_ids: list[str]) -> None:
+    """Until every scripted reply is used and no session has a turn running or queued."""
+    async with asyncio.timeout(30):
+        while claude.pending:
+            await asyncio.sleep(0.02)
+    for session_id in session_ids:
+        await wait_until_idle(live, session_id, timeout=20)
 
 
 async def test_a_pm_delegates_to_two_specialists_who_report_back(
@@ -73,7 +74,7 @@ async def test_a_pm_delegates_to_two_specialists_who_report_back(
     )
     specialists = listed.json()["data"]
     assert len(specialists) == 2
-    await _settle(live, [team.pm_session_id, *[s["id"] for s in specialists]])
+    await _settle(live, claude, [team.pm_session_id, *[s["id"] for s in specialists]])
 
     project = Path(team.project["path"])
     assert (project / "dana.md").read_text() == "written by Dana"
@@ -135,7 +136,7 @@ async def test_a_specialist_can_message_another_session_of_its_project(
     )
     claude.enqueue(Reply.text("Here it is."), when_system_contains="You are Eli,")
     await send(live.client, dana, "coordinate with Eli")
-    await _settle(live, [dana, eli])
+    await _settle(live, claude, [dana, eli])
     eli_rows = await messages(live.client, eli)
     assert eli_rows[0]["content"] == "need the API spec"
     assert eli_rows[0]["sender_session_id"] == dana

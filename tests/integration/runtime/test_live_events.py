@@ -5,7 +5,13 @@ from __future__ import annotations
 import asyncio
 from uuid import UUID
 
-from tests.integration.runtime.helpers import create_specialist, create_team, send, wait_until_idle
+from tests.integration.runtime.helpers import (
+    create_specialist,
+    create_team,
+    send,
+    wait_for_subscriber,
+    wait_until_idle,
+)
 from tests.support.live import LiveApp
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
 from tests.support.sse import Event, collect
@@ -29,7 +35,7 @@ async def test_reconnecting_with_last_event_id_mid_run_sees_every_event_exactly_
     session_id = await create_specialist(live, team, "Dana")
     claude.enqueue(Reply.text("a fairly long streamed answer " * 4, chunks=30).slow(0.02))
     witness = asyncio.create_task(_follow(live, session_id, params={"after": 0}))
-    await asyncio.sleep(0.1)
+    await wait_for_subscriber(live, session_id)
     await send(live.client, session_id, "talk to me")
 
     async with live.client.stream(
@@ -90,7 +96,7 @@ async def test_an_open_stream_keeps_working_after_the_session_is_reset_in_place(
     team = await create_team(live, "Dana")
     session_id = await create_specialist(live, team, "Dana")
     follower = asyncio.create_task(_follow(live, session_id, params={"after": 0}))
-    await asyncio.sleep(0.1)
+    await wait_for_subscriber(live, session_id)
     reset = await live.client.post(f"/api/v1/sessions/{session_id}/recreate")
     assert reset.status_code == 200
     claude.enqueue(Reply.text("fresh start"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -404,7 +403,6 @@ async def test_recreate_during_a_turn_stops_it_and_starts_over(
     recreated = (await live.client.post(f"{V1}/{session_id}/recreate")).json()
     assert (recreated["id"], recreated["status"]) == (session_id, "idle")
     await wait_until_idle(live, session_id)
-    await asyncio.sleep(0.1)
     assert (await live.client.get(f"{V1}/{session_id}/messages")).json()["items"] == []
     status = (await live.client.get(f"{V1}/{session_id}/queue-status")).json()
     assert status == {"queue_size": 0, "is_processing": False}

@@ -237,27 +237,26 @@ class RunManager:
         worker = self._workers.get(session_id)
         if worker is not None:
             worker.hold = True
-        waiting = await self._drop_queue(session_id, drop_reason) if drop_queue else None
-        stopped = False
-        turn = worker.turn if worker is not None else None
-        if turn is not None and not turn.done():
-            turn.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(asyncio.shield(turn), SETTLE_TIMEOUT)
-            stopped = True
-        if waiting is None:
-            async with self._uow() as uow:
-                waiting = await uow.pending.waiting(session_id)
+        if drop_queue:
+            await self._drop_queue(session_id, drop_reason)
+        async with self._uow() as uow:
+            waiting = await uow.pending.waiting(session_id)
+        # Announced before the turn's terminal event, so clients know nothing runs next.
         self._publish_queue(session_id, waiting, paused=bool(waiting))
-        return stopped
+        turn = worker.turn if worker is not None else None
+        if turn is None or turn.done():
+            return False
+        turn.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(asyncio.shield(turn), SETTLE_TIMEOUT)
+        return True
 
-    async def _drop_queue(self, session_id: UUID, reason: str) -> list[PendingInput]:
+    async def _drop_queue(self, session_id: UUID, reason: str) -> None:
         async with self._uow() as uow:
             now = utcnow()
             for item in await uow.pending.waiting(session_id):
                 item.drop(reason, now)
             await uow.commit()
-        return []
 
     def resume_queue(self, session_id: UUID) -> None:
         """Start draining again after a resume."""
