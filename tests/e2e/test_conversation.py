@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,3 +76,46 @@ def test_a_served_agent_writes_a_file_and_answers(tmp_path: Path, own_database: 
             rows = _wait_for_answer(base, str(session["id"]), expected=4)
             assert rows[-1]["content"] == "hello.py is written."
             assert (Path(str(project["path"])) / "hello.py").read_text() == "print(1)"
+
+
+def test_a_message_queued_when_the_server_is_killed_is_answered_after_the_restart(
+    tmp_path: Path, own_database: str
+) -> None:
+    with ScriptedAnthropic() as claude:
+        claude.enqueue(Reply.hang(timeout=60), Reply.text("Answering the second one."))
+        env = kumiai_env(
+            tmp_path / "home",
+            KUMIAI_DATABASE_URL=own_database,
+            ANTHROPIC_API_KEY="test-key",
+            ANTHROPIC_BASE_URL=claude.base_url,
+        )
+        with serving(env) as server:
+            base = server.base_url
+            dana = _post(base, "/api/v2/characters", {"name": "Dana Crash"})
+            project = _post(
+                base, "/api/v2/projects", {"name": "Crash", "team_character_ids": [dana["slug"]]}
+            )
+            session = _post(
+                base,
+                "/api/v2/sessions",
+                {
+                    "session_type": "specialist",
+                    "character_id": dana["slug"],
+                    "project_id": project["id"],
+                },
+            )
+            path = f"/api/v2/sessions/{session['id']}/messages"
+            _post(base, path, {"content": "first"})
+            claude.wait_for_requests(1, timeout=20)
+            second = _post(base, path, {"content": "second"})
+            assert second["queued"] is True
+            server.stop(signal.SIGKILL)
+
+        with serving(env) as restarted:
+            rows = _wait_for_answer(restarted.base_url, str(session["id"]), expected=3)
+            restarted.stop()
+            log = restarted.process.stdout.read() if restarted.process.stdout else ""
+    contents = [row["content"] for row in rows if row["role"] != "tool_result"]
+    assert contents == ["first", "second", "Answering the second one."]
+    assert [row["id"] for row in rows][1] == second["message_id"]
+    assert "Task exception was never retrieved" not in log

@@ -115,7 +115,10 @@ class TurnRunner:
                 return await asyncio.shield(attempt)
             except asyncio.CancelledError:
                 # A claim, once begun, completes: a turn it started must settle as cancelled.
-                claim = await attempt
+                try:
+                    claim = await attempt
+                except Exception:
+                    raise asyncio.CancelledError from None  # it changed nothing
                 if claim is not None:
                     await self._settle_cancelled(claim, self._sink(claim, None))
                 raise
