@@ -124,6 +124,24 @@ async def test_orm_metadata_and_migrations_do_not_drift(engine: AsyncEngine) -> 
     assert differences == []
 
 
+async def test_every_constraint_has_the_name_the_metadata_declares(engine: AsyncEngine) -> None:
+    declared = {
+        (table.name, str(constraint.name))
+        for table in metadata.sorted_tables
+        for constraint in table.constraints
+        if not isinstance(constraint, sa.ForeignKeyConstraint)  # named in 0001 by hand
+    }
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            sa.text(
+                "SELECT conrelid::regclass::text, conname FROM pg_constraint "
+                "WHERE connamespace = 'public'::regnamespace AND contype IN ('c', 'u', 'p')"
+            )
+        )
+        found = {(table, name) for table, name in rows if table != "alembic_version"}
+    assert found == declared
+
+
 @pytest.mark.parametrize(
     ("type_name", "enum"),
     [
