@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import signal
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,6 +90,8 @@ def serve(
     """Run the HTTP server; start the embedded PostgreSQL unless a URL is configured."""
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
+    host, port = host or settings.host, port or settings.port
+    _ensure_port_free(host, port)
     lock = HomeLock(settings.home)
     try:
         lock.acquire()
@@ -100,8 +104,8 @@ def serve(
             _run_uvicorn(
                 "kumiai.main:create_app_from_environment",
                 factory=True,
-                host=host or settings.host,
-                port=port or settings.port,
+                host=host,
+                port=port,
                 reload=reload,
                 log_config=None,
                 timeout_graceful_shutdown=5,
@@ -110,6 +114,27 @@ def serve(
         raise _fail(error.message) from None
     finally:
         lock.release()
+
+
+def _ensure_port_free(host: str, port: int) -> None:
+    """Fail on one line before PostgreSQL starts, rather than after, when the port is taken."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as error:
+        raise _fail(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    family, kind, protocol, _, address = addresses[0]
+    with socket.socket(family, kind, protocol) as probe:
+        # As uvicorn does, so a port left in TIME_WAIT by a previous run counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise _fail(
+                    f"port {port} on {host} is already in use: stop what listens there "
+                    "or choose another port with --port or KUMIAI_PORT"
+                ) from None
+            raise _fail(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
 
 
 def _exit_on_sigterm(_signum: int, _frame: object) -> None:

@@ -26,8 +26,8 @@ FIXTURES_HOME = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
-def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with postgres_server(tmp_path_factory.mktemp("embedded-postgres")) as url:
+def postgres_server_url() -> Iterator[str]:
+    with postgres_server() as url:
         yield url
 
 

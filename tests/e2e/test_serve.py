@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -10,7 +12,8 @@ import psutil
 import pytest
 
 from kumiai.infrastructure.database.migrations import runner
-from tests.support.processes import kumiai_env, run_kumiai, serving
+from tests.support.database import embedded_home
+from tests.support.processes import free_port, kumiai_env, run_kumiai, serving
 
 pytestmark = pytest.mark.slow
 
@@ -33,8 +36,14 @@ def _read_profile_name(base_url: str) -> str:
     return httpx.get(f"{base_url}/api/v2/profile", timeout=10).json()["data"]["display_name"]
 
 
-def test_serve_on_a_fresh_home_keeps_data_across_restarts(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+@pytest.fixture
+def home() -> Iterator[Path]:
+    """A home for a real embedded server (see ``embedded_home`` for why not tmp_path)."""
+    with embedded_home() as home:
+        yield home
+
+
+def test_serve_on_a_fresh_home_keeps_data_across_restarts(home: Path) -> None:
     env = kumiai_env(home)
     with serving(env) as server:
         assert httpx.get(f"{server.base_url}/api/health").json()["database"]["embedded"] is True
@@ -48,13 +57,43 @@ def test_serve_on_a_fresh_home_keeps_data_across_restarts(tmp_path: Path) -> Non
     assert _postgres_processes(home / "pgdata") == []
 
 
-def test_a_second_server_on_the_same_home_is_refused(tmp_path: Path) -> None:
-    env = kumiai_env(tmp_path / "home")
+def test_a_second_server_on_the_same_home_is_refused(home: Path) -> None:
+    env = kumiai_env(home)
     with serving(env) as server:
-        second = run_kumiai("serve", "--port", "1", env=env)
+        second = run_kumiai("serve", "--port", str(free_port()), env=env)
         assert second.returncode == 1
         assert "already using" in second.stderr
         assert httpx.get(f"{server.base_url}/api/health").status_code == 200
+
+
+def test_after_a_kill_9_the_next_server_adopts_postgres_and_stops_it_on_sigterm(
+    home: Path,
+) -> None:
+    env = kumiai_env(home)
+    with serving(env) as server:
+        _write_profile(server.base_url, "Survivor")
+        assert server.stop(signal.SIGKILL) == -signal.SIGKILL
+    # PostgreSQL outlives a SIGKILL of serve (fine: the next start adopts it) ...
+    assert _postgres_processes(home / "pgdata") != []
+
+    with serving(env) as server:
+        assert _read_profile_name(server.base_url) == "Survivor"
+        assert server.stop(signal.SIGTERM) == 0
+    # ... and the dead serve's pid in the handle file no longer keeps it alive.
+    assert _postgres_processes(home / "pgdata") == []
+
+
+def test_a_port_in_use_is_reported_on_one_line_before_postgres_starts(home: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_kumiai("serve", "--port", str(port), env=kumiai_env(home))
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in lines[0]
+    assert not (home / "pgdata").exists()
 
 
 def test_serve_fails_clearly_when_the_database_is_unreachable(tmp_path: Path) -> None:
@@ -63,7 +102,7 @@ def test_serve_fails_clearly_when_the_database_is_unreachable(tmp_path: Path) ->
         KUMIAI_DATABASE_URL="postgresql://kumiai:hunter2@127.0.0.1:1/kumiai",
         KUMIAI_DB_CONNECT_TIMEOUT="2",
     )
-    result = run_kumiai("serve", env=env)
+    result = run_kumiai("serve", "--port", str(free_port()), env=env)
     assert result.returncode == 1
     assert "cannot reach the database" in result.stderr
     assert "hunter2" not in result.stderr

@@ -21,17 +21,18 @@ TEST_DATABASE_URL_VARIABLE = "KUMIAI_TEST_DATABASE_URL"
 
 
 @contextmanager
-def postgres_server(scratch: Path) -> Iterator[str]:
+def postgres_server() -> Iterator[str]:
     """An admin URL for a server: ``KUMIAI_TEST_DATABASE_URL`` or an embedded one."""
     configured = os.environ.get(TEST_DATABASE_URL_VARIABLE)
     if configured:
         yield to_async_url(configured)
         return
-    server = EmbeddedPostgres(scratch / "pgdata")
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+    with embedded_home() as home:
+        server = EmbeddedPostgres(home / "pgdata")
+        try:
+            yield server.start()
+        finally:
+            server.stop()
 
 
 @contextmanager

