@@ -316,3 +316,32 @@ async def test_turns_beyond_the_server_cap_wait_in_their_queues_and_all_finish(
         await wait_for_event(live, second, "done", run_id=waiting["run_id"])
         assert len(claude.requests) == 2
         assert _user_texts(claude.requests[1].messages) == ["me too"]
+
+
+async def test_a_clean_shutdown_interrupts_the_turn_and_keeps_the_queue_for_the_restart(
+    live_settings: Settings, claude: ScriptedAnthropic
+) -> None:
+    claude.enqueue(Reply.hang())
+    async with live_app(live_settings) as first_run:
+        team = await create_team(first_run, "Dana")
+        session_id = await create_specialist(first_run, team, "Dana")
+        running = await send(first_run.client, session_id, "long task")
+        await wait_for_event(first_run, session_id, "run_started", run_id=running["run_id"])
+        waiting = await send(first_run.client, session_id, "after the restart")
+        await first_run.container.runs.shutdown()
+        ended = await wait_for_event(first_run, session_id, "error", run_id=running["run_id"])
+        assert ended.data["code"] == "interrupted"
+        queue = (await first_run.client.get(f"/api/v2/sessions/{session_id}/queue")).json()
+        assert [item["content"] for item in queue["data"]["messages"]] == ["after the restart"]
+
+        # Nested: leaving a live app empties the database, as between tests.
+        claude.enqueue(Reply.text("Back."))
+        async with live_app(live_settings) as second_run:
+            await second_run.container.runs.recover()
+            await wait_for_event(second_run, session_id, "done", run_id=waiting["run_id"])
+            rows = await messages(second_run.client, session_id)
+    assert [row["content"] for row in rows if row["role"] == "user"] == [
+        "long task",
+        "after the restart",
+    ]
+    assert rows[-1]["content"] == "Back."

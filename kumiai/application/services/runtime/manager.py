@@ -177,9 +177,10 @@ class RunManager:
         try:
             return await worker.turn
         except asyncio.CancelledError:
-            if not worker.turn.cancelled():
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
                 raise  # the drain itself is being cancelled: the server is shutting down
-            return True
+            return True  # only the turn was cancelled (a user's cancel): carry on
         finally:
             worker.turn = None
             worker.current = None
