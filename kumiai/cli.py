@@ -35,6 +35,7 @@ from kumiai.infrastructure.importer import (
     undo_import,
 )
 from kumiai.infrastructure.importer.sqlite_export import v1_database_path
+from kumiai.infrastructure.runtime_selection import select_runtime
 
 app = typer.Typer(
     help="KumiAI: run a team of Claude agents on your own projects.", no_args_is_help=True
@@ -231,16 +232,17 @@ def _config_rows(settings: Settings) -> list[tuple[str, str]]:
         ("log", f"{settings.log_level} ({settings.log_format})"),
         ("cors origins", ", ".join(settings.cors_origins)),
         ("api token", "set" if settings.api_token else "not set"),
-        (
-            "claude credentials",
-            "configured"
-            if settings.claude_configured
-            else "not configured (set ANTHROPIC_API_KEY)",
-        ),
+        ("agent runtime", _runtime_status(settings)),
         ("claude base url", settings.anthropic_base_url or "default"),
         ("default model", settings.default_model),
     ]
     return rows
+
+
+def _runtime_status(settings: Settings) -> str:
+    selection = select_runtime(settings)
+    active = selection.active or "none (sending messages answers 503)"
+    return f"{active} [KUMIAI_RUNTIME={selection.requested}]: {selection.reason}"
 
 
 def _database_status(settings: Settings) -> str:

@@ -24,6 +24,29 @@ from tests.support.database import create_scratch_database, drop_database, postg
 
 FIXTURES_HOME = Path(__file__).resolve().parent / "fixtures"
 
+# Claude Code must never find the developer's own login or reach the internet from a
+# test: its home and config folder are temporary, and every background service is off.
+CLAUDE_CODE_OFFLINE = {
+    "DISABLE_AUTOUPDATER": "1",
+    "DISABLE_TELEMETRY": "1",
+    "DISABLE_ERROR_REPORTING": "1",
+    "DISABLE_BUG_COMMAND": "1",
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_claude_code(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("claude-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        patch.setenv("CLAUDE_CONFIG_DIR", str(home / ".claude"))
+        for variable in ("CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN"):
+            patch.delenv(variable, raising=False)
+        for variable, value in CLAUDE_CODE_OFFLINE.items():
+            patch.setenv(variable, value)
+        yield home
+
 
 @pytest.fixture(scope="session")
 def postgres_server_url() -> Iterator[str]:

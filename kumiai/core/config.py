@@ -1,7 +1,7 @@
 """Settings, read from ``KUMIAI_*`` environment variables and ``.env``.
 
-``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL`` keep their standard names so the same
-shell setup works for every Anthropic tool.
+``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL`` and ``CLAUDE_CODE_OAUTH_TOKEN`` keep their
+standard names so the same shell setup works for every Anthropic tool.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from kumiai.core.exceptions import ConfigurationError
 
 DEFAULT_CORS_ORIGINS = ("http://localhost:1420", "http://127.0.0.1:1420")
+
+RuntimeName = Literal["anthropic", "claude-code", "auto"]
 
 
 def _split_csv(value: object) -> object:
@@ -85,6 +87,17 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("ANTHROPIC_BASE_URL", "KUMIAI_ANTHROPIC_BASE_URL"),
     )
+    runtime: RuntimeName = Field(
+        default="auto",
+        description="Who runs agent turns: the Anthropic API, Claude Code, or auto (see README).",
+    )
+    claude_code_oauth_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CLAUDE_CODE_OAUTH_TOKEN", "KUMIAI_CLAUDE_CODE_OAUTH_TOKEN"),
+    )
+    claude_code_cli: Path | None = Field(
+        default=None, description="A Claude Code CLI to use instead of the SDK's bundled one."
+    )
 
     @field_validator("home", mode="after")
     @classmethod
@@ -129,7 +142,8 @@ class Settings(BaseSettings):
 def _describe(error: PydanticValidationError) -> str:
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "settings"
-    variable = field.upper() if field.upper().startswith("ANTHROPIC") else f"KUMIAI_{field.upper()}"
+    standard = field.upper().startswith(("ANTHROPIC", "CLAUDE_CODE_OAUTH"))
+    variable = field.upper() if standard else f"KUMIAI_{field.upper()}"
     return f"invalid configuration: {variable}: {first['msg']}"
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
+from kumiai.application.dtos.health import RuntimeSelection
+from kumiai.application.ports.agent_runtime import AgentRuntime
 from kumiai.application.ports.files import DefinitionFiles, ProjectFiles
 from kumiai.application.ports.unit_of_work import UnitOfWork
 from kumiai.application.services.activity import ActivityService
@@ -43,6 +46,11 @@ from kumiai.infrastructure.filesystem.stores import DefinitionFolderStore, Proje
 from kumiai.infrastructure.filesystem.text_file import OptionalTextFile
 from kumiai.infrastructure.filesystem.uploads import UploadFolderStore
 from kumiai.infrastructure.git import GitCli
+from kumiai.infrastructure.runtime_selection import CLAUDE_CODE, select_runtime
+
+
+class ClosableRuntime(AgentRuntime, Protocol):
+    async def aclose(self) -> None: ...
 
 
 @dataclass
@@ -65,7 +73,8 @@ class Container:
     events: EventHub
     runs: RunManager
     conversation: ConversationService
-    claude: AnthropicRuntime
+    runtime_selection: RuntimeSelection
+    agent_runtime: ClosableRuntime
     onboarding: OnboardingService
     mcp: McpService
     system: SystemService
@@ -78,7 +87,7 @@ class Container:
 
     async def aclose(self) -> None:
         await self.runs.shutdown()
-        await self.claude.aclose()
+        await self.agent_runtime.aclose()
         await self.database.dispose()
 
 
@@ -110,17 +119,13 @@ def build_container(settings: Settings, database: Database) -> Container:
     )
     project_files = ProjectFolderStore()
     events = EventHub()
-    api_key = settings.anthropic_api_key
-    claude = AnthropicRuntime(
-        api_key.get_secret_value() if api_key else None,
-        settings.anthropic_base_url,
-        prompt_caching=settings.prompt_caching,
-    )
+    selection = select_runtime(settings)
+    agent_runtime = _agent_runtime(settings, selection)
     runs, tools = _build_runtime(
         settings,
         unit_of_work,
         events,
-        claude,
+        (agent_runtime, selection),
         (character_files, skill_files, project_files),
         libraries={
             SessionType.SKILL_ASSISTANT: ("skill", skills),
@@ -136,7 +141,7 @@ def build_container(settings: Settings, database: Database) -> Container:
             EngineProbe(database),
             home=settings.home,
             embedded=settings.uses_embedded_database,
-            claude_configured=settings.claude_configured,
+            runtime=selection,
         ),
         profile=ProfileService(unit_of_work),
         character_files=character_files,
@@ -158,7 +163,8 @@ def build_container(settings: Settings, database: Database) -> Container:
         events=events,
         runs=runs,
         conversation=ConversationService(unit_of_work, runs, events),
-        claude=claude,
+        runtime_selection=selection,
+        agent_runtime=agent_runtime,
         onboarding=OnboardingService(unit_of_work, characters, skills, projects),
         mcp=McpService(OptionalTextFile(home.mcp_servers_file)),
         system=SystemService(unit_of_work),
@@ -179,11 +185,40 @@ def _git(settings: Settings) -> GitCli:
     )
 
 
+def _agent_runtime(settings: Settings, selection: RuntimeSelection) -> ClosableRuntime:
+    """The adapter for the selected runtime; the API one when none is available, so
+    sending fails with the usual 503 before it is ever called."""
+    api_key = settings.anthropic_api_key
+    if selection.active == CLAUDE_CODE:
+        # Imported here: the Claude Code SDK is an optional extra.
+        from kumiai.infrastructure.claude_code import (  # noqa: PLC0415
+            ClaudeCodeRuntime,
+            cli_environment,
+        )
+
+        token = settings.claude_code_oauth_token
+        return ClaudeCodeRuntime(
+            settings.home / "claude-code",
+            environment=cli_environment(
+                settings.anthropic_base_url,
+                api_key.get_secret_value() if api_key else None,
+                token.get_secret_value() if token else None,
+            ),
+            cli_path=settings.claude_code_cli,
+            mcp_servers_file=HomeLayout(settings.home).mcp_servers_file,
+        )
+    return AnthropicRuntime(
+        api_key.get_secret_value() if api_key else None,
+        settings.anthropic_base_url,
+        prompt_caching=settings.prompt_caching,
+    )
+
+
 def _build_runtime(
     settings: Settings,
     unit_of_work: Callable[[], UnitOfWork],
     events: EventHub,
-    claude: AnthropicRuntime,
+    agent: tuple[AgentRuntime, RuntimeSelection],
     stores: tuple[DefinitionFolderStore, DefinitionFolderStore, ProjectFolderStore],
     *,
     libraries: Mapping[SessionType, tuple[str, FolderIndexer]],
@@ -191,10 +226,11 @@ def _build_runtime(
     """The run manager and the turn machinery behind it (runner, context, delegation),
     and the catalog of the tools that machinery gives agents."""
     character_files, skill_files, project_files = stores
+    agent_runtime, selection = agent
     runs = RunManager(
         unit_of_work,
         events,
-        lambda: settings.claude_configured,
+        lambda: selection.available,
         max_concurrent_turns=settings.max_concurrent_turns,
     )
     prompts = FolderPromptSource(character_files, skill_files)
@@ -213,7 +249,9 @@ def _build_runtime(
         default_model=settings.default_model,
     )
     autosave = DefinitionAutoSave(libraries, directories, runs)
-    runs.turn_runner = TurnRunner(unit_of_work, events, claude, contexts, autosave.after_tool)
+    runs.turn_runner = TurnRunner(
+        unit_of_work, events, agent_runtime, contexts, autosave.after_tool
+    )
     # Between them, PM and specialist sessions use every orchestration tool.
     orchestration = [
         *orchestration_tools(delegation, "pm"),

@@ -32,7 +32,8 @@ def _post(base_url: str, path: str, body: dict[str, object]) -> dict[str, object
 
 
 def _wait_for_answer(base_url: str, session_id: str, expected: int) -> list[dict[str, object]]:
-    deadline = time.monotonic() + 20
+    # Generous: a Claude Code turn starts a CLI process, slow on a loaded machine.
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         rows = httpx.get(f"{base_url}/api/v2/sessions/{session_id}/messages", timeout=10).json()
         status = httpx.get(f"{base_url}/api/v2/sessions/{session_id}", timeout=10).json()
@@ -42,7 +43,10 @@ def _wait_for_answer(base_url: str, session_id: str, expected: int) -> list[dict
     raise AssertionError("the agent did not answer in time")
 
 
-def test_a_served_agent_writes_a_file_and_answers(tmp_path: Path, own_database: str) -> None:
+@pytest.mark.parametrize("runtime", ["anthropic", "claude-code"])
+def test_a_served_agent_writes_a_file_and_answers(
+    tmp_path: Path, own_database: str, runtime: str
+) -> None:
     with ScriptedAnthropic() as claude:
         claude.enqueue(
             Reply.turn(
@@ -56,9 +60,13 @@ def test_a_served_agent_writes_a_file_and_answers(tmp_path: Path, own_database: 
             KUMIAI_DATABASE_URL=own_database,
             ANTHROPIC_API_KEY="test-key",
             ANTHROPIC_BASE_URL=claude.base_url,
+            KUMIAI_RUNTIME=runtime,
         )
-        with serving(env) as server:
+        # Start-up imports the Claude Code SDK too: slow on a loaded 2-core machine.
+        with serving(env, timeout=180) as server:
             base = server.base_url
+            health = httpx.get(f"{base}/api/health", timeout=10).json()
+            assert health["runtime"]["active"] == runtime
             dana = _post(base, "/api/v2/characters", {"name": "Dana E2E"})
             project = _post(
                 base, "/api/v2/projects", {"name": "E2E", "team_character_ids": [dana["slug"]]}
@@ -74,6 +82,12 @@ def test_a_served_agent_writes_a_file_and_answers(tmp_path: Path, own_database: 
             )
             _post(base, f"/api/v2/sessions/{session['id']}/messages", {"content": "write hello.py"})
             rows = _wait_for_answer(base, str(session["id"]), expected=4)
+            assert [row["role"] for row in rows] == [
+                "user",
+                "assistant",
+                "tool_result",
+                "assistant",
+            ]
             assert rows[-1]["content"] == "hello.py is written."
             assert (Path(str(project["path"])) / "hello.py").read_text() == "print(1)"
 

@@ -134,7 +134,7 @@ def test_doctor_reports_without_revealing_the_key(tmp_path: Path, database_url: 
     result = run_kumiai("doctor", env=env)
     assert result.returncode == 0, result.stderr
     assert "reachable" in result.stdout
-    assert "configured" in result.stdout
+    assert "anthropic" in result.stdout and "ANTHROPIC_API_KEY is set" in result.stdout
     assert "sk-ant-secret-value" not in result.stdout + result.stderr
 
 

@@ -17,12 +17,25 @@ class HomeFolders(BaseModel):
     projects: str
 
 
+class RuntimeSelection(BaseModel):
+    """Which agent runtime runs turns, and why; ``active`` is None when none can."""
+
+    requested: str
+    active: str | None
+    reason: str
+
+    @property
+    def available(self) -> bool:
+        return self.active is not None
+
+
 class HealthReport(BaseModel):
     status: str
     version: str
     database: DatabaseHealth
     folders: HomeFolders
     claude_configured: bool
+    runtime: RuntimeSelection
 
     @property
     def healthy(self) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from uuid import UUID
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,23 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class Workspace:
+    """Whose turn it is and where it works.
+
+    A runtime that runs its own tools (Claude Code) needs this to confine them as the
+    :class:`ToolExecutor` confines KumiAI's, and to keep its own session per KumiAI one.
+    """
+
+    session_id: UUID
+    working_dir: str
+    bash_enabled: bool = True
+    allowed_tools: tuple[str, ...] = ()
+    """The character's tool allowlist; empty means every tool."""
+    allowed_mcps: tuple[str, ...] = ()
+    """Ids of the user's MCP servers (``mcp_servers.json``) this agent may use."""
+
+
+@dataclass(frozen=True)
 class TurnRequest:
     model: str
     system: str
@@ -53,6 +71,7 @@ class TurnRequest:
     tools: list[ToolSpec] = field(default_factory=list)
     max_tokens: int = 8192
     max_iterations: int = 50
+    workspace: Workspace | None = None
 
 
 @dataclass(frozen=True)

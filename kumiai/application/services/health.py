@@ -5,18 +5,23 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from kumiai import __version__
-from kumiai.application.dtos.health import DatabaseHealth, HealthReport, HomeFolders
+from kumiai.application.dtos.health import (
+    DatabaseHealth,
+    HealthReport,
+    HomeFolders,
+    RuntimeSelection,
+)
 from kumiai.application.ports.database import DatabaseProbe
 
 
 class HealthService:
     def __init__(
-        self, probe: DatabaseProbe, *, home: PurePath, embedded: bool, claude_configured: bool
+        self, probe: DatabaseProbe, *, home: PurePath, embedded: bool, runtime: RuntimeSelection
     ) -> None:
         self._probe = probe
         self._home = home
         self._embedded = embedded
-        self._claude_configured = claude_configured
+        self._runtime = runtime
 
     async def report(self) -> HealthReport:
         status = await self._probe.status()
@@ -35,5 +40,6 @@ class HealthService:
                 skills=str(self._home / "skills"),
                 projects=str(self._home / "projects"),
             ),
-            claude_configured=self._claude_configured,
+            claude_configured=self._runtime.available,
+            runtime=self._runtime,
         )

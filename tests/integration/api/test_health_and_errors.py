@@ -18,6 +18,9 @@ async def test_health_reports_a_reachable_database(client: httpx.AsyncClient) ->
     assert body["database"]["reachable"] is True
     assert body["database"]["server_version"]
     assert body["claude_configured"] is False
+    assert body["runtime"]["active"] is None
+    assert body["runtime"]["requested"] == "auto"
+    assert "ANTHROPIC_API_KEY" in body["runtime"]["reason"]
     assert body["folders"]["characters"].endswith("/characters")
 
 

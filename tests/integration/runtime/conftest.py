@@ -32,11 +32,25 @@ def claude(claude_server: ScriptedAnthropic) -> ScriptedAnthropic:
     return claude_server
 
 
+BOTH_RUNTIMES = pytest.mark.parametrize("runtime", ["anthropic", "claude-code"], indirect=True)
+"""Runs a scenario on the API runtime and on Claude Code (the real bundled CLI), both
+against the scripted server."""
+
+
 @pytest.fixture
-def live_settings(tmp_path: Path, live_database_url: str, claude: ScriptedAnthropic) -> Settings:
+def runtime(request: pytest.FixtureRequest) -> str:
+    """The agent runtime of the live app: the API unless a test asks for both."""
+    return getattr(request, "param", "anthropic")
+
+
+@pytest.fixture
+def live_settings(
+    tmp_path: Path, live_database_url: str, claude: ScriptedAnthropic, runtime: str
+) -> Settings:
     return load_settings(
         home=tmp_path / "home",
         database_url=live_database_url,
+        runtime=runtime,
         ANTHROPIC_API_KEY="test-key",
         ANTHROPIC_BASE_URL=claude.base_url,
         _env_file=None,

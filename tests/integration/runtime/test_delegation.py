@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from tests.integration.runtime.conftest import BOTH_RUNTIMES
 from tests.integration.runtime.helpers import (
     assert_history_pairs,
     create_specialist,
@@ -40,6 +41,7 @@ async def _settle(live: LiveApp, claude: ScriptedAnthropic, session_ids: list[st
         await wait_until_idle(live, session_id, timeout=20)
 
 
+@BOTH_RUNTIMES
 async def test_a_pm_delegates_to_two_specialists_who_report_back(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:
@@ -101,6 +103,7 @@ async def test_a_pm_delegates_to_two_specialists_who_report_back(
     assert (await session(live.client, team.pm_session_id))["status"] == "idle"
 
 
+@BOTH_RUNTIMES
 async def test_a_pm_cannot_spawn_someone_outside_its_team(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:

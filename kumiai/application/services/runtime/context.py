@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import PurePath, PurePosixPath
 from uuid import UUID
 
-from kumiai.application.ports.agent_runtime import TurnRequest
+from kumiai.application.ports.agent_runtime import TurnRequest, Workspace
 from kumiai.application.ports.files import ProjectFiles
 from kumiai.application.ports.prompts import PromptSource
 from kumiai.application.ports.tools import Tool, ToolContext
@@ -130,13 +130,22 @@ class TurnContextBuilder:
         snapshot = await self._snapshot(session_id)
         working_dir = self._directories.for_session(snapshot.session, snapshot.project)
         self._project_files.create_project_dir(working_dir)
-        toolbox = ToolBox(self._tools_for(snapshot), self._tool_context(snapshot, working_dir))
+        tool_context = self._tool_context(snapshot, working_dir)
+        character = snapshot.character
+        toolbox = ToolBox(self._tools_for(snapshot), tool_context)
         request = TurnRequest(
             model=resolve_model(snapshot.character, snapshot.profile, self._default_model),
             system=build_system_prompt(self._prompt_inputs(snapshot, working_dir)),
             messages=snapshot.history_messages,
             tools=toolbox.specs,
             max_tokens=self._max_tokens,
+            workspace=Workspace(
+                session_id=snapshot.session.id,
+                working_dir=working_dir,
+                bash_enabled=tool_context.bash_enabled,
+                allowed_tools=tuple(character.allowed_tools if character else ()),
+                allowed_mcps=tuple(character.allowed_mcps if character else ()),
+            ),
         )
         agent_name = snapshot.character.name if snapshot.character else None
         return PreparedTurn(request=request, toolbox=toolbox, agent_name=agent_name)

@@ -1,0 +1,155 @@
+"""Continuing a KumiAI session in Claude Code while PostgreSQL stays the source of truth.
+
+Claude Code keeps its own transcript of a conversation on disk and can resume it by its
+session id. KumiAI remembers, per KumiAI session, which Claude Code session holds its
+conversation and a fingerprint of the history that conversation covers. A turn resumes
+that session only when the stored history still has exactly that fingerprint before the
+new message; anything else (an imported session, turns run on the API runtime, a
+cancelled or failed turn, trimmed history, a lost Claude Code folder) starts a fresh
+Claude Code session whose first prompt carries the stored history as a transcript.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from kumiai.core.logging import get_logger
+
+logger = get_logger(__name__)
+
+TOOL_RESULT_PREVIEW = 4000
+"""Most characters of one tool result repeated in a rebuilt transcript."""
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    claude_session_id: str
+    working_dir: str
+    fingerprint: str
+
+
+class ResumePoints:
+    """One small JSON file per KumiAI session, next to nothing else."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+
+    def get(self, session_id: UUID) -> ResumePoint | None:
+        try:
+            data = json.loads(self._path(session_id).read_text(encoding="utf-8"))
+            return ResumePoint(**data)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError) as error:
+            logger.warning("claude_code_resume_point_unreadable", reason=str(error))
+            return None
+
+    def put(self, session_id: UUID, point: ResumePoint) -> None:
+        self._folder.mkdir(parents=True, exist_ok=True)
+        path = self._path(session_id)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(asdict(point)), encoding="utf-8")
+        temporary.replace(path)
+
+    def _path(self, session_id: UUID) -> Path:
+        return self._folder / f"{session_id}.json"
+
+
+def fingerprint(messages: list[dict[str, Any]]) -> str:
+    """A hash of what a history says, independent of how its blocks are grouped.
+
+    Texts, tool calls and tool results (by id) in order: the same conversation always
+    hashes the same, whether it comes from this turn's stream or from the database.
+    """
+    digest = hashlib.sha256()
+    for item in _flatten(messages):
+        digest.update(json.dumps(item, ensure_ascii=False).encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _flatten(messages: list[dict[str, Any]]) -> list[list[str]]:
+    items = []
+    for message in messages:
+        for block in _blocks(message.get("content")):
+            kind = block.get("type")
+            if kind == "text":
+                items.append(["text", str(block.get("text", ""))])
+            elif kind == "tool_use":
+                items.append(["tool_use", str(block.get("id", ""))])
+            elif kind == "tool_result":
+                items.append(["tool_result", str(block.get("tool_use_id", ""))])
+    return items
+
+
+def _blocks(content: object) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if isinstance(content, list):
+        return [block for block in content if isinstance(block, dict)]
+    return []
+
+
+def split_prompt(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """The history before the new message, and the new message's text.
+
+    The last message is the user's (the queue only runs a turn for a user message);
+    any tool results it opens with answer calls of the history, so they belong to it.
+    """
+    if not messages or messages[-1].get("role") != "user":
+        return messages, ""
+    *earlier, last = messages
+    blocks = _blocks(last.get("content"))
+    texts = [str(block.get("text", "")) for block in blocks if block.get("type") == "text"]
+    results = [block for block in blocks if block.get("type") != "text"]
+    history = [*earlier, {"role": "user", "content": results}] if results else list(earlier)
+    return history, "\n\n".join(text for text in texts if text)
+
+
+def transcript_prompt(history: list[dict[str, Any]], prompt: str) -> str:
+    """The first prompt of a fresh Claude Code session that continues ``history``."""
+    lines = [
+        _line(message["role"], block) for message in history for block in message_blocks(message)
+    ]
+    lines = [line for line in lines if line]
+    if not lines:
+        return prompt
+    return (
+        "This conversation started earlier; its transcript so far is below. Continue it: "
+        "the message after the transcript is the newest one.\n\n"
+        "<conversation_transcript>\n"
+        + "\n\n".join(lines)
+        + "\n</conversation_transcript>\n\n"
+        + prompt
+    )
+
+
+def message_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return _blocks(message.get("content"))
+
+
+def _line(role: str, block: dict[str, Any]) -> str:
+    kind = block.get("type")
+    if kind == "text":
+        return f"[{role}]\n{block.get('text', '')}"
+    if kind == "tool_use":
+        arguments = json.dumps(block.get("input", {}), ensure_ascii=False)
+        return f"[assistant called {block.get('name')} ({block.get('id')})]\n{arguments}"
+    if kind == "tool_result":
+        content = _result_text(block.get("content"))
+        if len(content) > TOOL_RESULT_PREVIEW:
+            content = content[:TOOL_RESULT_PREVIEW] + "\n(... cut)"
+        error = " (error)" if block.get("is_error") else ""
+        return f"[result of {block.get('tool_use_id')}{error}]\n{content}"
+    return ""
+
+
+def _result_text(content: object) -> str:
+    if isinstance(content, list):
+        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return "" if content is None else str(content)

@@ -1,0 +1,405 @@
+"""The Claude Code :class:`AgentRuntime`: one Claude Code CLI process per turn.
+
+The CLI runs the model and its own tool loop; this adapter translates what it streams
+into the same sink calls the API runtime makes:
+
+- partial-message stream events give ``text_delta``, ``text_done`` (when a text block
+  closes) and ``usage`` (when a model response ends);
+- tool calls come from the assistant messages, tool results from the user messages
+  that answer them;
+- the result message ends the turn, or fails it with :class:`ClaudeUnavailableError`.
+
+Retries of overloaded or failing API calls are Claude Code's own. A cancel interrupts
+the CLI through the SDK and then stops the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claude_agent_sdk import (
+    AssistantMessage,
+    ClaudeAgentOptions,
+    ClaudeSDKClient,
+    ClaudeSDKError,
+    CLINotFoundError,
+    ProcessError,
+    ResultMessage,
+    StreamEvent,
+    TextBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    UserMessage,
+    get_session_info,
+)
+
+from kumiai.application.ports.agent_runtime import (
+    ToolCall,
+    ToolExecutor,
+    ToolOutcome,
+    TurnOutcome,
+    TurnRequest,
+    TurnSink,
+    Usage,
+    Workspace,
+)
+from kumiai.core.exceptions import ClaudeUnavailableError
+from kumiai.core.logging import get_logger
+from kumiai.infrastructure.claude_code.continuity import (
+    ResumePoint,
+    ResumePoints,
+    fingerprint,
+    split_prompt,
+    transcript_prompt,
+)
+from kumiai.infrastructure.claude_code.tools import (
+    ToolCalls,
+    builtin_tools,
+    guard_hooks,
+    kumiai_servers,
+    user_servers,
+)
+
+logger = get_logger(__name__)
+
+INTERRUPT_TIMEOUT = 2.0
+"""How long a cancelled turn's CLI may take to acknowledge the interrupt before it is
+stopped anyway."""
+STDERR_LINES = 20
+
+# A server must not update its own CLI behind the operator's back.
+CLI_ENVIRONMENT = {"DISABLE_AUTOUPDATER": "1", "CLAUDE_AGENT_SDK_CLIENT_APP": "kumiai"}
+
+
+class ClaudeCodeRuntime:
+    """Runs agent turns in the Claude Code CLI bundled with ``claude-agent-sdk``."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        environment: Mapping[str, str] | None = None,
+        cli_path: Path | None = None,
+        mcp_servers_file: Path | None = None,
+    ) -> None:
+        self._resume_points = ResumePoints(state_dir / "sessions")
+        self._environment = {**CLI_ENVIRONMENT, **(environment or {})}
+        self._cli_path = cli_path
+        self._mcp_servers_file = mcp_servers_file
+        self._stopping: set[asyncio.Task[None]] = set()
+
+    async def aclose(self) -> None:
+        """Wait for the CLI processes of cancelled turns to finish stopping."""
+        if self._stopping:
+            await asyncio.gather(*self._stopping, return_exceptions=True)
+
+    def _stop_in_background(self, client: ClaudeSDKClient) -> None:
+        """Interrupt a cancelled turn's CLI, then stop it, without holding up the cancel.
+
+        The interrupt stops the model stream and any running tool at once; the process
+        then needs a moment to write its transcript and exit, which the cancelled turn
+        does not wait for (a cancel answers within a second).
+        """
+        task = asyncio.create_task(_interrupt_and_disconnect(client))
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def run_turn(
+        self, request: TurnRequest, tools: ToolExecutor, sink: TurnSink
+    ) -> TurnOutcome:
+        workspace = request.workspace
+        if workspace is None:
+            raise ClaudeUnavailableError("Claude Code needs the session's working folder")
+        history, prompt = split_prompt(request.messages)
+        resume = self._resume_point(workspace, history)
+        calls = ToolCalls()
+        reader = _TurnReader(sink, calls)
+        options = self._options(request, workspace, tools, calls, resume)
+        options.stderr = reader.stderr.append
+        client = ClaudeSDKClient(options)
+        try:
+            await client.connect()
+            await client.query(prompt if resume else transcript_prompt(history, prompt))
+            async for message in client.receive_response():
+                await reader.on_message(message)
+        except asyncio.CancelledError:
+            self._stop_in_background(client)
+            raise
+        except CLINotFoundError as error:
+            await _disconnect(client)
+            raise ClaudeUnavailableError(
+                f"Claude Code CLI not found: {error}", details={"runtime": "claude-code"}
+            ) from error
+        except ClaudeSDKError as error:
+            await _disconnect(client)
+            raise _failure(error, reader.stderr) from error
+        except BaseException:
+            await _disconnect(client)
+            raise
+        await _disconnect(client)
+        result = reader.finish()
+        self._resume_points.put(
+            workspace.session_id,
+            ResumePoint(
+                claude_session_id=result.session_id,
+                working_dir=workspace.working_dir,
+                fingerprint=fingerprint([*request.messages, *reader.produced]),
+            ),
+        )
+        return TurnOutcome(result.stop_reason or "end_turn", reader.total, result.num_turns)
+
+    def _resume_point(self, workspace: Workspace, history: list[dict[str, Any]]) -> str | None:
+        """Claude Code's session to continue, when it holds exactly this history."""
+        point = self._resume_points.get(workspace.session_id)
+        if point is None or point.working_dir != workspace.working_dir:
+            return None
+        if point.fingerprint != fingerprint(history):
+            return None
+        if get_session_info(point.claude_session_id, directory=workspace.working_dir) is None:
+            logger.info("claude_code_session_lost", claude_session_id=point.claude_session_id)
+            return None
+        return point.claude_session_id
+
+    def _options(
+        self,
+        request: TurnRequest,
+        workspace: Workspace,
+        tools: ToolExecutor,
+        calls: ToolCalls,
+        resume: str | None,
+    ) -> ClaudeAgentOptions:
+        servers: dict[str, Any] = {
+            **user_servers(self._mcp_servers_file, workspace.allowed_mcps),
+            **kumiai_servers(request.tools, tools, calls),
+        }
+        builtins = builtin_tools(request.tools, workspace)
+        return ClaudeAgentOptions(
+            cwd=workspace.working_dir,
+            model=request.model,
+            system_prompt={"type": "preset", "preset": "claude_code", "append": request.system},
+            tools=builtins,
+            allowed_tools=[],
+            mcp_servers=servers,
+            strict_mcp_config=True,
+            hooks=guard_hooks(workspace, calls),  # type: ignore[arg-type]
+            permission_mode="default",
+            setting_sources=[],
+            include_partial_messages=True,
+            max_turns=request.max_iterations,
+            resume=resume,
+            env=self._environment,
+            cli_path=self._cli_path,
+        )
+
+
+@dataclass
+class _Block:
+    kind: str
+    text: str = ""
+
+
+@dataclass
+class _TurnReader:
+    """Turns the CLI's messages into sink calls, in the order they arrive."""
+
+    sink: TurnSink
+    calls: ToolCalls
+    total: Usage = field(default_factory=Usage)
+    produced: list[dict[str, Any]] = field(default_factory=list)
+    """This turn's content in API message form, for the resume fingerprint."""
+    stderr: list[str] = field(default_factory=list)
+    _result: ResultMessage | None = None
+    _offset: int = 0
+    _next_offset: int = 0
+    _blocks: dict[int, _Block] = field(default_factory=dict)
+    _usage: dict[str, int] = field(default_factory=dict)
+    _stop_reason: str | None = None
+    _streamed: set[str] = field(default_factory=set)
+    _open: dict[str, ToolCall] = field(default_factory=dict)
+
+    async def on_message(self, message: object) -> None:
+        if getattr(message, "parent_tool_use_id", None):
+            return  # a subagent's inner work; its call and result are the main turn's
+        if isinstance(message, StreamEvent):
+            await self._on_event(message.event)
+        elif isinstance(message, AssistantMessage):
+            await self._on_assistant(message)
+        elif isinstance(message, UserMessage):
+            await self._on_user(message)
+        elif isinstance(message, ResultMessage):
+            self._result = message
+
+    async def _on_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "message_start":
+            self._offset = self._next_offset
+            self._blocks.clear()
+            message = event.get("message") or {}
+            self._streamed.add(str(message.get("id")))
+            self._usage = dict(message.get("usage") or {})
+            self._stop_reason = None
+        elif kind == "content_block_start":
+            block = event.get("content_block") or {}
+            index = int(event.get("index", 0))
+            self._blocks[index] = _Block(str(block.get("type")))
+            self._next_offset = max(self._next_offset, self._offset + index + 1)
+        elif kind == "content_block_delta":
+            await self._on_delta(int(event.get("index", 0)), event.get("delta") or {})
+        elif kind == "content_block_stop":
+            await self._on_block_stop(int(event.get("index", 0)))
+        elif kind == "message_delta":
+            self._usage.update(event.get("usage") or {})
+            self._stop_reason = (event.get("delta") or {}).get("stop_reason")
+        elif kind == "message_stop":
+            await self._on_response_end()
+
+    async def _on_delta(self, index: int, delta: dict[str, Any]) -> None:
+        block = self._blocks.get(index)
+        text = delta.get("text")
+        if block is None or delta.get("type") != "text_delta" or not text:
+            return
+        block.text += text
+        await self.sink.text_delta(self._offset + index, text)
+
+    async def _on_block_stop(self, index: int) -> None:
+        block = self._blocks.get(index)
+        if block is not None and block.kind == "text" and block.text:
+            await self._text_done(self._offset + index, block.text)
+
+    async def _text_done(self, index: int, text: str) -> None:
+        self.produced.append({"role": "assistant", "content": [{"type": "text", "text": text}]})
+        await self.sink.text_done(index, text)
+
+    async def _on_response_end(self) -> None:
+        usage = _usage_from(self._usage)
+        self.total = _add(self.total, usage)
+        await self.sink.usage(usage, self._stop_reason)
+
+    async def _on_assistant(self, message: AssistantMessage) -> None:
+        if message.error is not None:
+            return  # the CLI's own report of a failed request; the result carries it
+        streamed = message.message_id in self._streamed
+        for block in message.content:
+            if isinstance(block, ToolUseBlock):
+                await self._tool_use(ToolCall(block.id, block.name, dict(block.input)))
+            elif isinstance(block, TextBlock) and block.text and not streamed:
+                # A response the CLI did not stream (its non-streaming fallback).
+                self._next_offset += 1
+                await self._text_done(self._next_offset - 1, block.text)
+
+    async def _tool_use(self, call: ToolCall) -> None:
+        if call.id in self._open:
+            return
+        self._open[call.id] = call
+        self.produced.append(
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": call.id, "name": call.name}],
+            }
+        )
+        await self.sink.tool_use(call)
+        self.calls.persisted(call)
+
+    async def _on_user(self, message: UserMessage) -> None:
+        if isinstance(message.content, str):
+            return
+        for block in message.content:
+            if isinstance(block, ToolResultBlock):
+                call = self._open.pop(block.tool_use_id, None)
+                if call is None:
+                    continue
+                outcome = ToolOutcome(_result_text(block.content), bool(block.is_error))
+                self.produced.append(
+                    {
+                        "role": "user",
+                        "content": [{"type": "tool_result", "tool_use_id": call.id}],
+                    }
+                )
+                await self.sink.tool_result(call, outcome)
+
+    def finish(self) -> ResultMessage:
+        """The turn's result; raises when the CLI reported a failure or never finished."""
+        result = self._result
+        if result is None:
+            raise ClaudeUnavailableError(
+                "Claude Code stopped before finishing the turn", details={"runtime": "claude-code"}
+            )
+        if result.is_error:
+            reason = result.result or "; ".join(result.errors or []) or result.subtype
+            details: dict[str, Any] = {"runtime": "claude-code", "subtype": result.subtype}
+            if result.api_error_status is not None:
+                details["status"] = result.api_error_status
+            raise ClaudeUnavailableError(f"Claude Code: {reason}", details=details)
+        return result
+
+
+def _result_text(content: str | list[dict[str, Any]] | None) -> str:
+    if isinstance(content, list):
+        return "\n".join(
+            str(part.get("text", "")) for part in content if part.get("type") == "text"
+        )
+    return content or ""
+
+
+def _usage_from(raw: Mapping[str, Any]) -> Usage:
+    def number(key: str) -> int:
+        value = raw.get(key)
+        return value if isinstance(value, int) else 0
+
+    return Usage(
+        input_tokens=number("input_tokens"),
+        output_tokens=number("output_tokens"),
+        cache_creation_input_tokens=number("cache_creation_input_tokens"),
+        cache_read_input_tokens=number("cache_read_input_tokens"),
+    )
+
+
+def _add(left: Usage, right: Usage) -> Usage:
+    return Usage(
+        input_tokens=left.input_tokens + right.input_tokens,
+        output_tokens=left.output_tokens + right.output_tokens,
+        cache_creation_input_tokens=(
+            left.cache_creation_input_tokens + right.cache_creation_input_tokens
+        ),
+        cache_read_input_tokens=left.cache_read_input_tokens + right.cache_read_input_tokens,
+    )
+
+
+async def _interrupt_and_disconnect(client: ClaudeSDKClient) -> None:
+    """Ask the CLI to stop the turn; the process is stopped right after either way."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(client.interrupt(), INTERRUPT_TIMEOUT)
+    await _disconnect(client)
+
+
+async def _disconnect(client: ClaudeSDKClient) -> None:
+    with contextlib.suppress(Exception):
+        await client.disconnect()
+
+
+def _failure(error: ClaudeSDKError, stderr: list[str]) -> ClaudeUnavailableError:
+    details: dict[str, Any] = {"runtime": "claude-code"}
+    if isinstance(error, ProcessError):
+        details["exit_code"] = error.exit_code
+    if stderr:
+        details["stderr"] = "\n".join(stderr[-STDERR_LINES:])
+    return ClaudeUnavailableError(f"Claude Code failed: {error}", details=details)
+
+
+def cli_environment(
+    base_url: str | None, api_key: str | None, oauth_token: str | None
+) -> dict[str, str]:
+    """What the CLI needs from KumiAI's settings (it inherits the rest of the environment)."""
+    environment = {}
+    if base_url:
+        environment["ANTHROPIC_BASE_URL"] = base_url
+    if api_key:
+        environment["ANTHROPIC_API_KEY"] = api_key
+    if oauth_token:
+        environment["CLAUDE_CODE_OAUTH_TOKEN"] = oauth_token
+    return environment

@@ -1,0 +1,181 @@
+"""Which tools Claude Code may use in a turn, and the guard in front of every call.
+
+Claude Code runs its own file tools (same names and input shapes as KumiAI's). They
+are confined to the session's folder by a ``PreToolUse`` hook that answers for every
+call, so no permission prompt is ever needed (and none is bypassed). KumiAI's own tools
+(orchestration, ``mcp__<server>__<tool>``) are served as in-process SDK MCP servers
+whose handlers call the turn's :class:`ToolExecutor`, so they behave exactly as on the
+API runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from claude_agent_sdk import (
+    HookContext,
+    HookJSONOutput,
+    HookMatcher,
+    McpServerConfig,
+    SdkMcpTool,
+    create_sdk_mcp_server,
+)
+from claude_agent_sdk.types import HookInput
+
+from kumiai.application.ports.agent_runtime import ToolCall, ToolExecutor, ToolSpec, Workspace
+from kumiai.core.exceptions import PathNotAllowedError
+from kumiai.core.logging import get_logger
+from kumiai.infrastructure.filesystem.paths import confine
+
+logger = get_logger(__name__)
+
+MCP_PREFIX = "mcp__"
+NATIVE_TOOLS = ("WebSearch", "WebFetch")
+"""Claude Code's own tools that KumiAI's API runtime has no counterpart for."""
+
+PATH_ARGUMENTS = {
+    "Read": ("file_path",),
+    "Write": ("file_path",),
+    "Edit": ("file_path",),
+    "MultiEdit": ("file_path",),
+    "NotebookEdit": ("notebook_path",),
+    "Glob": ("path",),
+    "Grep": ("path",),
+}
+BASH = "Bash"
+TOOL_USE_PERSIST_TIMEOUT = 10.0
+"""How long a tool waits for its call to be persisted before running anyway."""
+
+
+def builtin_tools(specs: list[ToolSpec], workspace: Workspace) -> list[str]:
+    """Claude Code's built-in tools for this turn: the file tools the request offers
+    (already filtered by the character's allowlist), plus web search and fetch."""
+    allowed = set(workspace.allowed_tools)
+    names = [spec.name for spec in specs if not spec.name.startswith(MCP_PREFIX)]
+    names += [name for name in NATIVE_TOOLS if not allowed or name in allowed]
+    if not workspace.bash_enabled:
+        names = [name for name in names if name != BASH]
+    return names
+
+
+def kumiai_servers(
+    specs: list[ToolSpec], executor: ToolExecutor, calls: ToolCalls
+) -> dict[str, McpServerConfig]:
+    """KumiAI's ``mcp__<server>__<tool>`` tools as in-process MCP servers of the same names."""
+    grouped: dict[str, list[SdkMcpTool[Any]]] = defaultdict(list)
+    for spec in specs:
+        parts = spec.name.split("__", 2)
+        if len(parts) == 3 and spec.name.startswith(MCP_PREFIX):
+            grouped[parts[1]].append(_bridged(spec, parts[2], executor, calls))
+    return {name: create_sdk_mcp_server(name, tools=tools) for name, tools in grouped.items()}
+
+
+def _bridged(
+    spec: ToolSpec, short_name: str, executor: ToolExecutor, calls: ToolCalls
+) -> SdkMcpTool[Any]:
+    async def handler(arguments: dict[str, Any]) -> dict[str, Any]:
+        call = calls.take(spec.name, arguments)
+        outcome = await executor.execute(call)
+        return {
+            "content": [{"type": "text", "text": outcome.content or "(no output)"}],
+            "is_error": outcome.is_error,
+        }
+
+    return SdkMcpTool(short_name, spec.description, spec.input_schema, handler)
+
+
+def user_servers(mcp_file: Path | None, allowed_mcps: tuple[str, ...]) -> dict[str, Any]:
+    """The user's MCP servers this agent may use, from ``mcp_servers.json``.
+
+    The file has Claude Code's ``.mcp.json`` format, so entries pass through as they
+    are, less KumiAI's display fields.
+    """
+    if mcp_file is None or not allowed_mcps:
+        return {}
+    try:
+        document = json.loads(mcp_file.read_text(encoding="utf-8"))
+        entries = document["mcpServers"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        logger.warning("claude_code_mcp_servers_unreadable", reason=str(error))
+        return {}
+    chosen = {}
+    for server_id in allowed_mcps:
+        entry = entries.get(server_id) if isinstance(entries, dict) else None
+        if isinstance(entry, dict) and not entry.get("disabled"):
+            chosen[server_id] = {
+                key: value
+                for key, value in entry.items()
+                if key not in {"name", "description", "disabled"}
+            }
+    return chosen
+
+
+class ToolCalls:
+    """Tool calls seen in the stream, so a tool runs only after its call is persisted,
+    and an MCP handler (which gets no call id) can tell which call it is serving."""
+
+    def __init__(self) -> None:
+        self._persisted: dict[str, asyncio.Event] = {}
+        self._calls: dict[str, ToolCall] = {}
+        self._served: set[str] = set()
+
+    def persisted(self, call: ToolCall) -> None:
+        self._calls[call.id] = call
+        self._event(call.id).set()
+
+    async def wait_persisted(self, tool_use_id: str) -> None:
+        try:
+            await asyncio.wait_for(self._event(tool_use_id).wait(), TOOL_USE_PERSIST_TIMEOUT)
+        except TimeoutError:
+            logger.warning("claude_code_tool_use_not_seen", tool_use_id=tool_use_id)
+
+    def take(self, name: str, arguments: dict[str, Any]) -> ToolCall:
+        for call in self._calls.values():
+            if call.id not in self._served and call.name == name and call.input == arguments:
+                self._served.add(call.id)
+                return call
+        return ToolCall("", name, arguments)
+
+    def _event(self, tool_use_id: str) -> asyncio.Event:
+        return self._persisted.setdefault(tool_use_id, asyncio.Event())
+
+
+def guard_hooks(workspace: Workspace, calls: ToolCalls) -> dict[str, list[HookMatcher]]:
+    """A ``PreToolUse`` hook deciding every call: confined paths, Bash per the profile."""
+
+    async def decide(
+        hook_input: HookInput, tool_use_id: str | None, _: HookContext
+    ) -> HookJSONOutput:
+        name = str(hook_input.get("tool_name", ""))
+        arguments = hook_input.get("tool_input") or {}
+        refusal = refusal_for(name, arguments if isinstance(arguments, dict) else {}, workspace)
+        if refusal is None and tool_use_id:
+            await calls.wait_persisted(tool_use_id)
+        return {
+            "hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                "permissionDecision": "deny" if refusal else "allow",
+                "permissionDecisionReason": refusal or "allowed by KumiAI",
+            }
+        }
+
+    return {"PreToolUse": [HookMatcher(matcher=None, hooks=[decide])]}
+
+
+def refusal_for(name: str, arguments: Mapping[str, Any], workspace: Workspace) -> str | None:
+    """Why KumiAI refuses this call, or None when it may run."""
+    if name == BASH and not workspace.bash_enabled:
+        return "Bash is disabled in the user's profile."
+    for argument in PATH_ARGUMENTS.get(name, ()):
+        value = arguments.get(argument)
+        if isinstance(value, str) and value:
+            try:
+                confine(Path(workspace.working_dir), value, allow_absolute=True)
+            except PathNotAllowedError as error:
+                return error.message
+    return None

@@ -1,0 +1,209 @@
+"""What only the Claude Code runtime has: its CLI, its own sessions, its own tools.
+
+Every test runs the real CLI bundled with ``claude-agent-sdk`` against the scripted
+server; the shared scenarios (text, files, delegation, retries, cancel) run on both
+runtimes in test_turns.py and test_delegation.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import claude_agent_sdk
+import pytest
+
+from kumiai.core.config import Settings
+from tests.integration.runtime.helpers import (
+    assert_history_pairs,
+    create_specialist,
+    create_team,
+    messages,
+    send,
+    session,
+    wait_until_idle,
+)
+from tests.support.live import LiveApp, live_app
+from tests.support.scripted_anthropic import Reply, ScriptedAnthropic, ToolUse
+from tests.support.sse import Event, events
+
+pytestmark = pytest.mark.parametrize("runtime", ["claude-code"], indirect=True)
+
+TRANSCRIPT_MARK = "<conversation_transcript>"
+TERMINAL = {"done", "error", "cancelled"}
+CLI_TIMEOUT = 60
+"""Generous: every turn starts a Claude Code process, slow on a loaded 2-core machine."""
+
+
+def _bundled_cli() -> str:
+    bundled = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
+    assert bundled.is_file(), "claude-agent-sdk ships its CLI"
+    return str(bundled)
+
+
+def _write_cli(path: Path, body: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+def _remove(path: Path) -> None:
+    path.unlink()
+
+
+def _prompt_of(request_messages: list[dict[str, object]]) -> str:
+    return str(request_messages[-1]["content"])
+
+
+async def _send_until_terminal(live: LiveApp, session_id: str, content: str) -> list[Event]:
+    async with live.client.stream(
+        "POST",
+        f"/api/v2/sessions/{session_id}/messages",
+        json={"content": content},
+        headers={"accept": "text/event-stream"},
+    ) as response:
+        seen = []
+        async for event in events(response):
+            seen.append(event)
+            if event.type in TERMINAL:
+                return seen
+    raise AssertionError("the stream ended without a terminal event")
+
+
+@pytest.fixture
+def cli_wrapper(tmp_path: Path) -> Path:
+    """A CLI path the test can break and repair while the server runs."""
+    return tmp_path / "bin" / "claude"
+
+
+@pytest.fixture
+async def wrapped_live(live_settings: Settings, cli_wrapper: Path) -> AsyncIterator[LiveApp]:
+    _write_cli(cli_wrapper, f'exec "{_bundled_cli()}" "$@"')
+    settings = live_settings.model_copy(update={"claude_code_cli": cli_wrapper})
+    async with live_app(settings) as app:
+        yield app
+
+
+async def test_health_says_claude_code_runs_turns_and_why(live: LiveApp) -> None:
+    body = (await live.client.get("/api/health")).json()
+    assert body["runtime"] == {
+        "requested": "claude-code",
+        "active": "claude-code",
+        "reason": "ANTHROPIC_API_KEY is set",
+    }
+
+
+async def test_the_next_turn_resumes_the_claude_code_session(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    claude.enqueue(Reply.text("The answer is 42."), Reply.text("You asked about 42."))
+    await send(live.client, session_id, "what is the answer?")
+    await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
+    await send(live.client, session_id, "what did I ask?")
+    await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
+
+    second = claude.requests[-1].messages
+    assert TRANSCRIPT_MARK not in str(second)
+    assert "The answer is 42." in str([m for m in second if m["role"] == "assistant"])
+    assert "what did I ask?" in _prompt_of(second)
+    rows = await messages(live.client, session_id)
+    assert [row["content"] for row in rows] == [
+        "what is the answer?",
+        "The answer is 42.",
+        "what did I ask?",
+        "You asked about 42.",
+    ]
+
+
+async def test_without_its_local_state_the_context_is_rebuilt_from_the_database(
+    live: LiveApp, claude: ScriptedAnthropic, isolated_claude_code: Path
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    claude.enqueue(Reply.text("The answer is 42."), Reply.text("You asked about 42."))
+    await send(live.client, session_id, "what is the answer?")
+    await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
+    shutil.rmtree(isolated_claude_code / ".claude" / "projects")
+
+    await send(live.client, session_id, "what did I ask?")
+    await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
+    prompt = _prompt_of(claude.requests[-1].messages)
+    assert TRANSCRIPT_MARK in prompt
+    assert prompt.index("what is the answer?") < prompt.index("The answer is 42.")
+    assert prompt.rindex("what did I ask?") > prompt.index("</conversation_transcript>")
+    assert (await messages(live.client, session_id))[-1]["content"] == "You asked about 42."
+
+
+async def test_file_tools_are_confined_to_the_project_folder(
+    live: LiveApp, claude: ScriptedAnthropic, tmp_path: Path
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    outside = tmp_path / "outside.txt"
+    claude.enqueue(
+        Reply.tool_use("Write", {"file_path": str(outside), "content": "escaped"}),
+        Reply.text("I could not write there."),
+    )
+    await send(live.client, session_id, "write outside")
+    await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
+
+    assert not outside.exists()
+    rows = await messages(live.client, session_id)
+    result = next(row for row in rows if row["role"] == "tool_result")
+    assert result["metadata"]["is_error"] is True
+    assert "outside" in result["content"]
+    assert_history_pairs(rows)
+
+
+async def test_bash_is_not_offered_when_the_profile_disables_it(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    disabled = await live.client.patch("/api/v2/profile", json={"bash_enabled": False})
+    assert disabled.status_code == 200
+    claude.enqueue(Reply.text("No shell today."))
+    await send(live.client, session_id, "hi")
+    await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
+    offered = {tool["name"] for tool in claude.requests[-1].tools}
+    assert "Bash" not in offered
+    assert {"Read", "Write", "WebSearch", "WebFetch"} <= offered
+    assert "mcp__common_tools__contact_pm" in offered
+
+
+async def test_a_missing_or_failing_cli_is_an_error_event_and_the_session_resumes(
+    wrapped_live: LiveApp, claude: ScriptedAnthropic, cli_wrapper: Path
+) -> None:
+    live = wrapped_live
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+
+    _remove(cli_wrapper)
+    missing = await _send_until_terminal(live, session_id, "first try")
+    _write_cli(cli_wrapper, "echo 'claude: cannot start' >&2; exit 3")
+    failing = await _send_until_terminal(live, session_id, "second try")
+
+    for seen in (missing, failing):
+        terminal = [event for event in seen if event.type in TERMINAL]
+        assert [event.type for event in terminal] == ["error"]
+        assert terminal[0].data["code"] == "claude_unavailable"
+        assert "Claude Code" in terminal[0].data["error"]
+    assert "not found" in missing[-1].data["error"]
+    assert (await session(live.client, session_id))["status"] == "error"
+    assert claude.requests == []
+
+    _write_cli(cli_wrapper, f'exec "{_bundled_cli()}" "$@"')
+    claude.enqueue(
+        Reply.turn([ToolUse("Write", {"file_path": "ok.txt", "content": "ok"})], "tool_use"),
+        Reply.text("Third time lucky."),
+    )
+    await send(live.client, session_id, "third try")
+    await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
+    assert (await session(live.client, session_id))["status"] == "idle"
+    assert (Path(team.project["path"]) / "ok.txt").read_text() == "ok"
+    prompt = _prompt_of(claude.requests[0].messages)
+    assert "first try" in prompt and "second try" in prompt and "third try" in prompt
