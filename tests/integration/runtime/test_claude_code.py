@@ -7,12 +7,15 @@ runtimes in test_turns.py and test_delegation.py.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import stat
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import claude_agent_sdk
+import psutil
 import pytest
 
 from kumiai.core.config import Settings
@@ -207,3 +210,48 @@ async def test_a_missing_or_failing_cli_is_an_error_event_and_the_session_resume
     assert (Path(team.project["path"]) / "ok.txt").read_text() == "ok"
     prompt = _prompt_of(claude.requests[0].messages)
     assert "first try" in prompt and "second try" in prompt and "third try" in prompt
+
+
+async def _vanished(pid: int, timeout: float) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie":
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_cancel_during_a_long_bash_command_interrupts_claude_code_and_its_process(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    # Claude Code refuses a plain long `sleep`; a never-ending read is just as long.
+    long_job = "tail -f /dev/null & echo $! > pid.txt; wait"
+    claude.enqueue(Reply.tool_use("Bash", {"command": long_job}))
+    await send(live.client, session_id, "run the long job")
+    pid_file = Path(team.project["path"]) / "pid.txt"
+    deadline = asyncio.get_running_loop().time() + CLI_TIMEOUT
+    while not pid_file.exists() or not pid_file.read_text().strip():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"never started: {await messages(live.client, session_id)}")
+        await asyncio.sleep(0.02)
+    sleeper = int(pid_file.read_text())
+
+    started = time.monotonic()
+    response = await live.client.post(f"/api/v2/sessions/{session_id}/cancel")
+    elapsed = time.monotonic() - started
+
+    assert response.json()["data"]["status"] == "cancelled"
+    assert elapsed < 1.0
+    # The interrupt stops the command; the CLI finishes stopping after the cancel answered.
+    assert await _vanished(sleeper, timeout=10)
+    rows = await messages(live.client, session_id)
+    assert rows[-1]["role"] == "tool_result" and rows[-1]["metadata"]["is_error"] is True
+    assert_history_pairs(rows)
+
+    claude.enqueue(Reply.text("Fine, stopped."))
+    await send(live.client, session_id, "ok?")
+    await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
+    assert (await messages(live.client, session_id))[-1]["content"] == "Fine, stopped."
+    assert TRANSCRIPT_MARK in _prompt_of(claude.requests[-1].messages)
