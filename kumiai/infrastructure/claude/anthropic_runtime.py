@@ -120,7 +120,7 @@ class AnthropicRuntime:
                 client, _stream_params(request, messages, self._prompt_caching), sink, block_offset
             )
             block_offset += response.block_count
-            total = _add_usage(total, response.usage)
+            total += response.usage
             await sink.usage(response.usage, response.stop_reason)
             continuation = await _continuation(response, tools, sink)
             if continuation is None:
@@ -326,17 +326,6 @@ def _usage_from(usage: ApiUsage) -> Usage:
         output_tokens=usage.output_tokens,
         cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
         cache_read_input_tokens=usage.cache_read_input_tokens or 0,
-    )
-
-
-def _add_usage(left: Usage, right: Usage) -> Usage:
-    return Usage(
-        input_tokens=left.input_tokens + right.input_tokens,
-        output_tokens=left.output_tokens + right.output_tokens,
-        cache_creation_input_tokens=(
-            left.cache_creation_input_tokens + right.cache_creation_input_tokens
-        ),
-        cache_read_input_tokens=left.cache_read_input_tokens + right.cache_read_input_tokens,
     )
 
 

@@ -277,7 +277,7 @@ class _TurnReader:
 
     async def _on_response_end(self) -> None:
         usage = _usage_from(self._usage)
-        self.total = _add(self.total, usage)
+        self.total += usage
         await self.sink.usage(usage, self._stop_reason)
 
     async def _on_assistant(self, message: AssistantMessage) -> None:
@@ -356,17 +356,6 @@ def _usage_from(raw: Mapping[str, Any]) -> Usage:
         output_tokens=number("output_tokens"),
         cache_creation_input_tokens=number("cache_creation_input_tokens"),
         cache_read_input_tokens=number("cache_read_input_tokens"),
-    )
-
-
-def _add(left: Usage, right: Usage) -> Usage:
-    return Usage(
-        input_tokens=left.input_tokens + right.input_tokens,
-        output_tokens=left.output_tokens + right.output_tokens,
-        cache_creation_input_tokens=(
-            left.cache_creation_input_tokens + right.cache_creation_input_tokens
-        ),
-        cache_read_input_tokens=left.cache_read_input_tokens + right.cache_read_input_tokens,
     )
 
 

@@ -98,14 +98,20 @@ async def test_health_says_claude_code_runs_turns_and_why(live: LiveApp) -> None
     }
 
 
-async def test_the_next_turn_resumes_the_claude_code_session(
-    live: LiveApp, claude: ScriptedAnthropic
-) -> None:
+async def _answered_once(live: LiveApp, claude: ScriptedAnthropic) -> str:
+    """A specialist session after one turn, with the answer to a second one scripted."""
     team = await create_team(live, "Dana")
     session_id = await create_specialist(live, team, "Dana")
     claude.enqueue(Reply.text("The answer is 42."), Reply.text("You asked about 42."))
     await send(live.client, session_id, "what is the answer?")
     await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
+    return session_id
+
+
+async def test_the_next_turn_resumes_the_claude_code_session(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    session_id = await _answered_once(live, claude)
     await send(live.client, session_id, "what did I ask?")
     await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
 
@@ -125,11 +131,7 @@ async def test_the_next_turn_resumes_the_claude_code_session(
 async def test_without_its_local_state_the_context_is_rebuilt_from_the_database(
     live: LiveApp, claude: ScriptedAnthropic, isolated_claude_code: Path
 ) -> None:
-    team = await create_team(live, "Dana")
-    session_id = await create_specialist(live, team, "Dana")
-    claude.enqueue(Reply.text("The answer is 42."), Reply.text("You asked about 42."))
-    await send(live.client, session_id, "what is the answer?")
-    await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
+    session_id = await _answered_once(live, claude)
     shutil.rmtree(isolated_claude_code / ".claude" / "projects")
 
     await send(live.client, session_id, "what did I ask?")
