@@ -15,6 +15,7 @@ from kumiai import __version__
 from kumiai.api import health, v1, v2
 from kumiai.api.middleware.errors import install_error_handlers
 from kumiai.api.middleware.request_guard import RequestGuardMiddleware
+from kumiai.api.routing import include_flat, index_routes
 from kumiai.core.config import Settings, get_settings
 from kumiai.core.dependencies import Container, build_container, open_database
 from kumiai.core.exceptions import ConfigurationError
@@ -61,9 +62,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     if container is not None:
         app.state.container = container
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(v1.router)
-    app.include_router(v2.router)
+    include_flat(app, [("", health.router), *v1.routers, *v2.routers])
+    index_routes(app)
     _install_middleware(app, settings)
     _document_validation_errors(app)
     return app

@@ -1,4 +1,8 @@
-"""FastAPI dependencies: how endpoints reach the container built at start-up."""
+"""FastAPI dependencies: how endpoints reach the container built at start-up.
+
+Dependencies are ``async def`` even when they do not await: FastAPI runs a plain
+``def`` dependency in a worker thread, a thread hop on every request.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from fastapi import Depends, Request
 from kumiai.core.dependencies import Container
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 

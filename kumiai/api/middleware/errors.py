@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic_core import to_json
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kumiai.core import exceptions as errors
@@ -49,6 +49,18 @@ CODE_BY_HTTP_STATUS = {
 }
 
 
+class ErrorJSONResponse(JSONResponse):
+    """JSON rendered in one pass by pydantic's serializer.
+
+    Details may hold UUIDs, datetimes or enums; ``to_json`` writes them directly
+    (``str`` for anything it does not know), where ``jsonable_encoder`` plus
+    ``json.dumps`` walked the body twice in Python on every error, 404s included.
+    """
+
+    def render(self, content: Any) -> bytes:
+        return to_json(content, fallback=str)
+
+
 def status_for(error: errors.KumiAIError) -> int:
     for error_class, status in STATUS_BY_ERROR:
         if isinstance(error, error_class):
@@ -78,7 +90,13 @@ def error_response(
                 "request_id": request_id,
             }
         }
-    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+    return ErrorJSONResponse(body, status_code=status, headers=headers)
+
+
+def _path(request: Request) -> str:
+    # Not request.url.path: building the URL object costs more than the whole 404.
+    path: str = request.scope["path"]
+    return path
 
 
 def _request_id(request: Request) -> str | None:
@@ -91,7 +109,7 @@ async def _kumiai_error(request: Request, error: Exception) -> JSONResponse:
     if status >= 500:
         logger.error("request_failed", code=error.code, message=error.message)
     return error_response(
-        request.url.path,
+        _path(request),
         status,
         error.code,
         error.message,
@@ -114,7 +132,7 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
         f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in problems[:3]
     )
     return error_response(
-        request.url.path,
+        _path(request),
         422,
         "validation_error",
         f"invalid request: {summary}" if summary else "invalid request",
@@ -128,7 +146,7 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     code = CODE_BY_HTTP_STATUS.get(error.status_code, "http_error")
     message = str(error.detail) if error.detail else code.replace("_", " ")
     return error_response(
-        request.url.path,
+        _path(request),
         error.status_code,
         code,
         message,

@@ -4,8 +4,7 @@ Routers with static segments (``/agents/search``, ``/skills/import``,
 ``/sessions/launch``, ...) declare them before their ``/{id}`` routes.
 """
 
-from fastapi import APIRouter
-
+from kumiai.api.routing import Routers
 from kumiai.api.v1 import (
     agents,
     mcp,
@@ -19,17 +18,23 @@ from kumiai.api.v1 import (
     system,
 )
 
-router = APIRouter(prefix="/api/v1")
-for module in (
-    projects,
-    agents,
-    skills,
-    mcp,
-    profile,
-    onboarding,
-    system,
-    streaming,
-    session_files,
-    sessions,
-):
-    router.include_router(module.router)
+PREFIX = "/api/v1"
+routers: Routers = [
+    (PREFIX, projects.router),
+    (f"{PREFIX}/agents", agents.router),
+    # The same resource under the name v2 uses (SPEC §5).
+    (f"{PREFIX}/characters", agents.router),
+    *(
+        (PREFIX, module.router)
+        for module in (
+            skills,
+            mcp,
+            profile,
+            onboarding,
+            system,
+            streaming,
+            session_files,
+            sessions,
+        )
+    ),
+]

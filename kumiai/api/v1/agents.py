@@ -32,15 +32,15 @@ V1_MAIN_DOCUMENT = "CLAUDE.md"
 
 AgentId = Annotated[str, Path(max_length=200, description="The agent's slug.")]
 
-routes = APIRouter()
+router = APIRouter(tags=["v1 agents"])
 
 
-@routes.get("", response_model=list[Agent])
+@router.get("", response_model=list[Agent])
 async def list_agents(container: ContainerDep) -> list[Agent]:
     return [Agent.of(character) for character in await container.characters.list_all()]
 
 
-@routes.get("/search", response_model=list[Agent])
+@router.get("/search", response_model=list[Agent])
 async def search_agents(
     container: ContainerDep,
     tags: Annotated[str, Query(max_length=2000, description="Comma-separated tags.")],
@@ -51,38 +51,38 @@ async def search_agents(
     return [Agent.of(character) for character in found]
 
 
-@routes.post("", status_code=status.HTTP_201_CREATED, response_model=Agent)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Agent)
 async def create_agent(body: AgentBody, container: ContainerDep) -> Agent:
     """A new agent; the id is derived from the name unless given, defaults fill the rest."""
     data = to_command(CharacterCreate, body.creation())
     return Agent.of(await container.characters.create(data))
 
 
-@routes.get("/{agent_id}", response_model=Agent)
+@router.get("/{agent_id}", response_model=Agent)
 async def get_agent(agent_id: AgentId, container: ContainerDep) -> Agent:
     return Agent.of(await container.characters.get(agent_id))
 
 
-@routes.put("/{agent_id}", response_model=Agent)
+@router.put("/{agent_id}", response_model=Agent)
 async def update_agent(agent_id: AgentId, body: AgentBody, container: ContainerDep) -> Agent:
     """A partial update: keys left out stay as they are (in the row and in CLAUDE.md)."""
     changes = to_command(CharacterUpdate, body.changes())
     return Agent.of(await container.characters.update(agent_id, changes))
 
 
-@routes.delete("/{agent_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@router.delete("/{agent_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 async def delete_agent(agent_id: AgentId, container: ContainerDep) -> None:
     """Soft-delete: the agent is hidden and its folder renamed to `<id>.deleted`."""
     await container.characters.delete(agent_id)
 
 
-@routes.get("/{agent_id}/files", response_model=list[FileEntryView])
+@router.get("/{agent_id}/files", response_model=list[FileEntryView])
 async def list_agent_files(agent_id: AgentId, container: ContainerDep) -> list[FileEntryView]:
     """The agent's folder as one flat, recursive list; agent.md is listed as CLAUDE.md."""
     return _as_v1_entries(await container.characters.list_files(agent_id))
 
 
-@routes.get("/{agent_id}/files/content", response_model=AgentFileContent)
+@router.get("/{agent_id}/files/content", response_model=AgentFileContent)
 async def read_agent_file(
     agent_id: AgentId, file_path: FilePath, container: ContainerDep
 ) -> AgentFileContent:
@@ -90,7 +90,7 @@ async def read_agent_file(
     return AgentFileContent(file_path=file_path, content=text_of(file), size=file.size)
 
 
-@routes.put(
+@router.put(
     "/{agent_id}/files/content", status_code=status.HTTP_204_NO_CONTENT, response_class=Response
 )
 async def write_agent_file(agent_id: AgentId, body: FileWriteBody, container: ContainerDep) -> None:
@@ -99,7 +99,7 @@ async def write_agent_file(agent_id: AgentId, body: FileWriteBody, container: Co
     await container.characters.write_file(agent_id, path, FileWrite(content=body.content))
 
 
-@routes.delete("/{agent_id}/files", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@router.delete("/{agent_id}/files", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 async def delete_agent_file(
     agent_id: AgentId, file_path: FilePath, container: ContainerDep
 ) -> None:
@@ -107,13 +107,13 @@ async def delete_agent_file(
     await container.characters.delete_file(agent_id, _stored_path(file_path))
 
 
-@routes.get("/{agent_id}/content", response_class=PlainTextResponse)
+@router.get("/{agent_id}/content", response_class=PlainTextResponse)
 async def read_agent_document(agent_id: AgentId, container: ContainerDep) -> str:
     """The whole CLAUDE.md: front matter, then the prompt."""
     return (await container.characters.read_agent_md(agent_id)).content
 
 
-@routes.get("/{agent_id}/docs/{doc_path:path}", response_class=PlainTextResponse)
+@router.get("/{agent_id}/docs/{doc_path:path}", response_class=PlainTextResponse)
 async def read_agent_doc(agent_id: AgentId, doc_path: str, container: ContainerDep) -> str:
     """A text file of the agent's folder; `doc_path` is relative to it."""
     return text_of(await container.characters.read_file(agent_id, _stored_path(doc_path)))
@@ -135,9 +135,3 @@ def _as_v1_entries(entries: Iterable[FileEntryView]) -> list[FileEntryView]:
         elif entry.path != V1_MAIN_DOCUMENT:
             listed.append(entry)
     return listed
-
-
-router = APIRouter()
-router.include_router(routes, prefix="/agents", tags=["v1 agents"])
-# The same resource under the name v2 uses (SPEC §5).
-router.include_router(routes, prefix="/characters", tags=["v1 agents"])

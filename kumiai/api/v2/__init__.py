@@ -1,7 +1,6 @@
 """The v2 API: envelopes, cursor pagination and thin endpoints over the services."""
 
-from fastapi import APIRouter
-
+from kumiai.api.routing import Routers
 from kumiai.api.v2 import (
     activity,
     characters,
@@ -12,11 +11,7 @@ from kumiai.api.v2 import (
     skills,
 )
 
-router = APIRouter(prefix="/api/v2")
-router.include_router(profile.router)
-router.include_router(characters.router)
-router.include_router(skills.router)
-router.include_router(projects.router)
-router.include_router(sessions.router)
-router.include_router(conversation.router)
-router.include_router(activity.router)
+routers: Routers = [
+    ("/api/v2", module.router)
+    for module in (profile, characters, skills, projects, sessions, conversation, activity)
+]

@@ -14,7 +14,7 @@ T = TypeVar("T")
 V = TypeVar("V")
 
 
-def page_request(
+async def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")] = (
         DEFAULT_PAGE_SIZE
     ),

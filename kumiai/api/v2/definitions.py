@@ -9,7 +9,7 @@ from fastapi import Depends, Path, Query
 from kumiai.domain.repositories import DefinitionFilter
 
 
-def definition_filter(
+async def definition_filter(
     tag: Annotated[
         str | None, Query(max_length=200, description="Only rows carrying this tag.")
     ] = None,
