@@ -17,7 +17,7 @@ from sqlalchemy.pool import NullPool
 
 from kumiai.core.config import Settings, load_settings
 from kumiai.core.dependencies import Container, build_container
-from kumiai.infrastructure.database.engine import Database
+from kumiai.infrastructure.database.engine import Database, ReadOnlySession
 from kumiai.infrastructure.database.migrations import runner
 from kumiai.main import create_app
 from tests.support.database import create_scratch_database, drop_database, postgres_server
@@ -99,6 +99,14 @@ async def database(settings: Settings, connection: AsyncConnection) -> AsyncIter
         expire_on_commit=False,
         autoflush=False,
         join_transaction_mode="create_savepoint",
+    )
+    # Reads see the test's uncommitted rows, and still refuse to write.
+    database.read_session_factory = async_sessionmaker(
+        bind=connection,
+        expire_on_commit=False,
+        autoflush=False,
+        join_transaction_mode="create_savepoint",
+        sync_session_class=ReadOnlySession,
     )
     yield database
     await database.dispose()

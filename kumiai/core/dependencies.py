@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from kumiai.application.dtos.health import RuntimeSelection
 from kumiai.application.ports.agent_runtime import AgentRuntime
 from kumiai.application.ports.files import DefinitionFiles, ProjectFiles
-from kumiai.application.ports.unit_of_work import UnitOfWork
+from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.activity import ActivityService
 from kumiai.application.services.characters import AGENT_MD, CharacterService
 from kumiai.application.services.conversation import ConversationService
@@ -102,8 +102,11 @@ def open_database(settings: Settings, database_url: str) -> Database:
 
 
 def build_container(settings: Settings, database: Database) -> Container:
-    def unit_of_work() -> UnitOfWork:
-        # Read the factory at call time: tests swap it for one bound to their transaction.
+    def unit_of_work(*, read_only: bool = False) -> UnitOfWork:
+        # Read the factories at call time: tests swap them for ones bound to their
+        # transaction.
+        if read_only:
+            return SqlUnitOfWork(database.read_session_factory, read_only=True)
         return SqlUnitOfWork(database.session_factory)
 
     home = HomeLayout(settings.home)
@@ -216,7 +219,7 @@ def _agent_runtime(settings: Settings, selection: RuntimeSelection) -> ClosableR
 
 def _build_runtime(
     settings: Settings,
-    unit_of_work: Callable[[], UnitOfWork],
+    unit_of_work: UnitOfWorkFactory,
     events: EventHub,
     agent: tuple[AgentRuntime, RuntimeSelection],
     stores: tuple[DefinitionFolderStore, DefinitionFolderStore, ProjectFolderStore],

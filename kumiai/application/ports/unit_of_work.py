@@ -1,8 +1,12 @@
-"""The unit of work: one transaction per use case, committed only by services."""
+"""The unit of work: one transaction per use case, committed only by services.
+
+A use case that only reads asks for ``read_only=True``: its statements then run
+without a transaction around them (no BEGIN and ROLLBACK round trips), and it can
+neither flush nor commit.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -42,4 +46,5 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...

@@ -14,5 +14,5 @@ class ActivityService:
 
     async def list_activity(self, page: PageRequest, filters: ActivityFilter) -> Page[ActivityView]:
         """Entries newest first."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return page_of(await uow.activity.list_page(page, filters), ActivityView.of)

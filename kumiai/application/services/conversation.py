@@ -66,6 +66,6 @@ class ConversationService:
         )
 
     async def _require_session(self, session_id: UUID) -> None:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             if await uow.sessions.get(session_id) is None:
                 raise NotFoundError("session", session_id)

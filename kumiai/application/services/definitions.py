@@ -125,7 +125,7 @@ class DefinitionCatalog(Generic[D]):
     async def page(
         self, request: PageRequest, filters: DefinitionFilter, view: Callable[[D], V]
     ) -> Page[V]:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             found = await self._kind.repository(uow).list_page(request, filters)
             return Page(
                 items=[view(definition) for definition in found.items],
@@ -135,12 +135,12 @@ class DefinitionCatalog(Generic[D]):
             )
 
     async def get(self, ref: str, view: Callable[[D], V]) -> V:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return view(await self.find(uow, ref))
 
     async def all(self, view: Callable[[D], V]) -> list[V]:
         """Every live definition, oldest first (the v1 lists are not paginated)."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             found = await self._kind.repository(uow).list_live()
             return [view(definition) for definition in found]
 

@@ -30,7 +30,7 @@ class MessageService:
     ) -> Page[MessageView]:
         """Messages strictly between ``after`` and ``before`` (sequences), walking ``order``;
         a ``cursor`` from the previous page continues that walk."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             await require_session(uow, session_id)
             page = await uow.messages.page(
                 session_id, limit=limit, before=before, after=after, order=order, cursor=cursor
@@ -41,7 +41,7 @@ class MessageService:
         self, session_id: UUID, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> ChatPage:
         """The newest ``limit`` chat rows, or those just older than ``cursor``'s page."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             session = await require_session(uow, session_id)
             page = await uow.messages.page(
                 session_id, limit=limit, order="desc", cursor=cursor, roles=CHAT_ROLES

@@ -78,20 +78,20 @@ class ProjectService:
             return ProjectView.of(project)
 
     async def get(self, project_id: UUID) -> ProjectView:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return ProjectView.of(await _require_project(uow, project_id))
 
     async def list_projects(
         self, page: PageRequest, *, archived: bool | None = None
     ) -> Page[ProjectView]:
         """Live projects, oldest first; ``archived`` keeps only (un)archived ones."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             projects = await uow.projects.list_page(page, archived=archived)
             return page_of(projects, ProjectView.of)
 
     async def list_all(self, *, include_archived: bool = False) -> list[ProjectView]:
         """Every live project, oldest first; archived ones only when asked."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             projects = await uow.projects.list_all(include_archived=include_archived)
             return [ProjectView.of(project) for project in projects]
 
@@ -243,7 +243,7 @@ class ProjectService:
             await self._runs.cancel(session_id, drop_queue=drop_queues)
 
     async def _path_of(self, project_id: UUID) -> str:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return (await _require_project(uow, project_id)).path
 
     def _choose_path(self, data: ProjectCreate) -> str:

@@ -136,12 +136,12 @@ class SessionFileService:
         return FileDownload(path=path, name=name, media_type=_media_type(name))
 
     async def _require_session(self, session_id: UUID) -> None:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             await require_session(uow, session_id)
 
     async def _working_dir(self, session_id: UUID) -> str:
         """The folder the session's agent works in; 404 for an unknown session."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             session = await require_session(uow, session_id)
             project = await uow.projects.get(session.project_id) if session.project_id else None
             return self._directories.for_session(session, project)

@@ -61,17 +61,17 @@ class SessionService:
             self._directories.check_client_path(given, project)
 
     async def get(self, session_id: UUID) -> SessionView:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return SessionView.of(await require_session(uow, session_id))
 
     async def list_sessions(self, page: PageRequest, filters: SessionFilter) -> Page[SessionView]:
         """Live sessions, oldest first."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return page_of(await uow.sessions.list_page(page, filters), SessionView.of)
 
     async def list_all(self, project_id: UUID | None = None) -> list[SessionView]:
         """Every live session (or the project's), oldest first, unpaged."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return [
                 SessionView.of(session)
                 for session in await uow.sessions.list_all(project_id=project_id)
@@ -79,12 +79,12 @@ class SessionService:
 
     async def agents(self, character_ids: Iterable[UUID | None]) -> dict[UUID, AgentRef]:
         """The agents behind these character ids (deleted ones included), by id."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await agents_by_character(uow, character_ids)
 
     async def agent_of(self, session_id: UUID) -> AgentRef | None:
         """The agent a session (live or deleted) acts as, or None for a bare assistant."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return (await agents_of_sessions(uow, [session_id])).get(session_id)
 
     async def update(self, session_id: UUID, changes: SessionUpdate) -> SessionView:

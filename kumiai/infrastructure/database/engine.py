@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from kumiai.core.exceptions import DatabaseUnavailableError
 
@@ -38,8 +40,24 @@ class DatabaseInfo:
     error: str | None = None
 
 
+class ReadOnlySession(Session):
+    """The session of a read-only unit of work: it runs without a transaction, so a
+    flush would write at once, outside any unit of work; it refuses instead."""
+
+    def flush(self, objects: object = None) -> None:
+        raise TypeError("a read-only unit of work cannot write")
+
+
 class Database:
-    """Owns the async engine; hands out sessions for units of work."""
+    """Owns the async engine; hands out sessions for units of work.
+
+    ``session_factory`` sessions run in a transaction; ``read_session_factory``
+    sessions run in autocommit, so a read is one round trip instead of BEGIN, the
+    query and ROLLBACK. There is no ``pool_pre_ping`` (which costs three round trips
+    on asyncpg: BEGIN, a ping and ROLLBACK, on every checkout); a connection that the
+    server closed is replaced at checkout instead, and one that fails in use is
+    invalidated and reported as a 503.
+    """
 
     def __init__(
         self,
@@ -53,15 +71,21 @@ class Database:
         self.url = to_async_url(url)
         self.engine: AsyncEngine = create_async_engine(
             self.url,
-            pool_pre_ping=True,
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout=pool_timeout,
             connect_args={"timeout": connect_timeout},
         )
         event.listen(self.engine.sync_engine, "do_connect", _connect_or_unavailable)
+        event.listen(self.engine.sync_engine, "checkout", _replace_if_closed)
         self.session_factory: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=False
+        )
+        self.read_session_factory: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+            expire_on_commit=False,
+            autoflush=False,
+            sync_session_class=ReadOnlySession,
         )
 
     async def check(self) -> DatabaseInfo:
@@ -101,6 +125,19 @@ def _connect_or_unavailable(
         raise DatabaseUnavailableError(
             f"the database is unavailable: {_first_line(error)}"
         ) from error
+
+
+def _replace_if_closed(
+    _dbapi_connection: object, record: ConnectionPoolEntry, _proxy: object
+) -> None:
+    """A pooled connection the server has closed (a restart) is swapped for a new one.
+
+    Checking the driver's own flag costs no round trip; the pool retries the checkout
+    with a fresh connection when this raises ``DisconnectionError``.
+    """
+    driver = record.driver_connection
+    if driver is not None and driver.is_closed():
+        raise exc.DisconnectionError("the server closed this connection")
 
 
 def _first_line(error: BaseException) -> str:

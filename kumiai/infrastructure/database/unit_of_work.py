@@ -50,9 +50,12 @@ class SqlUnitOfWork:
     activity: ActivityLogRepository
     profiles: UserProfileRepository
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], *, read_only: bool = False
+    ) -> None:
         map_entities()
         self._factory = session_factory
+        self._read_only = read_only
         self._db: AsyncSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -85,6 +88,8 @@ class SqlUnitOfWork:
 
     async def commit(self) -> None:
         assert self._db is not None
+        if self._read_only:
+            raise TypeError("a read-only unit of work cannot commit")
         await self._db.commit()
 
 
