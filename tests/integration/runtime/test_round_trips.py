@@ -1,0 +1,64 @@
+"""Streaming costs no database work per delta: a turn's round trips are fixed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from tests.integration.runtime.helpers import create_specialist, create_team, wait_until_idle
+from tests.support.live import LiveApp
+from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
+from tests.support.sse import collect
+
+
+@contextmanager
+def counting_statements(live: LiveApp) -> Iterator[list[str]]:
+    """Every statement the app's engine sends while the block runs."""
+    engine = live.container.database.engine.sync_engine
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def _turn_statements(
+    live: LiveApp, claude: ScriptedAnthropic, session_id: str, deltas: int
+) -> list[str]:
+    claude.enqueue(Reply.text("word " * deltas, chunks=deltas))
+    with counting_statements(live) as statements:
+        async with live.client.stream(
+            "POST",
+            f"/api/v2/sessions/{session_id}/messages",
+            json={"content": "go"},
+            headers={"accept": "text/event-stream"},
+        ) as response:
+            events = await collect(response, until="done")
+        await wait_until_idle(live, session_id)
+    assert sum(event.type == "text_delta" for event in events) == deltas
+    return statements
+
+
+async def test_a_turn_sends_as_many_statements_for_300_deltas_as_for_3(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    short = await create_specialist(live, team, "Dana")
+    long = await create_specialist(live, team, "Dana")
+    # The first turn of the process warms caches; measure the second of each session.
+    for session_id in (short, long):
+        await _turn_statements(live, claude, session_id, 2)
+
+    few = await _turn_statements(live, claude, short, 3)
+    many = await _turn_statements(live, claude, long, 300)
+
+    assert len(few) > 0
+    assert len(many) == len(few), "\n".join(many)
