@@ -61,6 +61,12 @@ FIRST_DELTA_EVENTS = 4
 _DEFAULT_MODEL = "claude-scripted"
 _ids = itertools.count(1)
 
+# Benchmarks measure how late each delta arrives: every STAMP in a chunk is replaced,
+# as the chunk is written, by the wall-clock time (``time.time()``, same width).
+STAMP_WIDTH = 17
+STAMP = "#" * STAMP_WIDTH
+_STAMP_BYTES = STAMP.encode()
+
 
 def _next_id(prefix: str) -> str:
     """Return a unique, recognisable id such as ``toolu_scripted_000007``."""
@@ -84,6 +90,11 @@ class Text:
 
     text: str
     chunks: int = 3
+
+    @classmethod
+    def stamped(cls, deltas: int) -> Text:
+        """``deltas`` deltas, each one STAMP: it arrives saying when it was sent."""
+        return cls(STAMP * deltas, chunks=deltas)
 
     def content(self) -> dict[str, Any]:
         """The block as it appears in a complete message."""
@@ -467,12 +478,19 @@ class _Playback:
         for index, chunk in enumerate(self._chunks_to_send()):
             if index and await _pause(abort, self.delay_per_event):
                 return False
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": _stamped(chunk), "more_body": True})
         if self.interruption is not None:
             await _pause(abort, self.interruption.hold_seconds)
             return False
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return True
+
+
+def _stamped(chunk: bytes) -> bytes:
+    """The chunk with every STAMP replaced by the time now."""
+    if _STAMP_BYTES not in chunk:
+        return chunk
+    return chunk.replace(_STAMP_BYTES, f"{time.time():0{STAMP_WIDTH}.6f}".encode())
 
 
 def _encode_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:

@@ -68,6 +68,20 @@ async def test_streamed_text_arrives_in_many_deltas(
     assert (message.usage.input_tokens, message.usage.output_tokens) == (12, 34)
 
 
+async def test_stamped_deltas_carry_the_time_each_was_sent(
+    server: ScriptedAnthropic, client: AsyncAnthropic
+) -> None:
+    server.enqueue(Reply.turn([Text.stamped(3)]).slow(0.05))
+    before = time.time()
+
+    async with stream_hello(client) as stream:
+        stamps = [float(piece) async for piece in stream.text_stream]
+
+    assert len(stamps) == 3
+    assert before <= stamps[0] < stamps[1] < stamps[2] <= time.time()
+    assert stamps[2] - stamps[0] >= 0.09
+
+
 async def test_parallel_tool_calls_stream_their_input_in_partials(
     server: ScriptedAnthropic, client: AsyncAnthropic
 ) -> None:

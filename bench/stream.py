@@ -1,0 +1,347 @@
+"""Benchmark: what relaying a Claude stream through KumiAI adds, against reading it directly.
+
+Run by hand from the repository root (not part of the test suite):
+
+    KUMIAI_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
+        .venv/bin/python bench/stream.py
+
+Without ``KUMIAI_TEST_DATABASE_URL`` an embedded PostgreSQL is started. A scripted
+Claude (``bench/scripted_claude.py``, its own process) stamps every text delta with
+the time it was written. ``kumiai serve`` relays turns of assistant sessions whose
+working folder names the script to use. Each measure runs the same scripted load
+twice: relayed (``POST /api/v2/sessions/{id}/messages`` streamed as SSE) and read
+directly from the scripted server, as the control:
+
+- time to first token (from sending to the first text delta), turn after turn;
+- per-delta lag (arrival minus stamp) of a paced stream;
+- unpaced throughput: BURST deltas as fast as they come;
+- 1, 10 and 50 concurrent paced streams: each stream's delta rate against one alone.
+
+The client is plain asyncio on raw sockets and reads each chunk with one regular
+expression, so it is not the bottleneck. Results go to ``bench/results/stream.*``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from bench import harness, reporting  # noqa: E402
+
+TURNS = 20  # time-to-first-token samples
+PACED_DELTAS, PACED_DELAY = 200, 0.005
+BURST = 2000
+CROWD_DELTAS, CROWD_DELAY = 100, 0.01
+CROWDS = (1, 10, 50)
+SCRIPT = {
+    "ttft-route": {"replies": 2 * TURNS + 4, "deltas": 5, "delay": 0.0},
+    "lag-route": {"replies": 4, "deltas": PACED_DELTAS, "delay": PACED_DELAY},
+    "burst-route": {"replies": 4, "deltas": BURST, "delay": 0.0},
+    "crowd-route": {"replies": 2 * sum(CROWDS) + 4, "deltas": CROWD_DELTAS, "delay": CROWD_DELAY},
+}
+STAMP = re.compile(rb'"text": ?"(\d+\.\d{6})"')
+RELAY_END = re.compile(rb"event: (done|error|cancelled)\r?\n")
+DIRECT_END = re.compile(rb"event: message_stop\r?\n")
+TARGETS = {
+    "ttft_added_ms": "< 10",
+    "burst_ratio": ">= 0.8",
+    "crowd_50_ratio": ">= 0.8",
+}
+
+
+@dataclass
+class Stream:
+    """When a stream was asked for, and when each stamped delta was sent and received."""
+
+    asked: float
+    sent: list[float] = field(default_factory=list)
+    received: list[float] = field(default_factory=list)
+
+    @property
+    def first_token_ms(self) -> float:
+        return (self.received[0] - self.asked) * 1000
+
+    @property
+    def lags_ms(self) -> list[float]:
+        return [(got - sent) * 1000 for sent, got in zip(self.sent, self.received, strict=True)]
+
+    @property
+    def rate(self) -> float:
+        """Deltas per second between the first and the last delta."""
+        span = self.received[-1] - self.received[0]
+        return (len(self.received) - 1) / span if span > 0 else float("nan")
+
+
+async def _post_stream(url: str, body: dict[str, object], headers: dict[str, str]) -> Stream:
+    """POST ``body``; read the SSE response until its end event, noting every stamp."""
+    parts = urlsplit(url)
+    payload = json.dumps(body).encode()
+    request_head = "".join(
+        f"{name}: {value}\r\n"
+        for name, value in {
+            "host": parts.netloc,
+            "content-type": "application/json",
+            "accept": "text/event-stream",
+            "content-length": str(len(payload)),
+            **headers,
+        }.items()
+    )
+    stream = Stream(asked=time.time())
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    try:
+        writer.write(f"POST {parts.path} HTTP/1.1\r\n{request_head}\r\n".encode() + payload)
+        await _expect_ok(reader)
+        end = RELAY_END if parts.path.startswith("/api/") else DIRECT_END
+        pending = b""
+        async for chunk in _chunks(reader):
+            now = time.time()
+            pending += chunk
+            complete, _, pending = pending.rpartition(b"\n\n")
+            for stamp in STAMP.findall(complete):
+                stream.sent.append(float(stamp))
+                stream.received.append(now)
+            if end.search(complete):
+                return stream
+        raise RuntimeError(f"{url}: the stream ended without its last event")
+    finally:
+        writer.close()
+
+
+async def _expect_ok(reader: asyncio.StreamReader) -> None:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = head.split(b" ", 2)[1]
+    if status != b"200":
+        raise RuntimeError(f"HTTP {status.decode()}: {head.decode(errors='replace')}")
+    if b"transfer-encoding: chunked" not in head.lower():
+        raise RuntimeError("expected a chunked streaming response")
+
+
+async def _chunks(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+    """The decoded body of a chunked response."""
+    while True:
+        size = int((await reader.readline()).split(b";")[0], 16)
+        if size == 0:
+            return
+        yield (await reader.readexactly(size + 2))[:-2]
+
+
+@dataclass(frozen=True)
+class Sides:
+    """One scripted load read two ways."""
+
+    kumiai: str
+    claude: str
+    sessions: dict[str, list[str]]
+
+    async def relay(self, route: str, index: int = 0) -> Stream:
+        session_id = self.sessions[route][index]
+        return await _post_stream(
+            f"{self.kumiai}/api/v2/sessions/{session_id}/messages", {"content": "go"}, {}
+        )
+
+    async def direct(self, route: str) -> Stream:
+        body = {
+            "model": "claude-scripted",
+            "max_tokens": 1024,
+            "stream": True,
+            "system": f"Working directory: /{route}",
+            "messages": [{"role": "user", "content": "go"}],
+        }
+        headers = {"x-api-key": "bench", "anthropic-version": "2023-06-01"}
+        return await _post_stream(f"{self.claude}/v1/messages", body, headers)
+
+
+async def first_tokens(sides: Sides) -> dict[str, float]:
+    relayed, direct = [], []
+    for _ in range(TURNS):
+        direct.append((await sides.direct("ttft-route")).first_token_ms)
+        relayed.append((await sides.relay("ttft-route")).first_token_ms)
+    return {
+        "relayed_p50_ms": statistics.median(relayed),
+        "direct_p50_ms": statistics.median(direct),
+        "added_ms": statistics.median(relayed) - statistics.median(direct),
+        "relayed_p99_ms": _percentile(relayed, 0.99),
+    }
+
+
+async def lag(sides: Sides) -> dict[str, float]:
+    relayed = (await sides.relay("lag-route")).lags_ms
+    direct = (await sides.direct("lag-route")).lags_ms
+    return {
+        "relayed_p50_ms": statistics.median(relayed),
+        "relayed_p99_ms": _percentile(relayed, 0.99),
+        "direct_p50_ms": statistics.median(direct),
+        "direct_p99_ms": _percentile(direct, 0.99),
+    }
+
+
+async def burst(sides: Sides) -> dict[str, float]:
+    direct = (await sides.direct("burst-route")).rate
+    relayed = (await sides.relay("burst-route")).rate
+    return {
+        "relayed_deltas_per_s": relayed,
+        "direct_deltas_per_s": direct,
+        "ratio": reporting.ratio(relayed, direct),
+    }
+
+
+async def crowds(sides: Sides) -> dict[str, dict[str, float]]:
+    """Per-stream delta rate with N streams at once, against one stream alone."""
+    rates: dict[str, dict[int, float]] = {"relayed": {}, "direct": {}}
+    for size in CROWDS:
+        direct = await asyncio.gather(*(sides.direct("crowd-route") for _ in range(size)))
+        relayed = await asyncio.gather(*(sides.relay("crowd-route", i) for i in range(size)))
+        rates["direct"][size] = statistics.median(stream.rate for stream in direct)
+        rates["relayed"][size] = statistics.median(stream.rate for stream in relayed)
+    return {
+        f"{size}": {
+            "relayed_per_stream": rates["relayed"][size],
+            "direct_per_stream": rates["direct"][size],
+            "relayed_ratio": reporting.ratio(rates["relayed"][size], rates["relayed"][1]),
+            "direct_ratio": reporting.ratio(rates["direct"][size], rates["direct"][1]),
+        }
+        for size in CROWDS
+    }
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def create_sessions(base_url: str, folder: Path) -> dict[str, list[str]]:
+    """Assistant sessions whose working folder (named in their prompt) picks the script."""
+    sessions: dict[str, list[str]] = {}
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        for route in SCRIPT:
+            workspace = folder / "work" / route
+            workspace.mkdir(parents=True)
+            count = max(CROWDS) if route == "crowd-route" else 1
+            sessions[route] = [
+                _session(client, {"project_path": str(workspace)}) for _ in range(count)
+            ]
+    return sessions
+
+
+def _session(client: httpx.Client, context: dict[str, str]) -> str:
+    response = client.post(
+        "/api/v2/sessions", json={"session_type": "assistant", "context": context}
+    )
+    response.raise_for_status()
+    return str(response.json()["data"]["id"])
+
+
+@contextmanager
+def scripted_claude(folder: Path, script: dict[str, dict[str, float]]) -> Iterator[str]:
+    """``bench/scripted_claude.py`` serving ``script``; yields its base URL."""
+    with (folder / "claude.log").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.scripted_claude", json.dumps(script)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            yield process.stdout.readline().strip()
+        finally:
+            assert process.stdin is not None
+            process.stdin.close()
+            process.wait(timeout=30)
+
+
+async def measure(sides: Sides) -> dict[str, object]:
+    await sides.relay("ttft-route")  # warm: connections, caches, the SDK client
+    await sides.direct("ttft-route")
+    return {
+        "first_token": await first_tokens(sides),
+        "paced_lag": await lag(sides),
+        "burst": await burst(sides),
+        "crowds": await crowds(sides),
+    }
+
+
+def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    with (
+        harness.scratch() as folder,
+        harness.scratch_database(folder) as url,
+        scripted_claude(folder, SCRIPT) as claude,
+        harness.kumiai(url, folder, ANTHROPIC_API_KEY="bench", ANTHROPIC_BASE_URL=claude) as ours,
+    ):
+        sides = Sides(ours, claude, create_sessions(ours, folder))
+        results = asyncio.run(measure(sides))
+    print(report(results))
+
+
+def report(results: dict[str, object]) -> str:
+    first, paced, burst_, crowd = (
+        results["first_token"],
+        results["paced_lag"],
+        results["burst"],
+        results["crowds"],
+    )
+    assert isinstance(first, dict) and isinstance(paced, dict)
+    assert isinstance(burst_, dict) and isinstance(crowd, dict)
+    table: list[list[object]] = [
+        ["measure", "relayed", "direct", "ratio / added", "target"],
+        [
+            "time to first token, p50 ms",
+            first["relayed_p50_ms"],
+            first["direct_p50_ms"],
+            f"+{first['added_ms']:.1f} ms",
+            TARGETS["ttft_added_ms"] + " ms added",
+        ],
+        ["paced delta lag p50 ms", paced["relayed_p50_ms"], paced["direct_p50_ms"], "-", "-"],
+        ["paced delta lag p99 ms", paced["relayed_p99_ms"], paced["direct_p99_ms"], "-", "-"],
+        [
+            f"unpaced {BURST} deltas, deltas/s",
+            burst_["relayed_deltas_per_s"],
+            burst_["direct_deltas_per_s"],
+            burst_["ratio"],
+            TARGETS["burst_ratio"],
+        ],
+        *(
+            [
+                f"{size} concurrent streams, per-stream rate vs 1",
+                values["relayed_ratio"],
+                values["direct_ratio"],
+                "-",
+                TARGETS["crowd_50_ratio"] if size == "50" else "-",
+            ]
+            for size, values in crowd.items()
+        ),
+    ]
+    return reporting.write(
+        "stream",
+        "Streaming relay: KumiAI vs reading the scripted Claude directly",
+        {"script": SCRIPT, "targets": TARGETS, **results},
+        table,
+        notes=[
+            f"Paced: {PACED_DELTAS} deltas {PACED_DELAY * 1000:.0f} ms apart. Concurrent: "
+            f"{CROWD_DELTAS} deltas {CROWD_DELAY * 1000:.0f} ms apart per stream; the "
+            "concurrent rows give the median per-stream rate as a ratio to one stream alone.",
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()
