@@ -257,3 +257,20 @@ async def test_cancel_during_a_long_bash_command_interrupts_claude_code_and_its_
     await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
     assert (await messages(live.client, session_id))[-1]["content"] == "Fine, stopped."
     assert TRANSCRIPT_MARK in _prompt_of(claude.requests[-1].messages)
+
+
+async def test_an_api_error_claude_code_reports_fails_the_turn_with_its_reason(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    refusal = Reply.error(400, message="scripted refusal 7f3a")
+    # Claude Code tries a refused request again in other shapes before it gives up.
+    claude.enqueue(*[refusal] * 5)
+    seen = await _send_until_terminal(live, session_id, "a huge request")
+
+    terminal = [event for event in seen if event.type in TERMINAL]
+    assert [event.type for event in terminal] == ["error"]
+    assert "scripted refusal 7f3a" in terminal[0].data["error"]
+    assert "text_done" not in {event.type for event in seen}
+    assert [row["role"] for row in await messages(live.client, session_id)] == ["user"]
