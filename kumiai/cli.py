@@ -20,7 +20,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from kumiai import __version__
+from kumiai.application.services.models import ResolvedModel
 from kumiai.core.config import Settings, get_settings, load_settings
+from kumiai.core.dependencies import model_resolver
 from kumiai.core.exceptions import KumiAIError
 from kumiai.core.logging import configure_logging
 from kumiai.infrastructure.database import embedded
@@ -211,6 +213,7 @@ def doctor() -> None:
     for key, value in _config_rows(settings):
         table.add_row(key, value)
     table.add_row("database", _database_status(settings))
+    table.add_row("model", _model_status(settings))
     Console().print(table)
 
 
@@ -234,7 +237,6 @@ def _config_rows(settings: Settings) -> list[tuple[str, str]]:
         ("api token", "set" if settings.api_token else "not set"),
         ("agent runtime", _runtime_status(settings)),
         ("claude base url", settings.anthropic_base_url or "default"),
-        ("default model", settings.default_model),
     ]
     return rows
 
@@ -243,6 +245,24 @@ def _runtime_status(settings: Settings) -> str:
     selection = select_runtime(settings)
     active = selection.active or "none (sending messages answers 503)"
     return f"{active} [KUMIAI_RUNTIME={selection.requested}]: {selection.reason}"
+
+
+def _model_status(settings: Settings) -> str:
+    """The model a turn uses by default, resolved the way the server resolves it."""
+
+    async def resolve() -> ResolvedModel:
+        models = model_resolver(settings)
+        try:
+            return await models.resolve()
+        finally:
+            await models.aclose()
+
+    model = asyncio.run(resolve())
+    if model.source == "model_list":
+        return f"{model.id} (newest '{model.requested}' in the API's model list)"
+    if model.source == "fallback":
+        return f"{model.id} (built-in table for '{model.requested}': {model.problem})"
+    return f"{model.id} (as configured)"
 
 
 def _database_status(settings: Settings) -> str:

@@ -33,7 +33,8 @@ async def _health(request: Request, container: ContainerDep) -> JSONResponse | H
 
 @router.get("/api/health", response_model=HealthReport, responses=UNAVAILABLE)
 async def health(request: Request, container: ContainerDep) -> JSONResponse | HealthReport:
-    """Liveness and readiness: version, database, folders, Claude credentials (yes/no)."""
+    """Liveness and readiness: version, database, folders, Claude credentials (yes/no)
+    and the default model in use."""
     return await _health(request, container)
 
 

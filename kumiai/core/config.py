@@ -64,7 +64,14 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     api_token: SecretStr | None = None
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
-    default_model: str = Field(default="claude-sonnet-4-6", min_length=1)
+    default_model: str = Field(
+        default="sonnet",
+        min_length=1,
+        description="A model id, or a family (haiku, sonnet, opus): its newest model.",
+    )
+    model_list_ttl: float = Field(
+        default=3600.0, gt=0, description="Seconds the API's model list is kept."
+    )
     prompt_caching: bool = Field(
         default=True, description="Mark tools, system prompt and history as cacheable."
     )

@@ -17,6 +17,7 @@ from kumiai.application.services.definitions_sync import DefinitionSyncService
 from kumiai.application.services.health import HealthService
 from kumiai.application.services.mcp import McpService
 from kumiai.application.services.messages import MessageService
+from kumiai.application.services.models import ModelResolver
 from kumiai.application.services.onboarding import OnboardingService
 from kumiai.application.services.profile import ProfileService
 from kumiai.application.services.projects import ProjectService
@@ -36,6 +37,7 @@ from kumiai.application.services.tool_catalog import ToolCatalogService
 from kumiai.core.config import Settings
 from kumiai.domain.value_objects import SessionType
 from kumiai.infrastructure.claude import AnthropicRuntime, file_tools
+from kumiai.infrastructure.claude.models import AnthropicModelList
 from kumiai.infrastructure.database.engine import Database
 from kumiai.infrastructure.database.probe import EngineProbe
 from kumiai.infrastructure.database.unit_of_work import SqlUnitOfWork
@@ -75,6 +77,7 @@ class Container:
     conversation: ConversationService
     runtime_selection: RuntimeSelection
     agent_runtime: ClosableRuntime
+    models: ModelResolver
     onboarding: OnboardingService
     mcp: McpService
     system: SystemService
@@ -88,6 +91,7 @@ class Container:
     async def aclose(self) -> None:
         await self.runs.shutdown()
         await self.agent_runtime.aclose()
+        await self.models.aclose()
         await self.database.dispose()
 
 
@@ -124,12 +128,14 @@ def build_container(settings: Settings, database: Database) -> Container:
     events = EventHub()
     selection = select_runtime(settings)
     agent_runtime = _agent_runtime(settings, selection)
+    models = model_resolver(settings)
     runs, tools = _build_runtime(
         settings,
         unit_of_work,
         events,
         (agent_runtime, selection),
         (character_files, skill_files, project_files),
+        models=models,
         libraries={
             SessionType.SKILL_ASSISTANT: ("skill", skills),
             SessionType.AGENT_ASSISTANT: ("agent", characters),
@@ -145,6 +151,7 @@ def build_container(settings: Settings, database: Database) -> Container:
             home=settings.home,
             embedded=settings.uses_embedded_database,
             runtime=selection,
+            models=models,
         ),
         profile=ProfileService(unit_of_work),
         character_files=character_files,
@@ -168,10 +175,23 @@ def build_container(settings: Settings, database: Database) -> Container:
         conversation=ConversationService(unit_of_work, runs, events),
         runtime_selection=selection,
         agent_runtime=agent_runtime,
+        models=models,
         onboarding=OnboardingService(unit_of_work, characters, skills, projects),
         mcp=McpService(OptionalTextFile(home.mcp_servers_file)),
         system=SystemService(unit_of_work),
         tools=tools,
+    )
+
+
+def model_resolver(settings: Settings) -> ModelResolver:
+    """The one resolver of model names, over the API's model list."""
+    api_key = settings.anthropic_api_key
+    return ModelResolver(
+        AnthropicModelList(
+            api_key.get_secret_value() if api_key else None, settings.anthropic_base_url
+        ),
+        default=settings.default_model,
+        ttl_seconds=settings.model_list_ttl,
     )
 
 
@@ -224,6 +244,7 @@ def _build_runtime(
     agent: tuple[AgentRuntime, RuntimeSelection],
     stores: tuple[DefinitionFolderStore, DefinitionFolderStore, ProjectFolderStore],
     *,
+    models: ModelResolver,
     libraries: Mapping[SessionType, tuple[str, FolderIndexer]],
 ) -> tuple[RunManager, ToolCatalogService]:
     """The run manager and the turn machinery behind it (runner, context, delegation),
@@ -249,7 +270,7 @@ def _build_runtime(
         file_tools=lambda: tools,
         delegation=delegation,
         directories=directories,
-        default_model=settings.default_model,
+        models=models,
     )
     autosave = DefinitionAutoSave(libraries, directories, runs)
     runs.turn_runner = TurnRunner(

@@ -14,6 +14,7 @@ import pytest
 from kumiai.infrastructure.database.migrations import runner
 from tests.support.database import embedded_home
 from tests.support.processes import free_port, kumiai_env, run_kumiai, serving
+from tests.support.scripted_anthropic import ScriptedAnthropic, ScriptedModel
 
 pytestmark = pytest.mark.slow
 
@@ -127,14 +128,23 @@ def test_a_bad_config_value_gives_a_one_line_error(
     assert variable in lines[0]
 
 
-def test_doctor_reports_without_revealing_the_key(tmp_path: Path, database_url: str) -> None:
-    env = kumiai_env(
-        tmp_path / "home", KUMIAI_DATABASE_URL=database_url, ANTHROPIC_API_KEY="sk-ant-secret-value"
-    )
-    result = run_kumiai("doctor", env=env)
+def test_doctor_reports_the_model_without_revealing_the_key(
+    tmp_path: Path, database_url: str
+) -> None:
+    with ScriptedAnthropic() as claude:
+        claude.set_models([ScriptedModel("claude-sonnet-5-5", "2026-09-01T00:00:00Z", "sonnet")])
+        env = kumiai_env(
+            tmp_path / "home",
+            KUMIAI_DATABASE_URL=database_url,
+            ANTHROPIC_API_KEY="sk-ant-secret-value",
+            ANTHROPIC_BASE_URL=claude.base_url,
+            COLUMNS="200",  # one table row per line
+        )
+        result = run_kumiai("doctor", env=env)
     assert result.returncode == 0, result.stderr
     assert "reachable" in result.stdout
     assert "anthropic" in result.stdout and "ANTHROPIC_API_KEY is set" in result.stdout
+    assert "claude-sonnet-5-5 (newest 'sonnet' in the API's model list)" in result.stdout
     assert "sk-ant-secret-value" not in result.stdout + result.stderr
 
 

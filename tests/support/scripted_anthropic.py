@@ -20,6 +20,11 @@ SSE events when the request asked for ``stream: true``, or with one JSON message
 otherwise. An empty queue answers with a 500 saying "no scripted reply left" and
 ``x-should-retry: false``, so a test that under-scripts fails at once instead of
 after SDK retries.
+
+``GET /v1/models`` lists ``DEFAULT_MODELS`` unless a test sets its own with
+``set_models`` (or an ``ApiError`` to make the list unavailable). Those calls are
+counted in ``model_list_requests``, not recorded in ``requests``, so the model lookup
+a turn may make does not shift the message requests a test inspects.
 """
 
 from __future__ import annotations
@@ -294,6 +299,53 @@ class Reply:
         return Reply.text(text, chunks=3).hang(timeout=timeout)
 
 
+# --------------------------------------------------------------------------- model list
+
+
+@dataclass(frozen=True)
+class ScriptedModel:
+    """One entry of ``GET /v1/models``; ``created_at`` is an RFC 3339 date."""
+
+    id: str
+    created_at: str
+    line: str | None = None
+    lifecycle: Literal["active", "deprecated", "retired"] = "active"
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "type": "model",
+            "id": self.id,
+            "display_name": self.id,
+            "created_at": self.created_at,
+            "line": self.line,
+            "lifecycle": self.lifecycle,
+        }
+
+
+DEFAULT_MODELS = (
+    ScriptedModel("claude-haiku-4-5-20251001", "2025-10-01T00:00:00Z", "haiku"),
+    ScriptedModel("claude-opus-4-6", "2026-02-05T00:00:00Z", "opus"),
+    ScriptedModel("claude-sonnet-4-6", "2026-02-17T00:00:00Z", "sonnet"),
+)
+
+
+def _model_page(models: Sequence[ScriptedModel], request: Request) -> dict[str, Any]:
+    """One page of the list, newest first, paged by ``limit`` and ``after_id`` as the API."""
+    ordered = sorted(models, key=lambda model: model.created_at, reverse=True)
+    after = request.query_params.get("after_id")
+    if after is not None:
+        ids = [model.id for model in ordered]
+        ordered = ordered[ids.index(after) + 1 :] if after in ids else []
+    limit = int(request.query_params.get("limit", "20"))
+    page = ordered[:limit]
+    return {
+        "data": [model.info() for model in page],
+        "has_more": len(ordered) > limit,
+        "first_id": page[0].id if page else None,
+        "last_id": page[-1].id if page else None,
+    }
+
+
 # --------------------------------------------------------------------------- recording
 
 
@@ -527,6 +579,8 @@ class ScriptedAnthropic:
         # concurrent agents (a PM and its specialists) each get their own script.
         self._routed: dict[str, deque[ScriptedReply]] = {}
         self._requests: list[RecordedRequest] = []
+        self._models: Sequence[ScriptedModel] | ApiError = DEFAULT_MODELS
+        self._model_list_requests = 0
         self._running: _Running | None = None
         self._port: int | None = None
 
@@ -628,11 +682,24 @@ class ScriptedAnthropic:
             return list(self._requests)
 
     def reset(self) -> None:
-        """Forget queued replies and recorded requests."""
+        """Forget queued replies, recorded requests and a test's own model list."""
         with self._state:
             self._replies.clear()
             self._routed.clear()
             self._requests.clear()
+            self._models = DEFAULT_MODELS
+            self._model_list_requests = 0
+
+    def set_models(self, models: Sequence[ScriptedModel] | ApiError) -> None:
+        """Serve these models on ``GET /v1/models``, or answer it with this error."""
+        with self._state:
+            self._models = models if isinstance(models, ApiError) else tuple(models)
+
+    @property
+    def model_list_requests(self) -> int:
+        """How many ``GET /v1/models`` pages were asked for."""
+        with self._state:
+            return self._model_list_requests
 
     def wait_for_requests(self, count: int, timeout: float = 5.0) -> list[RecordedRequest]:
         """Block until at least ``count`` requests arrived; raise TimeoutError otherwise.
@@ -684,6 +751,7 @@ class ScriptedAnthropic:
             routes=[
                 Route("/v1/messages", self._messages, methods=["POST"]),
                 Route("/v1/messages/count_tokens", self._count_tokens, methods=["POST"]),
+                Route("/v1/models", self._list_models, methods=["GET"]),
                 Route("/{path:path}", self._unknown_path, methods=every_method),
             ]
         )
@@ -705,6 +773,14 @@ class ScriptedAnthropic:
         recorded = await self._record(request)
         estimate = max(1, len(json.dumps(recorded.body)) // 4)
         return JSONResponse({"input_tokens": estimate}, headers={"request-id": _next_id("req")})
+
+    async def _list_models(self, request: Request) -> JSONResponse:
+        with self._state:
+            self._model_list_requests += 1
+            models = self._models
+        if isinstance(models, ApiError):
+            return _error_response(models)
+        return JSONResponse(_model_page(models, request), headers={"request-id": _next_id("req")})
 
     async def _unknown_path(self, request: Request) -> JSONResponse:
         await self._record(request)

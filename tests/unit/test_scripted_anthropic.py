@@ -14,8 +14,10 @@ from anthropic import AsyncAnthropic
 from anthropic.types import MessageParam, TextBlock, ToolUseBlock
 
 from tests.support.scripted_anthropic import (
+    DEFAULT_MODELS,
     Reply,
     ScriptedAnthropic,
+    ScriptedModel,
     StopReason,
     Text,
     ToolUse,
@@ -310,9 +312,36 @@ async def test_unknown_paths_answer_not_found(
     server: ScriptedAnthropic, client: AsyncAnthropic
 ) -> None:
     with pytest.raises(anthropic.NotFoundError, match="does not implement"):
-        await client.models.list()
+        await client.models.retrieve("claude-sonnet-4-6")
 
-    assert server.requests[0].path == "/v1/models"
+    assert server.requests[0].path == "/v1/models/claude-sonnet-4-6"
+
+
+async def test_the_model_list_is_served_newest_first_and_paged(
+    server: ScriptedAnthropic, client: AsyncAnthropic
+) -> None:
+    first = await client.models.list(limit=2)
+
+    assert [model.id for model in first.data] == ["claude-sonnet-4-6", "claude-opus-4-6"]
+    assert first.has_more
+    assert [model.line for model in first.data] == ["sonnet", "opus"]
+    ids = [model.id async for model in await client.models.list(limit=2)]
+    assert ids == [model.id for model in sorted(DEFAULT_MODELS, key=lambda m: m.created_at)][::-1]
+    assert server.model_list_requests == 3
+    assert server.requests == []
+
+
+async def test_a_test_can_serve_its_own_model_list_or_make_it_fail(
+    server: ScriptedAnthropic, client: AsyncAnthropic
+) -> None:
+    server.set_models([ScriptedModel("claude-x", "2030-01-01T00:00:00Z", "sonnet", "deprecated")])
+    [model] = [model async for model in client.models.list()]
+    assert (model.id, model.lifecycle) == ("claude-x", "deprecated")
+
+    server.set_models(Reply.error(503, should_retry=False))
+    with pytest.raises(anthropic.APIStatusError) as failed:
+        await client.models.list()
+    assert failed.value.status_code == 503
 
 
 async def test_wait_for_requests(server: ScriptedAnthropic, client: AsyncAnthropic) -> None:

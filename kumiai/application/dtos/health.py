@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Literal
+
+from pydantic import BaseModel, Field
 
 
 class DatabaseHealth(BaseModel):
@@ -29,6 +31,19 @@ class RuntimeSelection(BaseModel):
         return self.active is not None
 
 
+class ModelHealth(BaseModel):
+    """The model a turn uses when neither the character nor the profile names one."""
+
+    requested: str = Field(description="The configured default: a model id or a family.")
+    id: str = Field(description="The model id it resolves to.")
+    source: Literal["as_given", "model_list", "fallback"] = Field(
+        description="`model_list`: the family's newest model in the API's list; "
+        "`fallback`: the built-in table, because the list was unavailable; "
+        "`as_given`: a full model id."
+    )
+    problem: str | None = None
+
+
 class HealthReport(BaseModel):
     status: str
     version: str
@@ -36,6 +51,7 @@ class HealthReport(BaseModel):
     folders: HomeFolders
     claude_configured: bool
     runtime: RuntimeSelection
+    model: ModelHealth
 
     @property
     def healthy(self) -> bool:

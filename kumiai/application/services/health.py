@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import PurePath
 
 from kumiai import __version__
@@ -9,16 +10,25 @@ from kumiai.application.dtos.health import (
     DatabaseHealth,
     HealthReport,
     HomeFolders,
+    ModelHealth,
     RuntimeSelection,
 )
 from kumiai.application.ports.database import DatabaseProbe
+from kumiai.application.services.models import ModelResolver
 
 
 class HealthService:
     def __init__(
-        self, probe: DatabaseProbe, *, home: PurePath, embedded: bool, runtime: RuntimeSelection
+        self,
+        probe: DatabaseProbe,
+        *,
+        home: PurePath,
+        embedded: bool,
+        runtime: RuntimeSelection,
+        models: ModelResolver,
     ) -> None:
         self._probe = probe
+        self._models = models
         self._home = home
         self._embedded = embedded
         self._runtime = runtime
@@ -42,4 +52,5 @@ class HealthService:
             ),
             claude_configured=self._runtime.available,
             runtime=self._runtime,
+            model=ModelHealth(**asdict(await self._models.resolve())),
         )

@@ -13,6 +13,7 @@ from kumiai.application.ports.files import ProjectFiles
 from kumiai.application.ports.prompts import PromptSource
 from kumiai.application.ports.tools import Tool, ToolContext
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from kumiai.application.services.models import ModelResolver
 from kumiai.application.services.runtime.history import to_api_messages, trim_to_budget
 from kumiai.application.services.runtime.orchestration import Delegation, orchestration_tools
 from kumiai.application.services.runtime.prompt import PromptInputs, build_system_prompt
@@ -20,12 +21,6 @@ from kumiai.application.services.runtime.toolbox import ToolBox
 from kumiai.core.exceptions import NotFoundError, ValidationError
 from kumiai.domain.entities import Character, Project, Session, Skill, UserProfile
 from kumiai.domain.value_objects import SessionType
-
-MODEL_ALIASES = {
-    "sonnet": "claude-sonnet-4-6",
-    "opus": "claude-opus-4-6",
-    "haiku": "claude-haiku-4-5",
-}
 
 ASSISTANT_FOLDERS = {
     SessionType.SKILL_ASSISTANT: "skills",
@@ -95,11 +90,9 @@ class _Snapshot:
     history_messages: list[dict[str, object]]
 
 
-def resolve_model(character: Character | None, profile: UserProfile, default: str) -> str:
-    """The character's model, then the user's, then the configured default."""
-    chosen = (character.default_model if character else None) or profile.preferred_model
-    chosen = chosen or default
-    return MODEL_ALIASES.get(chosen, chosen)
+def chosen_model(character: Character | None, profile: UserProfile) -> str | None:
+    """The character's model, then the user's; None leaves it to the configured default."""
+    return (character.default_model if character else None) or profile.preferred_model
 
 
 class TurnContextBuilder:
@@ -112,7 +105,7 @@ class TurnContextBuilder:
         file_tools: Callable[[], Sequence[Tool]],
         delegation: Delegation,
         directories: WorkingDirectories,
-        default_model: str,
+        models: ModelResolver,
         history_budget_tokens: int = 150_000,
         max_tokens: int = 8192,
     ) -> None:
@@ -122,7 +115,7 @@ class TurnContextBuilder:
         self._file_tools = file_tools
         self._delegation = delegation
         self._directories = directories
-        self._default_model = default_model
+        self._models = models
         self._budget = history_budget_tokens
         self._max_tokens = max_tokens
 
@@ -134,7 +127,9 @@ class TurnContextBuilder:
         character = snapshot.character
         toolbox = ToolBox(self._tools_for(snapshot), tool_context)
         request = TurnRequest(
-            model=resolve_model(snapshot.character, snapshot.profile, self._default_model),
+            model=(
+                await self._models.resolve(chosen_model(snapshot.character, snapshot.profile))
+            ).id,
             system=build_system_prompt(self._prompt_inputs(snapshot, working_dir)),
             messages=snapshot.history_messages,
             tools=toolbox.specs,
