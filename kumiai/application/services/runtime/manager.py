@@ -132,7 +132,8 @@ class RunManager:
     def _require_claude(self, session_id: UUID) -> None:
         if self.turn_runner is None or not self._claude_configured():
             error = ClaudeUnavailableError(
-                "Claude is not configured: set ANTHROPIC_API_KEY and restart KumiAI"
+                "Claude is not configured: set ANTHROPIC_API_KEY, or log in to Claude Code"
+                " (or set CLAUDE_CODE_OAUTH_TOKEN), and restart KumiAI"
             )
             self._hub.publish(session_id, "error", error=error.message, code=error.code)
             raise error
