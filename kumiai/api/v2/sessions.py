@@ -11,6 +11,7 @@ from kumiai.api.v2.common import PageDep, list_envelope
 from kumiai.api.v2.responses import errors
 from kumiai.application.dtos.messages import MessageView
 from kumiai.application.dtos.sessions import SessionCreate, SessionUpdate, SessionView
+from kumiai.domain.entities import MAX_SEQUENCE
 from kumiai.domain.repositories import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SessionFilter
 from kumiai.domain.value_objects import SessionStatus, SessionType
 
@@ -118,8 +119,12 @@ async def list_messages(
     container: ContainerDep,
     *,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    before: Annotated[int | None, Query(ge=0, description="Only sequences below this.")] = None,
-    after: Annotated[int | None, Query(ge=0, description="Only sequences above this.")] = None,
+    before: Annotated[
+        int | None, Query(ge=0, le=MAX_SEQUENCE, description="Only sequences below this.")
+    ] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_SEQUENCE, description="Only sequences above this.")
+    ] = None,
     order: Annotated[
         Literal["asc", "desc"], Query(description="`desc` starts from the newest message.")
     ] = "asc",

@@ -3,6 +3,7 @@
 from kumiai.domain.entities.activity import ActivityEntry
 from kumiai.domain.entities.character import Character
 from kumiai.domain.entities.message import (
+    MAX_SEQUENCE,
     Message,
     synthetic_results_for,
     unanswered_tool_uses,
@@ -14,6 +15,7 @@ from kumiai.domain.entities.skill import Skill
 from kumiai.domain.entities.user_profile import UserProfile, default_settings
 
 __all__ = [
+    "MAX_SEQUENCE",
     "ActivityEntry",
     "Character",
     "Message",

@@ -13,6 +13,8 @@ from kumiai.domain.entities._rules import require_text
 from kumiai.domain.value_objects.message_role import MessageRole
 
 UNASSIGNED_SEQUENCE = -1
+# Sequences live in a PostgreSQL ``integer`` column; larger bounds are refused as input.
+MAX_SEQUENCE = 2**31 - 1
 
 
 @dataclass(eq=False, kw_only=True)

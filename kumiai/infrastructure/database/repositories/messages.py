@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kumiai.core.exceptions import NotFoundError, ValidationError
-from kumiai.domain.entities import Message
+from kumiai.domain.entities import MAX_SEQUENCE, Message
 from kumiai.domain.repositories import Page, SortOrder, decode_cursor, encode_cursor
 from kumiai.domain.value_objects import MessageRole
 from kumiai.infrastructure.database.tables import messages, sessions
@@ -146,10 +146,18 @@ class _Walk:
         return encode_cursor([self.order, last_sequence, _NO_BOUND if far is None else far])
 
 
-def _resume(cursor: str) -> _Walk:
-    order, last, far = decode_cursor(cursor, 3)
-    if order not in ("asc", "desc") or type(last) is not int or type(far) is not int:
+def _bound(value: object) -> int:
+    """A sequence bound read back from a cursor: an int the column can hold, or -1."""
+    if type(value) is not int or not _NO_BOUND <= value <= MAX_SEQUENCE:
         raise ValidationError("invalid cursor", details={"field": "cursor"})
+    return value
+
+
+def _resume(cursor: str) -> _Walk:
+    order, last_value, far_value = decode_cursor(cursor, 3)
+    if order not in ("asc", "desc"):
+        raise ValidationError("invalid cursor", details={"field": "cursor"})
+    last, far = _bound(last_value), _bound(far_value)
     far_bound = None if far == _NO_BOUND else far
     if order == "asc":
         return _Walk("asc", before=far_bound, after=last)
