@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -15,7 +13,9 @@ from kumiai import __version__
 from kumiai.api import health, v1, v2
 from kumiai.api.middleware.errors import install_error_handlers
 from kumiai.api.middleware.request_guard import RequestGuardMiddleware
+from kumiai.api.openapi import install_openapi
 from kumiai.api.routing import include_flat, index_routes
+from kumiai.api.unsafe_text import reject_unsafe_text
 from kumiai.core.config import Settings, get_settings
 from kumiai.core.dependencies import Container, build_container, open_database
 from kumiai.core.exceptions import ConfigurationError
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         version=__version__,
         summary="Run a team of Claude agents on your own projects.",
         lifespan=lifespan,
+        dependencies=[Depends(reject_unsafe_text)],
     )
     if container is not None:
         app.state.container = container
@@ -65,28 +66,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     include_flat(app, [("", health.router), *v1.routers, *v2.routers])
     index_routes(app)
     _install_middleware(app, settings)
-    _document_validation_errors(app)
+    install_openapi(app)
     return app
-
-
-def _document_validation_errors(app: FastAPI) -> None:
-    """Validation failures use the error envelope; say so instead of FastAPI's default shape."""
-    default_openapi = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            text = json.dumps(default_openapi())
-            text = text.replace(
-                '"#/components/schemas/HTTPValidationError"', '"#/components/schemas/ErrorEnvelope"'
-            )
-            schema = json.loads(text)
-            components = schema.get("components", {}).get("schemas", {})
-            for unused in ("HTTPValidationError", "ValidationError"):
-                components.pop(unused, None)
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:

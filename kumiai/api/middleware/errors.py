@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic_core import to_json
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from kumiai.core import exceptions as errors
 from kumiai.core.logging import get_logger
@@ -33,6 +34,8 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.KumiAIError], int], ...] = (
     (errors.ServiceUnavailableError, 503),
     (errors.ConfigurationError, 500),
 )
+
+ROUTABLE_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
 
 CODE_BY_HTTP_STATUS = {
     400: "bad_request",
@@ -141,17 +144,48 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     )
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers: Starlette's 405 names only those of one route."""
+    scope = request.scope
+    return ", ".join(
+        method
+        for method in ROUTABLE_METHODS
+        if any(
+            route.matches({**scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+            # Not the route index in front, which claims every unmatched request.
+            if isinstance(route, Route)
+        )
+    )
+
+
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    code = CODE_BY_HTTP_STATUS.get(error.status_code, "http_error")
+    status = error.status_code
+    headers = dict(error.headers or {})
+    if status == 405:
+        headers["Allow"] = _allowed_methods(request)
+    if status == 400 and isinstance(error.__cause__, UnicodeDecodeError):
+        # FastAPI gives 400 for a JSON body that is not UTF-8 but 422 for one that is not
+        # JSON; both are malformed JSON, so both get the 422 of the latter.
+        return await _validation_error(request, _malformed_json(error.__cause__))
+    code = CODE_BY_HTTP_STATUS.get(status, "http_error")
     message = str(error.detail) if error.detail else code.replace("_", " ")
     return error_response(
-        _path(request),
-        error.status_code,
-        code,
-        message,
-        request_id=_request_id(request),
-        headers=dict(error.headers or {}),
+        _path(request), status, code, message, request_id=_request_id(request), headers=headers
+    )
+
+
+def _malformed_json(cause: UnicodeDecodeError) -> RequestValidationError:
+    return RequestValidationError(
+        [
+            {
+                "type": "json_invalid",
+                "loc": ("body", cause.start),
+                "msg": "JSON decode error",
+                "ctx": {"error": "the body is not UTF-8"},
+            }
+        ]
     )
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from kumiai.application.dtos.messages import ChatPage, MessageView
 from kumiai.application.dtos.projects import CharacterRef
@@ -71,7 +71,9 @@ class LaunchSession(BaseModel):
     project_path: str = Field(default="", description="Empty: the server picks the folder.")
     project_id: UUID | None = None
     kanban_stage: KanbanStage | None = None
-    auto_start: bool = Field(default=False, description="Send the description as a first message.")
+    auto_start: StrictBool = Field(
+        default=False, description="Send the description as a first message."
+    )
 
 
 class StageChange(BaseModel):
@@ -80,7 +82,7 @@ class StageChange(BaseModel):
 
 class UserQuery(BaseModel):
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
-    stream: bool = True
+    stream: StrictBool = True
 
 
 class Enqueued(BaseModel):

@@ -1,4 +1,7 @@
-"""OpenAPI declarations of the error responses each endpoint can produce."""
+"""OpenAPI declarations of the error responses each endpoint can produce.
+
+The body shape follows the API version; see ``kumiai.api.openapi``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ DESCRIPTIONS = {
     404: "The resource does not exist.",
     409: "The request conflicts with the current state.",
     413: "The body or file is too large.",
+    415: "The body is neither JSON nor, where files are uploaded, multipart.",
     422: "The input failed validation.",
     503: "The database or Claude is unavailable.",
 }

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from kumiai.domain.value_objects import NAME_MAX_LENGTH, SLUG_MAX_LENGTH
 
@@ -46,6 +48,19 @@ class PartialUpdate(BaseModel):
         if cleared:
             raise ValueError(f"cannot be null: {', '.join(cleared)}")
         return self
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Document the fields that refuse ``null`` as omittable, not as nullable."""
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        for name in cls.not_clearable:
+            field = schema["properties"][name]
+            field.pop("default", None)
+            options = [option for option in field.pop("anyOf") if option.get("type") != "null"]
+            field.update(options[0] if len(options) == 1 else {"anyOf": options})
+        return schema
 
     def changes(self) -> dict[str, Any]:
         """The fields present in the request, by name."""

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from kumiai.domain.entities import UserProfile
 
@@ -48,5 +48,6 @@ class ProfileUpdate(BaseModel):
     avatar: str | None = None
     description: str | None = Field(default=None, max_length=10_000)
     preferences: dict[str, Any] | None = None
-    bash_enabled: bool | None = None
+    # Strict: 0 and "yes" are not booleans.
+    bash_enabled: StrictBool | None = None
     preferred_model: str | None = Field(default=None, max_length=200)
