@@ -77,6 +77,7 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         RequestGuardMiddleware,
         max_body_bytes=settings.max_body_bytes,
+        body_timeout=settings.body_timeout,
         api_token=token,
         allowed_origins=settings.cors_origins,
     )

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     api_token: SecretStr | None = None
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    body_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a request body may stall before a 408."
+    )
     default_model: str = Field(
         default="sonnet",
         min_length=1,

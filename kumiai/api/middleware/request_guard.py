@@ -8,6 +8,7 @@ the CORS layer, so even unexpected failures stay readable by the browser.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import uuid
@@ -44,17 +45,26 @@ class _BodyTooLarge(HTTPException):
         super().__init__(413, f"request body is larger than the {limit} byte limit")
 
 
+class _BodyTimeout(HTTPException):
+    """A client that stops sending before its Content-Length is done (slowloris)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(408, f"the request body did not arrive within {seconds:g} seconds")
+
+
 class RequestGuardMiddleware:
     def __init__(
         self,
         app: ASGIApp,
         *,
         max_body_bytes: int,
+        body_timeout: float,
         api_token: str | None,
         allowed_origins: list[str],
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
         self.api_token = api_token
         self.allowed_origins = frozenset(allowed_origins)
 
@@ -155,15 +165,30 @@ class RequestGuardMiddleware:
                 await response(scope, receive, send)
 
     def _limited(self, receive: Receive) -> Receive:
+        """Bound the body's size, and the wait for each chunk until the body is complete.
+
+        Once the body is in, later ``receive`` calls only wait for a disconnect (SSE
+        streams do for hours), so they are not timed.
+        """
         received = 0
+        complete = False
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if complete:
+                return await receive()
+            try:
+                async with asyncio.timeout(self.body_timeout):
+                    message = await receive()
+            except TimeoutError:
+                raise _BodyTimeout(self.body_timeout) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
                     raise _BodyTooLarge(self.max_body_bytes)
+                complete = not message.get("more_body", False)
+            else:
+                complete = True
             return message
 
         return limited_receive

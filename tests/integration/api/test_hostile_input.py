@@ -1,14 +1,18 @@
-"""Text PostgreSQL cannot store and integers past a column's range are 422s, never 500s."""
+"""Text PostgreSQL cannot store, integers past a column's range, stalled bodies: 4xx, never 500s."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import httpx
 import pytest
 
+from kumiai.core.config import Settings
+from kumiai.core.dependencies import Container
 from kumiai.domain.repositories import encode_cursor
+from kumiai.main import create_app
 from tests.factories.definitions import make_skill
 from tests.factories.projects import create_project, create_session
 
@@ -91,6 +95,7 @@ async def test_unsafe_text_in_session_context_keys_and_values_is_a_422(
         ("/api/v2/skills/a%00b", ["path", "ref"]),
         ("/api/v1/skills/a%00b", ["path", "skill_id"]),
         ("/api/v1/projects/x%00", ["path", "project_id"]),
+        ("/api/v2/skills/vault/files/ok%00.txt", ["path", "path"]),
     ],
 )
 async def test_nul_in_a_query_parameter_or_path_segment_is_a_422(
@@ -153,3 +158,44 @@ async def test_unsafe_text_in_a_v1_body_is_a_422_in_the_v1_shape(
         "detail": "invalid request: body.description: "
         "must not contain NUL characters or unpaired UTF-16 surrogates"
     }
+
+
+async def test_a_body_shorter_than_its_content_length_times_out_with_408(
+    settings: Settings, container: Container
+) -> None:
+    app = create_app(settings.model_copy(update={"body_timeout": 0.2}), container)
+    sent: list[dict[str, Any]] = []
+    stalled = asyncio.Event()  # never set: the client goes silent after its first chunk
+    chunks = [{"type": "http.request", "body": b'{"name": "Sl', "more_body": True}]
+
+    async def receive() -> dict[str, Any]:
+        if chunks:
+            return chunks.pop()
+        await stalled.wait()
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v2/skills",
+        "raw_path": b"/api/v2/skills",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"localhost"),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"100"),
+        ],
+        "client": ("127.0.0.1", 1234),
+        "server": ("localhost", 80),
+    }
+    await asyncio.wait_for(app(scope, receive, send), timeout=30)
+    assert sent[0]["status"] == 408
+    body = json.loads(b"".join(message.get("body", b"") for message in sent[1:]))
+    assert body["error"]["code"] == "request_timeout"
