@@ -3,6 +3,7 @@
 Endpoints declare the errors that depend on what they do (``responses=errors(404, 409)``).
 The ones that follow from the app's plumbing are added here, once, for every operation:
 
+- 404 when its path names a resource (``/projects/{project_id}``);
 - 422 when it takes parameters or a body (validation, unsafe text);
 - 413 and 415 when it takes a body (the request guard's size and media-type checks);
 - 503 everywhere (the database may be down).
@@ -36,7 +37,10 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 
 def _implied_statuses(operation: dict[str, Any]) -> list[int]:
     statuses = [503]
-    if operation.get("parameters") or "requestBody" in operation:
+    parameters = operation.get("parameters", [])
+    if any(parameter["in"] == "path" for parameter in parameters):
+        statuses.append(404)
+    if parameters or "requestBody" in operation:
         statuses.append(422)
     if "requestBody" in operation:
         statuses += [413, 415]

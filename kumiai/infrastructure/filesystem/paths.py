@@ -14,6 +14,8 @@ from kumiai.core.exceptions import PathNotAllowedError
 # "C:foo" is a relative name on POSIX but a drive path on Windows; refuse it everywhere
 # so the same request means the same thing on every platform.
 _DRIVE_PREFIX = re.compile(r"^[A-Za-z]:")
+# NAME_MAX of Linux and macOS file systems: a longer segment fails with ENAMETOOLONG.
+MAX_SEGMENT_BYTES = 255
 
 
 def confine(root: Path, relative: str, *, allow_absolute: bool = False) -> Path:
@@ -50,6 +52,13 @@ def _reject_malformed(relative: str) -> None:
         raise _not_allowed("use '/' as the path separator, not '\\'", relative)
     if _DRIVE_PREFIX.match(relative):
         raise _not_allowed("drive-letter paths are not allowed", relative)
+    if any(
+        len(segment.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES
+        for segment in relative.split("/")
+    ):
+        raise _not_allowed(
+            f"a file or folder name is longer than {MAX_SEGMENT_BYTES} bytes", relative
+        )
 
 
 def _resolve(path: Path, relative: str) -> Path:

@@ -31,7 +31,12 @@ class UploadFolderStore:
         folder = self._session_folder(session_id) / upload_id
         target = confine(folder, name)
         folder.mkdir(parents=True)
-        target.write_bytes(data)
+        try:
+            target.write_bytes(data)
+        except BaseException:
+            # A half-staged upload would be listed by nothing and removed by no one.
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         return StagedUpload(id=upload_id, name=name, size=len(data), staged_at=_modified(folder))
 
     def get(self, session_id: UUID, upload_id: str) -> StagedUpload | None:

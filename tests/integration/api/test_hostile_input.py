@@ -199,3 +199,35 @@ async def test_a_body_shorter_than_its_content_length_times_out_with_408(
     assert sent[0]["status"] == 408
     body = json.loads(b"".join(message.get("body", b"") for message in sent[1:]))
     assert body["error"]["code"] == "request_timeout"
+
+
+LONG_NAME = "n" * 300
+
+
+async def test_an_over_long_file_name_is_a_400_not_a_filesystem_error(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_skill(client, name="Vault")
+    url = f"/api/v2/skills/vault/files/{LONG_NAME}.md"
+    for response in [
+        await client.put(url, json={"content": "x"}),
+        await client.get(url),
+        await client.delete(url),
+    ]:
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "path_not_allowed"
+        assert "longer than 255 bytes" in response.json()["error"]["message"]
+
+
+async def test_an_upload_with_an_over_long_name_leaves_no_staging_folder(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    session = await create_session(client)
+    response = await client.post(
+        f"/api/v1/sessions/{session['id']}/files/prepare",
+        files={"files": (f"{LONG_NAME}.txt", b"data", "text/plain")},
+    )
+    assert response.status_code == 400, response.text
+    assert "longer than 255 bytes" in response.json()["detail"]
+    staging = settings.home / "uploads" / session["id"]
+    assert not staging.exists() or not any(staging.iterdir())
