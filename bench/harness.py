@@ -27,9 +27,9 @@ def scratch() -> Iterator[Path]:
 
 
 @contextmanager
-def scratch_database(folder: Path) -> Iterator[str]:
+def scratch_database() -> Iterator[str]:
     """A migrated database on ``KUMIAI_TEST_DATABASE_URL``'s server (or an embedded one)."""
-    with postgres_server(folder) as server:
+    with postgres_server() as server:
         url = create_scratch_database(server, prefix="kumiai_bench")
         try:
             runner.upgrade(url)

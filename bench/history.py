@@ -28,7 +28,8 @@ from pathlib import Path
 from uuid import UUID
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# The repository root instead of bench/, whose http.py would shadow the standard library.
+sys.path[0] = str(ROOT)
 
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
@@ -46,7 +47,7 @@ TURN_TARGET = 1.5
 
 
 def create_sessions(base_url: str, folder: Path) -> dict[int, str]:
-    workspace = folder / "work" / MARKER
+    workspace = folder / "home" / "workspace" / MARKER  # inside the allowed roots
     workspace.mkdir(parents=True)
     with httpx.Client(base_url=base_url, timeout=30) as client:
         created = {}
@@ -134,7 +135,7 @@ def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     with (
         harness.scratch() as folder,
-        harness.scratch_database(folder) as url,
+        harness.scratch_database() as url,
         scripted_claude(folder, SCRIPT) as claude,
         harness.kumiai(url, folder, ANTHROPIC_API_KEY="bench", ANTHROPIC_BASE_URL=claude) as ours,
     ):

@@ -19,12 +19,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, this folder comes first on sys.path and this file would shadow the
-# standard library's ``http`` package for everything imported below.
-_HERE = str(Path(__file__).resolve().parent)
-sys.path[:] = [entry for entry in sys.path if entry not in ("", _HERE)]
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# The repository root instead of bench/: this file would shadow the standard library's
+# ``http`` package for everything imported below.
+sys.path[0] = str(ROOT)
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -181,7 +179,7 @@ def main() -> None:
         sys.exit("wrk is not installed (apt-get install wrk)")
     with (
         harness.scratch() as folder,
-        harness.scratch_database(folder) as url,
+        harness.scratch_database() as url,
         harness.kumiai(url, folder) as ours,
     ):
         reads = seed(ours)

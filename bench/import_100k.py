@@ -7,15 +7,13 @@ Run by hand from the repository root (not part of the test suite):
 
 Without ``KUMIAI_TEST_DATABASE_URL`` an embedded PostgreSQL is started. The import runs
 into a scratch database that is dropped afterwards; the timings go to stdout and to
-``bench/results/import_100k.txt``. The goal is under 60 s on 2 cores.
+``bench/results/import_100k.{json,md}``. The goal is under 60 s on 2 cores.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import platform
 import random
 import sqlite3
 import sys
@@ -26,10 +24,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# The repository root instead of bench/, whose http.py would shadow the standard library.
+sys.path[0] = str(ROOT)
 
 from rich.console import Console  # noqa: E402
 
+from bench import reporting  # noqa: E402
 from kumiai.infrastructure.database.engine import Database  # noqa: E402
 from kumiai.infrastructure.database.migrations import runner  # noqa: E402
 from kumiai.infrastructure.importer import ImportOptions, run_import  # noqa: E402
@@ -51,7 +51,6 @@ SESSIONS = 1_000
 PROJECTS = 40
 AGENTS = [f"agent-{number:02d}" for number in range(12)]
 SKILLS = [f"skill-{number:02d}" for number in range(6)]
-RESULT_FILE = ROOT / "bench" / "results" / "import_100k.txt"
 WORDS = ["the", "order", "api", "returns", "a", "clear", "error", "when", "discount", "code"]
 
 
@@ -150,7 +149,7 @@ async def _scratch_database(server_url: str) -> str:
     return url
 
 
-async def _run(server_url: str, work: Path) -> list[str]:
+async def _run(server_url: str, work: Path) -> dict[str, Any]:
     started = time.perf_counter()
     counts = build_home(work / "v1")
     generated = time.perf_counter() - started
@@ -163,24 +162,37 @@ async def _run(server_url: str, work: Path) -> list[str]:
     finally:
         await drop_database_async(url)
     report = result.report
-    return [
-        f"KumiAI import-v1 benchmark ({time.strftime('%Y-%m-%d %H:%M:%S')})",
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        f"source: {counts} (generated in {generated:.1f}s)",
-        f"outcome: {report.outcome.value if report.outcome else '?'}",
-        f"validation: {report.validation.get('messages')} messages, "
-        f"ok={report.validation.get('ok')}",
-        *(f"  {stage:<18} {seconds:7.2f} s" for stage, seconds in report.stages.items()),
-        f"total import: {elapsed:.2f} s (goal: < 60 s)",
-    ]
+    return {
+        "source": counts,
+        "generated_s": round(generated, 2),
+        "outcome": report.outcome.value if report.outcome else None,
+        "validated_messages": report.validation.get("messages"),
+        "validation_ok": report.validation.get("ok"),
+        "stages_s": {stage: round(seconds, 2) for stage, seconds in report.stages.items()},
+        "total_s": round(elapsed, 2),
+    }
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as scratch, postgres_server(Path(scratch)) as server:
-        lines = asyncio.run(_run(server, Path(scratch)))
-    RESULT_FILE.parent.mkdir(parents=True, exist_ok=True)
-    RESULT_FILE.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    with tempfile.TemporaryDirectory() as scratch, postgres_server() as server:
+        result = asyncio.run(_run(server, Path(scratch)))
+    stages: dict[str, float] = result["stages_s"]
+    print(
+        reporting.write(
+            "import_100k",
+            "Importing a v1 home with 100,000 messages",
+            result,
+            [
+                ["stage", "seconds"],
+                *([stage, seconds] for stage, seconds in stages.items()),
+                ["total import (goal < 60 s)", result["total_s"]],
+            ],
+            notes=[
+                f"Source: {result['source']}; outcome {result['outcome']}, "
+                f"{result['validated_messages']} messages validated (ok={result['validation_ok']})."
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -12,13 +12,12 @@ tool call (``Write``), so a turn exercises persistence, the state machine, tool
 execution and the event fan-out. SUBSCRIBERS SSE clients follow every session. The
 scripted server answers instantly, so the numbers are KumiAI's own cost (plus the
 scripted server, which shares the process and its GIL: an upper bound). Results go to
-stdout and ``bench/results/runtime_turns.txt``.
+stdout and ``bench/results/runtime_turns.{json,md}``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import platform
 import statistics
 import sys
 import tempfile
@@ -26,8 +25,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# The repository root instead of bench/, whose http.py would shadow the standard library.
+sys.path[0] = str(ROOT)
 
+from bench import reporting  # noqa: E402
 from kumiai.core.config import load_settings  # noqa: E402
 from kumiai.infrastructure.database.migrations import runner  # noqa: E402
 from tests.integration.runtime.helpers import (  # noqa: E402
@@ -48,7 +49,6 @@ SESSIONS = 10
 TURNS = 10
 DELTAS = 50
 SUBSCRIBERS = 2
-RESULTS = ROOT / "bench" / "results" / "runtime_turns.txt"
 
 
 def _script(claude: ScriptedAnthropic) -> None:
@@ -138,7 +138,7 @@ async def _run(database_url: str, claude: ScriptedAnthropic, home: Path) -> dict
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as scratch, postgres_server(Path(scratch)) as server:
+    with tempfile.TemporaryDirectory() as scratch, postgres_server() as server:
         url = create_scratch_database(server, prefix="kumiai_bench")
         try:
             runner.upgrade(url)
@@ -147,17 +147,19 @@ def main() -> None:
                 result = asyncio.run(_run(url, claude, Path(scratch) / "home"))
         finally:
             drop_database(url)
-    report = "\n".join(
-        [
-            f"KumiAI runtime benchmark ({time.strftime('%Y-%m-%d %H:%M:%S')})",
-            f"machine: {platform.machine()}, Python {platform.python_version()}",
-            f"load: {SESSIONS} sessions x {TURNS} turns, each turn = {DELTAS} text deltas + "
-            f"1 Write tool call + a final text; {SUBSCRIBERS} extra SSE followers per session",
-            *(f"  {key:<18} {value:,.1f}" for key, value in result.items()),
-        ]
+    load = (
+        f"{SESSIONS} sessions x {TURNS} turns, each turn = {DELTAS} text deltas + 1 Write tool "
+        f"call + a final text; {SUBSCRIBERS} extra SSE followers per session"
     )
-    print(report)
-    RESULTS.write_text(report + "\n")
+    print(
+        reporting.write(
+            "runtime_turns",
+            "Runtime turns against scripted Claude",
+            {"load": load, **result},
+            [["measure", "value"], *([key, value] for key, value in result.items())],
+            notes=[f"Load: {load}. App, clients and scripted Claude share one process."],
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -25,23 +25,18 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# The repository root instead of bench/, whose http.py would shadow the standard library.
+sys.path[0] = str(ROOT)
 
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 
-from bench import reporting  # noqa: E402
-from kumiai.infrastructure.database.migrations import runner  # noqa: E402
-from tests.support.database import (  # noqa: E402
-    TEST_DATABASE_URL_VARIABLE,
-    create_scratch_database,
-    drop_database,
-)
+from bench import harness, reporting  # noqa: E402
+from tests.support.database import TEST_DATABASE_URL_VARIABLE  # noqa: E402
 from tests.support.processes import free_port, kumiai_env  # noqa: E402
 
 IDLE_SECONDS = 5.0
@@ -107,15 +102,10 @@ def measure(scratch: Path, repeats: int) -> dict[str, list[dict[str, float]]]:
         env = kumiai_env(home, KUMIAI_LOG_FORMAT="console")
         runs["cold"].append(start(env, log))
         runs["warm"].append(start(env, log, idle=True))
-    server = os.environ.get(TEST_DATABASE_URL_VARIABLE)
-    if server:
-        url = create_scratch_database(server, prefix="kumiai_bench")
-        try:
-            runner.upgrade(url)
+    if os.environ.get(TEST_DATABASE_URL_VARIABLE):
+        with harness.scratch_database() as url:
             env = kumiai_env(scratch / "home-external", KUMIAI_DATABASE_URL=url)
             runs["external"] = [start(env, log, idle=True) for _ in range(repeats)]
-        finally:
-            drop_database(url)
     return runs
 
 
@@ -123,8 +113,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        runs = measure(Path(scratch), args.repeats)
+    with harness.scratch() as folder:
+        runs = measure(folder, args.repeats)
     summary = {
         kind: {key: statistics.median(run[key] for run in kind_runs) for key in kind_runs[0]}
         for kind, kind_runs in runs.items()

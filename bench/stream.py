@@ -38,7 +38,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# The repository root instead of bench/, whose http.py would shadow the standard library.
+sys.path[0] = str(ROOT)
 
 import httpx  # noqa: E402
 
@@ -112,12 +113,15 @@ async def _post_stream(url: str, body: dict[str, object], headers: dict[str, str
         async for chunk in _chunks(reader):
             now = time.time()
             pending += chunk
-            complete, _, pending = pending.rpartition(b"\n\n")
-            for stamp in STAMP.findall(complete):
-                stream.sent.append(float(stamp))
+            counted = 0
+            # A stamp cut by a chunk boundary does not match yet: it stays pending.
+            for match in STAMP.finditer(pending):
+                stream.sent.append(float(match.group(1)))
                 stream.received.append(now)
-            if end.search(complete):
+                counted = match.end()
+            if end.search(pending):
                 return stream
+            pending = pending[counted:][-4096:]
         raise RuntimeError(f"{url}: the stream ended without its last event")
     finally:
         writer.close()
@@ -230,7 +234,7 @@ def create_sessions(base_url: str, folder: Path) -> dict[str, list[str]]:
     sessions: dict[str, list[str]] = {}
     with httpx.Client(base_url=base_url, timeout=30) as client:
         for route in SCRIPT:
-            workspace = folder / "work" / route
+            workspace = folder / "home" / "workspace" / route  # inside the allowed roots
             workspace.mkdir(parents=True)
             count = max(CROWDS) if route == "crowd-route" else 1
             sessions[route] = [
@@ -283,7 +287,7 @@ def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     with (
         harness.scratch() as folder,
-        harness.scratch_database(folder) as url,
+        harness.scratch_database() as url,
         scripted_claude(folder, SCRIPT) as claude,
         harness.kumiai(url, folder, ANTHROPIC_API_KEY="bench", ANTHROPIC_BASE_URL=claude) as ours,
     ):
