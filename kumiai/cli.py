@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import importlib
 import os
 import signal
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +40,8 @@ from kumiai.infrastructure.importer import (
 )
 from kumiai.infrastructure.importer.sqlite_export import v1_database_path
 from kumiai.infrastructure.runtime_selection import select_runtime
+
+APP_MODULE = "kumiai.main"
 
 app = typer.Typer(
     help="KumiAI: run a team of Claude agents on your own projects.", no_args_is_help=True
@@ -98,14 +102,16 @@ def serve(
     lock = HomeLock(settings.home)
     try:
         lock.acquire()
+        importing = _import_in_background(APP_MODULE)
         with _database_url(settings) as url:
             _ensure_reachable(url)
             runner.upgrade(url)
             if settings.uses_embedded_database:
                 os.environ["KUMIAI_EMBEDDED_DATABASE_URL"] = url
             get_settings.cache_clear()
+            importing.join()
             _run_uvicorn(
-                "kumiai.main:create_app_from_environment",
+                f"{APP_MODULE}:create_app_from_environment",
                 factory=True,
                 host=host,
                 port=port,
@@ -117,6 +123,16 @@ def serve(
         raise _fail(error.message) from None
     finally:
         lock.release()
+
+
+def _import_in_background(module: str) -> threading.Thread:
+    """Import the app (about a second of CPU) while PostgreSQL starts and migrates, which
+    mostly waits on other processes; uvicorn then finds it imported already."""
+    thread = threading.Thread(
+        target=importlib.import_module, args=(module,), name="import-app", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 def _ensure_port_free(host: str, port: int) -> None:
