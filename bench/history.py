@@ -169,7 +169,8 @@ def main() -> None:
             table,
             notes=[
                 f"Medians of {ROUNDS}. A turn is sent and streamed to `done`, against a scripted "
-                "Claude that answers at once: the time is KumiAI's own."
+                "Claude that answers at once; its time includes the scripted server reading "
+                "the request, which grows with the history sent (trimmed to the token budget)."
             ],
         )
     )
