@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     max_concurrent_turns: int = Field(
         default=8, ge=1, description="Turns running at once across the server; more wait."
     )
+    event_buffer_events: int = Field(
+        default=2000, ge=10, description="Events kept per session for Last-Event-ID replay."
+    )
+    event_buffer_bytes: int = Field(
+        default=1024 * 1024, ge=4096, description="Bytes of events kept per session for replay."
+    )
     anthropic_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "KUMIAI_ANTHROPIC_API_KEY")
     )

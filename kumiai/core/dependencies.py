@@ -24,7 +24,7 @@ from kumiai.application.services.projects import ProjectService
 from kumiai.application.services.runtime.autosave import DefinitionAutoSave, FolderIndexer
 from kumiai.application.services.runtime.context import TurnContextBuilder, WorkingDirectories
 from kumiai.application.services.runtime.delegation import DelegationService
-from kumiai.application.services.runtime.events import EventHub
+from kumiai.application.services.runtime.events import BufferLimits, EventHub
 from kumiai.application.services.runtime.manager import RunManager
 from kumiai.application.services.runtime.orchestration import orchestration_tools
 from kumiai.application.services.runtime.runner import TurnRunner
@@ -125,7 +125,7 @@ def build_container(settings: Settings, database: Database) -> Container:
         allow_file_urls=settings.skill_import_allow_file_urls,
     )
     project_files = ProjectFolderStore()
-    events = EventHub()
+    events = EventHub(BufferLimits(settings.event_buffer_events, settings.event_buffer_bytes))
     selection = select_runtime(settings)
     agent_runtime = _agent_runtime(settings, selection)
     models = model_resolver(settings)

@@ -43,8 +43,8 @@ DEFAULT_ERROR = "the agent stopped with an error"
 
 class StreamMapper:
     def __init__(self, agent: AgentRef | None, epoch: str, *, queue_size: int = 0) -> None:
-        """``agent``: the session's own agent. ``epoch``: differs between server runs,
-        whose event numbers restart at 1. ``queue_size``: messages waiting right now."""
+        """``agent``: the session's own agent. ``epoch``: differs between server runs.
+        ``queue_size``: messages waiting right now."""
         self._agent = agent
         self._epoch = epoch
         self._queue_size = queue_size

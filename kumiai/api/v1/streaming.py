@@ -27,8 +27,9 @@ router = APIRouter(prefix="/sessions", tags=["v1 streaming"])
 
 PING_SECONDS = 15.0
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-# Event numbers restart with the process; the client remembers event ids while a chat
-# stays open, so ids from before a restart must not match new ones.
+# The client remembers event ids while a chat stays open, so ids from before a restart
+# must not match new ones; session event ids already never repeat, the epoch is a second
+# guard for the v1 ids derived from them.
 EPOCH = uuid.uuid4().hex[:8]
 
 STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {

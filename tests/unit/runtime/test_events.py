@@ -5,19 +5,34 @@ from __future__ import annotations
 import asyncio
 from uuid import uuid4
 
-from kumiai.application.services.runtime.events import EventHub
+from kumiai.application.services.runtime.events import BufferLimits, EventHub
 
 
 async def _drain(subscription, count: int) -> list:  # type: ignore[no-untyped-def]
     return [await asyncio.wait_for(subscription.next(), 1) for _ in range(count)]
 
 
-async def test_events_are_numbered_per_session_from_one() -> None:
-    hub = EventHub()
+class Clock:
+    """A settable stand-in for the wall clock in microseconds."""
+
+    def __init__(self, now: int = 1_000) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+async def test_events_are_numbered_per_session_just_above_the_clock() -> None:
+    hub = EventHub(clock=Clock(1_000))
     first, second = uuid4(), uuid4()
-    assert hub.publish(first, "a").id == 1
-    assert hub.publish(first, "b").id == 2
-    assert hub.publish(second, "a").id == 1
+    assert hub.publish(first, "a").id == 1_001
+    assert hub.publish(first, "b").id == 1_002
+    assert hub.publish(second, "a").id == 1_001
+
+
+def test_ids_of_the_real_clock_are_safe_for_javascript() -> None:
+    event = EventHub().publish(uuid4(), "x")
+    assert 10**15 < event.id < 2**53
 
 
 async def test_a_live_subscriber_sees_new_events_in_order() -> None:
@@ -36,14 +51,26 @@ async def test_reconnecting_after_an_id_replays_exactly_the_missed_events() -> N
     session = uuid4()
     for index in range(5):
         hub.publish(session, "text_delta", n=index)
-    subscription = hub.subscribe(session, after=3)
+    subscription = hub.subscribe(session, after=hub.log(session).last_id - 2)
     hub.publish(session, "done")
     events = await _drain(subscription, 3)
-    assert [event.id for event in events] == [4, 5, 6]
+    assert [event.type for event in events] == ["text_delta", "text_delta", "done"]
+    assert [event.data.get("n") for event in events] == [3, 4, None]
+
+
+async def test_after_zero_replays_the_whole_log_from_its_start() -> None:
+    hub = EventHub()
+    session = uuid4()
+    subscription = hub.subscribe(session, after=0)
+    for index in range(3):
+        hub.publish(session, "text_delta", n=index)
+    late = hub.subscribe(session, after=0)
+    assert [event.data["n"] for event in await _drain(subscription, 3)] == [0, 1, 2]
+    assert [event.data["n"] for event in await _drain(late, 3)] == [0, 1, 2]
 
 
 async def test_reconnecting_past_the_replay_window_gets_a_reset() -> None:
-    hub = EventHub(buffer_size=3)
+    hub = EventHub(BufferLimits(events=3), clock=Clock(0))
     session = uuid4()
     for _ in range(10):
         hub.publish(session, "text_delta")
@@ -53,12 +80,53 @@ async def test_reconnecting_past_the_replay_window_gets_a_reset() -> None:
     assert event.data["resume_from"] == 10
 
 
-async def test_an_id_from_before_a_restart_gets_a_reset() -> None:
+async def test_the_replay_buffer_is_bounded_by_bytes_too() -> None:
+    hub = EventHub(BufferLimits(events=1000, bytes=10_000), clock=Clock(0))
+    session = uuid4()
+    for _ in range(20):
+        hub.publish(session, "tool_result", content="x" * 1_000)
+    log = hub.log(session)
+    assert log.buffered_bytes <= 10_000
+    kept = await _drain(hub.subscribe(session, after=log.last_id - 9), 9)
+    assert [event.type for event in kept] == ["tool_result"] * 9
+    (event,) = await _drain(hub.subscribe(session, after=log.last_id - 10), 1)
+    assert event.type == "reset"
+
+
+def test_an_event_larger_than_the_byte_bound_is_still_kept_as_the_newest() -> None:
+    hub = EventHub(BufferLimits(bytes=100))
+    session = uuid4()
+    hub.publish(session, "tool_result", content="x" * 1_000)
+    assert hub.log(session).buffered_bytes > 100
+
+
+async def test_an_id_beyond_the_newest_gets_a_reset() -> None:
     hub = EventHub()
     session = uuid4()
-    hub.publish(session, "x")
-    subscription = hub.subscribe(session, after=500)
-    (event,) = await _drain(subscription, 1)
+    event = hub.publish(session, "x")
+    subscription = hub.subscribe(session, after=event.id + 500)
+    (reset,) = await _drain(subscription, 1)
+    assert reset.type == "reset"
+
+
+async def test_an_id_from_before_a_restart_gets_a_reset() -> None:
+    clock = Clock(1_000)
+    session = uuid4()
+    before = EventHub(clock=clock)
+    stale = [before.publish(session, "text_delta").id for _ in range(50)][4]
+    clock.now += 2_000_000  # the restart took two seconds
+    after = EventHub(clock=clock)
+    for _ in range(60):
+        after.publish(session, "text_delta")
+    (event,) = await _drain(after.subscribe(session, after=stale), 1)
+    assert event.type == "reset"
+    assert event.data["requested_after"] == stale
+
+
+async def test_an_id_from_before_a_restart_gets_a_reset_before_any_new_event() -> None:
+    session = uuid4()
+    stale = EventHub().publish(session, "x").id
+    (event,) = await _drain(EventHub().subscribe(session, after=stale), 1)
     assert event.type == "reset"
 
 
@@ -98,22 +166,25 @@ async def test_iterating_a_subscription_ends_when_it_is_dropped() -> None:
 
 
 def test_event_ids_are_globally_unique_strings() -> None:
-    hub = EventHub()
+    hub = EventHub(clock=Clock(0))
     session = uuid4()
     event = hub.publish(session, "x")
     assert event.event_id == f"{session}:1"
 
 
-def test_a_forgotten_session_starts_numbering_afresh() -> None:
-    hub = EventHub()
+def test_a_forgotten_session_numbers_on_even_if_the_clock_stepped_back() -> None:
+    clock = Clock(1_000)
+    hub = EventHub(clock=clock)
     session = uuid4()
     hub.publish(session, "x")
+    last = hub.publish(session, "y").id
     hub.forget(session)
-    assert hub.publish(session, "y").id == 1
+    clock.now = 0
+    assert hub.publish(session, "z").id == last + 1
 
 
 def test_idle_logs_beyond_the_limit_are_retired_without_reusing_ids() -> None:
-    hub = EventHub(max_logs=2)
+    hub = EventHub(max_logs=2, clock=Clock(0))
     first, second, third = uuid4(), uuid4(), uuid4()
     for session in (first, second):
         hub.publish(session, "x")

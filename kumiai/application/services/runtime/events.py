@@ -1,9 +1,17 @@
 """The live event log of each session: numbered, replayable, fan-out to subscribers.
 
-Every event gets the next id of its session (1, 2, 3, ...). The newest events stay in
-a bounded buffer so a client that reconnects with ``Last-Event-ID`` gets exactly what
-it missed; one that fell further behind (or that remembers ids from before a
-restart) gets a single ``reset`` event telling it to refetch the messages.
+Event ids are per session and strictly increasing, and they never repeat, not even
+across server restarts: a log starts numbering just above the wall clock in
+microseconds (or above the last id this process gave the session, whichever is
+higher). An id handed out by an earlier process is therefore always below the new
+log's window, so a client that reconnects with it gets a ``reset`` instead of
+silently skipping new events. The ids stay plain integers (below 2**53 until the year
+2255, so JavaScript reads them exactly) and ``Last-Event-ID``/``?after=`` keep working.
+
+The newest events stay in a buffer bounded by count and by bytes, so a client that
+reconnects with ``Last-Event-ID`` gets exactly what it missed; one that fell further
+behind gets a single ``reset`` event telling it to refetch the messages. ``after=0``
+means "from the start of this log": the whole buffer, or a reset if part of it is gone.
 
 Subscribers read from bounded queues. A subscriber that stops reading is dropped
 instead of slowing the run down; it can reconnect and resume from its last id.
@@ -12,8 +20,10 @@ instead of slowing the run down; it can reconnect and resume from its last id.
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +31,11 @@ from uuid import UUID
 
 TERMINAL_EVENTS = frozenset({"done", "error", "cancelled"})
 RESET = "reset"
+FROM_THE_START = 0
+
+
+def wall_clock_micros() -> int:
+    return time.time_ns() // 1000
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,14 @@ class SessionEvent:
     def event_id(self) -> str:
         """Globally unique id, for clients that de-duplicate across sessions."""
         return f"{self.session_id}:{self.id}"
+
+
+@dataclass(frozen=True)
+class BufferLimits:
+    """How much of its recent past a session's log keeps for replay."""
+
+    events: int = 2000
+    bytes: int = 1024 * 1024
 
 
 class Subscription:
@@ -78,16 +101,19 @@ class Subscription:
 
 
 class SessionLog:
-    def __init__(self, session_id: UUID, buffer_size: int) -> None:
+    def __init__(self, session_id: UUID, limits: BufferLimits, first_id: int = 1) -> None:
         self.session_id = session_id
-        self.last_id = 0
-        self._buffer: deque[SessionEvent] = deque(maxlen=buffer_size)
+        self.origin = first_id - 1
+        self.last_id = self.origin
+        self._limits = limits
+        self._buffer: deque[tuple[SessionEvent, int]] = deque()
+        self._buffered_bytes = 0
         self._subscribers: set[Subscription] = set()
 
     def publish(self, event_type: str, data: dict[str, Any]) -> SessionEvent:
         self.last_id += 1
         event = SessionEvent(self.session_id, self.last_id, event_type, data)
-        self._buffer.append(event)
+        self._remember(event)
         for subscriber in list(self._subscribers):
             subscriber.offer(event)
         return event
@@ -107,13 +133,31 @@ class SessionLog:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
+    @property
+    def buffered_bytes(self) -> int:
+        return self._buffered_bytes
+
+    def _remember(self, event: SessionEvent) -> None:
+        size = len(json.dumps(event.data, default=str))
+        self._buffer.append((event, size))
+        self._buffered_bytes += size
+        # The newest event always stays, however large, so a client one event behind
+        # never needs a reset.
+        while len(self._buffer) > 1 and (
+            len(self._buffer) > self._limits.events or self._buffered_bytes > self._limits.bytes
+        ):
+            _, dropped = self._buffer.popleft()
+            self._buffered_bytes -= dropped
+
     def _replay(self, after: int | None) -> list[SessionEvent]:
+        if after == FROM_THE_START:
+            after = self.origin
         if after is None or after == self.last_id:
             return []
-        oldest = self._buffer[0].id if self._buffer else self.last_id + 1
+        oldest = self._buffer[0][0].id if self._buffer else self.last_id + 1
         if after > self.last_id or after < oldest - 1:
             return [self._reset_event(after)]
-        return [event for event in self._buffer if event.id > after]
+        return [event for event, _ in self._buffer if event.id > after]
 
     def _reset_event(self, after: int) -> SessionEvent:
         # Not stored or numbered past last_id: the client resumes from last_id.
@@ -133,24 +177,31 @@ class EventHub:
     """All sessions' logs in this process.
 
     At most ``max_logs`` replay buffers are kept: the least recently used log without a
-    subscriber is dropped first. Its numbering is remembered, so ids never repeat; a
-    client that reconnects to it later gets a ``reset``.
+    subscriber is dropped first. A log made again later numbers above every id this
+    hub gave before, so ids never repeat and an old id gets a ``reset``.
     """
 
     def __init__(
-        self, buffer_size: int = 2000, subscriber_capacity: int = 1000, max_logs: int = 200
+        self,
+        limits: BufferLimits | None = None,
+        subscriber_capacity: int = 1000,
+        max_logs: int = 200,
+        clock: Callable[[], int] = wall_clock_micros,
     ) -> None:
-        self._buffer_size = buffer_size
+        self._limits = limits or BufferLimits()
         self._capacity = subscriber_capacity
         self._max_logs = max_logs
+        self._clock = clock
         self._logs: OrderedDict[UUID, SessionLog] = OrderedDict()
-        self._retired_ids: dict[UUID, int] = {}
+        # The highest id of any log this hub let go of: new logs number above it, so a
+        # retired or forgotten session never repeats an id even if the clock steps back.
+        self._released_up_to = 0
 
     def log(self, session_id: UUID) -> SessionLog:
         log = self._logs.get(session_id)
         if log is None:
-            log = SessionLog(session_id, self._buffer_size)
-            log.last_id = self._retired_ids.pop(session_id, 0)
+            first_id = max(self._clock(), self._released_up_to) + 1
+            log = SessionLog(session_id, self._limits, first_id)
             self._logs[session_id] = log
             self._retire_idle_logs()
         self._logs.move_to_end(session_id)
@@ -161,13 +212,17 @@ class EventHub:
 
     def forget(self, session_id: UUID) -> None:
         """Drop a deleted session's replay buffer; its subscribers simply stop hearing."""
-        self._logs.pop(session_id, None)
-        self._retired_ids.pop(session_id, None)
+        log = self._logs.pop(session_id, None)
+        if log is not None:
+            self._release(log)
 
     def _retire_idle_logs(self) -> None:
         idle = [sid for sid, log in self._logs.items() if log.subscriber_count == 0]
         for session_id in idle[: max(0, len(self._logs) - self._max_logs)]:
-            self._retired_ids[session_id] = self._logs.pop(session_id).last_id
+            self._release(self._logs.pop(session_id))
+
+    def _release(self, log: SessionLog) -> None:
+        self._released_up_to = max(self._released_up_to, log.last_id)
 
     def subscribe(
         self, session_id: UUID, after: int | None = None, capacity: int | None = None
