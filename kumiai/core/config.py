@@ -96,6 +96,14 @@ class Settings(BaseSettings):
     event_buffer_bytes: int = Field(
         default=1024 * 1024, ge=4096, description="Bytes of events kept per session for replay."
     )
+    max_specialists_per_session: int = Field(
+        default=20, ge=1, description="Live specialists one PM session may have started."
+    )
+    agent_message_budget: int = Field(
+        default=50,
+        ge=1,
+        description="Messages agents may send each other on behalf of one user message.",
+    )
     anthropic_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "KUMIAI_ANTHROPIC_API_KEY")
     )

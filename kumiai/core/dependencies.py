@@ -23,7 +23,7 @@ from kumiai.application.services.profile import ProfileService
 from kumiai.application.services.projects import ProjectService
 from kumiai.application.services.runtime.autosave import DefinitionAutoSave, FolderIndexer
 from kumiai.application.services.runtime.context import TurnContextBuilder, WorkingDirectories
-from kumiai.application.services.runtime.delegation import DelegationService
+from kumiai.application.services.runtime.delegation import DelegationLimits, DelegationService
 from kumiai.application.services.runtime.events import BufferLimits, EventHub
 from kumiai.application.services.runtime.manager import RunManager
 from kumiai.application.services.runtime.orchestration import orchestration_tools
@@ -260,7 +260,14 @@ def _build_runtime(
     prompts = FolderPromptSource(character_files, skill_files)
     directories = WorkingDirectories(settings.home)
     delegation = DelegationService(
-        unit_of_work, runs, prompts, project_files, directories.for_session
+        unit_of_work,
+        runs,
+        prompts,
+        project_files,
+        directories.for_session,
+        limits=DelegationLimits(
+            settings.max_specialists_per_session, settings.agent_message_budget
+        ),
     )
     tools = file_tools()
     contexts = TurnContextBuilder(

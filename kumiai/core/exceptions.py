@@ -62,6 +62,12 @@ class InvalidTransitionError(ConflictError):
         )
 
 
+class LimitReachedError(ConflictError):
+    """A runaway guard stopped something: too many specialists, agent messages, ..."""
+
+    code = "limit_reached"
+
+
 class PayloadTooLargeError(KumiAIError):
     code = "payload_too_large"
 

@@ -8,7 +8,11 @@ from kumiai.application.dtos.conversation import QueuedItemView, QueueView, Send
 from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
 from kumiai.application.services.runtime.events import EventHub, Subscription
 from kumiai.application.services.runtime.manager import RunManager
-from kumiai.application.services.sessions import require_session, resume_session
+from kumiai.application.services.sessions import (
+    require_session,
+    require_session_taking_messages,
+    resume_session,
+)
 from kumiai.core.exceptions import NotFoundError
 from kumiai.domain.value_objects import SessionStatus
 
@@ -22,6 +26,8 @@ class ConversationService:
         self._hub = hub
 
     async def send(self, session_id: UUID, body: SendMessage) -> SentMessage:
+        async with self._uow() as uow:
+            await require_session_taking_messages(uow, session_id)
         result = await self._runs.send(session_id, body.content)
         return SentMessage(
             message_id=result.item.id, run_id=result.item.run_id, queued=result.queued

@@ -146,7 +146,10 @@ class ProjectService:
             await uow.commit()
 
     async def delete_permanently(self, project_id: UUID) -> None:
-        """Remove the row (sessions and messages cascade); the folder stays on disk."""
+        """Stop its sessions' runs, then remove the row (sessions and messages cascade);
+        the folder stays on disk."""
+        for session_id in await self._session_ids(project_id, include_deleted=True):
+            await self._runs.stop_session(session_id)
         async with self._uow() as uow:
             project = await uow.projects.get(project_id, include_deleted=True)
             if project is None:
@@ -234,13 +237,15 @@ class ProjectService:
 
     async def _stop_runs(self, project_id: UUID, *, drop_queues: bool = False) -> None:
         """Stop running turns before any session row is locked (they settle themselves)."""
-        async with self._uow() as uow:
-            await _require_project(uow, project_id)
-            session_ids = [
-                session.id for session in await uow.sessions.list_for_project(project_id)
-            ]
-        for session_id in session_ids:
+        for session_id in await self._session_ids(project_id):
             await self._runs.cancel(session_id, drop_queue=drop_queues)
+
+    async def _session_ids(self, project_id: UUID, *, include_deleted: bool = False) -> list[UUID]:
+        """The ids of the project's live sessions; 404 if there is no such project."""
+        async with self._uow() as uow:
+            if await uow.projects.get(project_id, include_deleted=include_deleted) is None:
+                raise NotFoundError("project", project_id)
+            return [session.id for session in await uow.sessions.list_for_project(project_id)]
 
     async def _path_of(self, project_id: UUID) -> str:
         async with self._uow(read_only=True) as uow:

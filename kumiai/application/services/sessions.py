@@ -187,6 +187,23 @@ async def require_session(
     return session
 
 
+async def require_session_taking_messages(uow: UnitOfWork, session_id: UUID) -> Session:
+    """The live session, if it may receive a new message: 404 or 409 otherwise."""
+    session = await require_session(uow, session_id)
+    if session.project_id is not None:
+        refuse_if_archived(await uow.projects.get(session.project_id))
+    return session
+
+
+def refuse_if_archived(project: Project | None) -> None:
+    """The sessions of an archived project take no new messages until it is unarchived."""
+    if project is not None and project.is_archived:
+        raise ConflictError(
+            f"project '{project.name}' is archived; unarchive it to send messages to its sessions",
+            details={"project_id": str(project.id), "reason": "project_archived"},
+        )
+
+
 async def open_session(uow: UnitOfWork, session: Session) -> None:
     """Persist a new session once it is set up (``initializing`` -> ``idle``)."""
     session.mark_ready()

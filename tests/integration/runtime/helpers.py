@@ -11,6 +11,7 @@ import httpx
 
 from kumiai.application.services.runtime.events import SessionEvent
 from tests.support.live import LiveApp
+from tests.support.scripted_anthropic import ScriptedAnthropic
 
 TERMINAL = {"done", "error", "cancelled"}
 
@@ -124,6 +125,15 @@ async def wait_for_subscriber(live: LiveApp, session_id: str, timeout: float = 1
     async with asyncio.timeout(timeout):
         while log.subscriber_count == 0:
             await asyncio.sleep(0.01)
+
+
+async def settle(live: LiveApp, claude: ScriptedAnthropic, session_ids: list[str]) -> None:
+    """Until every scripted reply is used and no session has a turn running or queued."""
+    async with asyncio.timeout(30):
+        while claude.pending:
+            await asyncio.sleep(0.02)
+    for session_id in session_ids:
+        await wait_until_idle(live, session_id, timeout=20)
 
 
 async def messages(client: httpx.AsyncClient, session_id: str) -> list[dict[str, Any]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from tests.integration.runtime.conftest import BOTH_RUNTIMES
@@ -13,6 +12,7 @@ from tests.integration.runtime.helpers import (
     messages,
     send,
     session,
+    settle,
     wait_until_idle,
 )
 from tests.support.live import LiveApp
@@ -30,15 +30,6 @@ def _script_specialist(claude: ScriptedAnthropic, name: str, filename: str) -> N
         Reply.text("Reported to the PM."),
         when_system_contains=f"You are {name},",
     )
-
-
-async def _settle(live: LiveApp, claude: ScriptedAnthropic, session_ids: list[str]) -> None:
-    """Until every scripted reply is used and no session has a turn running or queued."""
-    async with asyncio.timeout(30):
-        while claude.pending:
-            await asyncio.sleep(0.02)
-    for session_id in session_ids:
-        await wait_until_idle(live, session_id, timeout=20)
 
 
 @BOTH_RUNTIMES
@@ -76,7 +67,7 @@ async def test_a_pm_delegates_to_two_specialists_who_report_back(
     )
     specialists = listed.json()["data"]
     assert len(specialists) == 2
-    await _settle(live, claude, [team.pm_session_id, *[s["id"] for s in specialists]])
+    await settle(live, claude, [team.pm_session_id, *[s["id"] for s in specialists]])
 
     project = Path(team.project["path"])
     assert (project / "dana.md").read_text() == "written by Dana"
@@ -139,7 +130,7 @@ async def test_a_specialist_can_message_another_session_of_its_project(
     )
     claude.enqueue(Reply.text("Here it is."), when_system_contains="You are Eli,")
     await send(live.client, dana, "coordinate with Eli")
-    await _settle(live, claude, [dana, eli])
+    await settle(live, claude, [dana, eli])
     eli_rows = await messages(live.client, eli)
     assert eli_rows[0]["content"] == "need the API spec"
     assert eli_rows[0]["sender_session_id"] == dana

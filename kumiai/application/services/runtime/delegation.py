@@ -1,8 +1,16 @@
-"""Cross-session work behind the orchestration tools: spawning and messaging sessions."""
+"""Cross-session work behind the orchestration tools: spawning and messaging sessions.
+
+Runaway guards live here, where agents reach other sessions: a session cannot message
+itself, a PM may keep only so many specialists, and the messages agents send each other
+on behalf of one request of the user come out of a fixed budget (:mod:`.chains`). A
+refusal is a tool error the model reads, and a notification the user sees.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -10,13 +18,25 @@ from kumiai.application.ports.files import ProjectFiles
 from kumiai.application.ports.prompts import PromptSource
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.common import record_activity
+from kumiai.application.services.runtime.chains import Chain, MessageChains
 from kumiai.application.services.runtime.manager import RunManager
-from kumiai.core.exceptions import NotFoundError, ValidationError
+from kumiai.application.services.sessions import refuse_if_archived
+from kumiai.core.exceptions import LimitReachedError, NotFoundError, ValidationError
 from kumiai.domain.entities import Character, Project, Session
 from kumiai.domain.value_objects import EventType, KanbanStage, SessionType
 
 WorkingDir = Callable[[Session, Project | None], str]
 TITLE_CHARS = 120
+GUARD_TITLE = "An agent was stopped by a safety limit"
+
+
+@dataclass(frozen=True)
+class DelegationLimits:
+    """The runaway guards (``KUMIAI_MAX_SPECIALISTS_PER_SESSION``,
+    ``KUMIAI_AGENT_MESSAGE_BUDGET``)."""
+
+    specialists_per_session: int = 20
+    agent_messages_per_request: int = 50
 
 
 class DelegationService:
@@ -27,12 +47,16 @@ class DelegationService:
         prompts: PromptSource,
         project_files: ProjectFiles,
         working_dir: WorkingDir,
+        *,
+        limits: DelegationLimits | None = None,
     ) -> None:
         self._uow = uow
         self._runs = runs
         self._prompts = prompts
         self._project_files = project_files
         self._working_dir = working_dir
+        self._limits = limits or DelegationLimits()
+        self._chains = MessageChains(self._limits.agent_messages_per_request)
 
     async def team_of(self, session_id: UUID) -> list[dict[str, Any]]:
         async with self._uow() as uow:
@@ -41,10 +65,16 @@ class DelegationService:
         return [_member(member) for member in members if not member.is_deleted]
 
     async def spawn(self, pm_session_id: UUID, agent_ref: str, task: str) -> dict[str, Any]:
+        chain = self._chain_of_turn(pm_session_id)
         async with self._uow() as uow:
             pm, project = await _session_and_project(uow, pm_session_id)
             if pm.session_type != SessionType.PM:
                 raise ValidationError("only a project manager can start specialists")
+            refuse_if_archived(project)
+            with self._alerting(pm.id, project, chain):
+                await self._check_room_for_specialist(uow, pm)
+                if chain is not None:
+                    self._chains.require_room(chain)
             character = await _team_member(uow, project, agent_ref)
             specialist = Session.create(
                 SessionType.SPECIALIST,
@@ -64,7 +94,9 @@ class DelegationService:
             )
             pm_name = await _agent_name(uow, pm)
             await uow.commit()
-        await self._runs.send(specialist.id, task, sender_session_id=pm.id, sender_name=pm_name)
+        await self._deliver(
+            chain, project, specialist.id, task, sender_id=pm.id, sender_name=pm_name
+        )
         return {
             "instance_id": str(specialist.id),
             "session_id": str(specialist.id),
@@ -74,23 +106,106 @@ class DelegationService:
         }
 
     async def contact(self, sender_id: UUID, target_id: UUID, message: str) -> None:
+        if target_id == sender_id:
+            raise ValidationError(
+                "this is your own session: contact_instance sends to another session; "
+                "continue the work yourself instead"
+            )
+        chain = self._chain_of_turn(sender_id)
         async with self._uow() as uow:
             sender, project = await _session_and_project(uow, sender_id)
             target = await uow.sessions.get(target_id)
             if target is None or target.project_id != project.id:
                 raise ValidationError(f"session {target_id} is not part of this project")
             name = await _agent_name(uow, sender)
-        await self._runs.send(target_id, message, sender_session_id=sender_id, sender_name=name)
+        await self._deliver(
+            chain, project, target_id, message, sender_id=sender_id, sender_name=name
+        )
 
     async def contact_pm(self, sender_id: UUID, message: str) -> UUID:
+        chain = self._chain_of_turn(sender_id)
         async with self._uow() as uow:
             sender, project = await _session_and_project(uow, sender_id)
             if project.pm_session_id is None:
                 raise ValidationError("this project has no project manager")
             name = await _agent_name(uow, sender)
         pm_session_id = project.pm_session_id
-        await self._runs.send(pm_session_id, message, sender_session_id=sender_id, sender_name=name)
+        await self._deliver(
+            chain, project, pm_session_id, message, sender_id=sender_id, sender_name=name
+        )
         return pm_session_id
+
+    # --- guards -----------------------------------------------------------------------
+
+    def _chain_of_turn(self, session_id: UUID) -> Chain | None:
+        """The chain of the sender's running turn (None outside a turn)."""
+        turn = self._runs.current_run(session_id)
+        return None if turn is None else self._chains.of_turn(session_id, turn.id, turn.metadata)
+
+    async def _check_room_for_specialist(self, uow: UnitOfWork, pm: Session) -> None:
+        limit = self._limits.specialists_per_session
+        if await uow.sessions.count_spawned_by(pm.id) >= limit:
+            raise LimitReachedError(
+                f"this session already started {limit} specialists, the most it may "
+                "start; give more work to the specialists you have (contact_instance)",
+                details={"limit": "specialists_per_session", "max": limit},
+            )
+
+    @contextmanager
+    def _alerting(self, session_id: UUID, project: Project, chain: Chain | None) -> Iterator[None]:
+        """When a guard stops the agent, tell the user too; the model gets the error."""
+        try:
+            yield
+        except LimitReachedError as error:
+            self._alert_user(session_id, project, chain, error)
+            raise
+
+    async def _deliver(
+        self,
+        chain: Chain | None,
+        project: Project,
+        target_id: UUID,
+        message: str,
+        *,
+        sender_id: UUID,
+        sender_name: str | None,
+    ) -> None:
+        """Send an agent's message to another session, out of its chain's budget."""
+        refuse_if_archived(project)
+        if chain is not None:
+            with self._alerting(sender_id, project, chain):
+                self._chains.spend(chain)
+        try:
+            await self._runs.send(
+                target_id,
+                message,
+                sender_session_id=sender_id,
+                sender_name=sender_name,
+                metadata=chain.as_metadata() if chain else None,
+            )
+        except BaseException:
+            if chain is not None:
+                self._chains.refund(chain)
+            raise
+
+    def _alert_user(
+        self, session_id: UUID, project: Project, chain: Chain | None, error: LimitReachedError
+    ) -> None:
+        """A notification on the session that was stopped and on the one the user wrote in."""
+        if chain is not None and chain.alerted:
+            return
+        sessions = {session_id} | ({chain.origin_session_id} if chain else set())
+        for target in sessions:
+            self._runs.announce(
+                target,
+                "notification",
+                title=GUARD_TITLE,
+                message=_for_the_user(error),
+                priority="high",
+                project_name=project.name,
+            )
+        if chain is not None:
+            chain.alerted = True
 
     async def info(self, session_id: UUID) -> dict[str, Any]:
         async with self._uow() as uow:
@@ -167,6 +282,19 @@ async def _agent_name(uow: UnitOfWork, session: Session) -> str | None:
         return None
     found = await uow.characters.get_many([session.character_id])
     return found[0].name if found else None
+
+
+def _for_the_user(error: LimitReachedError) -> str:
+    if error.details.get("limit") == "agent_messages":
+        return (
+            f"The agents sent each other {error.details['budget']} messages for one of "
+            "your requests, the most they may; further messages between them are refused. "
+            "Send a new message to let them continue."
+        )
+    return (
+        f"A project manager tried to start more than {error.details['max']} specialists; "
+        "it was refused. Delete specialists you no longer need to make room."
+    )
 
 
 def _member(character: Character) -> dict[str, Any]:

@@ -67,6 +67,11 @@ class SqlSessionRepository:
     async def list_for_project(self, project_id: UUID) -> list[Session]:
         return await self.list_all(project_id=project_id)
 
+    async def count_spawned_by(self, session_id: UUID) -> int:
+        spawned_by = sessions.c.context["spawned_by_session_id"].astext
+        query = sa.select(sa.func.count()).where(LIVE, spawned_by == str(session_id))
+        return int(await self._db.scalar(query) or 0)
+
     async def latest_pm_session(self, project_id: UUID, character_id: UUID) -> Session | None:
         query = (
             sa.select(Session)
