@@ -7,4 +7,5 @@ from tests.integration.runtime.conftest import (  # noqa: F401 - pytest finds th
     live,
     live_database_url,
     live_settings,
+    runtime,
 )
