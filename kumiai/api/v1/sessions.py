@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse
 
 from kumiai.api.deps import ContainerDep
 from kumiai.api.v1.session_shapes import (
@@ -21,6 +22,7 @@ from kumiai.api.v1.session_shapes import (
     UserQuery,
     V1Session,
 )
+from kumiai.api.v1.unchecked import array_even_if_unavailable
 from kumiai.application.dtos.conversation import SendMessage
 from kumiai.application.dtos.sessions import SessionCreate, SessionUpdate, SessionView
 from kumiai.core.dependencies import Container
@@ -31,9 +33,16 @@ router = APIRouter(prefix="/sessions", tags=["v1 sessions"])
 
 
 @router.get("", response_model=list[V1Session])
-async def list_sessions(container: ContainerDep, project_id: UUID | None = None) -> list[V1Session]:
-    """Every live session (assistants included), or the project's; oldest first."""
-    return await _v1(container, await container.sessions.list_all(project_id))
+async def list_sessions(
+    container: ContainerDep, project_id: UUID | None = None
+) -> list[V1Session] | JSONResponse:
+    """Every live session (assistants included), or the project's; oldest first.
+    ``[]`` with status 503 when the database is unavailable."""
+
+    async def load() -> list[V1Session]:
+        return await _v1(container, await container.sessions.list_all(project_id))
+
+    return await array_even_if_unavailable(load)
 
 
 @router.post("/launch", status_code=status.HTTP_201_CREATED, response_model=V1Session)

@@ -28,10 +28,10 @@ from kumiai.api.v1.catalog_shapes import (
     SkillSearchHit,
     to_command,
 )
+from kumiai.api.v1.unchecked import array_even_if_unavailable
 from kumiai.application.dtos.files import FileEntryView, FileWrite
 from kumiai.application.dtos.skills import SkillCreate, SkillImport, SkillUpdate
 from kumiai.application.dtos.tools import ToolInfo
-from kumiai.core.exceptions import ServiceUnavailableError
 
 router = APIRouter(prefix="/skills", tags=["v1 skills"])
 
@@ -40,13 +40,12 @@ SkillId = Annotated[str, Path(max_length=200, description="The skill's slug.")]
 
 @router.get("", response_model=list[Skill])
 async def list_skills(container: ContainerDep) -> list[Skill] | JSONResponse:
-    """All skills. The client reads this body without checking the status, so even an
-    unavailable database answers with an array (an empty one, with status 503)."""
-    try:
-        skills = await container.skills.list_all()
-    except ServiceUnavailableError:
-        return JSONResponse([], status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
-    return [Skill.of(skill) for skill in skills]
+    """All skills; ``[]`` with status 503 when the database is unavailable."""
+
+    async def load() -> list[Skill]:
+        return [Skill.of(skill) for skill in await container.skills.list_all()]
+
+    return await array_even_if_unavailable(load)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SkillDetail)

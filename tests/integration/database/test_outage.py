@@ -90,9 +90,10 @@ async def _assert_unavailable(client: httpx.AsyncClient) -> None:
     v1 = await client.get("/api/v1/projects")
     assert v1.status_code == 503
     assert "database is unavailable" in v1.json()["detail"]
-    # The v1 client reads GET /skills without checking the status: always an array.
-    skills = await client.get("/api/v1/skills")
-    assert (skills.status_code, skills.json()) == (503, [])
+    # The v1 client reads these lists without checking the status: always an array.
+    for listing in ("/api/v1/skills", "/api/v1/sessions"):
+        answer = await client.get(listing)
+        assert (answer.status_code, answer.json()) == (503, []), listing
 
 
 async def test_a_database_that_is_starting_up_is_a_503(
@@ -190,7 +191,7 @@ async def test_a_database_restart_under_load_gives_503s_then_heals(
     slowest = max(elapsed for _, _, _, elapsed, _ in load.results)
     assert slowest < 5, f"a request took {slowest:.1f} s"
     for _, path, status, _, response in load.results:
-        if status == 503 and path == "/api/v1/skills":
+        if status == 503 and path in ("/api/v1/skills", "/api/v1/sessions"):
             assert response.json() == []
         elif status == 503 and path.startswith("/api/v2/"):
             assert response.json()["error"]["code"] == "database_unavailable"
