@@ -4,6 +4,8 @@ Endpoints declare the errors that depend on what they do (``responses=errors(404
 The ones that follow from the app's plumbing are added here, once, for every operation:
 
 - 404 when its path names a resource (``/projects/{project_id}``);
+- 400 when it works on files (``/files``, ``/docs/``): a path that leaves its folder
+  or a name too long for the filesystem is ``path_not_allowed``;
 - 422 when it takes parameters or a body (validation, unsafe text);
 - 413 and 415 when it takes a body (the request guard's size and media-type checks);
 - 503 everywhere (the database may be down).
@@ -35,8 +37,10 @@ V1_ERROR_SCHEMA = {
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
-def _implied_statuses(operation: dict[str, Any]) -> list[int]:
+def _implied_statuses(path: str, operation: dict[str, Any]) -> list[int]:
     statuses = [503]
+    if "/files" in path or "/docs/" in path:
+        statuses.append(400)
     parameters = operation.get("parameters", [])
     if any(parameter["in"] == "path" for parameter in parameters):
         statuses.append(404)
@@ -50,7 +54,7 @@ def _implied_statuses(operation: dict[str, Any]) -> list[int]:
 def _complete_operation(path: str, operation: dict[str, Any]) -> None:
     error_ref = V1_ERROR_REF if path.startswith("/api/v1/") else ENVELOPE_REF
     responses: dict[str, Any] = operation.setdefault("responses", {})
-    for status in _implied_statuses(operation):
+    for status in _implied_statuses(path, operation):
         responses.setdefault(str(status), {"description": DESCRIPTIONS[status]})
     for code, response in responses.items():
         if int(code) < 400:

@@ -35,8 +35,6 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.KumiAIError], int], ...] = (
     (errors.ConfigurationError, 500),
 )
 
-ROUTABLE_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
-
 CODE_BY_HTTP_STATUS = {
     400: "bad_request",
     401: "unauthorized",
@@ -146,18 +144,27 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def _allowed_methods(request: Request) -> str:
-    """Every method the path answers: Starlette's 405 names only those of one route."""
-    scope = request.scope
-    return ", ".join(
-        method
-        for method in ROUTABLE_METHODS
-        if any(
-            route.matches({**scope, "method": method})[0] is Match.FULL
-            for route in request.app.router.routes
-            # Not the route index in front, which claims every unmatched request.
-            if isinstance(route, Route)
-        )
+    """The methods of the resource the path names, as the OpenAPI document lists them.
+
+    Starlette's 405 names only those of one route. The resource is the path template of
+    the first route that matches the path ("/agents/search" before "/agents/{id}").
+    """
+    routes = [route for route in request.app.router.routes if isinstance(route, Route)]
+    template = next(
+        (
+            route.path_format
+            for route in routes
+            if route.matches(request.scope)[0] is not Match.NONE
+        ),
+        None,
     )
+    methods = {
+        method
+        for route in routes
+        if route.path_format == template
+        for method in route.methods or ()
+    }
+    return ", ".join(sorted(methods))
 
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:

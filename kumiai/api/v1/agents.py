@@ -24,6 +24,7 @@ from kumiai.api.v1.catalog_shapes import (
     FileWriteBody,
     to_command,
 )
+from kumiai.api.v2.responses import errors
 from kumiai.application.dtos.characters import CharacterCreate, CharacterUpdate
 from kumiai.application.dtos.files import FileEntryView, FileWrite
 from kumiai.application.services.characters import AGENT_MD
@@ -51,7 +52,7 @@ async def search_agents(
     return [Agent.of(character) for character in found]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=Agent)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Agent, responses=errors(409))
 async def create_agent(body: AgentBody, container: ContainerDep) -> Agent:
     """A new agent; the id is derived from the name unless given, defaults fill the rest."""
     data = to_command(CharacterCreate, body.creation())

@@ -23,6 +23,7 @@ from kumiai.api.v1.catalog_shapes import (
     Unarchived,
     to_command,
 )
+from kumiai.api.v2.responses import errors
 from kumiai.application.dtos.projects import ProjectCreate, ProjectEdit, ProjectView
 from kumiai.core.dependencies import Container
 from kumiai.core.exceptions import NotFoundError
@@ -44,7 +45,7 @@ async def list_projects(
     return await _v1_projects(container, sorted(projects, key=_last_change, reverse=True))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=Project)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Project, responses=errors(409))
 async def create_project(body: ProjectBody, container: ContainerDep) -> Project:
     """A new project; without `path` it gets a folder under `$KUMIAI_HOME/projects`.
 

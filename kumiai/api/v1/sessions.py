@@ -23,6 +23,7 @@ from kumiai.api.v1.session_shapes import (
     V1Session,
 )
 from kumiai.api.v1.unchecked import array_even_if_unavailable
+from kumiai.api.v2.responses import errors
 from kumiai.application.dtos.conversation import SendMessage
 from kumiai.application.dtos.sessions import SessionCreate, SessionUpdate, SessionView
 from kumiai.core.dependencies import Container
@@ -63,7 +64,9 @@ async def launch_session(body: LaunchSession, container: ContainerDep) -> V1Sess
     return await _one(container, created)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=V1Session)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=V1Session, responses=errors(404, 409)
+)
 async def create_session(body: CreateSession, container: ContainerDep) -> V1Session:
     """A session stored with ``context`` as given; a specialist's agent must be on the team."""
     created = await container.sessions.create(
@@ -77,12 +80,13 @@ async def create_session(body: CreateSession, container: ContainerDep) -> V1Sess
     return await _one(container, created)
 
 
-@router.get("/{session_id}", response_model=V1Session)
+# ":uuid": "/sessions/launch" is not a session, so GET on it is a 405, not a bad id.
+@router.get("/{session_id:uuid}", response_model=V1Session)
 async def get_session(session_id: UUID, container: ContainerDep) -> V1Session:
     return await _one(container, await container.sessions.get(session_id))
 
 
-@router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT, response_model=None)
+@router.delete("/{session_id:uuid}", status_code=status.HTTP_204_NO_CONTENT, response_model=None)
 async def delete_session(session_id: UUID, container: ContainerDep) -> None:
     """Stop the session and hide it."""
     await container.sessions.delete(session_id)

@@ -29,6 +29,7 @@ from kumiai.api.v1.catalog_shapes import (
     to_command,
 )
 from kumiai.api.v1.unchecked import array_even_if_unavailable
+from kumiai.api.v2.responses import errors
 from kumiai.application.dtos.files import FileEntryView, FileWrite
 from kumiai.application.dtos.skills import SkillCreate, SkillImport, SkillUpdate
 from kumiai.application.dtos.tools import ToolInfo
@@ -48,7 +49,9 @@ async def list_skills(container: ContainerDep) -> list[Skill] | JSONResponse:
     return await array_even_if_unavailable(load)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=SkillDetail)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=SkillDetail, responses=errors(409)
+)
 async def create_skill(body: SkillBody, container: ContainerDep) -> SkillDetail:
     """A new skill with the client's `id` (derived from the name when left out)."""
     data = to_command(SkillCreate, body.creation())
@@ -79,7 +82,7 @@ async def list_tools(container: ContainerDep) -> list[ToolInfo]:
     return container.tools.list_tools()
 
 
-@router.post("/prompt-edit", response_model=PromptEditReceipt)
+@router.post("/prompt-edit", response_model=PromptEditReceipt, responses=errors(404))
 async def prompt_edit(body: PromptEditBody, container: ContainerDep) -> PromptEditReceipt:
     """Acknowledge an edit request without running it (no current screen sends one).
 
