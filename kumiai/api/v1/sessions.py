@@ -110,7 +110,12 @@ async def interrupt(session_id: UUID, container: ContainerDep) -> None:
     await container.conversation.interrupt(session_id)
 
 
-@router.post("/{session_id}/enqueue", status_code=status.HTTP_202_ACCEPTED, response_model=Enqueued)
+@router.post(
+    "/{session_id}/enqueue",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Enqueued,
+    responses=errors(409),
+)
 async def enqueue(session_id: UUID, body: UserQuery, container: ContainerDep) -> Enqueued:
     """Store ``query`` verbatim as a user message; it waits while a response runs."""
     sent = await container.conversation.send(session_id, SendMessage(content=body.query))

@@ -64,7 +64,7 @@ async def _all_events(subscription: Subscription) -> AsyncIterator[ServerSentEve
     "/{session_id}/messages",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Envelope[SentMessage],
-    responses={**STREAM_RESPONSE, **errors(404, 413, 422)},
+    responses={**STREAM_RESPONSE, **errors(404, 409, 413, 422)},
 )
 async def send_message(
     session_id: UUID, body: SendMessage, request: Request, container: ContainerDep
