@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -48,6 +49,19 @@ def isolated_claude_code(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
         yield home
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_user_claude_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test (nor a `kumiai` it starts) reads the machine's ~/.claude.json."""
+    previous = os.environ.get("KUMIAI_CLAUDE_CONFIG_FILE")
+    absent = tmp_path_factory.mktemp("claude-config") / ".claude.json"
+    os.environ["KUMIAI_CLAUDE_CONFIG_FILE"] = str(absent)
+    yield
+    if previous is None:
+        os.environ.pop("KUMIAI_CLAUDE_CONFIG_FILE", None)
+    else:
+        os.environ["KUMIAI_CLAUDE_CONFIG_FILE"] = previous
+
+
 @pytest.fixture(scope="session")
 def postgres_server_url() -> Iterator[str]:
     with postgres_server() as url:
@@ -83,7 +97,12 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return load_settings(home=tmp_path / "home", database_url=database_url, _env_file=None)
+    return load_settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        claude_config_file=tmp_path / ".claude.json",
+        _env_file=None,
+    )
 
 
 @pytest.fixture

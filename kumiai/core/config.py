@@ -104,6 +104,15 @@ class Settings(BaseSettings):
         ge=1,
         description="Messages agents may send each other on behalf of one user message.",
     )
+    claude_config_file: Path = Field(
+        default=Path("~/.claude.json"),
+        description="Claude Code's config; its mcpServers are offered to agents too.",
+    )
+    mcp_start_timeout: float = Field(default=30.0, gt=0, description="Seconds to start a server.")
+    mcp_call_timeout: float = Field(default=300.0, gt=0, description="Seconds for one MCP call.")
+    mcp_idle_timeout: float = Field(
+        default=900.0, gt=0, description="A session's MCP server unused this long is stopped."
+    )
     anthropic_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "KUMIAI_ANTHROPIC_API_KEY")
     )
@@ -123,7 +132,7 @@ class Settings(BaseSettings):
         default=None, description="A Claude Code CLI to use instead of the SDK's bundled one."
     )
 
-    @field_validator("home", mode="after")
+    @field_validator("home", "claude_config_file", mode="after")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser().absolute()

@@ -48,6 +48,7 @@ from kumiai.infrastructure.filesystem.stores import DefinitionFolderStore, Proje
 from kumiai.infrastructure.filesystem.text_file import OptionalTextFile
 from kumiai.infrastructure.filesystem.uploads import UploadFolderStore
 from kumiai.infrastructure.git import GitCli
+from kumiai.infrastructure.mcp.pool import McpSessionPool
 from kumiai.infrastructure.runtime_selection import CLAUDE_CODE, select_runtime
 
 
@@ -92,6 +93,7 @@ class Container:
         await self.runs.shutdown()
         await self.agent_runtime.aclose()
         await self.models.aclose()
+        await self.mcp.aclose()
         await self.database.dispose()
 
 
@@ -129,6 +131,16 @@ def build_container(settings: Settings, database: Database) -> Container:
     selection = select_runtime(settings)
     agent_runtime = _agent_runtime(settings, selection)
     models = model_resolver(settings)
+    mcp = McpService(
+        OptionalTextFile(home.mcp_servers_file),
+        OptionalTextFile(settings.claude_config_file),
+        McpSessionPool(
+            start_timeout=settings.mcp_start_timeout,
+            call_timeout=settings.mcp_call_timeout,
+            idle_timeout=settings.mcp_idle_timeout,
+        ),
+        probe_dir=str(settings.home),
+    )
     runs, tools = _build_runtime(
         settings,
         unit_of_work,
@@ -136,6 +148,7 @@ def build_container(settings: Settings, database: Database) -> Container:
         (agent_runtime, selection),
         (character_files, skill_files, project_files),
         models=models,
+        mcp=mcp,
         libraries={
             SessionType.SKILL_ASSISTANT: ("skill", skills),
             SessionType.AGENT_ASSISTANT: ("agent", characters),
@@ -177,7 +190,7 @@ def build_container(settings: Settings, database: Database) -> Container:
         agent_runtime=agent_runtime,
         models=models,
         onboarding=OnboardingService(unit_of_work, characters, skills, projects),
-        mcp=McpService(OptionalTextFile(home.mcp_servers_file)),
+        mcp=mcp,
         system=SystemService(unit_of_work),
         tools=tools,
     )
@@ -245,6 +258,7 @@ def _build_runtime(
     stores: tuple[DefinitionFolderStore, DefinitionFolderStore, ProjectFolderStore],
     *,
     models: ModelResolver,
+    mcp: McpService,
     libraries: Mapping[SessionType, tuple[str, FolderIndexer]],
 ) -> tuple[RunManager, ToolCatalogService]:
     """The run manager and the turn machinery behind it (runner, context, delegation),
@@ -278,7 +292,9 @@ def _build_runtime(
         delegation=delegation,
         directories=directories,
         models=models,
+        mcp=mcp,
     )
+    runs.session_closers.append(mcp.close_session)
     autosave = DefinitionAutoSave(libraries, directories, runs)
     runs.turn_runner = TurnRunner(
         unit_of_work, events, agent_runtime, contexts, autosave.after_tool

@@ -94,6 +94,12 @@ class ClaudeUnavailableError(ServiceUnavailableError):
     code = "claude_unavailable"
 
 
+class McpServerError(ServiceUnavailableError):
+    """An MCP server could not be started or reached. The message never holds its secrets."""
+
+    code = "mcp_server_unavailable"
+
+
 class ConfigurationError(KumiAIError):
     """Invalid configuration; raised at start-up and reported on one line."""
 

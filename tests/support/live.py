@@ -61,4 +61,4 @@ async def live_app(settings: Settings) -> AsyncIterator[LiveApp]:
         server.should_exit = True
         await task
         await truncate_all(container)
-        await container.database.dispose()
+        await container.aclose()

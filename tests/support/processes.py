@@ -25,7 +25,16 @@ def free_port() -> int:
 def kumiai_env(home: Path, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("KUMIAI_")}
     env.pop("ANTHROPIC_API_KEY", None)
-    env.update({"KUMIAI_HOME": str(home), "KUMIAI_LOG_FORMAT": "json", **extra})
+    # The machine's Claude Code config is not the test's business.
+    claude_config = str(home / ".claude.json")
+    env.update(
+        {
+            "KUMIAI_HOME": str(home),
+            "KUMIAI_LOG_FORMAT": "json",
+            "KUMIAI_CLAUDE_CONFIG_FILE": claude_config,
+            **extra,
+        }
+    )
     return env
 
 

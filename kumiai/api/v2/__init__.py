@@ -5,6 +5,7 @@ from kumiai.api.v2 import (
     activity,
     characters,
     conversation,
+    mcp,
     profile,
     projects,
     sessions,
@@ -13,5 +14,5 @@ from kumiai.api.v2 import (
 
 routers: Routers = [
     ("/api/v2", module.router)
-    for module in (profile, characters, skills, projects, sessions, conversation, activity)
+    for module in (profile, characters, skills, projects, sessions, conversation, activity, mcp)
 ]

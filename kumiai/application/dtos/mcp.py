@@ -1,8 +1,18 @@
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from kumiai.application.ports.mcp import McpServerDefinition
+
+# What the API shows instead of an env value or a header. Sent back in an update, it
+# keeps the value already stored, so a client can edit a server without knowing it.
+REDACTED = "<redacted>"
+
+ServerName = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{1,48}$")
+]
 
 
 class McpServerView(BaseModel):
@@ -14,3 +24,75 @@ class McpServerView(BaseModel):
     command: str = Field(description="The command line, or the URL of a remote server.")
     config: dict[str, Any] = Field(description="The entry as configured, without secrets.")
     status: Literal["active", "inactive"]
+    source: Literal["kumiai", "claude_code"] = Field(
+        description="`kumiai`: $KUMIAI_HOME/mcp_servers.json; `claude_code`: ~/.claude.json."
+    )
+
+
+class McpServerDetail(BaseModel):
+    """A server definition for the v2 API; env values and headers are redacted."""
+
+    name: str
+    source: Literal["kumiai", "claude_code"]
+    transport: Literal["stdio", "http", "sse"]
+    command: str
+    args: list[str]
+    url: str
+    env: dict[str, str] = Field(description=f"Variable names; every value reads {REDACTED!r}.")
+    headers: dict[str, str] = Field(description=f"Header names; every value reads {REDACTED!r}.")
+    description: str
+    disabled: bool
+
+    @classmethod
+    def of(cls, definition: McpServerDefinition) -> McpServerDetail:
+        return cls(
+            name=definition.name,
+            source=definition.source,
+            transport=definition.transport,
+            command=definition.command,
+            args=list(definition.args),
+            url=definition.url,
+            env=dict.fromkeys(definition.env, REDACTED),
+            headers=dict.fromkeys(definition.headers, REDACTED),
+            description=definition.description,
+            disabled=definition.disabled,
+        )
+
+
+class McpServerInput(BaseModel):
+    """A server as the user writes it: a command (stdio) or a URL (http, sse)."""
+
+    transport: Literal["stdio", "http", "sse"] = "stdio"
+    command: str = ""
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    url: str = ""
+    headers: dict[str, str] = Field(default_factory=dict)
+    description: str = ""
+    disabled: bool = False
+
+    @model_validator(mode="after")
+    def _check_transport(self) -> McpServerInput:
+        if self.transport == "stdio" and not self.command.strip():
+            raise ValueError("a stdio server needs a command")
+        if self.transport != "stdio" and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"an {self.transport} server needs an http:// or https:// url")
+        return self
+
+
+class McpServerCreate(McpServerInput):
+    name: ServerName
+
+
+class McpToolView(BaseModel):
+    name: str = Field(description="The tool's name on its server.")
+    agent_name: str = Field(description="The name agents call it by: mcp__<server>__<tool>.")
+    description: str
+
+
+class McpTestResult(BaseModel):
+    """Whether KumiAI could start the server and list its tools."""
+
+    ok: bool
+    tools: list[McpToolView]
+    error: str | None = None

@@ -163,3 +163,11 @@ class TextSource(Protocol):
         Raises ``ValidationError`` when the file exists but cannot be read as UTF-8.
         """
         ...
+
+
+class TextFile(TextSource, Protocol):
+    """A settings file KumiAI also writes, such as its MCP server list."""
+
+    def write(self, text: str) -> None:
+        """Replace the file atomically; a new file is readable by its owner only."""
+        ...

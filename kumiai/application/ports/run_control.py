@@ -22,6 +22,10 @@ class RunControl(Protocol):
         """Stop the running turn and drop the queue: the session is going away."""
         ...
 
+    async def release(self, session_id: UUID) -> None:
+        """Free what the session's turns held (its MCP servers): the session is ending."""
+        ...
+
     def resume_queue(self, session_id: UUID) -> None:
         """Start draining queued messages again."""
         ...

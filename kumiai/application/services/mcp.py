@@ -1,82 +1,344 @@
-"""MCP servers the user configured, offered by the agent editor's picker.
+"""MCP servers the user configured: listed, edited, tested, and resolved for agents.
 
-They are read from ``$KUMIAI_HOME/mcp_servers.json`` in the format of Claude Code's
-``.mcp.json``: ``{"mcpServers": {"<id>": {"command": ..., "args": [...]}}}`` or, for
-a remote server, ``{"type": "http", "url": ...}``. Entries may add ``name``,
-``description`` and ``disabled``. KumiAI only lists them; it does not run them.
+Two files hold them, both in Claude Code's ``mcpServers`` format
+(``{"mcpServers": {"<name>": {"command": ..., "args": [...], "env": {...}}}}`` or, for
+a remote server, ``{"type": "http" | "sse", "url": ..., "headers": {...}}``):
+
+- ``$KUMIAI_HOME/mcp_servers.json``, KumiAI's own, which the API edits;
+- the user's Claude Code config ``~/.claude.json``, read only.
+
+KumiAI's file wins when both name the same server. Entries may add ``description``
+and ``disabled``. A malformed file or entry is logged and left out, never fatal.
+Env values and headers are secrets: they reach the server process and nothing else.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+from uuid import UUID
 
-from kumiai.application.dtos.mcp import McpServerView
-from kumiai.application.ports.files import TextSource
-from kumiai.core.exceptions import ValidationError
+from kumiai.application.dtos.mcp import (
+    REDACTED,
+    McpServerCreate,
+    McpServerDetail,
+    McpServerInput,
+    McpServerView,
+    McpTestResult,
+    McpToolView,
+)
+from kumiai.application.ports.files import TextFile, TextSource
+from kumiai.application.ports.mcp import (
+    McpConnections,
+    McpServerDefinition,
+    McpToolset,
+    Source,
+    tool_name,
+)
+from kumiai.core.exceptions import ConflictError, McpServerError, NotFoundError, ValidationError
 from kumiai.core.logging import get_logger
 
 logger = get_logger(__name__)
 
 MCP_SERVERS_FILE = "mcp_servers.json"
+CLAUDE_CONFIG_FILE = "~/.claude.json"
 
-# Secrets stay on disk: the list is for choosing servers, not for connecting to them.
+# The orchestration tools already use these names (mcp__pm_management__..., ...).
+RESERVED_NAMES = frozenset({"pm_management", "common_tools"})
 _SECRET_KEYS = frozenset({"env", "headers"})
+_REMOTE_TYPES = {"http": "http", "streamable-http": "http", "streamable_http": "http", "sse": "sse"}
+
+
+@dataclass(frozen=True)
+class McpResolution:
+    """The servers a character may use, and why any of its ``allowed_mcps`` cannot run."""
+
+    servers: list[McpServerDefinition]
+    unavailable: dict[str, str] = field(default_factory=dict)
 
 
 class McpService:
-    def __init__(self, source: TextSource) -> None:
-        self._source = source
+    def __init__(
+        self,
+        kumiai_file: TextFile,
+        claude_config: TextSource,
+        connections: McpConnections,
+        probe_dir: str,
+    ) -> None:
+        self._kumiai_file = kumiai_file
+        self._claude_config = claude_config
+        self._connections = connections
+        self._probe_dir = probe_dir
+
+    # --- reading ------------------------------------------------------------------------
+
+    def definitions(self) -> list[McpServerDefinition]:
+        """Every configured server: KumiAI's in file order, then Claude Code's new names."""
+        merged = {server.name: server for server in self._read(self._claude_config, "claude_code")}
+        ours = {server.name: server for server in self._read(self._kumiai_file, "kumiai")}
+        return [*ours.values(), *(s for name, s in merged.items() if name not in ours)]
 
     def list_servers(self) -> list[McpServerView]:
-        """The configured servers in file order; none when the file is missing.
+        """The v1 list for the agent editor's picker, without secrets."""
+        return [_view(server, self._raw_entry(server)) for server in self.definitions()]
 
-        Listing never fails: a malformed file or entry is logged and left out.
+    def servers(self) -> list[McpServerDetail]:
+        return [McpServerDetail.of(server) for server in self.definitions()]
+
+    def get(self, name: str) -> McpServerDetail:
+        return McpServerDetail.of(self._require(name))
+
+    def resolve(self, names: Sequence[str]) -> McpResolution:
+        """The servers behind a character's ``allowed_mcps``, for running its sessions.
+
+        The same resolution serves anything else that runs an agent (e.g. a Claude Code
+        config built for a character).
         """
-        servers = []
-        for server_id, entry in self._entries().items():
-            if isinstance(entry, dict):
-                servers.append(_server(server_id, entry))
+        known = {server.name: server for server in self.definitions()}
+        servers: list[McpServerDefinition] = []
+        unavailable: dict[str, str] = {}
+        for name in dict.fromkeys(names):
+            server = known.get(name)
+            if server is None:
+                unavailable[name] = f"no MCP server named '{name}' is configured"
+            elif server.disabled:
+                unavailable[name] = f"MCP server '{name}' is disabled"
+            elif name in RESERVED_NAMES:
+                unavailable[name] = f"'{name}' is reserved for KumiAI's own tools"
             else:
-                logger.warning("mcp_server_skipped", server_id=server_id, reason="not an object")
-        return servers
+                servers.append(server)
+        return McpResolution(servers, unavailable)
 
-    def _entries(self) -> dict[str, Any]:
-        try:
-            text = self._source.read()
-            document = {} if text is None else json.loads(text)
-        except (ValidationError, ValueError) as problem:
-            logger.warning("mcp_servers_unreadable", file=MCP_SERVERS_FILE, reason=str(problem))
-            return {}
-        servers = document.get("mcpServers", {}) if isinstance(document, dict) else None
-        if not isinstance(servers, dict):
-            logger.warning(
-                "mcp_servers_unreadable", file=MCP_SERVERS_FILE, reason="no mcpServers object"
+    async def toolset(self, session_id: UUID, working_dir: str, names: Sequence[str]) -> McpToolset:
+        """The tools of the servers in ``names`` (a character's ``allowed_mcps``), started
+        for the session if they are not running yet; failures are listed, never raised."""
+        if not names:
+            return McpToolset(tools=[])
+        resolution = self.resolve(names)
+        started = await self._connections.toolset(session_id, working_dir, resolution.servers)
+        return McpToolset(
+            tools=started.tools, unavailable={**resolution.unavailable, **started.unavailable}
+        )
+
+    async def close_session(self, session_id: UUID) -> None:
+        """The session ended (deleted, archived): stop its servers."""
+        await self._connections.close_session(session_id)
+
+    async def aclose(self) -> None:
+        """Stop every session's servers (KumiAI is shutting down)."""
+        await self._connections.aclose()
+
+    # --- editing (KumiAI's file only) ---------------------------------------------------
+
+    def add(self, data: McpServerCreate) -> McpServerDetail:
+        _check_name(data.name)
+        document, entries = self._editable_document()
+        if data.name in entries:
+            raise ConflictError(
+                f"an MCP server named '{data.name}' already exists", details={"name": data.name}
             )
-            return {}
+        entries[data.name] = _entry(data, {})
+        self._save(document, entries)
+        logger.info("mcp_server_added", server=data.name)
+        return self.get(data.name)
+
+    def update(self, name: str, data: McpServerInput) -> McpServerDetail:
+        """Replace a server's definition; redacted env values and headers keep theirs."""
+        document, entries = self._editable_document()
+        current = entries.get(name)
+        if not isinstance(current, dict):
+            self._refuse_foreign(name)
+        entries[name] = _entry(data, current)
+        self._save(document, entries)
+        logger.info("mcp_server_updated", server=name)
+        return self.get(name)
+
+    def remove(self, name: str) -> None:
+        document, entries = self._editable_document()
+        if name not in entries:
+            self._refuse_foreign(name)
+        del entries[name]
+        self._save(document, entries)
+        logger.info("mcp_server_removed", server=name)
+
+    async def test(self, name: str) -> McpTestResult:
+        """Start the server on its own, list its tools and stop it again."""
+        server = self._require(name)
+        try:
+            tools = await self._connections.probe(server, self._probe_dir)
+        except McpServerError as error:
+            return McpTestResult(ok=False, tools=[], error=error.message)
+        return McpTestResult(
+            ok=True,
+            tools=[
+                McpToolView(
+                    name=tool.name,
+                    agent_name=tool_name(name, tool.name),
+                    description=tool.description,
+                )
+                for tool in tools
+            ],
+        )
+
+    # --- files --------------------------------------------------------------------------
+
+    def _require(self, name: str) -> McpServerDefinition:
+        for server in self.definitions():
+            if server.name == name:
+                return server
+        raise NotFoundError("mcp server", name)
+
+    def _refuse_foreign(self, name: str) -> NoReturn:
+        self._require(name)  # 404 when nobody defines it
+        raise ConflictError(
+            f"MCP server '{name}' comes from {CLAUDE_CONFIG_FILE}, which KumiAI does not edit; "
+            "add a server with the same name to override it",
+            details={"name": name, "source": "claude_code"},
+        )
+
+    def _read(self, source: TextSource, origin: Source) -> list[McpServerDefinition]:
+        servers = []
+        for name, entry in _entries(source, origin).items():
+            server = _definition(name, entry, origin)
+            if server is None:
+                logger.warning("mcp_server_skipped", server=name, source=origin)
+            else:
+                servers.append(server)
         return servers
 
+    def _raw_entry(self, server: McpServerDefinition) -> dict[str, Any]:
+        source = self._kumiai_file if server.source == "kumiai" else self._claude_config
+        entry = _entries(source, server.source).get(server.name)
+        return entry if isinstance(entry, dict) else {}
 
-def _server(server_id: str, entry: dict[str, Any]) -> McpServerView:
-    return McpServerView(
-        id=server_id,
-        name=_text(entry.get("name")) or server_id,
+    def _editable_document(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """KumiAI's file as a document to change; refuses to overwrite a broken one."""
+        text = self._kumiai_file.read()
+        try:
+            document = {} if text is None or not text.strip() else json.loads(text)
+        except ValueError as problem:
+            raise ValidationError(f"{MCP_SERVERS_FILE} is not valid JSON: {problem}") from None
+        entries = document.get("mcpServers", {}) if isinstance(document, dict) else None
+        if not isinstance(entries, dict):
+            raise ValidationError(f"{MCP_SERVERS_FILE} has no mcpServers object")
+        return document, entries
+
+    def _save(self, document: dict[str, Any], entries: dict[str, Any]) -> None:
+        document["mcpServers"] = entries
+        self._kumiai_file.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def _check_name(name: str) -> None:
+    if name in RESERVED_NAMES:
+        raise ValidationError(
+            f"'{name}' is reserved for KumiAI's own tools", details={"field": "name"}
+        )
+
+
+def _entries(source: TextSource, origin: Source) -> dict[str, Any]:
+    where = MCP_SERVERS_FILE if origin == "kumiai" else CLAUDE_CONFIG_FILE
+    try:
+        text = source.read()
+        document = {} if text is None or not text.strip() else json.loads(text)
+    except (ValidationError, ValueError) as problem:
+        logger.warning("mcp_servers_unreadable", file=where, reason=str(problem))
+        return {}
+    if not isinstance(document, dict):
+        logger.warning("mcp_servers_unreadable", file=where, reason="not a JSON object")
+        return {}
+    servers = document.get("mcpServers", {})
+    if not isinstance(servers, dict):
+        logger.warning("mcp_servers_unreadable", file=where, reason="no mcpServers object")
+        return {}
+    return servers
+
+
+def _definition(name: str, entry: object, origin: Source) -> McpServerDefinition | None:
+    """A Claude Code ``mcpServers`` entry; None when it cannot describe a server."""
+    if not isinstance(entry, dict):
+        return None
+    kind = entry.get("type")
+    command, url = _text(entry.get("command")), _text(entry.get("url"))
+    if kind in (None, "stdio") and command:
+        transport = "stdio"
+    elif (kind in _REMOTE_TYPES or kind is None) and url:
+        transport = _REMOTE_TYPES.get(str(kind), "http")
+    else:
+        return None
+    return McpServerDefinition(
+        name=name,
+        transport=transport,  # type: ignore[arg-type]
+        source=origin,
+        command=command,
+        args=tuple(str(arg) for arg in _list(entry.get("args"))),
+        env=_strings(entry.get("env")),
+        url=url,
+        headers=_strings(entry.get("headers")),
         description=_text(entry.get("description")),
-        command=_command(entry),
-        config={key: value for key, value in entry.items() if key not in _SECRET_KEYS},
-        status="inactive" if entry.get("disabled") is True else "active",
+        disabled=entry.get("disabled") is True,
     )
 
 
-def _command(entry: dict[str, Any]) -> str:
-    command = _text(entry.get("command"))
-    if not command:
-        return _text(entry.get("url"))
-    args = entry.get("args")
-    if isinstance(args, list):
-        return " ".join([command, *(str(arg) for arg in args)])
-    return command
+def _entry(data: McpServerInput, current: dict[str, Any]) -> dict[str, Any]:
+    """The file entry for ``data``, in Claude Code's format."""
+    entry: dict[str, Any] = {"type": data.transport}
+    if data.transport == "stdio":
+        entry["command"] = data.command
+        entry["args"] = list(data.args)
+        if data.env:
+            entry["env"] = _unredacted(data.env, current.get("env"), "env")
+    else:
+        entry["url"] = data.url
+        if data.headers:
+            entry["headers"] = _unredacted(data.headers, current.get("headers"), "headers")
+    if data.description:
+        entry["description"] = data.description
+    if data.disabled:
+        entry["disabled"] = True
+    return entry
+
+
+def _unredacted(values: dict[str, str], stored: object, field_name: str) -> dict[str, str]:
+    known = _strings(stored)
+    result = {}
+    for key, value in values.items():
+        if value != REDACTED:
+            result[key] = value
+        elif key in known:
+            result[key] = known[key]
+        else:
+            raise ValidationError(
+                f"{field_name}.{key} is {REDACTED!r} but no value is stored to keep",
+                details={"field": f"{field_name}.{key}"},
+            )
+    return result
+
+
+def _view(server: McpServerDefinition, entry: dict[str, Any]) -> McpServerView:
+    stdio = server.transport == "stdio"
+    command = " ".join([server.command, *server.args]) if stdio else server.url
+    return McpServerView(
+        id=server.name,
+        name=_text(entry.get("name")) or server.name,
+        description=server.description,
+        command=command,
+        config={key: value for key, value in entry.items() if key not in _SECRET_KEYS},
+        status="inactive" if server.disabled else "active",
+        source=server.source,
+    )
 
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _strings(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(key): str(item) for key, item in value.items() if item is not None}

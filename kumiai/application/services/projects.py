@@ -239,6 +239,7 @@ class ProjectService:
         """Stop running turns before any session row is locked (they settle themselves)."""
         for session_id in await self._session_ids(project_id):
             await self._runs.cancel(session_id, drop_queue=drop_queues)
+            await self._runs.release(session_id)
 
     async def _session_ids(self, project_id: UUID, *, include_deleted: bool = False) -> list[UUID]:
         """The ids of the project's live sessions; 404 if there is no such project."""

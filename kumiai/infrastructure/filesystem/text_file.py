@@ -1,10 +1,12 @@
-"""An optional text file, implementing ``kumiai.application.ports.files.TextSource``."""
+"""An optional text file, implementing ``kumiai.application.ports.files.TextFile``."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from kumiai.core.exceptions import ValidationError
+from kumiai.infrastructure.filesystem.atomic import atomic_write_text
 
 # Settings files are small; anything bigger is not one.
 MAX_TEXT_BYTES = 1024 * 1024
@@ -30,3 +32,10 @@ class OptionalTextFile:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ValidationError(f"{self._path} is not UTF-8 text") from exc
+
+    def write(self, text: str) -> None:
+        """Replace the file atomically; a new file is private, as it may hold secrets."""
+        existed = self._path.exists()
+        atomic_write_text(self._path, text)
+        if not existed:
+            os.chmod(self._path, 0o600)

@@ -51,6 +51,7 @@ def live_settings(
         home=tmp_path / "home",
         database_url=live_database_url,
         runtime=runtime,
+        claude_config_file=tmp_path / ".claude.json",
         ANTHROPIC_API_KEY="test-key",
         ANTHROPIC_BASE_URL=claude.base_url,
         _env_file=None,

@@ -14,6 +14,7 @@ from kumiai.application.ports.prompts import PromptSource
 from kumiai.application.ports.tools import Tool, ToolContext
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.models import ModelResolver
+from kumiai.application.services.mcp import McpService
 from kumiai.application.services.runtime.history import to_api_messages, trim_to_budget
 from kumiai.application.services.runtime.orchestration import Delegation, orchestration_tools
 from kumiai.application.services.runtime.prompt import PromptInputs, build_system_prompt
@@ -106,6 +107,7 @@ class TurnContextBuilder:
         delegation: Delegation,
         directories: WorkingDirectories,
         models: ModelResolver,
+        mcp: McpService,
         history_budget_tokens: int = 150_000,
         max_tokens: int = 8192,
     ) -> None:
@@ -116,6 +118,7 @@ class TurnContextBuilder:
         self._delegation = delegation
         self._directories = directories
         self._models = models
+        self._mcp = mcp
         self._budget = history_budget_tokens
         self._max_tokens = max_tokens
 
@@ -123,14 +126,20 @@ class TurnContextBuilder:
         snapshot = await self._snapshot(session_id)
         working_dir = self._directories.for_session(snapshot.session, snapshot.project)
         self._project_files.create_project_dir(working_dir)
+        mcp = await self._mcp.toolset(
+            session_id,
+            working_dir,
+            snapshot.character.allowed_mcps if snapshot.character else [],
+        )
         tool_context = self._tool_context(snapshot, working_dir)
         character = snapshot.character
-        toolbox = ToolBox(self._tools_for(snapshot), tool_context)
+        toolbox = ToolBox([*self._tools_for(snapshot), *mcp.tools], tool_context)
+        prompt = self._prompt_inputs(snapshot, working_dir, mcp.unavailable)
         request = TurnRequest(
             model=(
                 await self._models.resolve(chosen_model(snapshot.character, snapshot.profile))
             ).id,
-            system=build_system_prompt(self._prompt_inputs(snapshot, working_dir)),
+            system=build_system_prompt(prompt),
             messages=snapshot.history_messages,
             tools=toolbox.specs,
             max_tokens=self._max_tokens,
@@ -183,7 +192,9 @@ class TurnContextBuilder:
             bash_enabled=snapshot.profile.bash_enabled,
         )
 
-    def _prompt_inputs(self, snapshot: _Snapshot, working_dir: str) -> PromptInputs:
+    def _prompt_inputs(
+        self, snapshot: _Snapshot, working_dir: str, unavailable_mcps: dict[str, str]
+    ) -> PromptInputs:
         character = snapshot.character
         return PromptInputs(
             session_type=snapshot.session.session_type,
@@ -196,6 +207,7 @@ class TurnContextBuilder:
             user_name=snapshot.profile.display_name,
             user_description=snapshot.profile.description,
             preferences=snapshot.profile.preferences,
+            unavailable_mcps=unavailable_mcps,
         )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -87,6 +87,8 @@ class RunManager:
         # Turns beyond the cap wait for a slot with their input still pending.
         self._slots = asyncio.Semaphore(max_concurrent_turns)
         self.turn_runner: TurnRunner | None = None
+        # Called when a session ends, to free what its turns held (its MCP servers).
+        self.session_closers: list[Callable[[UUID], Awaitable[None]]] = []
 
     # --- sending ----------------------------------------------------------------------
 
@@ -271,6 +273,12 @@ class RunManager:
         if worker is not None and worker.drain is not None:
             worker.drain.cancel()
         self._hub.forget(session_id)
+        await self.release(session_id)
+
+    async def release(self, session_id: UUID) -> None:
+        """The session is ending (deleted or archived): free what its turns held."""
+        for close in self.session_closers:
+            await close(session_id)
 
     async def shutdown(self) -> None:
         """Stop every run; each settles as interrupted, and its queue drains on restart."""

@@ -46,6 +46,7 @@ class PromptInputs:
     user_name: str | None = None
     user_description: str | None = None
     preferences: dict[str, Any] = field(default_factory=dict)
+    unavailable_mcps: dict[str, str] = field(default_factory=dict)
 
 
 def build_system_prompt(inputs: PromptInputs) -> str:
@@ -55,6 +56,7 @@ def build_system_prompt(inputs: PromptInputs) -> str:
         _workspace(inputs),
         _team(inputs),
         _skills(inputs),
+        _unavailable_mcps(inputs),
         _user(inputs),
     ]
     return "\n\n".join(section for section in sections if section)
@@ -103,6 +105,14 @@ def _skills(inputs: PromptInputs) -> str:
         "## Skills\nLoad a skill's full instructions with mcp__common_tools__load_skill "
         "before using it.\n" + "\n".join(lines)
     )
+
+
+def _unavailable_mcps(inputs: PromptInputs) -> str:
+    """Servers the agent was given but cannot use now, so it can tell the user why."""
+    if not inputs.unavailable_mcps:
+        return ""
+    lines = [f"- {name}: {reason}" for name, reason in inputs.unavailable_mcps.items()]
+    return "## MCP servers that are unavailable in this turn\n" + "\n".join(lines)
 
 
 def _user(inputs: PromptInputs) -> str:
