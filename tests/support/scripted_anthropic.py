@@ -15,6 +15,9 @@ The server listens on 127.0.0.1 (free port) so code under test can use the real
         ...
         assert server.requests[1].messages[-1]["role"] == "user"
 
+Besides text and ``tool_use`` blocks, a turn can hold the API's own web tool blocks
+(``ServerToolUse``, ``WebSearchResult``, ``WebFetchResult``), streamed as the API does.
+
 Every ``POST /v1/messages`` consumes the next queued reply (FIFO) and answers with
 SSE events when the request asked for ``stream: true``, or with one JSON message
 otherwise. An empty queue answers with a 500 saying "no scripted reply left" and
@@ -137,7 +140,101 @@ class ToolUse:
         return [{"type": "input_json_delta", "partial_json": piece} for piece in pieces]
 
 
-Block = Text | ToolUse
+@dataclass(frozen=True)
+class ServerToolUse:
+    """A ``server_tool_use`` block: the API itself runs ``web_search`` or ``web_fetch``."""
+
+    name: str
+    input: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=lambda: _next_id("srvtoolu"))
+    chunks: int = 2
+
+    def content(self) -> dict[str, Any]:
+        return {"type": "server_tool_use", "id": self.id, "name": self.name, "input": self.input}
+
+    def opening(self) -> dict[str, Any]:
+        return {"type": "server_tool_use", "id": self.id, "name": self.name, "input": {}}
+
+    def deltas(self) -> list[dict[str, Any]]:
+        pieces = _split(json.dumps(self.input), self.chunks)
+        return [{"type": "input_json_delta", "partial_json": piece} for piece in pieces]
+
+
+@dataclass(frozen=True)
+class WebSearchResult:
+    """A ``web_search_tool_result`` block: ``(title, url)`` results, or an error code.
+
+    Like every result block of the API it arrives whole in ``content_block_start``.
+    """
+
+    tool_use_id: str
+    results: tuple[tuple[str, str], ...] = ()
+    error_code: str | None = None
+
+    def content(self) -> dict[str, Any]:
+        if self.error_code is not None:
+            found: Any = {"type": "web_search_tool_result_error", "error_code": self.error_code}
+        else:
+            found = [
+                {
+                    "type": "web_search_result",
+                    "title": title,
+                    "url": url,
+                    "encrypted_content": f"scripted-encrypted-{index}",
+                    "page_age": None,
+                }
+                for index, (title, url) in enumerate(self.results)
+            ]
+        return {"type": "web_search_tool_result", "tool_use_id": self.tool_use_id, "content": found}
+
+    def opening(self) -> dict[str, Any]:
+        return self.content()
+
+    def deltas(self) -> list[dict[str, Any]]:
+        return []
+
+
+@dataclass(frozen=True)
+class WebFetchResult:
+    """A ``web_fetch_tool_result`` block: a fetched text document, or an error code."""
+
+    tool_use_id: str
+    url: str = ""
+    text: str = ""
+    title: str | None = None
+    error_code: str | None = None
+
+    def content(self) -> dict[str, Any]:
+        if self.error_code is not None:
+            fetched: dict[str, Any] = {
+                "type": "web_fetch_tool_result_error",
+                "error_code": self.error_code,
+            }
+        else:
+            fetched = {
+                "type": "web_fetch_result",
+                "url": self.url,
+                "retrieved_at": "2026-01-01T00:00:00Z",
+                "content": {
+                    "type": "document",
+                    "source": {"type": "text", "media_type": "text/plain", "data": self.text},
+                    "title": self.title,
+                },
+            }
+        return {
+            "type": "web_fetch_tool_result",
+            "tool_use_id": self.tool_use_id,
+            "content": fetched,
+        }
+
+    def opening(self) -> dict[str, Any]:
+        return self.content()
+
+    def deltas(self) -> list[dict[str, Any]]:
+        return []
+
+
+Block = Text | ToolUse | ServerToolUse | WebSearchResult | WebFetchResult
 
 
 @dataclass(frozen=True)

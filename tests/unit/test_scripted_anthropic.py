@@ -18,10 +18,13 @@ from tests.support.scripted_anthropic import (
     Reply,
     ScriptedAnthropic,
     ScriptedModel,
+    ServerToolUse,
     StopReason,
     Text,
     ToolUse,
     Usage,
+    WebFetchResult,
+    WebSearchResult,
     scripted_anthropic_server,
 )
 
@@ -375,3 +378,48 @@ def test_base_url_exists_only_while_running() -> None:
 
     with pytest.raises(RuntimeError, match="not started"):
         _ = server.base_url
+
+
+async def test_server_tool_calls_and_their_results_play_back_as_the_sdk_parses_them(
+    server: ScriptedAnthropic, client: AsyncAnthropic
+) -> None:
+    search = ServerToolUse("web_search", {"query": "kumiai"})
+    fetch = ServerToolUse("web_fetch", {"url": "https://kumiai.example"})
+    server.enqueue(
+        Reply.turn(
+            [
+                search,
+                WebSearchResult(search.id, (("KumiAI", "https://kumiai.example"),)),
+                fetch,
+                WebFetchResult(fetch.id, "https://kumiai.example", "Welcome", title="Home"),
+                WebSearchResult("srvtoolu_other", error_code="max_uses_exceeded"),
+                Text("Done."),
+            ]
+        )
+    )
+
+    async with stream_hello(client) as stream:
+        message = await stream.get_final_message()
+
+    blocks = message.content
+    assert [block.type for block in blocks] == [
+        "server_tool_use",
+        "web_search_tool_result",
+        "server_tool_use",
+        "web_fetch_tool_result",
+        "web_search_tool_result",
+        "text",
+    ]
+    assert (blocks[0].id, blocks[0].name, blocks[0].input) == (
+        search.id,
+        "web_search",
+        {"query": "kumiai"},
+    )
+    assert isinstance(blocks[1].content, list)
+    assert (blocks[1].content[0].title, blocks[1].content[0].url) == (
+        "KumiAI",
+        "https://kumiai.example",
+    )
+    assert blocks[3].content.type == "web_fetch_result"
+    assert blocks[3].content.content.source.data == "Welcome"
+    assert blocks[4].content.error_code == "max_uses_exceeded"

@@ -23,11 +23,20 @@ class ToolSpec:
     input_schema: dict[str, Any]
 
 
+# Claude Code's names for the web tools. The Anthropic API runs them itself (server
+# tools): the runtime reports their calls and results to the sink, but never executes them.
+WEB_SEARCH = "WebSearch"
+WEB_FETCH = "WebFetch"
+SERVER_TOOLS = (WEB_SEARCH, WEB_FETCH)
+
+
 @dataclass(frozen=True)
 class ToolCall:
     id: str
     name: str
     input: dict[str, Any]
+    server_side: bool = False
+    """Run by the API itself (web search, web fetch), not by a :class:`ToolExecutor`."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,8 @@ class TurnRequest:
     system: str
     messages: list[dict[str, Any]]
     tools: list[ToolSpec] = field(default_factory=list)
+    server_tools: tuple[str, ...] = ()
+    """Names from :data:`SERVER_TOOLS` the agent may use."""
     max_tokens: int = 8192
     max_iterations: int = 50
     workspace: Workspace | None = None

@@ -19,7 +19,7 @@ from typing import Any
 import anthropic
 import httpx2
 from anthropic.lib.streaming import AsyncMessageStream, ParsedMessageStreamEvent
-from anthropic.types import ContentBlock, Message
+from anthropic.types import ContentBlock, Message, WebFetchToolResultBlock, WebSearchToolResultBlock
 from anthropic.types import Usage as ApiUsage
 
 from kumiai.application.ports.agent_runtime import (
@@ -38,6 +38,13 @@ from kumiai.infrastructure.claude.retry import (
     describe,
     is_transient,
     retry_after_seconds,
+)
+from kumiai.infrastructure.claude.web_tools import (
+    WebTools,
+    WebToolsRefusedError,
+    refuses_web_tools,
+    server_call,
+    server_outcome,
 )
 
 logger = get_logger(__name__)
@@ -92,6 +99,8 @@ class AnthropicRuntime:
     ) -> None:
         self._policy = RetryPolicy(max_retries, backoff_base, backoff_max)
         self._prompt_caching = prompt_caching
+        # Why the API refused the web tools, by model, so later turns skip the attempt.
+        self._web_refusals: dict[str, str] = {}
         # No client without a key: the SDK would otherwise fall back to environment
         # credentials the operator did not configure for KumiAI.
         self._client = (
@@ -115,18 +124,35 @@ class AnthropicRuntime:
         messages = list(request.messages)
         total = Usage()
         block_offset = 0
+        web = WebTools(request.server_tools, self._web_refusals.get(request.model))
         for iteration in range(1, request.max_iterations + 1):
-            response = await self._respond(
-                client, _stream_params(request, messages, self._prompt_caching), sink, block_offset
-            )
+            try:
+                response = await self._respond(
+                    client, self._params(request, messages, web), sink, block_offset
+                )
+            except WebToolsRefusedError as refusal:
+                web = self._without_web_tools(request, refusal.reason)
+                response = await self._respond(
+                    client, self._params(request, messages, web), sink, block_offset
+                )
             block_offset += response.block_count
             total += response.usage
             await sink.usage(response.usage, response.stop_reason)
-            continuation = await _continuation(response, tools, sink)
+            continuation = await _continuation(response, web.executor(tools), sink)
             if continuation is None:
                 return TurnOutcome(response.stop_reason or "end_turn", total, iteration)
             messages.extend(continuation)
         return TurnOutcome(MAX_ITERATIONS_STOP_REASON, total, request.max_iterations)
+
+    def _params(
+        self, request: TurnRequest, messages: list[dict[str, Any]], web: WebTools
+    ) -> dict[str, Any]:
+        return _stream_params(request, messages, web, self._prompt_caching)
+
+    def _without_web_tools(self, request: TurnRequest, reason: str) -> WebTools:
+        logger.warning("web_tools_refused", model=request.model, reason=reason)
+        self._web_refusals[request.model] = reason
+        return WebTools(request.server_tools, reason)
 
     def _require_client(self) -> anthropic.AsyncAnthropic:
         if self._client is None:
@@ -148,6 +174,8 @@ class AnthropicRuntime:
                 async with client.messages.stream(**params) as stream:
                     return await reader.read(stream)
             except _API_FAILURES as error:
+                if not reader.delivered and refuses_web_tools(error, params):
+                    raise WebToolsRefusedError(describe(error)) from error
                 delay = self._retry_delay(error, reader.delivered, retry_number)
             await asyncio.sleep(delay)
             retry_number += 1
@@ -187,6 +215,7 @@ class _ResponseReader:
         self._sink = sink
         self._block_offset = block_offset
         self._message: Message | None = None
+        self._server_calls: dict[str, ToolCall] = {}
         self.delivered = False
         """Whether any part of this response reached the sink (then it must not be retried)."""
 
@@ -208,8 +237,25 @@ class _ResponseReader:
                 await self._sink.text_done(
                     self._block_offset + event.index, event.content_block.text
                 )
+        elif event.type == "content_block_stop":
+            await self._on_server_block(event.content_block)
         elif event.type == "message_stop":
             self._message = event.message
+
+    async def _on_server_block(self, block: ContentBlock) -> None:
+        """Web tools run on the API's side: report their calls and results as they come."""
+        if block.type == "server_tool_use":
+            self.delivered = True
+            started = server_call(block)
+            self._server_calls[started.id] = started
+            await self._sink.tool_use(started)
+        elif isinstance(block, WebSearchToolResultBlock | WebFetchToolResultBlock):
+            self.delivered = True
+            call: ToolCall | None = self._server_calls.pop(block.tool_use_id, None)
+            if call is None:  # its call came in an earlier response (after a pause_turn)
+                call = ToolCall(block.tool_use_id, block.type, {}, server_side=True)
+                await self._sink.tool_use(call)
+            await self._sink.tool_result(call, server_outcome(block))
 
 
 async def _continuation(
@@ -242,7 +288,7 @@ async def _run_tool(call: ToolCall, tools: ToolExecutor, sink: TurnSink) -> dict
 
 
 def _stream_params(
-    request: TurnRequest, messages: list[dict[str, Any]], prompt_caching: bool
+    request: TurnRequest, messages: list[dict[str, Any]], web: WebTools, prompt_caching: bool
 ) -> dict[str, Any]:
     params: dict[str, Any] = {
         "model": request.model,
@@ -251,11 +297,12 @@ def _stream_params(
     }
     if request.system:
         params["system"] = request.system
-    if request.tools:
-        params["tools"] = [
-            {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
-            for tool in request.tools
-        ]
+    tools = [
+        {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
+        for tool in request.tools
+    ] + web.definitions()
+    if tools:
+        params["tools"] = tools
     return _with_cache_breakpoints(params) if prompt_caching else params
 
 

@@ -153,3 +153,45 @@ def test_results_follow_the_order_of_their_calls_even_when_some_were_never_answe
     history = to_api_messages(rows)
     _assert_valid(history)
     assert [block["tool_use_id"] for block in history[2]["content"]] == ["a1", "a2", "b"]
+
+
+def _server_call(tool_id: str, name: str = "WebSearch") -> Message:
+    message = Message.tool_use(SESSION, tool_id, name, {"query": "kumiai"}, "run")
+    message.metadata = {**message.metadata, "server_tool": True}
+    return message
+
+
+def test_web_tool_calls_are_replayed_as_the_assistants_own_text() -> None:
+    rows = _number(
+        [
+            _user("search"),
+            _server_call("s1"),
+            _result("s1", "KumiAI — https://kumiai.example"),
+            _text("Found it; now reading."),
+            _call("t1"),
+            _result("t1"),
+            _text("done"),
+        ]
+    )
+
+    history = to_api_messages(rows)
+
+    _assert_valid(history)
+    assert [m["role"] for m in history] == ["user", "assistant", "user", "assistant"]
+    assert [b["type"] for b in history[1]["content"]] == ["text", "text", "text", "tool_use"]
+    assert history[1]["content"][0]["text"] == '[WebSearch {"query": "kumiai"}]'
+    assert history[1]["content"][1]["text"] == (
+        "[WebSearch result]\nKumiAI — https://kumiai.example"
+    )
+
+
+def test_a_failed_or_unanswered_web_tool_call_stays_valid() -> None:
+    failed = Message.tool_result(SESSION, "s1", "web_fetch failed: url_not_accessible", True)
+    rows = _number([_user("fetch"), _server_call("s1", "WebFetch"), failed, _server_call("s2")])
+
+    history = to_api_messages(rows)
+
+    _assert_valid(history)
+    texts = [block["text"] for block in history[1]["content"]]
+    assert texts[1] == "[WebFetch failed]\nweb_fetch failed: url_not_accessible"
+    assert texts[2] == '[WebSearch {"query": "kumiai"}]'

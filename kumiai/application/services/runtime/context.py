@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import PurePath, PurePosixPath
 from uuid import UUID
 
-from kumiai.application.ports.agent_runtime import TurnRequest, Workspace
+from kumiai.application.ports.agent_runtime import SERVER_TOOLS, TurnRequest, Workspace
 from kumiai.application.ports.files import ProjectFiles
 from kumiai.application.ports.prompts import PromptSource
 from kumiai.application.ports.tools import Tool, ToolContext
@@ -142,6 +142,7 @@ class TurnContextBuilder:
             system=build_system_prompt(prompt),
             messages=snapshot.history_messages,
             tools=toolbox.specs,
+            server_tools=_server_tools(snapshot.character),
             max_tokens=self._max_tokens,
             workspace=Workspace(
                 session_id=snapshot.session.id,
@@ -209,6 +210,13 @@ class TurnContextBuilder:
             preferences=snapshot.profile.preferences,
             unavailable_mcps=unavailable_mcps,
         )
+
+
+def _server_tools(character: Character | None) -> tuple[str, ...]:
+    """The web tools the character lists in ``allowed_tools``; they cost per use, so
+    unlike the file tools they are never given by default."""
+    allowed = set(character.allowed_tools) if character else set()
+    return tuple(name for name in SERVER_TOOLS if name in allowed)
 
 
 async def _character(uow: UnitOfWork, session: Session) -> Character | None:

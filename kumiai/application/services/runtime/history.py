@@ -6,10 +6,15 @@ user. Persisted rows don't always look like that: a message queued during a tool
 has a sequence between the call and its result, an imported or crashed session may
 hold a call that was never answered, and older data may start with an assistant
 greeting. This module repairs all of that while keeping every persisted word.
+
+Calls the API ran itself (web search, web fetch) are replayed as the assistant's own
+text: their original blocks are not kept, and a ``tool_use`` for a tool the request
+does not define would be refused.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +26,8 @@ Block = dict[str, Any]
 ApiMessage = dict[str, Any]
 
 DELIVERED_AFTER = "delivered_after"
+SERVER_TOOL = "server_tool"
+"""Metadata flag of a tool call the API ran itself (web search, web fetch)."""
 CHARS_PER_TOKEN = 4
 OPENING_PLACEHOLDER = "(conversation continues)"
 TRIMMED_PLACEHOLDER = "(earlier messages were trimmed to fit the context window)"
@@ -56,6 +63,7 @@ class _Builder:
     turns: list[tuple[str, list[Block]]] = field(default_factory=list)
     pending: dict[str, None] = field(default_factory=dict)
     deferred: list[Block] = field(default_factory=list)
+    server_calls: dict[str, str] = field(default_factory=dict)
 
     def add(self, role: str, block: Block) -> None:
         if self.turns and self.turns[-1][0] == role:
@@ -94,6 +102,10 @@ def to_api_messages(messages: Sequence[Message]) -> list[ApiMessage]:
 def _add_row(builder: _Builder, message: Message) -> None:
     if message.role == MessageRole.USER:
         _add_user_text(builder, attributed_text(message))
+    elif message.is_tool_use and message.metadata.get(SERVER_TOOL) is True:
+        _add_server_call(builder, message)
+    elif message.is_tool_result and message.tool_use_id in builder.server_calls:
+        _add_server_result(builder, message)
     elif message.role == MessageRole.ASSISTANT and message.is_tool_use:
         _add_tool_use(builder, message)
     elif message.role == MessageRole.ASSISTANT and message.content.strip():
@@ -128,6 +140,21 @@ def _add_tool_use(builder: _Builder, message: Message) -> None:
         },
     )
     builder.pending[tool_use_id] = None
+
+
+def _add_server_call(builder: _Builder, message: Message) -> None:
+    name = message.tool_name or "server tool"
+    builder.server_calls[message.tool_use_id or ""] = name
+    builder.close_pending()
+    arguments = json.dumps(message.tool_input or {}, ensure_ascii=False)
+    builder.add("assistant", {"type": "text", "text": f"[{name} {arguments}]"})
+
+
+def _add_server_result(builder: _Builder, message: Message) -> None:
+    name = builder.server_calls[message.tool_use_id or ""]
+    heading = f"[{name} failed]" if message.is_error else f"[{name} result]"
+    text = f"{heading}\n{message.content}" if message.content.strip() else heading
+    builder.add("assistant", {"type": "text", "text": text})
 
 
 def _finalise(turns: list[tuple[str, list[Block]]]) -> list[ApiMessage]:

@@ -16,6 +16,7 @@ from kumiai.application.ports.agent_runtime import ToolCall, ToolOutcome, Usage
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.common import record_session_activity
 from kumiai.application.services.runtime.events import EventHub
+from kumiai.application.services.runtime.history import SERVER_TOOL
 from kumiai.application.services.runtime.payloads import message_payload
 from kumiai.domain.entities import Message, Session
 from kumiai.domain.value_objects import EventType, SessionStatus
@@ -79,6 +80,9 @@ class PersistingSink:
             str(self._run_id),
             sender_name=self._sender_name,
         )
+        if call.server_side:
+            # Replayed as text in later turns: the API's own blocks are not kept.
+            message.metadata = {**message.metadata, SERVER_TOOL: True}
         status = await self._append(message, status_move=_begin_tool)
         self.state.open_tools += 1
         self._publish(
