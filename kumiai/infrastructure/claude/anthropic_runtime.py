@@ -42,6 +42,7 @@ from kumiai.infrastructure.claude.retry import (
 from kumiai.infrastructure.claude.web_tools import (
     WebTools,
     WebToolsRefusedError,
+    orphan_call,
     refuses_web_tools,
     server_call,
     server_outcome,
@@ -125,15 +126,18 @@ class AnthropicRuntime:
         total = Usage()
         block_offset = 0
         web = WebTools(request.server_tools, self._web_refusals.get(request.model))
+        # Web tool calls by id until their result arrives (after a pause_turn, it may
+        # come in the next response).
+        server_calls: dict[str, ToolCall] = {}
         for iteration in range(1, request.max_iterations + 1):
             try:
                 response = await self._respond(
-                    client, self._params(request, messages, web), sink, block_offset
+                    client, self._params(request, messages, web), sink, block_offset, server_calls
                 )
             except WebToolsRefusedError as refusal:
                 web = self._without_web_tools(request, refusal.reason)
                 response = await self._respond(
-                    client, self._params(request, messages, web), sink, block_offset
+                    client, self._params(request, messages, web), sink, block_offset, server_calls
                 )
             block_offset += response.block_count
             total += response.usage
@@ -165,11 +169,12 @@ class AnthropicRuntime:
         params: dict[str, Any],
         sink: TurnSink,
         block_offset: int,
+        server_calls: dict[str, ToolCall],
     ) -> _Response:
         """One model response, retried on transient failures while nothing was delivered."""
         retry_number = 0
         while True:
-            reader = _ResponseReader(sink, block_offset)
+            reader = _ResponseReader(sink, block_offset, server_calls)
             try:
                 async with client.messages.stream(**params) as stream:
                     return await reader.read(stream)
@@ -211,11 +216,13 @@ class AnthropicRuntime:
 class _ResponseReader:
     """Reads one streamed response, forwarding its text to the sink as it arrives."""
 
-    def __init__(self, sink: TurnSink, block_offset: int) -> None:
+    def __init__(
+        self, sink: TurnSink, block_offset: int, server_calls: dict[str, ToolCall]
+    ) -> None:
         self._sink = sink
         self._block_offset = block_offset
         self._message: Message | None = None
-        self._server_calls: dict[str, ToolCall] = {}
+        self._server_calls = server_calls
         self.delivered = False
         """Whether any part of this response reached the sink (then it must not be retried)."""
 
@@ -252,8 +259,8 @@ class _ResponseReader:
         elif isinstance(block, WebSearchToolResultBlock | WebFetchToolResultBlock):
             self.delivered = True
             call: ToolCall | None = self._server_calls.pop(block.tool_use_id, None)
-            if call is None:  # its call came in an earlier response (after a pause_turn)
-                call = ToolCall(block.tool_use_id, block.type, {}, server_side=True)
+            if call is None:  # never seen: record a call, so the result has one to answer
+                call = orphan_call(block)
                 await self._sink.tool_use(call)
             await self._sink.tool_result(call, server_outcome(block))
 

@@ -113,6 +113,12 @@ def server_call(block: Any) -> ToolCall:
     return ToolCall(block.id, KUMIAI_NAMES.get(block.name, block.name), arguments, True)
 
 
+def orphan_call(block: WebSearchToolResultBlock | WebFetchToolResultBlock) -> ToolCall:
+    """A call for a result whose ``server_tool_use`` was never seen."""
+    api_name = block.type.removesuffix("_tool_result")
+    return ToolCall(block.tool_use_id, KUMIAI_NAMES.get(api_name, api_name), {}, True)
+
+
 def server_outcome(block: WebSearchToolResultBlock | WebFetchToolResultBlock) -> ToolOutcome:
     """The text the client shows (and later turns replay) for a web tool's result."""
     if isinstance(block, WebSearchToolResultBlock):

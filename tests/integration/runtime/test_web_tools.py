@@ -154,3 +154,25 @@ async def test_a_model_without_web_tools_gives_the_agent_a_clear_error_not_a_bro
     await send(live.client, session_id, "again")
     await wait_until_idle(live, session_id)
     assert json.dumps(claude.requests[-1].tools).count("web_search_2025") == 0
+
+
+async def test_a_search_paused_by_the_api_is_one_call_with_one_result(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    session_id = await specialist_with_tools(live, "WebSearch")
+    search = ServerToolUse("web_search", {"query": "long"})
+    claude.enqueue(
+        Reply.turn([search], stop_reason="pause_turn"),
+        Reply.turn([WebSearchResult(search.id, (("Long", "https://long.example"),)), Text("ok")]),
+    )
+    await send(live.client, session_id, "search long")
+    await wait_until_idle(live, session_id)
+
+    resumed = claude.requests[1].messages[-1]
+    assert resumed["role"] == "assistant"
+    assert resumed["content"][0]["type"] == "server_tool_use"
+    assert resumed["content"][0]["id"] == search.id
+    rows = await messages(live.client, session_id)
+    assert [row["role"] for row in rows] == ["user", "assistant", "tool_result", "assistant"]
+    assert rows[2]["content"] == "Long — https://long.example"
+    assert_history_pairs(rows)
