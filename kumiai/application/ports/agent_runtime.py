@@ -23,13 +23,6 @@ class ToolSpec:
     input_schema: dict[str, Any]
 
 
-# Claude Code's names for the web tools. The Anthropic API runs them itself (server
-# tools): the runtime reports their calls and results to the sink, but never executes them.
-WEB_SEARCH = "WebSearch"
-WEB_FETCH = "WebFetch"
-SERVER_TOOLS = (WEB_SEARCH, WEB_FETCH)
-
-
 @dataclass(frozen=True)
 class ToolCall:
     id: str
@@ -37,6 +30,26 @@ class ToolCall:
     input: dict[str, Any]
     server_side: bool = False
     """Run by the API itself (web search, web fetch), not by a :class:`ToolExecutor`."""
+
+
+# Claude Code's names for the web tools. The Anthropic API runs them itself (server
+# tools): the runtime reports their calls and results to the sink, but never executes them.
+WEB_SEARCH = "WebSearch"
+WEB_FETCH = "WebFetch"
+SERVER_TOOLS = (WEB_SEARCH, WEB_FETCH)
+WEB_TOOL_SPECS = {
+    WEB_SEARCH: ToolSpec(
+        WEB_SEARCH,
+        "Search the web (run by the Anthropic API).",
+        {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]},
+    ),
+    WEB_FETCH: ToolSpec(
+        WEB_FETCH,
+        "Fetch a web page or PDF by URL (run by the Anthropic API).",
+        {"type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"]},
+    ),
+}
+"""How the web tools look to the model when the API cannot run them, and in the catalog."""
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from kumiai.application.dtos.tools import ToolInfo
+from kumiai.application.ports.agent_runtime import WEB_TOOL_SPECS
 from kumiai.application.ports.tools import Tool
 
 # Orchestration tools are named like MCP tools, ``mcp__<provider>__<tool>``, so the web
 # client renders them; every other tool is built in.
 _MCP_PREFIX = "mcp__"
 BUILTIN_PROVIDER = "kumiai"
+
+_WEB_TOOLS = [
+    ToolInfo(
+        id=spec.name,
+        provider="anthropic",
+        category="web",
+        name=spec.name,
+        description=spec.description,
+        input_schema=spec.input_schema,
+    )
+    for spec in WEB_TOOL_SPECS.values()
+]
 
 
 class ToolCatalogService:
@@ -21,8 +34,9 @@ class ToolCatalogService:
 
     def list_tools(self) -> list[ToolInfo]:
         """Every tool an agent of some session type may call: the file tools (Read,
-        Write, Edit, Glob, Grep, Bash, TodoWrite) and the orchestration tools."""
-        return list(self._tools)
+        Write, Edit, Glob, Grep, Bash, TodoWrite), the orchestration tools, and the web
+        tools a character may list in ``allowed_tools``."""
+        return [*self._tools, *_WEB_TOOLS]
 
 
 def _info(tool: Tool) -> ToolInfo:

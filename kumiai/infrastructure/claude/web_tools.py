@@ -22,6 +22,7 @@ from anthropic.types import WebFetchToolResultBlock, WebSearchToolResultBlock
 from kumiai.application.ports.agent_runtime import (
     WEB_FETCH,
     WEB_SEARCH,
+    WEB_TOOL_SPECS,
     ToolCall,
     ToolExecutor,
     ToolOutcome,
@@ -39,24 +40,8 @@ RESULT_TYPES = frozenset({"web_search_tool_result", "web_fetch_tool_result"})
 MAX_FETCHED_CHARS = 20_000
 
 _STAND_INS: dict[str, dict[str, Any]] = {
-    WEB_SEARCH: {
-        "name": WEB_SEARCH,
-        "description": "Search the web.",
-        "input_schema": {
-            "type": "object",
-            "properties": {"query": {"type": "string"}},
-            "required": ["query"],
-        },
-    },
-    WEB_FETCH: {
-        "name": WEB_FETCH,
-        "description": "Fetch a web page.",
-        "input_schema": {
-            "type": "object",
-            "properties": {"url": {"type": "string"}},
-            "required": ["url"],
-        },
-    },
+    name: {"name": spec.name, "description": spec.description, "input_schema": spec.input_schema}
+    for name, spec in WEB_TOOL_SPECS.items()
 }
 
 
