@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -51,15 +50,11 @@ def isolated_claude_code(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_user_claude_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """No test (nor a `kumiai` it starts) reads the machine's ~/.claude.json."""
-    previous = os.environ.get("KUMIAI_CLAUDE_CONFIG_FILE")
+    """No test (nor a `kumiai` it starts) reads MCP servers from a real ~/.claude.json."""
     absent = tmp_path_factory.mktemp("claude-config") / ".claude.json"
-    os.environ["KUMIAI_CLAUDE_CONFIG_FILE"] = str(absent)
-    yield
-    if previous is None:
-        os.environ.pop("KUMIAI_CLAUDE_CONFIG_FILE", None)
-    else:
-        os.environ["KUMIAI_CLAUDE_CONFIG_FILE"] = previous
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KUMIAI_CLAUDE_CONFIG_FILE", str(absent))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from kumiai.application.ports.files import ProjectFiles
 from kumiai.application.ports.prompts import PromptSource
 from kumiai.application.ports.tools import Tool, ToolContext
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from kumiai.application.services.models import ModelResolver
 from kumiai.application.services.mcp import McpService
+from kumiai.application.services.models import ModelResolver
 from kumiai.application.services.runtime.history import to_api_messages, trim_to_budget
 from kumiai.application.services.runtime.orchestration import Delegation, orchestration_tools
 from kumiai.application.services.runtime.prompt import PromptInputs, build_system_prompt
