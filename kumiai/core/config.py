@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     model_list_ttl: float = Field(
         default=3600.0, gt=0, description="Seconds the API's model list is kept."
     )
+    context_window_tokens: int = Field(
+        default=200_000,
+        ge=16_384,
+        description="The model's context window; each request is trimmed to fit it.",
+    )
     prompt_caching: bool = Field(
         default=True, description="Mark tools, system prompt and history as cacheable."
     )

@@ -293,6 +293,7 @@ def _build_runtime(
         directories=directories,
         models=models,
         mcp=mcp,
+        context_window_tokens=settings.context_window_tokens,
     )
     runs.session_closers.append(mcp.close_session)
     autosave = DefinitionAutoSave(libraries, directories, runs)

@@ -100,6 +100,12 @@ class McpServerError(ServiceUnavailableError):
     code = "mcp_server_unavailable"
 
 
+class ContextWindowExceededError(KumiAIError):
+    """A turn's request would not fit the model's context window, even trimmed."""
+
+    code = "context_too_long"
+
+
 class ConfigurationError(KumiAIError):
     """Invalid configuration; raised at start-up and reported on one line."""
 

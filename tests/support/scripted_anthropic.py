@@ -28,6 +28,13 @@ after SDK retries.
 ``set_models`` (or an ``ApiError`` to make the list unavailable). Those calls are
 counted in ``model_list_requests``, not recorded in ``requests``, so the model lookup
 a turn may make does not shift the message requests a test inspects.
+
+Prompt sizes: the server measures a request as the JSON length of its system prompt,
+tools and messages over ``chars_per_token`` (cache markers left out).
+``POST /v1/messages/count_tokens`` answers that size (or 404 while
+``count_tokens_available`` is false), and with ``max_prompt_tokens`` set, a larger
+``POST /v1/messages`` is refused with the API's 400 "prompt is too long" error without
+consuming a reply.
 """
 
 from __future__ import annotations
@@ -680,6 +687,9 @@ class ScriptedAnthropic:
         self._model_list_requests = 0
         self._running: _Running | None = None
         self._port: int | None = None
+        self.max_prompt_tokens: int | None = None
+        self.chars_per_token = 4
+        self.count_tokens_available = True
 
     # lifecycle -------------------------------------------------------------
 
@@ -786,6 +796,9 @@ class ScriptedAnthropic:
             self._requests.clear()
             self._models = DEFAULT_MODELS
             self._model_list_requests = 0
+            self.max_prompt_tokens = None
+            self.chars_per_token = 4
+            self.count_tokens_available = True
 
     def set_models(self, models: Sequence[ScriptedModel] | ApiError) -> None:
         """Serve these models on ``GET /v1/models``, or answer it with this error."""
@@ -797,6 +810,11 @@ class ScriptedAnthropic:
         """How many ``GET /v1/models`` pages were asked for."""
         with self._state:
             return self._model_list_requests
+
+    def prompt_tokens(self, body: dict[str, Any]) -> int:
+        """The size of a request as this server measures it (see the module docstring)."""
+        read = {key: body.get(key) for key in ("system", "tools", "messages")}
+        return max(1, len(json.dumps(_without_cache_markers(read))) // self.chars_per_token)
 
     def wait_for_requests(self, count: int, timeout: float = 5.0) -> list[RecordedRequest]:
         """Block until at least ``count`` requests arrived; raise TimeoutError otherwise.
@@ -859,6 +877,9 @@ class ScriptedAnthropic:
 
     async def _messages(self, request: Request) -> _Playback | JSONResponse:
         recorded = await self._record(request)
+        limit, size = self.max_prompt_tokens, self.prompt_tokens(recorded.body)
+        if limit is not None and size > limit:
+            return _error_response(_prompt_too_long(size, limit))
         reply = self._take_reply(recorded)
         if reply is None:
             return _error_response(_no_reply_left(len(self.requests)))
@@ -867,9 +888,11 @@ class ScriptedAnthropic:
         return _playback(reply, recorded, request.app.state.stopping)
 
     async def _count_tokens(self, request: Request) -> JSONResponse:
+        if not self.count_tokens_available:
+            return await self._unknown_path(request)
         recorded = await self._record(request)
-        estimate = max(1, len(json.dumps(recorded.body)) // 4)
-        return JSONResponse({"input_tokens": estimate}, headers={"request-id": _next_id("req")})
+        size = self.prompt_tokens(recorded.body)
+        return JSONResponse({"input_tokens": size}, headers={"request-id": _next_id("req")})
 
     async def _list_models(self, request: Request) -> JSONResponse:
         with self._state:
@@ -908,6 +931,20 @@ def _playback(turn: Turn, recorded: RecordedRequest, stopping: asyncio.Event) ->
         delay_per_event=turn.delay_per_event,
         interruption=turn.interruption,
     )
+
+
+def _without_cache_markers(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_cache_markers(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [_without_cache_markers(item) for item in value]
+    return value
+
+
+def _prompt_too_long(size: int, limit: int) -> ApiError:
+    """The API's answer to a request larger than the context window."""
+    message = f"prompt is too long: {size} tokens > {limit} maximum"
+    return ApiError(400, "invalid_request_error", message, retry_after=None)
 
 
 def _no_reply_left(request_number: int) -> ApiError:

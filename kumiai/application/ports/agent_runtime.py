@@ -106,6 +106,9 @@ class TurnRequest:
     max_tokens: int = 8192
     max_iterations: int = 50
     workspace: Workspace | None = None
+    # The model's context window: each request (system prompt, tools, messages) plus
+    # ``max_tokens`` of answer must fit; the runtime trims the messages to make it so.
+    context_window_tokens: int = 200_000
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,17 @@ Failures are retried here rather than in the SDK, because the SDK's retries only
 cover opening a stream, not a stream that breaks halfway. A response is retried only
 while nothing of it has reached the sink; after that, repeating it would show the
 user the same text twice, so the turn fails with :class:`ClaudeStreamError` instead.
+
+Every request is kept inside the model's context window (:mod:`.context_window`),
+including the requests of a tool loop that keeps growing. A request the API still
+refuses as too long is shrunk harder and sent once more; a second refusal ends the
+turn with :class:`ContextWindowExceededError`, and the next turn starts trimmed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +36,14 @@ from kumiai.application.ports.agent_runtime import (
     TurnSink,
     Usage,
 )
-from kumiai.core.exceptions import ClaudeUnavailableError
+from kumiai.core.exceptions import ClaudeUnavailableError, ContextWindowExceededError
 from kumiai.core.logging import get_logger
+from kumiai.infrastructure.claude.context_window import (
+    ContextWindow,
+    PromptTooLongError,
+    prompt_too_long,
+    request_params,
+)
 from kumiai.infrastructure.claude.retry import (
     RetryPolicy,
     StreamEndedEarlyError,
@@ -102,6 +114,7 @@ class AnthropicRuntime:
         self._prompt_caching = prompt_caching
         # Why the API refused the web tools, by model, so later turns skip the attempt.
         self._web_refusals: dict[str, str] = {}
+        self._window = ContextWindow()
         # No client without a key: the SDK would otherwise fall back to environment
         # credentials the operator did not configure for KumiAI.
         self._client = (
@@ -130,15 +143,21 @@ class AnthropicRuntime:
         # come in the next response).
         server_calls: dict[str, ToolCall] = {}
         for iteration in range(1, request.max_iterations + 1):
+            # The fitted list carries on, so later requests of the turn share its prefix.
+            messages = await self._window.fit(client, request, messages)
+            answer = functools.partial(
+                self._respond_within_window,
+                client,
+                request,
+                sink=sink,
+                block_offset=block_offset,
+                server_calls=server_calls,
+            )
             try:
-                response = await self._respond(
-                    client, self._params(request, messages, web), sink, block_offset, server_calls
-                )
+                response, messages = await answer(messages, web=web)
             except WebToolsRefusedError as refusal:
                 web = self._without_web_tools(request, refusal.reason)
-                response = await self._respond(
-                    client, self._params(request, messages, web), sink, block_offset, server_calls
-                )
+                response, messages = await answer(messages, web=web)
             block_offset += response.block_count
             total += response.usage
             await sink.usage(response.usage, response.stop_reason)
@@ -163,6 +182,34 @@ class AnthropicRuntime:
             raise ClaudeUnavailableError(MISSING_KEY_MESSAGE)
         return self._client
 
+    async def _respond_within_window(
+        self,
+        client: anthropic.AsyncAnthropic,
+        request: TurnRequest,
+        messages: list[dict[str, Any]],
+        *,
+        web: WebTools,
+        sink: TurnSink,
+        block_offset: int,
+        server_calls: dict[str, ToolCall],
+    ) -> tuple[_Response, list[dict[str, Any]]]:
+        """One response; a request refused as too long is shrunk harder and sent once more."""
+        try:
+            params = self._params(request, messages, web)
+            return await self._respond(client, params, sink, block_offset, server_calls), messages
+        except PromptTooLongError as refusal:
+            logger.warning("claude_prompt_too_long_retry", reason=refusal.reason)
+            messages = self._window.fit_harder(request, messages, refusal)
+        try:
+            params = self._params(request, messages, web)
+            return await self._respond(client, params, sink, block_offset, server_calls), messages
+        except PromptTooLongError as refusal:
+            raise ContextWindowExceededError(
+                "The conversation no longer fits the model's context window, even after "
+                f"trimming old tool outputs and messages ({refusal.reason})",
+                details={"reason": refusal.reason},
+            ) from refusal
+
     async def _respond(
         self,
         client: anthropic.AsyncAnthropic,
@@ -181,6 +228,8 @@ class AnthropicRuntime:
             except _API_FAILURES as error:
                 if not reader.delivered and refuses_web_tools(error, params):
                     raise WebToolsRefusedError(describe(error)) from error
+                if (too_long := prompt_too_long(error)) is not None:
+                    raise too_long from error
                 delay = self._retry_delay(error, reader.delivered, retry_number)
             await asyncio.sleep(delay)
             retry_number += 1
@@ -297,17 +346,8 @@ async def _run_tool(call: ToolCall, tools: ToolExecutor, sink: TurnSink) -> dict
 def _stream_params(
     request: TurnRequest, messages: list[dict[str, Any]], web: WebTools, prompt_caching: bool
 ) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "model": request.model,
-        "max_tokens": request.max_tokens,
-        "messages": messages,
-    }
-    if request.system:
-        params["system"] = request.system
-    tools = [
-        {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
-        for tool in request.tools
-    ] + web.definitions()
+    params = {**request_params(request, messages), "max_tokens": request.max_tokens}
+    tools = [*params.get("tools", []), *web.definitions()]
     if tools:
         params["tools"] = tools
     return _with_cache_breakpoints(params) if prompt_caching else params

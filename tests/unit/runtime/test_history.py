@@ -8,6 +8,9 @@ from uuid import uuid4
 from kumiai.application.services.runtime.history import (
     OPENING_PLACEHOLDER,
     TRIMMED_PLACEHOLDER,
+    elide_tool_outputs,
+    estimate_tokens,
+    fit_to_budget,
     to_api_messages,
     trim_to_budget,
 )
@@ -195,3 +198,75 @@ def test_a_failed_or_unanswered_web_tool_call_stays_valid() -> None:
     texts = [block["text"] for block in history[1]["content"]]
     assert texts[1] == "[WebFetch failed]\nweb_fetch failed: url_not_accessible"
     assert texts[2] == '[WebSearch {"query": "kumiai"}]'
+
+
+def _tool_session(outputs: int, size: int) -> list[dict]:  # type: ignore[type-arg]
+    """One turn: the user's request, then ``outputs`` calls each answered by ``size`` chars."""
+    rows = [_user("go")]
+    for index in range(outputs):
+        rows += [_call(f"t{index}"), _result(f"t{index}", str(index) * size)]
+    return to_api_messages(_number(rows))
+
+
+def _total(history: list[dict]) -> int:  # type: ignore[type-arg]
+    return sum(estimate_tokens(message) for message in history)
+
+
+def test_old_tool_outputs_are_elided_first_and_the_latest_stays_whole() -> None:
+    history = _tool_session(outputs=6, size=4_000)
+    elided = elide_tool_outputs(history, budget_tokens=_total(history) // 2)
+    _assert_valid(elided)
+    assert _total(elided) <= _total(history) // 2
+    results = [
+        m["content"][0]["content"] for m in elided if m["content"][0]["type"] == "tool_result"
+    ]
+    assert results[0].startswith("[tool output elided to fit the context window: 4000 characters")
+    assert results[-1] == "5" * 4_000
+    assert [m["role"] for m in elided] == [m["role"] for m in history]
+
+
+def test_eliding_stops_as_soon_as_the_history_fits() -> None:
+    history = _tool_session(outputs=6, size=4_000)
+    elided = elide_tool_outputs(history, budget_tokens=_total(history) - 100)
+    results = [
+        m["content"][0]["content"] for m in elided if m["content"][0]["type"] == "tool_result"
+    ]
+    assert sum(result.startswith("[tool output elided") for result in results) == 1
+
+
+def test_a_cut_never_separates_a_call_from_its_result_even_when_nothing_fits() -> None:
+    history = _tool_session(outputs=3, size=4_000)
+    assert trim_to_budget(history, budget_tokens=10) == history
+    earlier = to_api_messages(_number([_user("before"), _text("sure")]))
+    trimmed = trim_to_budget(earlier + history, budget_tokens=10)
+    _assert_valid(trimmed)
+    assert trimmed[0]["content"][0]["text"] == TRIMMED_PLACEHOLDER
+    assert trimmed[0]["content"][1]["text"] == "go"
+
+
+def test_fitting_a_long_turn_elides_then_drops_earlier_exchanges() -> None:
+    earlier = to_api_messages(_number([_user("old question " * 500), _text("old answer " * 500)]))
+    history = earlier + _tool_session(outputs=4, size=4_000)
+    fitted = fit_to_budget(history, budget_tokens=2_500, keep_last=2)
+    _assert_valid(fitted)
+    assert _total(fitted) <= 2_500
+    assert fitted[0]["content"][0]["text"] == TRIMMED_PLACEHOLDER
+    assert fitted[-1]["content"][0]["content"] == "3" * 4_000
+
+
+def test_string_contents_can_be_trimmed() -> None:
+    history = [
+        {"role": "user", "content": "first " * 1_000},
+        {"role": "assistant", "content": "reply " * 1_000},
+        {"role": "user", "content": "latest"},
+    ]
+    trimmed = trim_to_budget(history, budget_tokens=50)
+    assert trimmed == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": TRIMMED_PLACEHOLDER},
+                {"type": "text", "text": "latest"},
+            ],
+        }
+    ]

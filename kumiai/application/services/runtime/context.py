@@ -108,7 +108,7 @@ class TurnContextBuilder:
         directories: WorkingDirectories,
         models: ModelResolver,
         mcp: McpService,
-        history_budget_tokens: int = 150_000,
+        context_window_tokens: int = 200_000,
         max_tokens: int = 8192,
     ) -> None:
         self._uow = uow
@@ -119,7 +119,7 @@ class TurnContextBuilder:
         self._directories = directories
         self._models = models
         self._mcp = mcp
-        self._budget = history_budget_tokens
+        self._context_window = context_window_tokens
         self._max_tokens = max_tokens
 
     async def build(self, session_id: UUID) -> PreparedTurn:
@@ -151,6 +151,8 @@ class TurnContextBuilder:
                 allowed_tools=tuple(character.allowed_tools if character else ()),
                 allowed_mcps=tuple(character.allowed_mcps if character else ()),
             ),
+            # The runtime fits the whole request (system, tools, history) into this.
+            context_window_tokens=self._context_window,
         )
         agent_name = snapshot.character.name if snapshot.character else None
         return PreparedTurn(request=request, toolbox=toolbox, agent_name=agent_name)
@@ -169,8 +171,10 @@ class TurnContextBuilder:
                 team=await _team(uow, session, project),
                 skills=await uow.skills.get_many_by_slug(character.skills if character else []),
                 profile=await uow.profiles.get_or_create(),
+                # A rough bound by the window for any runtime; the API runtime then
+                # fits the whole request (system prompt and tools too) exactly.
                 history_messages=trim_to_budget(
-                    to_api_messages(await uow.messages.history(session_id)), self._budget
+                    to_api_messages(await uow.messages.history(session_id)), self._context_window
                 ),
             )
             await uow.commit()

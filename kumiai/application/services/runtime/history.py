@@ -15,7 +15,7 @@ does not define would be refused.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from kumiai.domain.value_objects import MessageRole
 
 Block = dict[str, Any]
 ApiMessage = dict[str, Any]
+Estimate = Callable[[ApiMessage], int]
 
 DELIVERED_AFTER = "delivered_after"
 SERVER_TOOL = "server_tool"
@@ -32,6 +33,7 @@ CHARS_PER_TOKEN = 4
 OPENING_PLACEHOLDER = "(conversation continues)"
 TRIMMED_PLACEHOLDER = "(earlier messages were trimmed to fit the context window)"
 UNANSWERED_RESULT = "Tool call was not completed."
+ELIDED_OUTPUT = "[tool output elided to fit the context window: {chars} characters]"
 
 
 def replay_order(messages: Sequence[Message]) -> list[Message]:
@@ -187,33 +189,102 @@ def _user_text(text: str) -> ApiMessage:
 
 
 def estimate_tokens(message: ApiMessage) -> int:
+    """A rough size, for callers without a calibrated estimate."""
     return max(1, len(repr(message["content"])) // CHARS_PER_TOKEN)
 
 
-def trim_to_budget(messages: list[ApiMessage], budget_tokens: int) -> list[ApiMessage]:
+def fit_to_budget(
+    messages: list[ApiMessage],
+    budget_tokens: int,
+    estimate: Estimate = estimate_tokens,
+    *,
+    keep_last: int = 2,
+) -> list[ApiMessage]:
+    """Shrink a conversation to ``budget_tokens``: old tool outputs go first (they are
+    most of a long session and the model has acted on them), then the oldest exchanges."""
+    elided = elide_tool_outputs(messages, budget_tokens, estimate, keep_last=keep_last)
+    return trim_to_budget(elided, budget_tokens, estimate)
+
+
+def elide_tool_outputs(
+    messages: list[ApiMessage],
+    budget_tokens: int,
+    estimate: Estimate = estimate_tokens,
+    *,
+    keep_last: int = 2,
+) -> list[ApiMessage]:
+    """Replace the oldest tool outputs by a short note until the messages fit.
+
+    The newest ``keep_last`` messages stay whole: the model must see what its latest
+    calls returned. The call/result pairing is untouched.
+    """
+    sizes = [estimate(message) for message in messages]
+    total = sum(sizes)
+    result = list(messages)
+    for index in range(max(0, len(result) - keep_last)):
+        if total <= budget_tokens:
+            break
+        elided = _without_tool_outputs(result[index])
+        if elided is not None:
+            size = estimate(elided)
+            total += size - sizes[index]
+            result[index] = elided
+    return result
+
+
+def _without_tool_outputs(message: ApiMessage) -> ApiMessage | None:
+    """The message with its long tool results elided; None if there was nothing to elide."""
+    if message["role"] != "user" or isinstance(message["content"], str):
+        return None
+    blocks, changed = [], False
+    for block in message["content"]:
+        size = _output_chars(block.get("content")) if block.get("type") == "tool_result" else 0
+        if size > len(ELIDED_OUTPUT) + 40:
+            blocks.append({**block, "content": ELIDED_OUTPUT.format(chars=size)})
+            changed = True
+        else:
+            blocks.append(block)
+    return {**message, "content": blocks} if changed else None
+
+
+def _output_chars(content: object) -> int:
+    if isinstance(content, str):
+        return len(content)
+    return len(repr(content)) if content else 0
+
+
+def trim_to_budget(
+    messages: list[ApiMessage], budget_tokens: int, estimate: Estimate = estimate_tokens
+) -> list[ApiMessage]:
     """Drop the oldest messages until the rest fits, cutting only between whole turns.
 
     A cut may only land on a user message that carries no tool results, so no call is
-    ever separated from its answer. The newest message is always kept.
+    ever separated from its answer. When even the newest exchange is too big, the cut
+    lands on the last such message: the newest exchange is always kept.
     """
-    total = sum(estimate_tokens(message) for message in messages)
-    start = 0
-    while total > budget_tokens and start < len(messages) - 1:
-        total -= estimate_tokens(messages[start])
-        start += 1
-        while start < len(messages) - 1 and not _is_clean_start(messages[start]):
-            total -= estimate_tokens(messages[start])
-            start += 1
-    if start == 0:
+    sizes = [estimate(message) for message in messages]
+    remaining = sum(sizes)
+    if remaining <= budget_tokens:
         return messages
-    kept = messages[start:]
+    cut = 0
+    for index in range(1, len(messages)):
+        remaining -= sizes[index - 1]
+        if _is_clean_start(messages[index]):
+            cut = index
+            if remaining <= budget_tokens:
+                break
+    if cut == 0:
+        return messages
+    first, *rest = messages[cut:]
     note = {"type": "text", "text": TRIMMED_PLACEHOLDER}
-    if kept[0]["role"] == "user":
-        return [{"role": "user", "content": _results_first([note, *kept[0]["content"]])}, *kept[1:]]
-    return [_user_text(TRIMMED_PLACEHOLDER), *kept]
+    return [{"role": "user", "content": [note, *_content_blocks(first["content"])]}, *rest]
 
 
 def _is_clean_start(message: ApiMessage) -> bool:
     return message["role"] == "user" and all(
-        block["type"] != "tool_result" for block in message["content"]
+        block["type"] != "tool_result" for block in _content_blocks(message["content"])
     )
+
+
+def _content_blocks(content: str | list[Block]) -> list[Block]:
+    return [{"type": "text", "text": content}] if isinstance(content, str) else content

@@ -1,0 +1,177 @@
+"""Keeping every request of a turn inside the model's context window.
+
+The whole request counts: system prompt, tool definitions and messages, plus the
+``max_tokens`` the answer may take. Sizes are estimated from the request's JSON length
+with a characters-per-token ratio that is calibrated against the API's own numbers
+(``messages.count_tokens``, and the size a "prompt is too long" error states). Once an
+estimate comes near the budget the request is counted exactly, when the API (or the
+proxy in front of it) offers counting.
+
+A request over the budget is shrunk to a lower target (old tool outputs elided first,
+then the oldest whole exchanges dropped, see ``history.fit_to_budget``), so the next
+requests of the turn have room and share the same, cacheable prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import anthropic
+import httpx2
+
+from kumiai.application.ports.agent_runtime import TurnRequest
+from kumiai.application.services.runtime.history import ApiMessage, fit_to_budget
+from kumiai.core.logging import get_logger
+
+logger = get_logger(__name__)
+
+# Conservative (over-estimating) until the API told us better; JSON and code run
+# nearer 3 characters per token than prose's 4.
+DEFAULT_CHARS_PER_TOKEN = 3.0
+CHARS_PER_TOKEN_BOUNDS = (1.0, 6.0)
+COUNT_ABOVE = 0.7  # count exactly once an estimate passes this share of the budget
+SHRINK_TO = 0.75  # a request over the budget is shrunk to this share of it
+HARD_SHRINK_TO = 0.5  # after the API refused a request as too long
+_STATED_SIZE = re.compile(r"prompt is too long: (\d+) tokens(?: > (\d+) maximum)?")
+_TOO_LONG_MARKERS = ("prompt is too long", "exceed context limit", "context window")
+
+
+class PromptTooLongError(Exception):
+    """The API refused a request as larger than the model's context window."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        match = _STATED_SIZE.search(reason)
+        self.stated_tokens = int(match.group(1)) if match else None
+        self.stated_maximum = int(match.group(2)) if match and match.group(2) else None
+
+
+def prompt_too_long(error: Exception) -> PromptTooLongError | None:
+    """The context-length refusal ``error`` is, if it is one."""
+    if not isinstance(error, anthropic.BadRequestError):
+        return None
+    message = _error_message(error)
+    if any(marker in message.lower() for marker in _TOO_LONG_MARKERS):
+        return PromptTooLongError(message)
+    return None
+
+
+class ContextWindow:
+    """Measures requests and shrinks them to the budget; one per runtime."""
+
+    def __init__(self) -> None:
+        self._chars_per_token = DEFAULT_CHARS_PER_TOKEN
+        self._counting = True
+        # The window a model's refusal stated, when smaller than the configured one.
+        self._stated_windows: dict[str, int] = {}
+
+    async def fit(
+        self,
+        client: anthropic.AsyncAnthropic,
+        request: TurnRequest,
+        messages: list[ApiMessage],
+    ) -> list[ApiMessage]:
+        """``messages`` if the request fits, else a shrunk copy."""
+        budget = self._budget(request)
+        if await self._measure(client, request, messages, budget) <= budget:
+            return messages
+        return self._shrink(request, messages, SHRINK_TO, keep_last=2)
+
+    def fit_harder(
+        self, request: TurnRequest, messages: list[ApiMessage], refusal: PromptTooLongError
+    ) -> list[ApiMessage]:
+        """After the API refused ``messages`` as too long: learn its size, shrink further."""
+        if refusal.stated_maximum:
+            self._stated_windows[request.model] = refusal.stated_maximum
+        if refusal.stated_tokens:
+            self._learn(_request_chars(request, messages), refusal.stated_tokens)
+        else:
+            self._chars_per_token = max(CHARS_PER_TOKEN_BOUNDS[0], self._chars_per_token * 0.75)
+        return self._shrink(request, messages, HARD_SHRINK_TO, keep_last=1)
+
+    def estimate(self, message: ApiMessage) -> int:
+        return max(1, round(len(json.dumps(message)) / self._chars_per_token))
+
+    def _shrink(
+        self, request: TurnRequest, messages: list[ApiMessage], share: float, *, keep_last: int
+    ) -> list[ApiMessage]:
+        fixed = round(_fixed_chars(request) / self._chars_per_token)
+        budget = self._budget(request)
+        room = max(0, int(budget * share) - fixed)
+        shrunk = fit_to_budget(messages, room, self.estimate, keep_last=keep_last)
+        logger.info(
+            "claude_request_trimmed",
+            budget_tokens=budget,
+            room_tokens=room,
+            messages_before=len(messages),
+            messages_after=len(shrunk),
+        )
+        return shrunk
+
+    async def _measure(
+        self,
+        client: anthropic.AsyncAnthropic,
+        request: TurnRequest,
+        messages: list[ApiMessage],
+        budget: int,
+    ) -> int:
+        chars = _request_chars(request, messages)
+        estimate = round(chars / self._chars_per_token)
+        if estimate < budget * COUNT_ABOVE or not self._counting:
+            return estimate
+        try:
+            counted = await client.messages.count_tokens(**request_params(request, messages))
+        except anthropic.NotFoundError:
+            # A gateway without the counting endpoint: estimates from now on.
+            self._counting = False
+            return estimate
+        except (anthropic.APIError, httpx2.TransportError) as error:
+            logger.warning("claude_count_tokens_failed", error=str(error))
+            return estimate
+        self._learn(chars, counted.input_tokens)
+        return counted.input_tokens
+
+    def _budget(self, request: TurnRequest) -> int:
+        """Input tokens a request may use: the window less the room for the answer."""
+        window = request.context_window_tokens
+        window = min(window, self._stated_windows.get(request.model, window))
+        return max(1, window - request.max_tokens)
+
+    def _learn(self, chars: int, tokens: int) -> None:
+        low, high = CHARS_PER_TOKEN_BOUNDS
+        self._chars_per_token = min(high, max(low, chars / max(1, tokens)))
+
+
+def request_params(request: TurnRequest, messages: list[ApiMessage]) -> dict[str, Any]:
+    """What the model reads: model, system prompt, tools and messages."""
+    params: dict[str, Any] = {"model": request.model, "messages": messages}
+    if request.system:
+        params["system"] = request.system
+    if request.tools:
+        params["tools"] = [
+            {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
+            for tool in request.tools
+        ]
+    return params
+
+
+def _fixed_chars(request: TurnRequest) -> int:
+    params = request_params(request, [])
+    return len(json.dumps(params.get("system", ""))) + len(json.dumps(params.get("tools", [])))
+
+
+def _request_chars(request: TurnRequest, messages: list[ApiMessage]) -> int:
+    return _fixed_chars(request) + sum(len(json.dumps(message)) for message in messages)
+
+
+def _error_message(error: anthropic.APIStatusError) -> str:
+    body = error.body
+    if isinstance(body, dict):
+        detail = body.get("error")
+        message = detail.get("message") if isinstance(detail, dict) else None
+        if isinstance(message, str):
+            return message
+    return str(error.message)
