@@ -241,7 +241,6 @@ def _agent_runtime(settings: Settings, selection: RuntimeSelection) -> ClosableR
                 token.get_secret_value() if token else None,
             ),
             cli_path=settings.claude_code_cli,
-            mcp_servers_file=HomeLayout(settings.home).mcp_servers_file,
         )
     return AnthropicRuntime(
         api_key.get_secret_value() if api_key else None,

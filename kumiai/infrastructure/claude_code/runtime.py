@@ -62,7 +62,6 @@ from kumiai.infrastructure.claude_code.tools import (
     builtin_tools,
     guard_hooks,
     kumiai_servers,
-    user_servers,
 )
 
 logger = get_logger(__name__)
@@ -85,12 +84,10 @@ class ClaudeCodeRuntime:
         *,
         environment: Mapping[str, str] | None = None,
         cli_path: Path | None = None,
-        mcp_servers_file: Path | None = None,
     ) -> None:
         self._resume_points = ResumePoints(state_dir / "sessions")
         self._environment = {**CLI_ENVIRONMENT, **(environment or {})}
         self._cli_path = cli_path
-        self._mcp_servers_file = mcp_servers_file
         self._stopping: set[asyncio.Task[None]] = set()
 
     async def aclose(self) -> None:
@@ -173,10 +170,9 @@ class ClaudeCodeRuntime:
         calls: ToolCalls,
         resume: str | None,
     ) -> ClaudeAgentOptions:
-        servers: dict[str, Any] = {
-            **user_servers(self._mcp_servers_file, workspace.allowed_mcps),
-            **kumiai_servers(request.tools, tools, calls),
-        }
+        # The agent's own MCP servers arrive as request tools (mcp__<server>__<tool>),
+        # run by KumiAI's pool, exactly as under the API runtime.
+        servers: dict[str, Any] = kumiai_servers(request.tools, tools, calls)
         builtins = builtin_tools(request.tools, workspace)
         return ClaudeAgentOptions(
             cwd=workspace.working_dir,

@@ -11,7 +11,6 @@ API runtime.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
@@ -87,32 +86,6 @@ def _bridged(
         }
 
     return SdkMcpTool(short_name, spec.description, spec.input_schema, handler)
-
-
-def user_servers(mcp_file: Path | None, allowed_mcps: tuple[str, ...]) -> dict[str, Any]:
-    """The user's MCP servers this agent may use, from ``mcp_servers.json``.
-
-    The file has Claude Code's ``.mcp.json`` format, so entries pass through as they
-    are, less KumiAI's display fields.
-    """
-    if mcp_file is None or not allowed_mcps:
-        return {}
-    try:
-        document = json.loads(mcp_file.read_text(encoding="utf-8"))
-        entries = document["mcpServers"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        logger.warning("claude_code_mcp_servers_unreadable", reason=str(error))
-        return {}
-    chosen = {}
-    for server_id in allowed_mcps:
-        entry = entries.get(server_id) if isinstance(entries, dict) else None
-        if isinstance(entry, dict) and not entry.get("disabled"):
-            chosen[server_id] = {
-                key: value
-                for key, value in entry.items()
-                if key not in {"name", "description", "disabled"}
-            }
-    return chosen
 
 
 class ToolCalls:

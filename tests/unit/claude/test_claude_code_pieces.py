@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from uuid import uuid4
 
@@ -16,7 +15,7 @@ from kumiai.infrastructure.claude_code.continuity import (
     split_prompt,
     transcript_prompt,
 )
-from kumiai.infrastructure.claude_code.tools import builtin_tools, refusal_for, user_servers
+from kumiai.infrastructure.claude_code.tools import builtin_tools, refusal_for
 
 
 def _workspace(workdir: Path, **fields: object) -> Workspace:
@@ -112,23 +111,3 @@ def test_the_guard_refuses_paths_outside_the_folder_and_disabled_bash(
         "Bash is disabled in the user's profile."
     )
     assert refusal_for("WebFetch", {"url": "https://example.org"}, workspace) is None
-
-
-def test_only_the_allowed_and_enabled_user_mcp_servers_are_passed_on(tmp_path: Path) -> None:
-    config = tmp_path / "mcp_servers.json"
-    config.write_text(
-        json.dumps(
-            {
-                "mcpServers": {
-                    "github": {"command": "gh-mcp", "args": ["x"], "name": "GitHub"},
-                    "off": {"command": "off-mcp", "disabled": True},
-                    "other": {"type": "http", "url": "http://localhost:1"},
-                }
-            }
-        )
-    )
-    assert user_servers(config, ("github", "off", "missing")) == {
-        "github": {"command": "gh-mcp", "args": ["x"]}
-    }
-    assert user_servers(config, ()) == {}
-    assert user_servers(tmp_path / "absent.json", ("github",)) == {}
