@@ -10,7 +10,6 @@ from kumiai.application.services.runtime.events import EventHub, Subscription
 from kumiai.application.services.runtime.manager import RunManager
 from kumiai.application.services.sessions import (
     require_session,
-    require_session_taking_messages,
     resume_session,
 )
 from kumiai.core.exceptions import NotFoundError
@@ -26,8 +25,6 @@ class ConversationService:
         self._hub = hub
 
     async def send(self, session_id: UUID, body: SendMessage) -> SentMessage:
-        async with self._uow() as uow:
-            await require_session_taking_messages(uow, session_id)
         result = await self._runs.send(session_id, body.content)
         return SentMessage(
             message_id=result.item.id, run_id=result.item.run_id, queued=result.queued

@@ -131,7 +131,11 @@ class ProjectService:
         )
 
     async def unarchive(self, project_id: UUID) -> ProjectView:
-        return await self._mark(project_id, EventType.PROJECT_UNARCHIVED, Project.unarchive)
+        """Unarchive, then let its sessions' waiting messages run (paused queues stay paused)."""
+        view = await self._mark(project_id, EventType.PROJECT_UNARCHIVED, Project.unarchive)
+        for session_id in await self._session_ids(project_id):
+            self._runs.resume_queue(session_id)
+        return view
 
     async def delete(self, project_id: UUID) -> None:
         """Soft-delete the project and all its sessions (stopping the live ones)."""

@@ -187,14 +187,6 @@ async def require_session(
     return session
 
 
-async def require_session_taking_messages(uow: UnitOfWork, session_id: UUID) -> Session:
-    """The live session, if it may receive a new message: 404 or 409 otherwise."""
-    session = await require_session(uow, session_id)
-    if session.project_id is not None:
-        refuse_if_archived(await uow.projects.get(session.project_id))
-    return session
-
-
 def refuse_if_archived(project: Project | None) -> None:
     """The sessions of an archived project take no new messages until it is unarchived."""
     if project is not None and project.is_archived:

@@ -188,6 +188,36 @@ async def test_a_session_of_an_archived_project_refuses_new_messages(
     await wait_until_idle(live, dana)
 
 
+async def test_the_queue_of_an_archived_project_waits_until_it_is_unarchived(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    dana = await create_specialist(live, team, "Dana")
+    claude.enqueue(Reply.hang("Working on it"))
+    await send(live.client, dana, "a long job")
+    await wait_for_status(live.client, dana, "thinking")
+    waiting = await send(live.client, dana, "and this afterwards")
+    archived = await live.client.post(f"/api/v2/projects/{team.project['id']}/archive")
+    assert archived.status_code == 200, archived.text
+    # A resume while archived starts nothing: the accepted message keeps waiting.
+    await wait_for_status(live.client, dana, "cancelled")
+    await live.client.post(f"/api/v2/sessions/{dana}/resume")
+    async with asyncio.timeout(10):  # until the drain found nothing it may start
+        while UUID(dana) in live.container.runs._workers:
+            await asyncio.sleep(0.01)
+    queue = (await live.client.get(f"/api/v2/sessions/{dana}/queue")).json()["data"]
+    assert [item["content"] for item in queue["messages"]] == ["and this afterwards"]
+    assert len(claude.requests) == 1
+
+    claude.enqueue(Reply.text("Done afterwards."))
+    await live.client.post(f"/api/v2/projects/{team.project['id']}/unarchive")
+    await wait_until_idle(live, dana)
+    rows = await messages(live.client, dana)
+    assert [row["content"] for row in rows if row["role"] == "user"][-1] == "and this afterwards"
+    assert [row["id"] for row in rows if row["role"] == "user"][-1] == waiting["message_id"]
+    assert rows[-1]["content"] == "Done afterwards."
+
+
 async def test_deleting_a_project_for_good_stops_its_runs(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:

@@ -28,6 +28,7 @@ from kumiai.application.services.common import record_session_activity, utcnow
 from kumiai.application.services.runtime.events import EventHub
 from kumiai.application.services.runtime.payloads import pending_payload
 from kumiai.application.services.runtime.runner import TurnRunner, interrupt_session
+from kumiai.application.services.sessions import refuse_if_archived
 from kumiai.core.exceptions import ClaudeUnavailableError, NotFoundError, PayloadTooLargeError
 from kumiai.core.logging import get_logger
 from kumiai.domain.entities import PendingInput, Session
@@ -109,6 +110,8 @@ class RunManager:
             session = await uow.sessions.get_for_update(session_id)
             if session is None:
                 raise NotFoundError("session", session_id)
+            if session.project_id is not None:
+                refuse_if_archived(await uow.projects.get(session.project_id))
             self._require_claude(session_id)
             ahead = await uow.pending.waiting(session_id)
             item = PendingInput.accept(

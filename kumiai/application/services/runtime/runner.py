@@ -138,6 +138,9 @@ class TurnRunner:
             session = await uow.sessions.get_for_update(session_id)
             if session is None or session.status is SessionStatus.CANCELLED:
                 return None  # gone, or its queue is paused until resume
+            project = await uow.projects.get(session.project_id) if session.project_id else None
+            if project is not None and project.is_archived:
+                return None  # an archived project's queues wait for it to be unarchived
             item = await uow.pending.next_waiting(session_id)
             if item is None:
                 return None
