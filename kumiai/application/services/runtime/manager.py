@@ -228,9 +228,6 @@ class RunManager:
         worker = self._workers.get(session_id)
         return worker.current if worker else None
 
-    def is_running(self, session_id: UUID) -> bool:
-        return self.current_run(session_id) is not None
-
     # --- stopping ---------------------------------------------------------------------
 
     async def cancel(
