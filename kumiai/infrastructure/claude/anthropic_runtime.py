@@ -24,8 +24,14 @@ from typing import Any
 
 import anthropic
 import httpx2
-from anthropic.lib.streaming import AsyncMessageStream, ParsedMessageStreamEvent
-from anthropic.types import ContentBlock, Message, WebFetchToolResultBlock, WebSearchToolResultBlock
+from anthropic import AsyncStream
+from anthropic.types import (
+    ContentBlock,
+    Message,
+    RawMessageStreamEvent,
+    WebFetchToolResultBlock,
+    WebSearchToolResultBlock,
+)
 from anthropic.types import Usage as ApiUsage
 
 from kumiai.application.ports.agent_runtime import (
@@ -38,6 +44,7 @@ from kumiai.application.ports.agent_runtime import (
 )
 from kumiai.core.exceptions import ClaudeUnavailableError, ContextWindowExceededError
 from kumiai.core.logging import get_logger
+from kumiai.infrastructure.claude.accumulate import MessageBuilder
 from kumiai.infrastructure.claude.context_window import (
     ContextWindow,
     PromptTooLongError,
@@ -223,7 +230,8 @@ class AnthropicRuntime:
         while True:
             reader = _ResponseReader(sink, block_offset, server_calls)
             try:
-                async with client.messages.stream(**params) as stream:
+                stream = await client.messages.create(**params, stream=True)
+                async with stream:
                     return await reader.read(stream)
             except _API_FAILURES as error:
                 if not reader.delivered and refuses_web_tools(error, params):
@@ -270,33 +278,37 @@ class _ResponseReader:
     ) -> None:
         self._sink = sink
         self._block_offset = block_offset
-        self._message: Message | None = None
+        self._builder = MessageBuilder()
         self._server_calls = server_calls
         self.delivered = False
         """Whether any part of this response reached the sink (then it must not be retried)."""
 
-    async def read(self, stream: AsyncMessageStream[Any]) -> _Response:
+    async def read(self, stream: AsyncStream[RawMessageStreamEvent]) -> _Response:
+        builder, sink, offset = self._builder, self._sink, self._block_offset
         async for event in stream:
-            await self._on_event(event)
-        if self._message is None:
+            # The hot path first: a text delta is one string kept and one sink call.
+            if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                text = event.delta.text
+                if text:
+                    builder.add_text(event.index, text)
+                    self.delivered = True
+                    await sink.text_delta(offset + event.index, text)
+                continue
+            builder.add(event)
+            if event.type == "content_block_stop":
+                await self._on_block_stop(event.index)
+        if builder.message is None:
             raise StreamEndedEarlyError("the stream closed before message_stop")
-        return _response_from(self._message)
+        return _response_from(builder.message)
 
-    async def _on_event(self, event: ParsedMessageStreamEvent[Any]) -> None:
-        if event.type == "content_block_delta" and event.delta.type == "text_delta":
-            if event.delta.text:
+    async def _on_block_stop(self, index: int) -> None:
+        block = self._builder.block(index)
+        if block.type == "text":
+            if block.text:
                 self.delivered = True
-                await self._sink.text_delta(self._block_offset + event.index, event.delta.text)
-        elif event.type == "content_block_stop" and event.content_block.type == "text":
-            if event.content_block.text:
-                self.delivered = True
-                await self._sink.text_done(
-                    self._block_offset + event.index, event.content_block.text
-                )
-        elif event.type == "content_block_stop":
-            await self._on_server_block(event.content_block)
-        elif event.type == "message_stop":
-            self._message = event.message
+                await self._sink.text_done(self._block_offset + index, block.text)
+        else:
+            await self._on_server_block(block)
 
     async def _on_server_block(self, block: ContentBlock) -> None:
         """Web tools run on the API's side: report their calls and results as they come."""
