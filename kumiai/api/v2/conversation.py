@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, status
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 
 from kumiai.api.deps import ContainerDep
 from kumiai.api.schemas import Envelope
@@ -30,32 +30,31 @@ STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def to_sse(event: SessionEvent) -> ServerSentEvent:
-    return ServerSentEvent(
-        data=json.dumps({"session_id": str(event.session_id), **event.data}, default=str),
-        event=event.type,
-        id=str(event.id),
-    )
+def encode_event(event: SessionEvent) -> bytes:
+    """One event in SSE framing (JSON data never spans lines: it escapes newlines)."""
+    data = json.dumps({"session_id": str(event.session_id), **event.data}, default=str)
+    return f"id: {event.id}\r\nevent: {event.type}\r\ndata: {data}\r\n\r\n".encode()
 
 
 def _wants_stream(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
 
 
-async def _turn_events(subscription: Subscription, run_id: UUID) -> AsyncIterator[ServerSentEvent]:
-    try:
-        async for event in subscription:
-            yield to_sse(event)
-            if event.is_terminal and event.data.get("run_id") == str(run_id):
-                return
-    finally:
-        subscription.close()
+async def _batches(subscription: Subscription, run_id: UUID | None) -> AsyncIterator[bytes]:
+    """The events as they come; those already waiting go out together, in one write.
 
-
-async def _all_events(subscription: Subscription) -> AsyncIterator[ServerSentEvent]:
+    With ``run_id``, the stream ends after that run's terminal event.
+    """
+    ending = str(run_id) if run_id is not None else None
     try:
-        async for event in subscription:
-            yield to_sse(event)
+        while (first := await subscription.next()) is not None:
+            chunk = []
+            for event in (first, *subscription.ready()):
+                chunk.append(encode_event(event))
+                if event.is_terminal and ending is not None and event.data.get("run_id") == ending:
+                    yield b"".join(chunk)
+                    return
+            yield b"".join(chunk)
     finally:
         subscription.close()
 
@@ -83,7 +82,7 @@ async def send_message(
         subscription.close()
         raise
     return EventSourceResponse(
-        _turn_events(subscription, sent.run_id), headers=SSE_HEADERS, ping=HEARTBEAT_SECONDS
+        _batches(subscription, sent.run_id), headers=SSE_HEADERS, ping=HEARTBEAT_SECONDS
     )
 
 
@@ -111,7 +110,7 @@ async def follow_events(
     start = last_event_id if last_event_id is not None else after
     subscription = await container.conversation.subscribe(session_id, after=start)
     return EventSourceResponse(
-        _all_events(subscription), headers=SSE_HEADERS, ping=HEARTBEAT_SECONDS
+        _batches(subscription, None), headers=SSE_HEADERS, ping=HEARTBEAT_SECONDS
     )
 
 

@@ -205,3 +205,79 @@ async def test_a_retired_log_answers_an_old_id_with_a_reset() -> None:
     subscription = hub.subscribe(first, after=1)
     (event,) = await _drain(subscription, 1)
     assert event.type == "reset"
+
+
+def _delta(hub: EventHub, session, text: str, block: int = 0, run: str = "r1"):  # type: ignore[no-untyped-def]
+    return hub.publish(session, "text_delta", run_id=run, block_index=block, text=text)
+
+
+async def test_a_reader_that_keeps_up_gets_every_delta_on_its_own() -> None:
+    hub = EventHub()
+    session = uuid4()
+    subscription = hub.subscribe(session)
+    texts = []
+    for piece in ("Hel", "lo", "!"):
+        _delta(hub, session, piece)
+        (event,) = await _drain(subscription, 1)
+        texts.append(event.data["text"])
+    assert texts == ["Hel", "lo", "!"]
+
+
+async def test_unread_deltas_of_one_block_join_under_the_newest_id() -> None:
+    hub = EventHub()
+    session = uuid4()
+    subscription = hub.subscribe(session)
+    started = hub.publish(session, "run_started", run_id="r1")
+    first = [_delta(hub, session, piece) for piece in ("Hel", "lo")]
+    other_block = _delta(hub, session, " there", block=1)
+    second = _delta(hub, session, "!", block=1)
+    done = hub.publish(session, "done", run_id="r1")
+
+    events = await _drain(subscription, 4)
+
+    assert [event.type for event in events] == ["run_started", "text_delta", "text_delta", "done"]
+    assert [event.id for event in events] == [started.id, first[-1].id, second.id, done.id]
+    assert events[1].data == {"run_id": "r1", "block_index": 0, "text": "Hello"}
+    assert events[2].data == {"run_id": "r1", "block_index": 1, "text": " there!"}
+    assert other_block.id < second.id
+    assert subscription.ready() == []
+
+
+async def test_deltas_of_different_runs_or_around_other_events_stay_apart() -> None:
+    hub = EventHub()
+    session = uuid4()
+    subscription = hub.subscribe(session)
+    _delta(hub, session, "a", run="r1")
+    _delta(hub, session, "b", run="r2")
+    hub.publish(session, "usage", run_id="r2")
+    _delta(hub, session, "c", run="r2")
+
+    events = [await subscription.next(), *subscription.ready()]
+
+    assert [(event.type, event.data.get("text")) for event in events] == [
+        ("text_delta", "a"),
+        ("text_delta", "b"),
+        ("usage", None),
+        ("text_delta", "c"),
+    ]
+
+
+async def test_a_burst_of_deltas_fills_one_slot_of_a_slow_reader() -> None:
+    hub = EventHub(subscriber_capacity=2)
+    session = uuid4()
+    slow = hub.subscribe(session)
+    for _ in range(1000):
+        _delta(hub, session, "x")
+    assert not slow.dropped
+    (event,) = await _drain(slow, 1)
+    assert event.data["text"] == "x" * 1000
+
+
+def test_the_replay_buffer_keeps_each_delta() -> None:
+    hub = EventHub()
+    session = uuid4()
+    first, second = _delta(hub, session, "a"), _delta(hub, session, "b")
+    # A replay is unread too, so it joins; the buffer still resumes after either delta.
+    assert [event.data["text"] for event in hub.subscribe(session, after=0).ready()] == ["ab"]
+    (event,) = hub.subscribe(session, after=first.id).ready()
+    assert (event.id, event.data["text"]) == (second.id, "b")

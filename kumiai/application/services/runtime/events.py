@@ -14,7 +14,12 @@ behind gets a single ``reset`` event telling it to refetch the messages. ``after
 means "from the start of this log": the whole buffer, or a reset if part of it is gone.
 
 Subscribers read from bounded queues. A subscriber that stops reading is dropped
-instead of slowing the run down; it can reconnect and resume from its last id.
+instead of slowing the run down; it can reconnect and resume from its last id. While a
+subscriber is behind, a ``text_delta`` that follows an unread ``text_delta`` of the same
+run and block joins it: the subscriber then reads one event carrying both texts, under
+the id of the newer one. Nothing is lost and the order is kept, a reader that keeps up
+still gets every delta on its own, and a burst faster than the client costs one queue
+slot instead of one per delta. The replay buffer keeps the deltas as they were.
 """
 
 from __future__ import annotations
@@ -32,13 +37,18 @@ from uuid import UUID
 TERMINAL_EVENTS = frozenset({"done", "error", "cancelled"})
 RESET = "reset"
 FROM_THE_START = 0
+TEXT_DELTA = "text_delta"
+# What a text delta's JSON costs besides its text (keys, run id, block index), for the
+# replay buffer's byte bound: encoding every delta only to measure it cost more than
+# the rest of relaying it.
+_DELTA_OVERHEAD = 96
 
 
 def wall_clock_micros() -> int:
     return time.time_ns() // 1000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SessionEvent:
     session_id: UUID
     id: int
@@ -64,33 +74,99 @@ class BufferLimits:
     bytes: int = 1024 * 1024
 
 
+class _Unread:
+    """A queued event, with the texts of the deltas that joined it while unread."""
+
+    __slots__ = ("event", "texts")
+
+    def __init__(self, event: SessionEvent) -> None:
+        self.event = event
+        self.texts: list[str] | None = None
+
+    def joins(self, event: SessionEvent) -> bool:
+        """Whether ``event`` continues this unread delta (same run, block and fields)."""
+        mine, theirs = self.event.data, event.data
+        return (
+            self.event.type == TEXT_DELTA
+            and isinstance(theirs.get("text"), str)
+            and isinstance(mine.get("text"), str)
+            and mine.keys() == theirs.keys()
+            and all(mine[key] == theirs[key] for key in mine if key != "text")
+        )
+
+    def join(self, event: SessionEvent) -> None:
+        if self.texts is None:
+            self.texts = [self.event.data["text"]]
+        self.texts.append(event.data["text"])
+        self.event = event  # the newest id: a reconnect resumes after every joined delta
+
+    def read(self) -> SessionEvent:
+        event = self.event
+        if self.texts is None:
+            return event
+        return SessionEvent(
+            event.session_id,
+            event.id,
+            event.type,
+            {**event.data, "text": "".join(self.texts)},
+            event.created_at,
+        )
+
+
 class Subscription:
     """One reader's view of one session's events."""
 
     def __init__(self, log: SessionLog, capacity: int) -> None:
         self._log = log
-        self._queue: asyncio.Queue[SessionEvent | None] = asyncio.Queue(maxsize=capacity)
+        self._capacity = capacity
+        self._unread: deque[_Unread] = deque()
+        self._ended = False
+        self._waiter: asyncio.Future[None] | None = None
         self.dropped = False
 
     def offer(self, event: SessionEvent) -> None:
-        if self.dropped:
+        if self.dropped or self._ended:
             return
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
+        unread = self._unread
+        if unread and event.type == TEXT_DELTA and unread[-1].joins(event):
+            unread[-1].join(event)
+            return  # the reader is already due to wake for the tail
+        if len(unread) >= self._capacity:
             self._drop()
+            return
+        unread.append(_Unread(event))
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _drop(self) -> None:
         self.dropped = True
         self._log.unsubscribe(self)
-        # Make room for the end-of-stream marker so the reader wakes up and leaves.
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(None)
+        # Forget what is queued so the reader wakes up to the end and leaves.
+        self._unread.clear()
+        self._ended = True
+        self._wake()
 
     async def next(self) -> SessionEvent | None:
         """The next event; ``None`` once this subscriber was dropped."""
-        return await self._queue.get()
+        while not self._unread:
+            if self._ended:
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._unread.popleft().read()
+
+    def ready(self) -> list[SessionEvent]:
+        """Every event already queued, without waiting (empty when none is)."""
+        events = [unread.read() for unread in self._unread]
+        self._unread.clear()
+        return events
 
     def close(self) -> None:
         self._log.unsubscribe(self)
@@ -138,7 +214,11 @@ class SessionLog:
         return self._buffered_bytes
 
     def _remember(self, event: SessionEvent) -> None:
-        size = len(json.dumps(event.data, default=str))
+        text = event.data.get("text") if event.type == TEXT_DELTA else None
+        if isinstance(text, str):
+            size = len(text) + _DELTA_OVERHEAD
+        else:
+            size = len(json.dumps(event.data, default=str))
         self._buffer.append((event, size))
         self._buffered_bytes += size
         # The newest event always stays, however large, so a client one event behind

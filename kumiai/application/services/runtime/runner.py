@@ -315,7 +315,8 @@ def _partials(sink: PersistingSink, claim: _Claim) -> Callable[[], list[Message]
 
     def messages() -> list[Message]:
         partials = []
-        for _, text in sorted(sink.state.partial_text.items()):
+        for _, pieces in sorted(sink.state.partial_text.items()):
+            text = "".join(pieces)
             if text.strip():
                 message = Message.assistant_text(claim.session.id, text, str(claim.item.run_id))
                 message.metadata = {"partial": True}

@@ -28,7 +28,8 @@ AfterTool = Callable[[Session, ToolCall, ToolOutcome], Awaitable[None]]
 class TurnState:
     """What the sink has seen so far; used to persist partial output on cancel or error."""
 
-    partial_text: dict[int, str] = field(default_factory=dict)
+    partial_text: dict[int, list[str]] = field(default_factory=dict)
+    """The pieces of each unfinished text block, joined only if the turn ends early."""
     last_assistant_id: UUID | None = None
     usage: Usage = field(default_factory=Usage)
     open_tools: int = 0
@@ -53,15 +54,23 @@ class PersistingSink:
         self._after_tool = after_tool
         self._session_id = session.id
         self._run_id = run_id
+        self._run = str(run_id)
         self._sender_name = sender_name
         self.state = TurnState()
 
     def _publish(self, event_type: str, **data: Any) -> None:
-        self._hub.publish(self._session_id, event_type, run_id=str(self._run_id), **data)
+        self._hub.publish(self._session_id, event_type, run_id=self._run, **data)
 
     async def text_delta(self, block_index: int, text: str) -> None:
-        self.state.partial_text[block_index] = self.state.partial_text.get(block_index, "") + text
-        self._publish("text_delta", block_index=block_index, text=text)
+        # The hot path of a turn: one list append and one publish, nothing persisted.
+        pieces = self.state.partial_text.get(block_index)
+        if pieces is None:
+            self.state.partial_text[block_index] = [text]
+        else:
+            pieces.append(text)
+        self._hub.publish(
+            self._session_id, "text_delta", run_id=self._run, block_index=block_index, text=text
+        )
 
     async def text_done(self, block_index: int, text: str) -> None:
         self.state.partial_text.pop(block_index, None)
