@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from kumiai.application.dtos.health import RuntimeSelection
 from kumiai.application.ports.agent_runtime import AgentRuntime
@@ -36,11 +35,12 @@ from kumiai.application.services.system import SystemService
 from kumiai.application.services.tool_catalog import ToolCatalogService
 from kumiai.core.config import Settings
 from kumiai.domain.value_objects import SessionType
-from kumiai.infrastructure.claude import AnthropicRuntime, file_tools
 from kumiai.infrastructure.claude.models import AnthropicModelList
+from kumiai.infrastructure.claude.tools import file_tools
 from kumiai.infrastructure.database.engine import Database
 from kumiai.infrastructure.database.probe import EngineProbe
 from kumiai.infrastructure.database.unit_of_work import SqlUnitOfWork
+from kumiai.infrastructure.deferred_runtime import ClosableRuntime, DeferredRuntime
 from kumiai.infrastructure.filesystem.codecs import AgentMarkdownCodec, SkillMarkdownCodec
 from kumiai.infrastructure.filesystem.home import HomeLayout
 from kumiai.infrastructure.filesystem.prompt_source import FolderPromptSource
@@ -50,10 +50,6 @@ from kumiai.infrastructure.filesystem.uploads import UploadFolderStore
 from kumiai.infrastructure.git import GitCli
 from kumiai.infrastructure.mcp.pool import McpSessionPool
 from kumiai.infrastructure.runtime_selection import CLAUDE_CODE, select_runtime
-
-
-class ClosableRuntime(AgentRuntime, Protocol):
-    async def aclose(self) -> None: ...
 
 
 @dataclass
@@ -223,29 +219,41 @@ def _git(settings: Settings) -> GitCli:
 
 def _agent_runtime(settings: Settings, selection: RuntimeSelection) -> ClosableRuntime:
     """The adapter for the selected runtime; the API one when none is available, so
-    sending fails with the usual 503 before it is ever called."""
-    api_key = settings.anthropic_api_key
+    sending fails with the usual 503 before it is ever called. Built on the first turn:
+    the SDKs are slow to import and nothing before a turn needs them."""
     if selection.active == CLAUDE_CODE:
-        # Imported here: the Claude Code SDK is an optional extra.
-        from kumiai.infrastructure.claude_code import (  # noqa: PLC0415
-            ClaudeCodeRuntime,
-            cli_environment,
-        )
+        return DeferredRuntime(lambda: _claude_code_runtime(settings))
+    return DeferredRuntime(lambda: _anthropic_runtime(settings))
 
-        token = settings.claude_code_oauth_token
-        return ClaudeCodeRuntime(
-            settings.home / "claude-code",
-            environment=cli_environment(
-                settings.anthropic_base_url,
-                api_key.get_secret_value() if api_key else None,
-                token.get_secret_value() if token else None,
-            ),
-            cli_path=settings.claude_code_cli,
-        )
+
+def _anthropic_runtime(settings: Settings) -> ClosableRuntime:
+    from kumiai.infrastructure.claude.anthropic_runtime import AnthropicRuntime  # noqa: PLC0415
+
+    api_key = settings.anthropic_api_key
     return AnthropicRuntime(
         api_key.get_secret_value() if api_key else None,
         settings.anthropic_base_url,
         prompt_caching=settings.prompt_caching,
+    )
+
+
+def _claude_code_runtime(settings: Settings) -> ClosableRuntime:
+    # The Claude Code SDK is an optional extra.
+    from kumiai.infrastructure.claude_code import (  # noqa: PLC0415
+        ClaudeCodeRuntime,
+        cli_environment,
+    )
+
+    api_key = settings.anthropic_api_key
+    token = settings.claude_code_oauth_token
+    return ClaudeCodeRuntime(
+        settings.home / "claude-code",
+        environment=cli_environment(
+            settings.anthropic_base_url,
+            api_key.get_secret_value() if api_key else None,
+            token.get_secret_value() if token else None,
+        ),
+        cli_path=settings.claude_code_cli,
     )
 
 

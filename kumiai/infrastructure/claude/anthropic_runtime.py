@@ -51,6 +51,7 @@ from kumiai.infrastructure.claude.context_window import (
     prompt_too_long,
     request_params,
 )
+from kumiai.infrastructure.claude.credentials import MISSING_KEY_MESSAGE
 from kumiai.infrastructure.claude.retry import (
     RetryPolicy,
     StreamEndedEarlyError,
@@ -69,7 +70,6 @@ from kumiai.infrastructure.claude.web_tools import (
 
 logger = get_logger(__name__)
 
-MISSING_KEY_MESSAGE = "Claude is not configured: set ANTHROPIC_API_KEY"
 MAX_ITERATIONS_STOP_REASON = "max_iterations"
 
 # The API refuses an empty tool_result after an error, and an empty string tells the

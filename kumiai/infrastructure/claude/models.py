@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import anthropic
-import httpx2
+import asyncio
+from typing import TYPE_CHECKING
 
 from kumiai.application.ports.models import ModelInfo
 from kumiai.core.exceptions import ClaudeUnavailableError
-from kumiai.infrastructure.claude.anthropic_runtime import MISSING_KEY_MESSAGE
-from kumiai.infrastructure.claude.retry import describe
+from kumiai.infrastructure.claude.credentials import MISSING_KEY_MESSAGE
+
+if TYPE_CHECKING:
+    import anthropic
 
 
 class AnthropicModelList:
@@ -19,18 +21,23 @@ class AnthropicModelList:
     """
 
     def __init__(self, api_key: str | None, base_url: str | None, *, timeout: float = 5.0) -> None:
-        # No client without a key, as for the runtime: no fallback to other credentials.
-        self._client = (
-            anthropic.AsyncAnthropic(
-                api_key=api_key, base_url=base_url, max_retries=1, timeout=timeout
-            )
-            if api_key
-            else None
-        )
+        self._api_key = api_key
+        self._base_url = base_url
+        self._timeout = timeout
+        self._client: anthropic.AsyncAnthropic | None = None
 
     async def list_models(self) -> list[ModelInfo]:
-        if self._client is None:
+        # No client without a key, as for the runtime: no fallback to other credentials.
+        if not self._api_key:
             raise ClaudeUnavailableError(MISSING_KEY_MESSAGE)
+        if self._client is None:
+            # The SDK takes a second of CPU to import: off the event loop, on first use.
+            self._client = await asyncio.to_thread(self._new_client, self._api_key)
+        import anthropic  # noqa: PLC0415
+        import httpx2  # noqa: PLC0415
+
+        from kumiai.infrastructure.claude.retry import describe  # noqa: PLC0415
+
         try:
             return [
                 ModelInfo(
@@ -44,6 +51,13 @@ class AnthropicModelList:
             ]
         except (anthropic.APIError, httpx2.TransportError) as error:
             raise ClaudeUnavailableError(f"cannot list the models: {describe(error)}") from error
+
+    def _new_client(self, api_key: str) -> anthropic.AsyncAnthropic:
+        import anthropic  # noqa: PLC0415
+
+        return anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=self._base_url, max_retries=1, timeout=self._timeout
+        )
 
     async def aclose(self) -> None:
         """Release the HTTP connection pool."""

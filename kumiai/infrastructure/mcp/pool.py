@@ -10,16 +10,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import importlib
 import json
 import re
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
-
-import mcp_types
-from mcp import MCPError
 
 from kumiai.application.ports.agent_runtime import ToolOutcome, ToolSpec
 from kumiai.application.ports.mcp import (
@@ -31,9 +30,17 @@ from kumiai.application.ports.mcp import (
 from kumiai.application.ports.tools import Tool, ToolContext
 from kumiai.core.exceptions import McpServerError
 from kumiai.core.logging import get_logger
-from kumiai.infrastructure.mcp.connection import McpConnection
+
+if TYPE_CHECKING:
+    # The MCP SDK takes about a second to import; the pool imports it when it first
+    # starts a server, so the server starts and idles without it.
+    import mcp_types
+
+    from kumiai.infrastructure.mcp.connection import McpConnection
 
 logger = get_logger(__name__)
+
+_CONNECTION_MODULE = "kumiai.infrastructure.mcp.connection"
 
 # The Messages API accepts tool names of this shape only.
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
@@ -96,7 +103,7 @@ class McpSessionPool:
         await asyncio.gather(*(self._stop(session_id, name, r) for name, r in running.items()))
 
     async def probe(self, server: McpServerDefinition, working_dir: str) -> list[McpToolInfo]:
-        connection = McpConnection(server, working_dir)
+        connection = await _connection(server, working_dir)
         try:
             tools = await connection.start(self._start_timeout)
         finally:
@@ -141,6 +148,9 @@ class McpSessionPool:
         return outcome_of(result)
 
     def _failure(self, session_id: UUID, server: str, tool: str, error: Exception) -> ToolOutcome:
+        import mcp_types  # noqa: PLC0415
+        from mcp import MCPError  # noqa: PLC0415
+
         if isinstance(error, TimeoutError):
             message = f"MCP tool {tool} on server '{server}' did not answer within " + (
                 f"{self._call_timeout:g} s"
@@ -186,7 +196,7 @@ class McpSessionPool:
     ) -> _Running:
         if self._closed:
             raise McpServerError(f"MCP server '{server.name}' cannot start: KumiAI is stopping")
-        connection = McpConnection(server, working_dir)
+        connection = await _connection(server, working_dir)
         try:
             tools = await connection.start(self._start_timeout)
         except McpServerError as error:
@@ -266,6 +276,16 @@ class McpTool:
         )
 
 
+async def _connection(server: McpServerDefinition, working_dir: str) -> McpConnection:
+    """A connection to ``server``; the first one imports the SDK in a worker thread, so
+    the event loop keeps serving meanwhile."""
+    module = sys.modules.get(_CONNECTION_MODULE)
+    if module is None:
+        module = await asyncio.to_thread(importlib.import_module, _CONNECTION_MODULE)
+    connection: McpConnection = module.McpConnection(server, working_dir)
+    return connection
+
+
 def _safe(name: str) -> str:
     return _UNSAFE_NAME_CHARS.sub("_", name)
 
@@ -279,6 +299,8 @@ def outcome_of(result: mcp_types.CallToolResult) -> ToolOutcome:
 
 
 def _describe(block: Any) -> str:
+    import mcp_types  # noqa: PLC0415
+
     if isinstance(block, mcp_types.TextContent):
         return block.text
     if isinstance(block, mcp_types.ImageContent | mcp_types.AudioContent):
