@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -110,6 +111,23 @@ async def test_upgrade_downgrade_upgrade_round_trips_on_an_empty_database(
 async def test_head_revision_is_recorded_after_upgrade(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         assert await runner.current_revision(connection) == runner.head_revision()
+
+
+def test_the_shipped_heads_read_from_source_are_alembics() -> None:
+    script = ScriptDirectory.from_config(runner.alembic_config())
+    assert runner.shipped_heads() == frozenset(script.get_heads())
+
+
+async def test_pending_is_false_only_at_head(empty_database: AsyncEngine) -> None:
+    async with empty_database.connect() as connection:
+        assert await runner.pending(connection)  # no version table yet
+    await _migrate(empty_database, "up", "0001_initial_schema")
+    async with empty_database.connect() as connection:
+        assert await runner.applied_revisions(connection) == {"0001_initial_schema"}
+        assert await runner.pending(connection)
+    await _migrate(empty_database, "up", "head")
+    async with empty_database.connect() as connection:
+        assert not await runner.pending(connection)
 
 
 async def test_orm_metadata_and_migrations_do_not_drift(engine: AsyncEngine) -> None:
