@@ -1,4 +1,10 @@
-"""The ``kumiai`` command: serve, database migrations, doctor, import-v1."""
+"""The ``kumiai`` command: serve, database migrations, doctor, import-v1.
+
+Start-up time matters here (``kumiai serve`` on a fresh home should answer within
+seconds), so this module imports only what every command needs before it starts the
+embedded PostgreSQL; SQLAlchemy, Alembic, uvicorn, the importer and the composition
+root are imported by the commands that use them, while PostgreSQL starts or after.
+"""
 
 from __future__ import annotations
 
@@ -10,36 +16,27 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from kumiai import __version__
-from kumiai.application.services.models import ResolvedModel
 from kumiai.core.config import Settings, get_settings, load_settings
-from kumiai.core.dependencies import model_resolver
 from kumiai.core.exceptions import KumiAIError
 from kumiai.core.logging import configure_logging
 from kumiai.infrastructure.database import embedded
-from kumiai.infrastructure.database.engine import Database, describe_url
-from kumiai.infrastructure.database.migrations import runner
 from kumiai.infrastructure.home_lock import HomeLock
-from kumiai.infrastructure.importer import (
-    ImportOptions,
-    OnConflict,
-    UndoResult,
-    run_import,
-    undo_import,
-)
-from kumiai.infrastructure.importer.sqlite_export import v1_database_path
-from kumiai.infrastructure.runtime_selection import select_runtime
+from kumiai.infrastructure.importer import OnConflict
+
+if TYPE_CHECKING:
+    from kumiai.application.services.models import ResolvedModel
+    from kumiai.infrastructure.importer import UndoResult
 
 APP_MODULE = "kumiai.main"
 
@@ -78,6 +75,8 @@ def _database_url(settings: Settings) -> Iterator[str]:
 
 
 def _ensure_reachable(url: str) -> str:
+    from kumiai.infrastructure.database.engine import Database  # noqa: PLC0415
+
     async def check() -> str:
         database = Database(url, pool_size=1, max_overflow=0)
         try:
@@ -86,6 +85,28 @@ def _ensure_reachable(url: str) -> str:
             await database.dispose()
 
     return asyncio.run(check())
+
+
+def _prepare_database(url: str) -> None:
+    """Check that the database answers and upgrade it to head, unless it is there.
+
+    A database at head costs one query: Alembic (its import, its script directory, its
+    environment and engine) only runs when a migration is pending.
+    """
+    from kumiai.infrastructure.database.engine import Database  # noqa: PLC0415
+    from kumiai.infrastructure.database.migrations import runner  # noqa: PLC0415
+
+    async def check() -> bool:
+        database = Database(url, pool_size=1, max_overflow=0)
+        try:
+            await database.ensure_reachable()
+            async with database.engine.connect() as connection:
+                return await runner.pending(connection)
+        finally:
+            await database.dispose()
+
+    if asyncio.run(check()):
+        runner.upgrade(url)
 
 
 @app.command()
@@ -102,17 +123,18 @@ def serve(
     lock = HomeLock(settings.home)
     try:
         lock.acquire()
-        importing = _import_in_background(APP_MODULE)
+        url_ready: Future[str] = Future()
+        # --reload serves from worker processes, which build the app from the environment.
+        building = None if reload else _build_app_in_background(settings, url_ready.result)
         with _database_url(settings) as url:
-            _ensure_reachable(url)
-            runner.upgrade(url)
+            _prepare_database(url)
             if settings.uses_embedded_database:
                 os.environ["KUMIAI_EMBEDDED_DATABASE_URL"] = url
             get_settings.cache_clear()
-            importing.join()
+            url_ready.set_result(url)
             _run_uvicorn(
-                f"{APP_MODULE}:create_app_from_environment",
-                factory=True,
+                building.result() if building else f"{APP_MODULE}:create_app_from_environment",
+                factory=building is None,
                 host=host,
                 port=port,
                 reload=reload,
@@ -125,14 +147,21 @@ def serve(
         lock.release()
 
 
-def _import_in_background(module: str) -> threading.Thread:
-    """Import the app (about a second of CPU) while PostgreSQL starts and migrates, which
-    mostly waits on other processes; uvicorn then finds it imported already."""
-    thread = threading.Thread(
-        target=importlib.import_module, args=(module,), name="import-app", daemon=True
-    )
-    thread.start()
-    return thread
+def _build_app_in_background(settings: Settings, database_url: Callable[[], str]) -> Future[Any]:
+    """Import and build the app (over a second of CPU) while PostgreSQL starts, which
+    mostly waits on initdb and pg_ctl; the app asks for the database URL when it starts
+    serving, after the database is up and migrated."""
+    built: Future[Any] = Future()
+
+    def build() -> None:
+        try:
+            main = importlib.import_module(APP_MODULE)
+            built.set_result(main.create_app(settings, database_url=database_url))
+        except BaseException as error:  # handed to the main thread by built.result()
+            built.set_exception(error)
+
+    threading.Thread(target=build, name="build-app", daemon=True).start()
+    return built
 
 
 def _ensure_port_free(host: str, port: int) -> None:
@@ -167,12 +196,16 @@ def _run_uvicorn(app_path: str, **options: object) -> None:
     handler installed that becomes an exception, so the embedded server and the
     home lock are released instead of the process dying on the spot.
     """
+    import uvicorn  # noqa: PLC0415
+
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(app_path, **options)  # type: ignore[arg-type]
 
 
 def _run_with_database(action: str, revision: str) -> None:
+    from kumiai.infrastructure.database.migrations import runner  # noqa: PLC0415
+
     settings = _settings()
     try:
         with _database_url(settings) as url:
@@ -201,6 +234,8 @@ def downgrade(revision: Annotated[str, typer.Argument()] = "-1") -> None:
 @db_app.command()
 def current() -> None:
     """Print the database's current revision and the newest one this version ships."""
+    from kumiai.infrastructure.database.migrations import runner  # noqa: PLC0415
+
     settings = _settings()
     try:
         with _database_url(settings) as url:
@@ -213,6 +248,9 @@ def current() -> None:
 
 
 async def _current_revision(url: str) -> str | None:
+    from kumiai.infrastructure.database.engine import Database  # noqa: PLC0415
+    from kumiai.infrastructure.database.migrations import runner  # noqa: PLC0415
+
     database = Database(url, pool_size=1, max_overflow=0)
     try:
         async with database.engine.connect() as connection:
@@ -224,6 +262,8 @@ async def _current_revision(url: str) -> str | None:
 @app.command()
 def doctor() -> None:
     """Print the effective configuration, database reachability and credential status."""
+    from rich.table import Table  # noqa: PLC0415
+
     settings = _settings()
     table = Table(title=f"KumiAI {__version__}", show_header=False)
     for key, value in _config_rows(settings):
@@ -234,6 +274,8 @@ def doctor() -> None:
 
 
 def _config_rows(settings: Settings) -> list[tuple[str, str]]:
+    from kumiai.infrastructure.database.engine import describe_url  # noqa: PLC0415
+
     folders = [(name, settings.home / name) for name in ("characters", "skills", "projects")]
     rows = [
         ("home", f"{settings.home} ({'exists' if settings.home.exists() else 'missing'})"),
@@ -258,6 +300,8 @@ def _config_rows(settings: Settings) -> list[tuple[str, str]]:
 
 
 def _runtime_status(settings: Settings) -> str:
+    from kumiai.infrastructure.runtime_selection import select_runtime  # noqa: PLC0415
+
     selection = select_runtime(settings)
     active = selection.active or "none (sending messages answers 503)"
     return f"{active} [KUMIAI_RUNTIME={selection.requested}]: {selection.reason}"
@@ -265,6 +309,7 @@ def _runtime_status(settings: Settings) -> str:
 
 def _model_status(settings: Settings) -> str:
     """The model a turn uses by default, resolved the way the server resolves it."""
+    from kumiai.core.dependencies import model_resolver  # noqa: PLC0415
 
     async def resolve() -> ResolvedModel:
         models = model_resolver(settings)
@@ -282,6 +327,8 @@ def _model_status(settings: Settings) -> str:
 
 
 def _database_status(settings: Settings) -> str:
+    from kumiai.infrastructure.database.migrations import runner  # noqa: PLC0415
+
     try:
         with _database_url(settings) as url:
             version = _ensure_reachable(url)
@@ -321,6 +368,10 @@ def import_v1(
     ] = None,
 ) -> None:
     """Import a KumiAI v1 home (SQLite) into PostgreSQL and $KUMIAI_HOME."""
+    from kumiai.infrastructure.database.migrations import runner  # noqa: PLC0415
+    from kumiai.infrastructure.importer import ImportOptions, run_import, undo_import  # noqa: PLC0415
+    from kumiai.infrastructure.importer.sqlite_export import v1_database_path  # noqa: PLC0415
+
     settings = _settings()
     if undo is None and from_json is None and source is None:
         raise _fail("give --from HOME, --from-json EXPORT.json or --undo IMPORT_ID", 2)

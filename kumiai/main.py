@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -33,15 +33,22 @@ def _database_url(settings: Settings) -> str:
     return url
 
 
-def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
-    """Build the app. Tests pass their own container; `kumiai serve` passes neither."""
+def create_app(
+    settings: Settings | None = None,
+    container: Container | None = None,
+    *,
+    database_url: Callable[[], str] | None = None,
+) -> FastAPI:
+    """Build the app. Tests pass their own container; `kumiai serve` passes neither, and
+    builds the app while its database starts: ``database_url`` is asked at start-up."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = container is None
         app.state.container = container or build_container(
-            settings, open_database(settings, _database_url(settings))
+            settings,
+            open_database(settings, database_url() if database_url else _database_url(settings)),
         )
         if own:
             await app.state.container.start()

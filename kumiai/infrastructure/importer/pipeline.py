@@ -31,6 +31,7 @@ from kumiai.domain.value_objects.event_type import EventType
 from kumiai.infrastructure.database.engine import Database
 from kumiai.infrastructure.database.tables import activity_logs
 from kumiai.infrastructure.filesystem.home import HomeLayout
+from kumiai.infrastructure.importer.conflicts import OnConflict
 from kumiai.infrastructure.importer.errors import ImportValidationError
 from kumiai.infrastructure.importer.folders import (
     folder_path,
@@ -48,7 +49,7 @@ from kumiai.infrastructure.importer.sqlite_export import (
 )
 from kumiai.infrastructure.importer.transform import build_plan
 from kumiai.infrastructure.importer.validate import validate_import
-from kumiai.infrastructure.importer.writer import OnConflict, PlanWriter, Written
+from kumiai.infrastructure.importer.writer import PlanWriter, Written
 
 STAGES = 5
 # Tables whose created ids the import_completed row lists, in the order undo deletes them.

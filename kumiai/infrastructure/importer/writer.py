@@ -13,7 +13,6 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from kumiai.infrastructure.database.tables import (
     user_profiles,
 )
 from kumiai.infrastructure.filesystem.home import HomeLayout
+from kumiai.infrastructure.importer.conflicts import OnConflict
 from kumiai.infrastructure.importer.folders import folder_path
 from kumiai.infrastructure.importer.legacy import derived_uuid
 from kumiai.infrastructure.importer.plan import DefinitionFolder, ImportPlan, Row
@@ -45,11 +45,6 @@ CHUNK_ROWS = 2000
 _SEQUENCE_PARKING = 1 << 30
 
 _UUIDS = pg.ARRAY(pg.UUID(as_uuid=True))
-
-
-class OnConflict(StrEnum):
-    SKIP = "skip"
-    UPDATE = "update"
 
 
 @dataclass(slots=True)
