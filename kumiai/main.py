@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -52,6 +53,7 @@ def create_app(
         )
         if own:
             await app.state.container.start()
+            _freeze_startup_objects()
         logger.info("kumiai_started", version=__version__)
         try:
             yield
@@ -75,6 +77,15 @@ def create_app(
     _install_middleware(app, settings)
     install_openapi(app)
     return app
+
+
+def _freeze_startup_objects() -> None:
+    """Move what start-up built (modules, the app, the SDKs: some 300,000 objects) out of
+    the collector's reach. They live as long as the process, and every full collection
+    walked them all: a 100-400 ms stop of every request in flight, measured as the read
+    p99 under load (bench/http.py). Freezing is constant-time; collecting first would
+    cost that pause once more, at start-up."""
+    gc.freeze()
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:

@@ -52,7 +52,10 @@ class Settings(BaseSettings):
         default=None,
         description="Set by `kumiai serve` for its workers once the embedded server is up.",
     )
-    db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Above the busiest load a laptop sees (a browser's connections plus running turns), so
+    # connections are reused: an overflow connection is opened per request and closed
+    # after it, a connect, TLS probe and type introspection each time.
+    db_pool_size: int = Field(default=20, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
     db_pool_timeout: float = Field(default=10.0, gt=0)
     db_connect_timeout: float = Field(default=5.0, gt=0)
