@@ -20,7 +20,6 @@ from kumiai.domain.repositories import (
     SkillRepository,
     UserProfileRepository,
 )
-from kumiai.infrastructure.database.mapping import map_entities
 from kumiai.infrastructure.database.repositories.activity import SqlActivityLogRepository
 from kumiai.infrastructure.database.repositories.definitions import (
     SqlCharacterRepository,
@@ -53,7 +52,6 @@ class SqlUnitOfWork:
     def __init__(
         self, session_factory: async_sessionmaker[AsyncSession], *, read_only: bool = False
     ) -> None:
-        map_entities()
         self._factory = session_factory
         self._read_only = read_only
         self._db: AsyncSession | None = None

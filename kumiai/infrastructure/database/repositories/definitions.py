@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -20,6 +20,19 @@ D = TypeVar("D", Character, Skill)
 class _DefinitionRepository(Generic[D]):
     entity: type[D]
     table: sa.Table
+    # The lookups every request makes, built once per kind (see the package docstring).
+    _live_by_id: ClassVar[sa.Select[Any]]
+    _by_slug: ClassVar[sa.Select[Any]]
+    _live_by_slug: ClassVar[sa.Select[Any]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        live = cls.table.c.deleted_at.is_(None)
+        cls._live_by_id = sa.select(cls.entity).where(
+            cls.table.c.id == sa.bindparam("definition_id"), live
+        )
+        cls._by_slug = sa.select(cls.entity).where(cls.table.c.slug == sa.bindparam("slug"))
+        cls._live_by_slug = cls._by_slug.where(live)
 
     def __init__(self, db: AsyncSession) -> None:
         self._db = db
@@ -29,17 +42,13 @@ class _DefinitionRepository(Generic[D]):
         await self._db.flush()
 
     async def get(self, definition_id: UUID) -> D | None:
-        return await self._db.scalar(
-            sa.select(self.entity).where(
-                self.table.c.id == definition_id, self.table.c.deleted_at.is_(None)
-            )
-        )
+        found: D | None = await self._db.scalar(self._live_by_id, {"definition_id": definition_id})
+        return found
 
     async def get_by_slug(self, slug: str, *, include_deleted: bool = False) -> D | None:
-        query = sa.select(self.entity).where(self.table.c.slug == slug)
-        if not include_deleted:
-            query = query.where(self.table.c.deleted_at.is_(None))
-        return await self._db.scalar(query)
+        query = self._by_slug if include_deleted else self._live_by_slug
+        found: D | None = await self._db.scalar(query, {"slug": slug})
+        return found
 
     async def get_many_by_slug(self, slugs: Sequence[str]) -> list[D]:
         if not slugs:

@@ -10,6 +10,10 @@ from kumiai.domain.repositories import Page, PageRequest
 from kumiai.infrastructure.database.repositories.base import paginate_by_creation
 from kumiai.infrastructure.database.tables import projects
 
+BY_ID = sa.select(Project).where(projects.c.id == sa.bindparam("project_id"))
+LIVE_BY_ID = BY_ID.where(projects.c.deleted_at.is_(None))
+LIVE_BY_ID_FOR_UPDATE = LIVE_BY_ID.with_for_update().execution_options(populate_existing=True)
+
 
 class SqlProjectRepository:
     def __init__(self, db: AsyncSession) -> None:
@@ -20,19 +24,11 @@ class SqlProjectRepository:
         await self._db.flush()
 
     async def get(self, project_id: UUID, *, include_deleted: bool = False) -> Project | None:
-        query = sa.select(Project).where(projects.c.id == project_id)
-        if not include_deleted:
-            query = query.where(projects.c.deleted_at.is_(None))
-        return await self._db.scalar(query)
+        query = BY_ID if include_deleted else LIVE_BY_ID
+        return await self._db.scalar(query, {"project_id": project_id})
 
     async def get_for_update(self, project_id: UUID) -> Project | None:
-        query = (
-            sa.select(Project)
-            .where(projects.c.id == project_id, projects.c.deleted_at.is_(None))
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        return await self._db.scalar(query)
+        return await self._db.scalar(LIVE_BY_ID_FOR_UPDATE, {"project_id": project_id})
 
     async def path_in_use(self, path: str, *, exclude_id: UUID | None = None) -> bool:
         query = sa.select(projects.c.id).where(

@@ -13,6 +13,9 @@ from kumiai.infrastructure.database.repositories.base import paginate_by_creatio
 from kumiai.infrastructure.database.tables import sessions
 
 LIVE = sessions.c.deleted_at.is_(None)
+BY_ID = sa.select(Session).where(sessions.c.id == sa.bindparam("session_id"))
+LIVE_BY_ID = BY_ID.where(LIVE)
+LIVE_BY_ID_FOR_UPDATE = LIVE_BY_ID.with_for_update().execution_options(populate_existing=True)
 
 
 class SqlSessionRepository:
@@ -24,20 +27,12 @@ class SqlSessionRepository:
         await self._db.flush()
 
     async def get(self, session_id: UUID, *, include_deleted: bool = False) -> Session | None:
-        query = sa.select(Session).where(sessions.c.id == session_id)
-        if not include_deleted:
-            query = query.where(LIVE)
-        return await self._db.scalar(query)
+        query = BY_ID if include_deleted else LIVE_BY_ID
+        return await self._db.scalar(query, {"session_id": session_id})
 
     async def get_for_update(self, session_id: UUID) -> Session | None:
         """The live session, row-locked until the unit of work ends."""
-        query = (
-            sa.select(Session)
-            .where(sessions.c.id == session_id, LIVE)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        return await self._db.scalar(query)
+        return await self._db.scalar(LIVE_BY_ID_FOR_UPDATE, {"session_id": session_id})
 
     async def list_page(self, page: PageRequest, filters: SessionFilter) -> Page[Session]:
         columns = sessions.c
