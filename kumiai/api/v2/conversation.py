@@ -75,12 +75,7 @@ async def send_message(
     conversation = container.conversation
     if not _wants_stream(request):
         return Envelope(data=await conversation.send(session_id, body))
-    subscription = await conversation.subscribe(session_id, after=None)
-    try:
-        sent = await conversation.send(session_id, body)
-    except BaseException:
-        subscription.close()
-        raise
+    subscription, sent = await conversation.send_and_follow(session_id, body)
     return EventSourceResponse(
         _batches(subscription, sent.run_id), headers=SSE_HEADERS, ping=HEARTBEAT_SECONDS
     )

@@ -53,6 +53,22 @@ class ConversationService:
             await uow.commit()
         self._hub.publish(session_id, "status_changed", status=session.status.value)
 
+    async def send_and_follow(
+        self, session_id: UUID, body: SendMessage
+    ) -> tuple[Subscription, SentMessage]:
+        """Subscribe, then send, so the subscription sees every event of the turn.
+
+        The send itself finds the session (404 otherwise), so the subscription skips
+        the separate look-up ``subscribe`` makes: one transaction less before the turn.
+        """
+        subscription = self._hub.subscribe(session_id, after=None)
+        try:
+            sent = await self.send(session_id, body)
+        except BaseException:
+            subscription.close()
+            raise
+        return subscription, sent
+
     async def subscribe(self, session_id: UUID, after: int | None) -> Subscription:
         await self._require_session(session_id)
         return self._hub.subscribe(session_id, after=after)

@@ -179,6 +179,10 @@ class ActivityLogRepository(Protocol):
 
 
 class UserProfileRepository(Protocol):
+    async def get(self) -> UserProfile | None:
+        """The singleton profile; None until it was first created."""
+        ...
+
     async def get_or_create(self) -> UserProfile:
         """The singleton profile; created on first use, safe under concurrency."""
         ...

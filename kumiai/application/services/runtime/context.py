@@ -158,7 +158,9 @@ class TurnContextBuilder:
         return PreparedTurn(request=request, toolbox=toolbox, agent_name=agent_name)
 
     async def _snapshot(self, session_id: UUID) -> _Snapshot:
-        async with self._uow() as uow:
+        # Reads only, in autocommit: no BEGIN and COMMIT before the model request. (Each
+        # read of a READ COMMITTED transaction saw its own snapshot anyway.)
+        async with self._uow(read_only=True) as uow:
             session = await uow.sessions.get(session_id)
             if session is None:
                 raise NotFoundError("session", session_id)
@@ -170,15 +172,20 @@ class TurnContextBuilder:
                 project=project,
                 team=await _team(uow, session, project),
                 skills=await uow.skills.get_many_by_slug(character.skills if character else []),
-                profile=await uow.profiles.get_or_create(),
+                profile=await uow.profiles.get() or await self._first_profile(),
                 # A rough bound by the window for any runtime; the API runtime then
                 # fits the whole request (system prompt and tools too) exactly.
                 history_messages=trim_to_budget(
                     to_api_messages(await uow.messages.history(session_id)), self._context_window
                 ),
             )
-            await uow.commit()
             return snapshot
+
+    async def _first_profile(self) -> UserProfile:
+        async with self._uow() as uow:
+            profile = await uow.profiles.get_or_create()
+            await uow.commit()
+            return profile
 
     def _tools_for(self, snapshot: _Snapshot) -> list[Tool]:
         files = list(self._file_tools())

@@ -141,9 +141,12 @@ class TurnRunner:
             project = await uow.projects.get(session.project_id) if session.project_id else None
             if project is not None and project.is_archived:
                 return None  # an archived project's queues wait for it to be unarchived
-            item = await uow.pending.next_waiting(session_id)
-            if item is None:
+            # The whole queue at once: under the row lock no send adds to it meanwhile,
+            # so what follows the claimed item is what waits after this claim.
+            queue = await uow.pending.waiting(session_id)
+            if not queue:
                 return None
+            item, waiting = queue[0], queue[1:]
             if session.status.is_running:
                 # No turn of this session is live (its worker is here, claiming), so the
                 # status is what a failed settle left behind: repair it, don't refuse.
@@ -164,7 +167,6 @@ class TurnRunner:
             await record_session_activity(
                 uow, EventType.SESSION_STARTED, session, run_id=str(item.run_id)
             )
-            waiting = await uow.pending.waiting(session_id)
             await uow.commit()
             # Before any other await: the item is never out of the queue and not running.
             on_claimed(item)

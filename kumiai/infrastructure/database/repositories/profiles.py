@@ -12,7 +12,14 @@ class SqlUserProfileRepository:
     def __init__(self, db: AsyncSession) -> None:
         self._db = db
 
+    async def get(self) -> UserProfile | None:
+        return await self._db.scalar(sa.select(UserProfile).limit(1))
+
     async def get_or_create(self) -> UserProfile:
+        # Read first: it exists after the first use, and a read works in autocommit too.
+        profile = await self.get()
+        if profile is not None:
+            return profile
         # The singleton index makes a concurrent first insert a no-op instead of an error.
         await self._db.execute(
             insert(user_profiles).values(settings=default_settings()).on_conflict_do_nothing()
