@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from kumiai.api.deps import ContainerDep
 from kumiai.api.middleware.errors import error_response
+from kumiai.api.routing import FlatRouter
 from kumiai.api.schemas import Envelope, ErrorEnvelope
 from kumiai.application.dtos.health import HealthReport
 
-router = APIRouter(tags=["health"])
+router = FlatRouter(tags=["health"])
 
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorEnvelope, "description": "The database is unreachable."}

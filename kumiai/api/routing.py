@@ -11,11 +11,17 @@ flat onto the app (``include_flat``, what ``include_router`` used to do), and
 ``RouteIndex``, first in the app's route table, tests each route's literal prefix (a
 string comparison) before its regular expression. The flat routes stay in the table
 after the index, so the OpenAPI document and ``url_path_for`` see them as usual.
+
+The API modules declare their operations on a ``FlatRouter``, which records them
+instead of building them: building a route (its dependency tree, a pydantic adapter
+per parameter and response) is a good part of start-up, and ``include_flat`` builds
+every route again on the app, so an ``APIRouter``'s routes would be built twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIRouter
@@ -29,10 +35,38 @@ KEY_SEGMENTS = 3
 Routers = Sequence[tuple[str, APIRouter]]
 
 
+class RecordedRoute(APIRoute):
+    """A path operation as a ``FlatRouter`` declares it (the router's prefix, tags,
+    dependencies and responses already merged in), left for ``include_flat`` to build.
+    Only ``include_flat`` reads it: it is not a working route by itself."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        # No APIRoute.__init__: not building the route is the point.
+        self.path = path
+        self.endpoint = endpoint
+        # The app's router sets its own.
+        options.pop("dependency_overrides_provider", None)
+        self.options = options
+
+    def __repr__(self) -> str:
+        return f"RecordedRoute(path={self.path!r}, endpoint={self.endpoint.__qualname__})"
+
+
+class FlatRouter(APIRouter):
+    """An ``APIRouter`` for ``include_flat``: its decorators record path operations
+    instead of building them, so each route is built once, on the app."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(route_class=RecordedRoute, **options)
+
+
 def include_flat(app: FastAPI, routers: Iterable[tuple[str, APIRouter]]) -> None:
     """Add every path operation of ``routers`` to the app itself, under its prefix."""
     for prefix, router in routers:
         for route in router.routes:
+            if isinstance(route, RecordedRoute):
+                app.router.add_api_route(prefix + route.path, route.endpoint, **route.options)
+                continue
             if not isinstance(route, APIRoute):
                 raise TypeError(f"only path operations can be included flat, not {route!r}")
             app.router.add_api_route(

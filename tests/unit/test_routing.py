@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 
-from kumiai.api.routing import include_flat, index_routes
+from kumiai.api.routing import FlatRouter, RecordedRoute, include_flat, index_routes
 from kumiai.core.config import load_settings
 from kumiai.main import create_app
 
@@ -131,3 +131,42 @@ def test_every_endpoint_and_dependency_of_the_app_is_async(tmp_path: Path) -> No
         if not inspect.iscoroutinefunction(call)
     )
     assert sync == []
+
+
+def _declared_on(router: APIRouter) -> APIRouter:
+    async def audit(limit: int = 10) -> None:
+        """Every dependency of the router is merged into its routes."""
+
+    @router.get("/{item_id}", responses={404: {"description": "No such item."}})
+    async def read_item(item_id: int, verbose: bool = False) -> dict[str, Any]:
+        """Read one item."""
+        return {"id": item_id, "verbose": verbose}
+
+    @router.post("", status_code=201, summary="Create", dependencies=[Depends(audit)])
+    async def create_item(body: dict[str, int]) -> dict[str, int]:
+        return body
+
+    return router
+
+
+def test_a_flat_router_records_its_routes_and_the_app_builds_what_an_api_router_would() -> None:
+    options: dict[str, Any] = {"prefix": "/things", "tags": ["things"]}
+    flat = _declared_on(FlatRouter(**options))
+    assert all(isinstance(route, RecordedRoute) for route in flat.routes)
+    apps = []
+    for router in (_declared_on(APIRouter(**options)), flat):
+        app = FastAPI(dependencies=[Depends(lambda: None)])
+        include_flat(app, [("/api/v9", router)])
+        apps.append(app)
+    built, from_records = apps
+    assert from_records.openapi() == built.openapi()
+    for expected, route in zip(built.routes, from_records.routes, strict=True):
+        assert isinstance(route, APIRoute) == isinstance(expected, APIRoute)
+        if isinstance(route, APIRoute) and isinstance(expected, APIRoute):
+            assert (route.path, route.methods, route.status_code, route.name) == (
+                expected.path,
+                expected.methods,
+                expected.status_code,
+                expected.name,
+            )
+            assert len(route.dependant.dependencies) == len(expected.dependant.dependencies)

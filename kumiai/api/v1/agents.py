@@ -12,10 +12,11 @@ import posixpath
 from collections.abc import Iterable
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import Path, Query, Response, status
 from fastapi.responses import PlainTextResponse
 
 from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter
 from kumiai.api.v1.catalog_files import FilePath, text_of
 from kumiai.api.v1.catalog_shapes import (
     Agent,
@@ -33,7 +34,7 @@ V1_MAIN_DOCUMENT = "CLAUDE.md"
 
 AgentId = Annotated[str, Path(max_length=200, description="The agent's slug.")]
 
-router = APIRouter(tags=["v1 agents"])
+router = FlatRouter(tags=["v1 agents"])
 
 
 @router.get("", response_model=list[Agent])

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter
 from kumiai.application.dtos.mcp import McpServerView
 
-router = APIRouter(prefix="/mcp", tags=["v1 mcp"])
+router = FlatRouter(prefix="/mcp", tags=["v1 mcp"])
 
 
 @router.get("/servers", response_model=list[McpServerView])

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from pydantic import BaseModel
 
 from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter
 from kumiai.application.dtos.onboarding import OnboardingResult, OnboardingStatus, TeamName
 
-router = APIRouter(prefix="/onboarding", tags=["v1 onboarding"])
+router = FlatRouter(prefix="/onboarding", tags=["v1 onboarding"])
 
 
 class SetupBody(BaseModel):

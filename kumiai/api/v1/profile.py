@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter
 from kumiai.api.v1.catalog_shapes import ProfileBody, UserProfile, to_command
 from kumiai.application.dtos.profile import ProfileUpdate, ProfileView
 
-router = APIRouter(prefix="/profile", tags=["v1 profile"])
+router = FlatRouter(prefix="/profile", tags=["v1 profile"])
 
 
 @router.get("", response_model=UserProfile)

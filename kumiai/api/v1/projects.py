@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import Path, Query, Response, status
 
 from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter
 from kumiai.api.v1.catalog_files import FilePath, inline_file, text_of
 from kumiai.api.v1.catalog_shapes import (
     FileWriteBody,
@@ -28,7 +29,7 @@ from kumiai.application.dtos.projects import ProjectCreate, ProjectEdit, Project
 from kumiai.core.dependencies import Container
 from kumiai.core.exceptions import NotFoundError
 
-router = APIRouter(prefix="/projects", tags=["v1 projects"])
+router = FlatRouter(prefix="/projects", tags=["v1 projects"])
 
 # A string, not a UUID, so a stale or malformed id is a 404 whose text says "not found":
 # that is what makes the client forget the project id it remembered.

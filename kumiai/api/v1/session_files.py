@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, File, Query, UploadFile, status
+from fastapi import File, Query, UploadFile, status
 from fastapi.responses import FileResponse
 
 from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter
 from kumiai.api.v1.session_shapes import (
     CommitFiles,
     Committed,
@@ -22,7 +23,7 @@ from kumiai.api.v1.session_shapes import (
 )
 from kumiai.application.dtos.session_files import Upload
 
-router = APIRouter(prefix="/sessions/{session_id}/files", tags=["v1 session files"])
+router = FlatRouter(prefix="/sessions/{session_id}/files", tags=["v1 session files"])
 
 FilePath = Annotated[str, Query(min_length=1, max_length=4096)]
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from fastapi.responses import JSONResponse
 
 from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter
 from kumiai.api.v1.session_shapes import (
     CreateSession,
     Enqueued,
@@ -30,7 +31,7 @@ from kumiai.core.dependencies import Container
 from kumiai.domain.repositories import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from kumiai.domain.value_objects import SessionType
 
-router = APIRouter(prefix="/sessions", tags=["v1 sessions"])
+router = FlatRouter(prefix="/sessions", tags=["v1 sessions"])
 
 
 @router.get("", response_model=list[V1Session])

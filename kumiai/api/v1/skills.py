@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import Path, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter
 from kumiai.api.v1.catalog_files import FilePath, text_of
 from kumiai.api.v1.catalog_shapes import (
     FileRenameBody,
@@ -34,7 +35,7 @@ from kumiai.application.dtos.files import FileEntryView, FileWrite
 from kumiai.application.dtos.skills import SkillCreate, SkillImport, SkillUpdate
 from kumiai.application.dtos.tools import ToolInfo
 
-router = APIRouter(prefix="/skills", tags=["v1 skills"])
+router = FlatRouter(prefix="/skills", tags=["v1 skills"])
 
 SkillId = Annotated[str, Path(max_length=200, description="The skill's slug.")]
 

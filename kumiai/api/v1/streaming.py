@@ -13,17 +13,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter
 from kumiai.api.v1.session_shapes import UserQuery
 from kumiai.api.v1.stream_events import StreamMapper
 from kumiai.application.dtos.conversation import SendMessage
 from kumiai.application.services.runtime.events import SessionEvent, Subscription
 from kumiai.core.dependencies import Container
 
-router = APIRouter(prefix="/sessions", tags=["v1 streaming"])
+router = FlatRouter(prefix="/sessions", tags=["v1 streaming"])
 
 PING_SECONDS = 15.0
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter
 from kumiai.api.v1.catalog_shapes import Done
 
-router = APIRouter(prefix="/system", tags=["v1 system"])
+router = FlatRouter(prefix="/system", tags=["v1 system"])
 
 
 @router.post("/reset", response_model=Done)

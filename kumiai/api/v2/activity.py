@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter
-
 from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter
 from kumiai.api.schemas import ListEnvelope
 from kumiai.api.v2.common import PageDep, list_envelope
 from kumiai.api.v2.responses import errors
@@ -12,7 +11,7 @@ from kumiai.application.dtos.activity import ActivityView
 from kumiai.domain.repositories import ActivityFilter
 from kumiai.domain.value_objects import EventType
 
-router = APIRouter(prefix="/activity", tags=["activity"])
+router = FlatRouter(prefix="/activity", tags=["activity"])
 
 
 @router.get("", response_model=ListEnvelope[ActivityView], responses=errors(422))

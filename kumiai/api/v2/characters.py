@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter
 from kumiai.api.schemas import Envelope, ListEnvelope
 from kumiai.api.v2.common import PageDep, list_envelope
 from kumiai.api.v2.definitions import DefinitionFilterDep, Ref
@@ -10,7 +11,7 @@ from kumiai.api.v2.responses import errors
 from kumiai.application.dtos.characters import CharacterCreate, CharacterUpdate, CharacterView
 from kumiai.application.dtos.files import DocumentView, DocumentWrite, SyncCounts
 
-router = APIRouter(prefix="/characters", tags=["characters"])
+router = FlatRouter(prefix="/characters", tags=["characters"])
 
 
 @router.post(

@@ -7,16 +7,17 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import Header, Query, Request, status
 from sse_starlette import EventSourceResponse
 
 from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter
 from kumiai.api.schemas import Envelope
 from kumiai.api.v2.responses import errors
 from kumiai.application.dtos.conversation import QueueView, SendMessage, SentMessage
 from kumiai.application.services.runtime.events import SessionEvent, Subscription
 
-router = APIRouter(prefix="/sessions", tags=["conversation"])
+router = FlatRouter(prefix="/sessions", tags=["conversation"])
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 HEARTBEAT_SECONDS = 15

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import Path, Response, status
 
 from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter
 from kumiai.api.schemas import Envelope
 from kumiai.api.v2.responses import errors
 from kumiai.application.dtos.mcp import (
@@ -20,7 +21,7 @@ from kumiai.application.dtos.mcp import (
     McpTestResult,
 )
 
-router = APIRouter(prefix="/mcp/servers", tags=["mcp"])
+router = FlatRouter(prefix="/mcp/servers", tags=["mcp"])
 
 Name = Annotated[str, Path(description="The server's name, as in `allowed_mcps`.")]
 

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter
 from kumiai.api.schemas import Envelope
 from kumiai.api.v2.responses import errors
 from kumiai.application.dtos.profile import ProfileUpdate, ProfileView
 
-router = APIRouter(prefix="/profile", tags=["profile"])
+router = FlatRouter(prefix="/profile", tags=["profile"])
 
 
 @router.get("", response_model=Envelope[ProfileView], responses=errors())

@@ -3,9 +3,10 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter
 from kumiai.api.schemas import Envelope, ListEnvelope
 from kumiai.api.v2.common import PageDep, list_envelope
 from kumiai.api.v2.responses import errors
@@ -17,7 +18,7 @@ from kumiai.application.dtos.projects import (
     ProjectView,
 )
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = FlatRouter(prefix="/projects", tags=["projects"])
 
 
 @router.post(

@@ -3,9 +3,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter
 from kumiai.api.schemas import Envelope, ListEnvelope
 from kumiai.api.v2.common import PageDep, list_envelope
 from kumiai.api.v2.responses import errors
@@ -15,7 +16,7 @@ from kumiai.domain.entities import MAX_SEQUENCE
 from kumiai.domain.repositories import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SessionFilter
 from kumiai.domain.value_objects import SessionStatus, SessionType
 
-router = APIRouter(prefix="/sessions", tags=["sessions"])
+router = FlatRouter(prefix="/sessions", tags=["sessions"])
 
 
 @router.post(

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter
 from kumiai.api.schemas import Envelope, ListEnvelope
 from kumiai.api.v2.common import PageDep, list_envelope
 from kumiai.api.v2.definitions import DefinitionFilterDep, Ref
@@ -17,7 +18,7 @@ from kumiai.application.dtos.skills import (
     SkillView,
 )
 
-router = APIRouter(prefix="/skills", tags=["skills"])
+router = FlatRouter(prefix="/skills", tags=["skills"])
 
 
 @router.post(
