@@ -295,8 +295,8 @@ class TurnRunner:
             for message in partials():
                 await uow.messages.append(message)
             if synthetic_reason is not None:
-                history = await uow.messages.history(session_id)
-                for result in synthetic_results_for(history, synthetic_reason):
+                open_calls = await uow.messages.unanswered_tool_uses(session_id)
+                for result in synthetic_results_for(open_calls, synthetic_reason):
                     await uow.messages.append(result)
             if session.status.is_running:
                 move(session)
@@ -331,8 +331,8 @@ def _partials(sink: PersistingSink, claim: _Claim) -> Callable[[], list[Message]
 async def interrupt_session(uow: UnitOfWork, session: Session, reason: str) -> None:
     """A session whose turn died with no one to settle it: answer its open tool calls
     and move it to ``error``, so it can be resumed."""
-    history = await uow.messages.history(session.id)
-    for result in synthetic_results_for(history, reason):
+    open_calls = await uow.messages.unanswered_tool_uses(session.id)
+    for result in synthetic_results_for(open_calls, reason):
         await uow.messages.append(result)
     session.fail(reason)
     await record_session_activity(uow, EventType.SESSION_FAILED, session, error=reason)

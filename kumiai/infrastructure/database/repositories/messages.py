@@ -87,6 +87,28 @@ class SqlMessageRepository:
         )
         return list((await self._db.scalars(query)).all())
 
+    async def unanswered_tool_uses(self, session_id: UUID) -> list[Message]:
+        # A call is open when neither a result nor a repeat of the call follows it; only
+        # rows with a tool_use_id are visited, through (session_id, tool_use_id).
+        later = messages.alias("later")
+        answered = sa.exists().where(
+            later.c.session_id == messages.c.session_id,
+            later.c.tool_use_id == messages.c.tool_use_id,
+            later.c.sequence > messages.c.sequence,
+            (later.c.role == MessageRole.TOOL_RESULT) | _is_tool_use(later),
+        )
+        query = (
+            sa.select(Message)
+            .where(
+                messages.c.session_id == session_id,
+                messages.c.tool_use_id.is_not(None),
+                _is_tool_use(messages),
+                ~answered,
+            )
+            .order_by(messages.c.sequence)
+        )
+        return list((await self._db.scalars(query)).all())
+
     async def tool_results(self, session_id: UUID, tool_use_ids: Sequence[str]) -> list[Message]:
         if not tool_use_ids:
             return []
@@ -127,6 +149,12 @@ class SqlMessageRepository:
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _is_tool_use(table: sa.FromClause) -> sa.ColumnElement[bool]:
+    """``Message.is_tool_use`` in SQL: an assistant row whose metadata holds a call."""
+    call = sa.func.jsonb_typeof(table.c.metadata["tool_use"])
+    return (table.c.role == MessageRole.ASSISTANT) & (call == "object")
 
 
 # A cursor stores "no bound" as -1: sequences start at 0, so it never names a real row.

@@ -1,0 +1,120 @@
+"""Conversations as a session's persisted rows, for history and replay tests."""
+
+from __future__ import annotations
+
+import random
+from uuid import UUID, uuid4
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kumiai.domain.entities import Message
+from kumiai.infrastructure.database import tables
+
+
+def numbered(rows: list[Message]) -> list[Message]:
+    for index, message in enumerate(rows):
+        message.sequence = index
+    return rows
+
+
+class _Conversation:
+    def __init__(self, session: UUID, seed: int) -> None:
+        self.session = session
+        self.pick = random.Random(seed)
+        self.rows: list[Message] = []
+        self.calls = 0
+
+    def words(self, most: int) -> str:
+        return " ".join(self.pick.choice(["alpha", "beta", "gamma", "delta"]) for _ in range(most))
+
+    def call_ids(self, prefix: str, count: int) -> list[str]:
+        ids = [f"{prefix}{self.calls + n}" for n in range(count)]
+        self.calls += count
+        return ids
+
+    def user(self) -> None:
+        if self.pick.random() < 0.1:
+            sender = Message.user(self.session, self.words(8), uuid4(), "PM")
+            self.rows.append(sender)
+            return
+        user = Message.user(self.session, "ask " + self.words(self.pick.randint(0, 40)))
+        if self.pick.random() < 0.05 and self.rows:
+            user.metadata = {"delivered_after": max(0, len(self.rows) - self.pick.randint(1, 6))}
+        self.rows.append(user)
+
+    def text(self) -> None:
+        text = self.words(self.pick.randint(0, 30)) if self.pick.random() < 0.9 else "   "
+        self.rows.append(Message.assistant_text(self.session, text, "run"))
+
+    def tool_calls(self) -> None:
+        ids = self.call_ids("t", self.pick.randint(1, 3))
+        for call_id in ids:
+            call = Message.tool_use(self.session, call_id, "Read", {"p": self.words(3)}, "run")
+            self.rows.append(call)
+        if self.pick.random() < 0.15:
+            self.rows.append(Message.user(self.session, "queued " + self.words(3)))
+        answered = ids if self.pick.random() < 0.85 else ids[:-1]
+        for call_id in self.pick.sample(answered, len(answered)):
+            output = self.words(self.pick.randint(0, 200))
+            failed = self.pick.random() < 0.1
+            self.rows.append(Message.tool_result(self.session, call_id, output, failed))
+        if self.pick.random() < 0.05:
+            self.rows.append(Message.tool_result(self.session, ids[0], "again", False))
+
+    def web_call(self) -> None:
+        (call_id,) = self.call_ids("s", 1)
+        server = Message.tool_use(self.session, call_id, "WebSearch", {"q": "kumiai"}, "run")
+        server.metadata = {**server.metadata, "server_tool": True}
+        self.rows.append(server)
+        if self.pick.random() < 0.2:  # a result arriving a few rows later
+            self.rows.append(Message.assistant_text(self.session, self.words(3), "run"))
+        if self.pick.random() < 0.2:
+            self.rows.append(Message.user(self.session, "meanwhile " + self.words(3)))
+        self.rows.append(Message.tool_result(self.session, call_id, self.words(20), False))
+
+    def oddity(self) -> None:
+        if self.pick.random() < 0.5:
+            self.rows.append(Message.system(self.session, "notice"))
+        else:
+            self.rows.append(Message.tool_result(self.session, f"ghost{self.calls}", "?", False))
+
+
+def messy_session(session: UUID, seed: int, turns: int) -> list[Message]:
+    """Turns with text, parallel tool calls, web tool calls, queued and agent messages,
+    unanswered, repeated and stray results, system notices and delivery points."""
+    conversation = _Conversation(session, seed)
+    steps = [conversation.text] * 6 + [conversation.tool_calls] * 9 + [conversation.web_call] * 2
+    steps += [conversation.oddity] * 3
+    for _ in range(turns):
+        conversation.user()
+        for _ in range(conversation.pick.randint(0, 3)):
+            conversation.pick.choice(steps)()
+    return numbered(conversation.rows)
+
+
+async def insert_rows(connection: AsyncConnection, session_id: UUID, rows: list[Message]) -> None:
+    """Write numbered ``rows`` as the whole conversation of ``session_id``, in bulk."""
+    await connection.execute(
+        tables.messages.insert(),
+        [
+            {
+                "id": row.id,
+                "session_id": session_id,
+                "role": row.role,
+                "content": row.content,
+                "tool_use_id": row.tool_use_id,
+                "sequence": row.sequence,
+                "metadata": row.metadata,
+                "sender_session_id": row.sender_session_id,
+                "sender_name": row.sender_name,
+                "response_id": row.response_id,
+            }
+            for row in rows
+        ],
+    )
+    await connection.execute(
+        sa.update(tables.sessions)
+        .where(tables.sessions.c.id == session_id)
+        .values(next_sequence=len(rows))
+    )
