@@ -134,7 +134,15 @@ class MessageRepository(Protocol):
         ``before``/``after``/``order``. ``roles`` keeps only messages with those roles."""
         ...
 
-    async def history(self, session_id: UUID) -> list[Message]: ...
+    async def newest(
+        self, session_id: UUID, *, limit: int, before: int | None = None
+    ) -> list[Message]:
+        """Up to ``limit`` messages below sequence ``before`` (or the newest), newest first.
+
+        Reads only those rows, however long the session: a turn's history is read
+        backwards, a page at a time, until it covers the context window."""
+        ...
+
     async def unanswered_tool_uses(self, session_id: UUID) -> list[Message]:
         """The session's tool calls no later tool result answers, in order (see
         ``entities.unanswered_tool_uses``), read without loading the conversation."""
@@ -142,6 +150,10 @@ class MessageRepository(Protocol):
 
     async def tool_results(self, session_id: UUID, tool_use_ids: Sequence[str]) -> list[Message]:
         """The session's tool results answering any of ``tool_use_ids``, in order."""
+        ...
+
+    async def tool_uses(self, session_id: UUID, tool_use_ids: Sequence[str]) -> list[Message]:
+        """The session's tool calls with any of ``tool_use_ids``, in order."""
         ...
 
     async def count(self, session_id: UUID) -> int: ...

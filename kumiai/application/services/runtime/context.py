@@ -15,7 +15,7 @@ from kumiai.application.ports.tools import Tool, ToolContext
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.mcp import McpService
 from kumiai.application.services.models import ModelResolver
-from kumiai.application.services.runtime.history import to_api_messages, trim_to_budget
+from kumiai.application.services.runtime.history import recent_history
 from kumiai.application.services.runtime.orchestration import Delegation, orchestration_tools
 from kumiai.application.services.runtime.prompt import PromptInputs, build_system_prompt
 from kumiai.application.services.runtime.toolbox import ToolBox
@@ -173,10 +173,11 @@ class TurnContextBuilder:
                 team=await _team(uow, session, project),
                 skills=await uow.skills.get_many_by_slug(character.skills if character else []),
                 profile=await uow.profiles.get() or await self._first_profile(),
-                # A rough bound by the window for any runtime; the API runtime then
-                # fits the whole request (system prompt and tools too) exactly.
-                history_messages=trim_to_budget(
-                    to_api_messages(await uow.messages.history(session_id)), self._context_window
+                # A rough bound by the window for any runtime, read from the newest rows
+                # only; the API runtime then fits the whole request (system prompt and
+                # tools too) exactly.
+                history_messages=await recent_history(
+                    uow.messages, session_id, self._context_window
                 ),
             )
             return snapshot

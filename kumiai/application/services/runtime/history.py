@@ -15,11 +15,13 @@ does not define would be refused.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from kumiai.domain.entities import Message
+from kumiai.domain.repositories import MessageRepository
 from kumiai.domain.value_objects import MessageRole
 
 Block = dict[str, Any]
@@ -34,6 +36,8 @@ OPENING_PLACEHOLDER = "(conversation continues)"
 TRIMMED_PLACEHOLDER = "(earlier messages were trimmed to fit the context window)"
 UNANSWERED_RESULT = "Tool call was not completed."
 ELIDED_OUTPUT = "[tool output elided to fit the context window: {chars} characters]"
+FIRST_PAGE_ROWS = 200
+ROW_OVERHEAD_CHARS = 30  # a block's keys, as estimate_tokens counts them
 
 
 def replay_order(messages: Sequence[Message]) -> list[Message]:
@@ -263,21 +267,122 @@ def trim_to_budget(
     lands on the last such message: the newest exchange is always kept.
     """
     sizes = [estimate(message) for message in messages]
-    remaining = sum(sizes)
-    if remaining <= budget_tokens:
+    if sum(sizes) <= budget_tokens:
         return messages
-    cut = 0
-    for index in range(1, len(messages)):
-        remaining -= sizes[index - 1]
+    return _cut(messages, sizes, budget_tokens, earliest=1)
+
+
+def _cut(
+    messages: list[ApiMessage], sizes: list[int], budget_tokens: int, *, earliest: int
+) -> list[ApiMessage]:
+    """``messages`` from the first clean start at or after ``earliest`` whose rest fits
+    (else the last clean start), opened by the trimmed note; unchanged without one."""
+    remaining = sum(sizes[earliest:])
+    cut = None
+    for index in range(earliest, len(messages)):
+        if index > earliest:
+            remaining -= sizes[index - 1]
         if _is_clean_start(messages[index]):
             cut = index
             if remaining <= budget_tokens:
                 break
-    if cut == 0:
+    if cut is None:
         return messages
     first, *rest = messages[cut:]
     note = {"type": "text", "text": TRIMMED_PLACEHOLDER}
     return [{"role": "user", "content": [note, *_content_blocks(first["content"])]}, *rest]
+
+
+def trim_window(
+    rows: Sequence[Message],
+    budget_tokens: int,
+    *,
+    complete: bool,
+    strays: Set[str] = frozenset(),
+) -> list[ApiMessage] | None:
+    """``trim_to_budget(to_api_messages(history), budget_tokens)`` from the newest rows.
+
+    ``rows`` are the session's latest messages by sequence, all of them when
+    ``complete``. The answer is exact, or None when the rows don't prove it yet and
+    older ones are needed: the rows must hold a *clean restart* (a user message from
+    which the replay no longer depends on anything older, see ``_clean_restart``),
+    and the conversation from there must alone exceed the budget, so that trimming
+    the whole history would never keep anything before it. ``strays`` are results
+    known to answer no call of the session at all (replay drops them).
+    """
+    if complete:
+        return trim_to_budget(to_api_messages(rows), budget_tokens)
+    if not rows:
+        return None
+    oldest = min(message.sequence for message in rows)
+    if any(_delivery_point(message, oldest) < oldest for message in rows):
+        return None  # a row replays among older ones
+    ordered = replay_order(rows)
+    start = _clean_restart(ordered, strays)
+    if start is None:
+        return None
+    tail = to_api_messages(ordered[start:])
+    sizes = [estimate_tokens(message) for message in tail]
+    if sum(sizes) <= budget_tokens:
+        return None
+    # The whole history's trim passes over everything before the restart (more than the
+    # budget follows it) and then runs exactly like this one.
+    return _cut(tail, sizes, budget_tokens, earliest=0)
+
+
+def _delivery_point(message: Message, default: int) -> int:
+    delivered = message.metadata.get(DELIVERED_AFTER)
+    return delivered if isinstance(delivered, int) else default
+
+
+def _clean_restart(ordered: Sequence[Message], strays: Set[str]) -> int | None:
+    """The first index from which ``to_api_messages`` of the rows alone equals the tail
+    of ``to_api_messages`` of the whole history, whatever came before the rows.
+
+    An assistant text or a web tool call answers every open call (``close_pending``),
+    so after one replay is in the same state with or without older rows, as long as
+    no later tool result answers a call the rows don't hold. From there, the first user
+    text that starts a new turn while no call is open is a clean restart, provided no
+    result from it on answers a call made before it.
+    """
+    calls: dict[str, int] = {}
+    answered_from: list[int] = []  # per row: where the call a result answers is, or -1
+    for index, message in enumerate(ordered):
+        if message.is_tool_result and message.tool_use_id not in strays:
+            answered_from.append(calls.get(message.tool_use_id or "", -1))
+        else:
+            if message.is_tool_use:
+                calls.setdefault(message.tool_use_id or "", index)
+            answered_from.append(index)
+    # earliest[i]: the oldest call answered by a result at i or later.
+    earliest = list(answered_from)
+    for index in range(len(earliest) - 2, -1, -1):
+        earliest[index] = min(earliest[index], earliest[index + 1])
+
+    builder = _Builder()
+    synced = False
+    for index, message in enumerate(ordered):
+        if (
+            synced
+            and earliest[index] >= index
+            and message.role == MessageRole.USER
+            and attributed_text(message).strip()
+            and not builder.pending
+            and builder.turns
+            and builder.turns[-1][0] == "assistant"
+        ):
+            return index
+        # Past a result for an unknown call, replay may differ until the next reset.
+        synced = (synced and answered_from[index] >= 0) or _resets(message)
+        _add_row(builder, message)
+    return None
+
+
+def _resets(message: Message) -> bool:
+    """Rows replayed by first answering every open call (see ``_add_row``)."""
+    if message.is_tool_use:
+        return message.metadata.get(SERVER_TOOL) is True
+    return message.role == MessageRole.ASSISTANT and bool(message.content.strip())
 
 
 def _is_clean_start(message: ApiMessage) -> bool:
@@ -288,3 +393,60 @@ def _is_clean_start(message: ApiMessage) -> bool:
 
 def _content_blocks(content: str | list[Block]) -> list[Block]:
     return [{"type": "text", "text": content}] if isinstance(content, str) else content
+
+
+async def recent_history(
+    messages: MessageRepository, session_id: UUID, budget_tokens: int
+) -> list[ApiMessage]:
+    """The session's history trimmed to ``budget_tokens``, reading only its newest rows.
+
+    Exactly ``trim_to_budget(to_api_messages(<every row>), budget_tokens)``. Rows are
+    read newest first, a page at a time, until ``trim_window`` can answer from them:
+    about a budget's worth of rows for a long session, whatever its length.
+    """
+    newest_first: list[Message] = []
+    chars = 0
+    limit = FIRST_PAGE_ROWS
+    wanted_chars = budget_tokens * CHARS_PER_TOKEN
+    looked_up: set[str] = set()
+    strays: set[str] = set()
+    while True:
+        before = newest_first[-1].sequence if newest_first else None
+        page = await messages.newest(session_id, limit=limit, before=before)
+        newest_first.extend(page)
+        chars += sum(_row_chars(message) for message in page)
+        complete = len(page) < limit
+        if not complete and chars <= wanted_chars:
+            # Enough rows of the size seen so far to pass the budget, and a quarter more.
+            per_row = max(1, chars // len(newest_first))
+            limit = max(FIRST_PAGE_ROWS, (wanted_chars - chars) // per_row * 5 // 4)
+            continue
+        rows = newest_first[::-1]
+        limit = max(FIRST_PAGE_ROWS, len(newest_first) // 2)
+        unknown = set() if complete else _results_without_calls(rows) - looked_up
+        if unknown:
+            # Results whose calls are older than the rows: a call that exists must be read.
+            looked_up |= unknown
+            calls = await messages.tool_uses(session_id, sorted(unknown))
+            strays |= unknown - {call.tool_use_id for call in calls}
+            if calls:
+                limit = max(limit, rows[0].sequence - calls[0].sequence + FIRST_PAGE_ROWS)
+                continue
+        window = trim_window(rows, budget_tokens, complete=complete, strays=strays)
+        if window is not None:
+            return window
+
+
+def _results_without_calls(rows: Sequence[Message]) -> set[str]:
+    calls = {message.tool_use_id for message in rows if message.is_tool_use}
+    return {
+        message.tool_use_id
+        for message in rows
+        if message.is_tool_result and message.tool_use_id and message.tool_use_id not in calls
+    }
+
+
+def _row_chars(message: Message) -> int:
+    """About the characters a row adds to the API messages (cheaper than building them)."""
+    call = message.tool_input
+    return ROW_OVERHEAD_CHARS + len(message.content) + (len(repr(call)) if call else 0)

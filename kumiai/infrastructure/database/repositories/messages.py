@@ -79,12 +79,14 @@ class SqlMessageRepository:
         next_cursor = walk.cursor_after(items[-1].sequence) if len(rows) > limit else None
         return Page(items=items, next_cursor=next_cursor, limit=limit)
 
-    async def history(self, session_id: UUID) -> list[Message]:
-        query = (
-            sa.select(Message)
-            .where(messages.c.session_id == session_id)
-            .order_by(messages.c.sequence)
-        )
+    async def newest(
+        self, session_id: UUID, *, limit: int, before: int | None = None
+    ) -> list[Message]:
+        # Walks the (session_id, sequence) unique index backwards: cost ~ limit.
+        query = sa.select(Message).where(messages.c.session_id == session_id)
+        if before is not None:
+            query = query.where(messages.c.sequence < before)
+        query = query.order_by(messages.c.sequence.desc()).limit(limit)
         return list((await self._db.scalars(query)).all())
 
     async def unanswered_tool_uses(self, session_id: UUID) -> list[Message]:
@@ -118,6 +120,20 @@ class SqlMessageRepository:
                 messages.c.session_id == session_id,
                 messages.c.tool_use_id.in_(list(tool_use_ids)),
                 messages.c.role == MessageRole.TOOL_RESULT,
+            )
+            .order_by(messages.c.sequence)
+        )
+        return list((await self._db.scalars(query)).all())
+
+    async def tool_uses(self, session_id: UUID, tool_use_ids: Sequence[str]) -> list[Message]:
+        if not tool_use_ids:
+            return []
+        query = (
+            sa.select(Message)
+            .where(
+                messages.c.session_id == session_id,
+                messages.c.tool_use_id.in_(list(tool_use_ids)),
+                _is_tool_use(messages),
             )
             .order_by(messages.c.sequence)
         )

@@ -1,0 +1,81 @@
+"""A turn on a long session reads only the newest rows, and asks the model the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+import sqlalchemy as sa
+
+from kumiai.application.services.runtime.context import PreparedTurn
+from kumiai.application.services.runtime.history import to_api_messages, trim_to_budget
+from kumiai.core.config import Settings, load_settings
+from kumiai.domain.entities import Message
+from tests.factories.conversations import insert_rows, messy_session
+from tests.integration.runtime.helpers import send, wait_until_idle
+from tests.support.live import LiveApp
+from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
+
+WINDOW = 16_384
+
+
+@pytest.fixture
+def live_settings(tmp_path: Path, live_database_url: str, claude: ScriptedAnthropic) -> Settings:
+    return load_settings(
+        home=tmp_path / "home",
+        database_url=live_database_url,
+        claude_config_file=tmp_path / ".claude.json",
+        context_window_tokens=WINDOW,
+        ANTHROPIC_API_KEY="test-key",
+        ANTHROPIC_BASE_URL=claude.base_url,
+        _env_file=None,
+    )
+
+
+async def _every_row(live: LiveApp, session_id: UUID) -> list[Message]:
+    async with live.container.database.session_factory() as db:
+        query = sa.select(Message).where(sa.column("session_id") == session_id)
+        rows = list((await db.scalars(query)).all())
+    return sorted(rows, key=lambda row: row.sequence)
+
+
+async def test_a_turn_on_a_long_session_reads_only_its_newest_rows(
+    live: LiveApp, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    response = await live.client.post("/api/v2/sessions", json={"session_type": "assistant"})
+    session_id = UUID(response.json()["data"]["id"])
+    rows = messy_session(session_id, seed=3, turns=2_000)
+    async with live.container.database.engine.begin() as connection:
+        await insert_rows(connection, session_id, rows)
+    contexts = live.container.runs.turn_runner._contexts  # type: ignore[union-attr]
+    real_build = contexts.build
+    seen: dict[str, Any] = {}
+
+    async def build(built_for: UUID) -> PreparedTurn:
+        seen["rows"] = await _every_row(live, built_for)  # the claimed message included
+        loaded = [0]
+
+        def count(*_: Any) -> None:
+            loaded[0] += 1
+
+        sa.event.listen(Message, "load", count)
+        try:
+            seen["prepared"] = await real_build(built_for)
+        finally:
+            sa.event.remove(Message, "load", count)
+        seen["loaded"] = loaded[0]
+        return seen["prepared"]  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(contexts, "build", build)
+    claude.enqueue(Reply.text("still with you"))
+
+    await send(live.client, str(session_id), "and now?")
+    await wait_until_idle(live, str(session_id))
+
+    every_row = seen["rows"]
+    assert len(every_row) == len(rows) + 1
+    assert seen["prepared"].request.messages == trim_to_budget(to_api_messages(every_row), WINDOW)
+    assert seen["loaded"] < len(every_row) / 5, (seen["loaded"], len(every_row))
+    assert claude.requests[-1].body["messages"][-1]["content"][-1]["text"] == "and now?"
