@@ -1,7 +1,7 @@
 """Start-up imports only what answering the first request needs.
 
 The SDKs below take seconds of CPU and tens of MB between them; they are imported on
-first use (a turn, an MCP server, a model list with a key, a migration), so
+first use (a turn, an MCP server, a migration; the model list does without), so
 ``kumiai serve`` answers sooner and idles smaller. A top-level import of one of them
 anywhere in the app's import graph fails here.
 """
@@ -38,8 +38,19 @@ def _imported_after(statement: str) -> set[str]:
         "from kumiai.core.dependencies import build_container, open_database\n"
         "settings = Settings(anthropic_api_key='sk-test', database_url='postgresql://x@h/d')\n"
         "build_container(settings, open_database(settings, settings.database_url))",
+        # The first health check with a key resolves the model through the API's list.
+        "import asyncio\n"
+        "from kumiai.infrastructure.claude.models import AnthropicModelList\n"
+        "models = AnthropicModelList('sk-test', 'http://127.0.0.1:9', timeout=1)\n"
+        "async def listing():\n"
+        "    try:\n"
+        "        await models.list_models()\n"
+        "    except Exception:\n"
+        "        pass\n"
+        "    await models.aclose()\n"
+        "asyncio.run(listing())",
     ],
-    ids=["cli", "app", "container"],
+    ids=["cli", "app", "container", "model-list"],
 )
 def test_start_up_leaves_the_sdks_unimported(statement: str) -> None:
     assert _imported_after(statement) == set()

@@ -144,3 +144,16 @@ async def test_without_credentials_the_table_answers_without_a_request(
     assert (resolved.id, resolved.source) == (FALLBACK_MODELS["sonnet"], "fallback")
     assert resolved.problem is not None and "ANTHROPIC_API_KEY" in resolved.problem
     assert claude.model_list_requests == 0
+
+
+@pytest.mark.parametrize(("should_retry", "requests"), [(True, 2), (False, 1)])
+async def test_a_failing_list_is_retried_once_when_the_api_says_it_may_pass(
+    resolver: ModelResolver, claude: ScriptedAnthropic, should_retry: bool, requests: int
+) -> None:
+    claude.set_models(Reply.error(503, "overloaded_error", should_retry=should_retry))
+
+    resolved = await resolver.resolve("opus")
+
+    assert resolved.source == "fallback"
+    assert resolved.problem is not None and "503 overloaded_error" in resolved.problem
+    assert claude.model_list_requests == requests
