@@ -174,6 +174,11 @@ class PendingInputRepository(Protocol):
         """The session's pending inputs, first to run first."""
         ...
 
+    async def locked_queue(self, session_id: UUID) -> tuple[Session | None, list[PendingInput]]:
+        """The live session, row-locked until the unit of work ends, and its pending
+        inputs (as ``waiting``), read together in one round trip."""
+        ...
+
     async def next_waiting(self, session_id: UUID) -> PendingInput | None: ...
     async def dropped(self, session_id: UUID, limit: int) -> list[PendingInput]:
         """The newest ``limit`` inputs the user took off the queue, newest first."""

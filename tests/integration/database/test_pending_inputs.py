@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from uuid import uuid4
 
 import pytest
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from kumiai.core.exceptions import ConflictError
 from kumiai.domain.entities import PendingInput, Session
 from kumiai.domain.value_objects import PendingInputState, SessionType
 from kumiai.infrastructure.database.engine import Database
+from kumiai.infrastructure.database.repositories.pending_inputs import _LOCKED_QUEUE
 from kumiai.infrastructure.database.unit_of_work import SqlUnitOfWork
 
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
@@ -83,3 +86,29 @@ async def test_a_dropped_row_must_say_when_it_was_dropped(database: Database) ->
     cause = raised.value.__cause__
     assert isinstance(cause, IntegrityError)
     assert getattr(cause.orig, "sqlstate", None) == "23514"
+
+
+async def test_the_locked_queue_is_the_session_and_its_waiting_inputs_in_order(
+    database: Database,
+) -> None:
+    session = await _session(database)
+    empty = await _session(database)
+    first, second, third = await _accept(database, session, "one", "two", "three")
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        (loaded,) = [item for item in await uow.pending.waiting(session.id) if item.id == second.id]
+        loaded.drop("no longer needed", NOW)
+        await uow.commit()
+
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        locked, queue = await uow.pending.locked_queue(session.id)
+        assert locked is not None and locked.id == session.id
+        assert [item.id for item in queue] == [first.id, third.id]
+        locked_empty, nothing = await uow.pending.locked_queue(empty.id)
+        assert locked_empty is not None and nothing == []
+        assert await uow.pending.locked_queue(uuid4()) == (None, [])
+
+
+def test_the_locked_queue_locks_the_session_row_only() -> None:
+    # The shared test connection cannot show a second locker waiting; the SQL says it.
+    sql = str(_LOCKED_QUEUE.compile(dialect=postgresql.dialect()))
+    assert sql.rstrip().endswith("FOR UPDATE OF sessions")

@@ -107,13 +107,12 @@ class RunManager:
             raise PayloadTooLargeError(f"a message may hold at most {MAX_MESSAGE_CHARS} characters")
         async with self._uow() as uow:
             # The row lock orders this send against other sends and turn starts.
-            session = await uow.sessions.get_for_update(session_id)
+            session, ahead = await uow.pending.locked_queue(session_id)
             if session is None:
                 raise NotFoundError("session", session_id)
             if session.project_id is not None:
                 refuse_if_archived(await uow.projects.get(session.project_id))
             self._require_claude(session_id)
-            ahead = await uow.pending.waiting(session_id)
             item = PendingInput.accept(
                 session_id, content, sender_session_id, sender_name, metadata
             )

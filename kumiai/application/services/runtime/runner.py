@@ -135,15 +135,14 @@ class TurnRunner:
 
     async def _claim(self, session_id: UUID, on_claimed: OnClaimed) -> _Claim | None:
         async with self._uow() as uow:
-            session = await uow.sessions.get_for_update(session_id)
+            # The whole queue with the lock: under it no send adds to the queue, so
+            # what follows the claimed item is what waits after this claim.
+            session, queue = await uow.pending.locked_queue(session_id)
             if session is None or session.status is SessionStatus.CANCELLED:
                 return None  # gone, or its queue is paused until resume
             project = await uow.projects.get(session.project_id) if session.project_id else None
             if project is not None and project.is_archived:
                 return None  # an archived project's queues wait for it to be unarchived
-            # The whole queue at once: under the row lock no send adds to it meanwhile,
-            # so what follows the claimed item is what waits after this claim.
-            queue = await uow.pending.waiting(session_id)
             if not queue:
                 return None
             item, waiting = queue[0], queue[1:]

@@ -7,11 +7,21 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kumiai.domain.entities import PendingInput
+from kumiai.domain.entities import PendingInput, Session
 from kumiai.domain.value_objects import PendingInputState
 from kumiai.infrastructure.database.tables import pending_inputs, sessions
 
 _PENDING = pending_inputs.c.state == PendingInputState.PENDING
+# The session (locked; the outer join is never locked) with one row per pending input.
+_LOCKED_QUEUE = (
+    sa.select(Session, PendingInput)
+    .select_from(sessions)
+    .outerjoin(pending_inputs, sa.and_(pending_inputs.c.session_id == sessions.c.id, _PENDING))
+    .where(sessions.c.id == sa.bindparam("session_id"), sessions.c.deleted_at.is_(None))
+    .order_by(pending_inputs.c.position)
+    .with_for_update(of=sessions)
+    .execution_options(populate_existing=True)
+)
 
 
 class SqlPendingInputRepository:
@@ -29,6 +39,12 @@ class SqlPendingInputRepository:
             .order_by(pending_inputs.c.position)
         )
         return list((await self._db.scalars(query)).all())
+
+    async def locked_queue(self, session_id: UUID) -> tuple[Session | None, list[PendingInput]]:
+        rows = (await self._db.execute(_LOCKED_QUEUE, {"session_id": session_id})).all()
+        if not rows:
+            return None, []
+        return rows[0][0], [item for _, item in rows if item is not None]
 
     async def next_waiting(self, session_id: UUID) -> PendingInput | None:
         query = (
