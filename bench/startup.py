@@ -15,17 +15,23 @@ Each start is timed from spawning ``python -m kumiai serve`` to the first 200 fr
 Idle RSS is the server process's resident memory a few seconds after its first
 health answer (the embedded PostgreSQL's processes are reported apart). Results go
 to ``bench/results/startup.{json,md}``.
+
+``--baseline REV`` also starts the code of git revision REV (checked out in a
+temporary worktree, run with the same interpreter), alternating with the current code
+start by start, so both see the same machine load; the table then has their ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,15 +50,19 @@ TARGET_SECONDS = 3.0
 TARGET_RSS_MB = 150.0
 
 
-def start(env: dict[str, str], log: Path, *, idle: bool = False) -> dict[str, float]:
-    """Serve until healthy (and idle a while if asked); returns the timings and memory."""
+def start(
+    env: dict[str, str], log: Path, *, idle: bool = False, code: Path = ROOT
+) -> dict[str, float]:
+    """Serve until healthy (and idle a while if asked); returns the timings and memory.
+
+    ``code`` is the checkout whose ``kumiai`` runs (``-m`` imports from the cwd first)."""
     port = free_port()
     started = time.perf_counter()
     with log.open("a") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "kumiai", "serve", "--port", str(port)],
             env=env,
-            cwd=ROOT,
+            cwd=code,
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -94,59 +104,116 @@ def _memory(pid: int, pgdata: Path) -> dict[str, float]:
     return memory
 
 
-def measure(scratch: Path, repeats: int) -> dict[str, list[dict[str, float]]]:
-    runs: dict[str, list[dict[str, float]]] = {"cold": [], "warm": []}
+def measure(
+    scratch: Path, repeats: int, codes: dict[str, Path]
+) -> dict[str, dict[str, list[dict[str, float]]]]:
+    """Each kind of start, ``repeats`` times per checkout in ``codes``, alternating."""
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {
+        name: {"cold": [], "warm": []} for name in codes
+    }
     log = scratch / "serve.log"
     for attempt in range(repeats):
-        home = scratch / f"home-{attempt}"
-        env = kumiai_env(home, KUMIAI_LOG_FORMAT="console")
-        runs["cold"].append(start(env, log))
-        runs["warm"].append(start(env, log, idle=True))
+        for name, code in codes.items():
+            home = scratch / f"home-{name}-{attempt}"
+            env = kumiai_env(home, KUMIAI_LOG_FORMAT="console")
+            runs[name]["cold"].append(start(env, log, code=code))
+            runs[name]["warm"].append(start(env, log, idle=True, code=code))
     if os.environ.get(TEST_DATABASE_URL_VARIABLE):
         with harness.scratch_database() as url:
-            env = kumiai_env(scratch / "home-external", KUMIAI_DATABASE_URL=url)
-            runs["external"] = [start(env, log, idle=True) for _ in range(repeats)]
+            for name in codes:
+                runs[name]["external"] = []
+            for _ in range(repeats):
+                for name, code in codes.items():
+                    env = kumiai_env(scratch / f"home-external-{name}", KUMIAI_DATABASE_URL=url)
+                    runs[name]["external"].append(start(env, log, idle=True, code=code))
     return runs
+
+
+@contextlib.contextmanager
+def checkout(revision: str, scratch: Path) -> Iterator[Path]:
+    """``revision`` in a temporary git worktree, removed afterwards."""
+    folder = scratch / "baseline"
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(folder), revision],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield folder
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, check=False)
+
+
+def _medians(kind_runs: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
+    return {
+        kind: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        for kind, runs in kind_runs.items()
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--baseline", metavar="REV", help="also run this git revision")
     args = parser.parse_args()
-    with harness.scratch() as folder:
-        runs = measure(folder, args.repeats)
-    summary = {
-        kind: {key: statistics.median(run[key] for run in kind_runs) for key in kind_runs[0]}
-        for kind, kind_runs in runs.items()
-    }
-    table: list[list[object]] = [
-        ["start", "seconds to first answer", "target", "idle RSS MB", "PostgreSQL RSS MB"]
+    with harness.scratch() as folder, contextlib.ExitStack() as stack:
+        codes = {"current": ROOT}
+        if args.baseline:
+            codes["baseline"] = stack.enter_context(checkout(args.baseline, folder))
+        all_runs = measure(folder, args.repeats, codes)
+    summaries = {name: _medians(kind_runs) for name, kind_runs in all_runs.items()}
+    summary, baseline = summaries["current"], summaries.get("baseline")
+    headers: list[object] = [
+        "start",
+        "seconds to first answer",
+        "target",
+        "idle RSS MB",
+        "PostgreSQL RSS MB",
     ]
+    if baseline is not None:
+        headers += [f"baseline {args.baseline} s", "baseline RSS MB", "s / baseline s"]
+    table: list[list[object]] = [headers]
     for kind, values in summary.items():
-        table.append(
-            [
-                kind,
-                values["seconds"],
-                f"< {TARGET_SECONDS}" if kind == "cold" else "-",
-                values.get("rss_mb", "-"),
-                values.get("postgres_rss_mb", "-"),
+        row: list[object] = [
+            kind,
+            values["seconds"],
+            f"< {TARGET_SECONDS}" if kind == "cold" else "-",
+            values.get("rss_mb", "-"),
+            values.get("postgres_rss_mb", "-"),
+        ]
+        if baseline is not None:
+            before = baseline[kind]
+            row += [
+                before["seconds"],
+                before.get("rss_mb", "-"),
+                round(values["seconds"] / before["seconds"], 2),
             ]
+        table.append(row)
+    results: dict[str, object] = {
+        "repeats": args.repeats,
+        "summary": summary,
+        "runs": all_runs["current"],
+        "targets": {"cold_seconds": TARGET_SECONDS, "idle_rss_mb": TARGET_RSS_MB},
+    }
+    notes = [
+        f"Medians of {args.repeats} starts each. Idle RSS is taken {IDLE_SECONDS:.0f} s "
+        f"after the first answer (target < {TARGET_RSS_MB:.0f} MB).",
+    ]
+    if baseline is not None:
+        results |= {"baseline": args.baseline, "baseline_summary": baseline}
+        results["baseline_runs"] = all_runs["baseline"]
+        notes.append(
+            f"Baseline: revision {args.baseline}, started alternately with the current "
+            "code (same interpreter and machine load)."
         )
     print(
         reporting.write(
             "startup",
             "Start-up: spawn to first health answer, and idle memory",
-            {
-                "repeats": args.repeats,
-                "summary": summary,
-                "runs": runs,
-                "targets": {"cold_seconds": TARGET_SECONDS, "idle_rss_mb": TARGET_RSS_MB},
-            },
+            results,
             table,
-            notes=[
-                f"Medians of {args.repeats} starts each. Idle RSS is taken {IDLE_SECONDS:.0f} s "
-                f"after the first answer (target < {TARGET_RSS_MB:.0f} MB).",
-            ],
+            notes=notes,
         )
     )
 
