@@ -5,7 +5,9 @@ The whole request counts: system prompt, tool definitions and messages, plus the
 with a characters-per-token ratio that is calibrated against the API's own numbers
 (``messages.count_tokens``, and the size a "prompt is too long" error states). Once an
 estimate comes near the budget the request is counted exactly, when the API (or the
-proxy in front of it) offers counting.
+proxy in front of it) offers counting; not when a calibrated estimate is well over it
+(a long session's every turn), which is shrunk without a round trip. A message's size
+is measured once per request, and not again by the next request that repeats it.
 
 A request over the budget is shrunk to a lower target (old tool outputs elided first,
 then the oldest whole exchanges dropped, see ``history.fit_to_budget``), so the next
@@ -32,6 +34,8 @@ logger = get_logger(__name__)
 DEFAULT_CHARS_PER_TOKEN = 3.0
 CHARS_PER_TOKEN_BOUNDS = (1.0, 6.0)
 COUNT_ABOVE = 0.7  # count exactly once an estimate passes this share of the budget
+# ...unless, with a ratio the API confirmed, it is this far over: it is shrunk anyway.
+SURELY_OVER = 1.1
 SHRINK_TO = 0.75  # a request over the budget is shrunk to this share of it
 HARD_SHRINK_TO = 0.5  # after the API refused a request as too long
 _STATED_SIZE = re.compile(r"prompt is too long: (\d+) tokens(?: > (\d+) maximum)?")
@@ -64,7 +68,11 @@ class ContextWindow:
 
     def __init__(self) -> None:
         self._chars_per_token = DEFAULT_CHARS_PER_TOKEN
+        self._calibrated = False
         self._counting = True
+        # JSON sizes of the messages last measured, by identity: a long session's next
+        # request repeats most of them (the same objects), and each is measured once.
+        self._sizes: dict[int, tuple[ApiMessage, int]] = {}
         # The window a model's refusal stated, when smaller than the configured one.
         self._stated_windows: dict[str, int] = {}
 
@@ -75,6 +83,7 @@ class ContextWindow:
         messages: list[ApiMessage],
     ) -> list[ApiMessage]:
         """``messages`` if the request fits, else a shrunk copy."""
+        self._sizes = {id(message): (message, self._chars(message)) for message in messages}
         budget = self._budget(request)
         if await self._measure(client, request, messages, budget) <= budget:
             return messages
@@ -93,7 +102,13 @@ class ContextWindow:
         return self._shrink(request, messages, HARD_SHRINK_TO, keep_last=1)
 
     def estimate(self, message: ApiMessage) -> int:
-        return max(1, round(len(json.dumps(message)) / self._chars_per_token))
+        return max(1, round(self._chars(message) / self._chars_per_token))
+
+    def _chars(self, message: ApiMessage) -> int:
+        known = self._sizes.get(id(message))
+        if known is not None and known[0] is message:
+            return known[1]
+        return len(json.dumps(message))
 
     def _shrink(
         self, request: TurnRequest, messages: list[ApiMessage], share: float, *, keep_last: int
@@ -118,9 +133,11 @@ class ContextWindow:
         messages: list[ApiMessage],
         budget: int,
     ) -> int:
-        chars = _request_chars(request, messages)
+        chars = _fixed_chars(request) + sum(self._chars(message) for message in messages)
         estimate = round(chars / self._chars_per_token)
         if estimate < budget * COUNT_ABOVE or not self._counting:
+            return estimate
+        if self._calibrated and estimate > budget * SURELY_OVER:
             return estimate
         try:
             counted = await client.messages.count_tokens(**request_params(request, messages))
@@ -142,6 +159,7 @@ class ContextWindow:
 
     def _learn(self, chars: int, tokens: int) -> None:
         low, high = CHARS_PER_TOKEN_BOUNDS
+        self._calibrated = True
         self._chars_per_token = min(high, max(low, chars / max(1, tokens)))
 
 

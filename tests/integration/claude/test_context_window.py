@@ -105,6 +105,28 @@ async def test_the_whole_request_is_budgeted_with_the_apis_token_count(
     assert last["content"][-1]["text"] == "latest"
 
 
+async def test_once_calibrated_a_request_far_over_the_budget_is_shrunk_without_counting(
+    server: ScriptedAnthropic, runtime: AnthropicRuntime
+) -> None:
+    limit = 3_000
+    server.max_prompt_tokens = limit
+    near = _history(exchanges=7, chars=400)  # about 0.8 of the budget: counted
+    far = _history(exchanges=40, chars=400)  # about 4.5 times the budget
+    for history in (near, far):
+        server.enqueue(Reply.text("ok"))
+        request = turn_request(
+            messages=history, max_tokens=MAX_TOKENS, context_window_tokens=_window(limit)
+        )
+        await runtime.run_turn(request, ScriptedTools(), RecordingSink())
+
+    assert [request.path for request in server.requests] == [
+        "/v1/messages/count_tokens",
+        "/v1/messages",
+        "/v1/messages",
+    ]
+    assert server.prompt_tokens(_model_requests(server)[-1].body) <= limit
+
+
 async def test_a_growing_tool_loop_elides_old_outputs_and_stays_inside_the_window(
     server: ScriptedAnthropic, runtime: AnthropicRuntime
 ) -> None:
