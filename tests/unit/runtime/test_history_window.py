@@ -3,6 +3,7 @@ have got from all of them."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from uuid import UUID, uuid4
 
@@ -12,6 +13,7 @@ from kumiai.application.services.runtime import history as history_module
 from kumiai.application.services.runtime.history import (
     TRIMMED_PLACEHOLDER,
     ApiMessage,
+    SessionHistories,
     recent_history,
     to_api_messages,
     trim_to_budget,
@@ -200,3 +202,63 @@ def test_rows_after_a_result_for_an_older_web_call_replay_alike_only_after_a_res
     window = trim_window(rows[2:], 10, complete=False)
 
     assert window is None or window == _whole(rows, 10)
+
+
+@pytest.mark.parametrize("seed", range(12))
+async def test_a_growing_session_read_only_where_it_grew_gives_the_same_history(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(history_module, "FIRST_PAGE_ROWS", 1 + seed % 5)
+    every_row = messy_session(SESSION, 500 + seed, turns=150)
+    budget = (50, 300, 2_000)[seed % 3]
+    repository = ListMessages([])
+    histories = SessionHistories()
+    pick = random.Random(seed)
+    grown = 0
+    while grown < len(every_row):
+        grown = min(len(every_row), grown + pick.randint(1, 12))
+        repository.rows = every_row[:grown]
+        repository.rows_read = 0
+
+        loaded = await histories.load(repository, SESSION, budget)
+
+        assert loaded == _whole(repository.rows, budget), f"{grown} rows"
+
+
+async def test_a_turn_reads_only_the_rows_added_since_the_last_one() -> None:
+    rows = numbered(_chat(2_000))
+    repository = ListMessages(rows[:-2])
+    histories = SessionHistories()
+    await histories.load(repository, SESSION, 5_000)
+    repository.rows = rows
+    repository.rows_read = 0
+
+    loaded = await histories.load(repository, SESSION, 5_000)
+
+    assert loaded == _whole(rows, 5_000)
+    assert repository.rows_read <= history_module.NEW_ROWS_PAGE
+
+
+async def test_a_session_cleared_and_written_again_is_read_afresh() -> None:
+    histories = SessionHistories()
+    await histories.load(ListMessages(numbered(_chat(300))), SESSION, 2_000)
+    again = numbered([Message.user(SESSION, f"new start {n} " + "word " * 30) for n in range(700)])
+
+    loaded = await histories.load(ListMessages(again), SESSION, 2_000)
+
+    assert loaded == _whole(again, 2_000)
+
+
+async def test_a_new_row_delivered_among_older_rows_makes_the_window_read_again() -> None:
+    rows = numbered(_chat(300))
+    repository = ListMessages(list(rows))
+    histories = SessionHistories()
+    await histories.load(repository, SESSION, 2_000)
+    late = Message.user(SESSION, "sent long ago")
+    late.metadata = {"delivered_after": len(rows) - 10}
+    late.sequence = len(rows)
+    repository.rows = [*rows, late]
+
+    loaded = await histories.load(repository, SESSION, 2_000)
+
+    assert loaded == _whole(repository.rows, 2_000)

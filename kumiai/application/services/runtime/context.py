@@ -15,7 +15,7 @@ from kumiai.application.ports.tools import Tool, ToolContext
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.mcp import McpService
 from kumiai.application.services.models import ModelResolver
-from kumiai.application.services.runtime.history import recent_history
+from kumiai.application.services.runtime.history import SessionHistories
 from kumiai.application.services.runtime.orchestration import Delegation, orchestration_tools
 from kumiai.application.services.runtime.prompt import PromptInputs, build_system_prompt
 from kumiai.application.services.runtime.toolbox import ToolBox
@@ -121,6 +121,7 @@ class TurnContextBuilder:
         self._mcp = mcp
         self._context_window = context_window_tokens
         self._max_tokens = max_tokens
+        self._histories = SessionHistories()
 
     async def build(self, session_id: UUID) -> PreparedTurn:
         snapshot = await self._snapshot(session_id)
@@ -174,9 +175,9 @@ class TurnContextBuilder:
                 skills=await uow.skills.get_many_by_slug(character.skills if character else []),
                 profile=await uow.profiles.get() or await self._first_profile(),
                 # A rough bound by the window for any runtime, read from the newest rows
-                # only; the API runtime then fits the whole request (system prompt and
-                # tools too) exactly.
-                history_messages=await recent_history(
+                # only (and only those added since the last turn); the API runtime then
+                # fits the whole request (system prompt and tools too) exactly.
+                history_messages=await self._histories.load(
                     uow.messages, session_id, self._context_window
                 ),
             )

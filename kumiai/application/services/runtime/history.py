@@ -15,7 +15,8 @@ does not define would be refused.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence, Set
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -37,6 +38,8 @@ TRIMMED_PLACEHOLDER = "(earlier messages were trimmed to fit the context window)
 UNANSWERED_RESULT = "Tool call was not completed."
 ELIDED_OUTPUT = "[tool output elided to fit the context window: {chars} characters]"
 FIRST_PAGE_ROWS = 200
+NEW_ROWS_PAGE = 50
+SESSIONS_KEPT = 32
 ROW_OVERHEAD_CHARS = 30  # a block's keys, as estimate_tokens counts them
 
 
@@ -305,29 +308,106 @@ def trim_window(
     ``rows`` are the session's latest messages by sequence, all of them when
     ``complete``. The answer is exact, or None when the rows don't prove it yet and
     older ones are needed: the rows must hold a *clean restart* (a user message from
-    which the replay no longer depends on anything older, see ``_clean_restart``),
+    which the replay no longer depends on anything older, see ``_clean_restarts``),
     and the conversation from there must alone exceed the budget, so that trimming
     the whole history would never keep anything before it. ``strays`` are results
     known to answer no call of the session at all (replay drops them).
     """
-    if complete:
-        return trim_to_budget(to_api_messages(rows), budget_tokens)
-    if not rows:
-        return None
-    oldest = min(message.sequence for message in rows)
-    if any(_delivery_point(message, oldest) < oldest for message in rows):
-        return None  # a row replays among older ones
-    ordered = replay_order(rows)
-    start = _clean_restart(ordered, strays)
-    if start is None:
-        return None
-    tail = to_api_messages(ordered[start:])
-    sizes = [estimate_tokens(message) for message in tail]
-    if sum(sizes) <= budget_tokens:
-        return None
-    # The whole history's trim passes over everything before the restart (more than the
-    # budget follows it) and then runs exactly like this one.
-    return _cut(tail, sizes, budget_tokens, earliest=0)
+    window = HistoryWindow.of(rows, complete=complete, strays=strays)
+    return window.trimmed(budget_tokens) if window is not None else None
+
+
+@dataclass
+class HistoryWindow:
+    """A session's history from some point on, kept so that new rows are cheap to add.
+
+    ``head`` holds the API messages of older rows, final (``recent[0]`` is a clean
+    restart, so nothing after changes them); ``recent`` the newest rows, from that
+    restart on, rebuilt with each new row. ``whole`` when ``head`` (or ``recent``)
+    starts at the session's first row; otherwise at a clean start no trim of the whole
+    history will ever cut before.
+    """
+
+    whole: bool
+    strays: frozenset[str]
+    recent: list[Message]
+    head: list[ApiMessage] = field(default_factory=list)
+    head_sizes: list[int] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls, rows: Sequence[Message], *, complete: bool, strays: Set[str] = frozenset()
+    ) -> HistoryWindow | None:
+        """The window of the session's newest ``rows`` (all of them when ``complete``),
+        or None when they start inside something older rows would replay differently."""
+        if complete:
+            return cls(
+                True, frozenset({*strays, *_results_without_calls(rows)}), replay_order(rows)
+            )
+        if not rows:
+            return None
+        oldest = min(message.sequence for message in rows)
+        if any(_delivery_point(message, oldest) < oldest for message in rows):
+            return None  # a row replays among older ones
+        ordered = replay_order(rows)
+        start = next(_clean_restarts(ordered, strays), None)
+        return None if start is None else cls(False, frozenset(strays), ordered[start:])
+
+    def trimmed(self, budget_tokens: int) -> list[ApiMessage] | None:
+        """The history trimmed to the budget, or None when older rows are needed."""
+        tail = to_api_messages(self.recent)
+        messages = [*self.head, *tail]
+        sizes = [*self.head_sizes, *(estimate_tokens(message) for message in tail)]
+        total = sum(sizes)
+        if self.whole:
+            result = (
+                messages
+                if total <= budget_tokens
+                else _cut(messages, sizes, budget_tokens, earliest=1)
+            )
+        elif total <= budget_tokens:
+            return None
+        else:
+            # The whole history's trim passes over everything before (more than the
+            # budget follows) and then runs exactly like this one.
+            result = _cut(messages, sizes, budget_tokens, earliest=0)
+        self._settle(budget_tokens)
+        return result
+
+    def add(self, rows: Sequence[Message]) -> bool:
+        """Take newer rows in; False when they need older ones (a result for a call
+        before the window, a row delivered before it): the window must be read again."""
+        combined = replay_order([*self.recent, *rows])
+        starts_alone = self.whole and not self.head
+        if self.recent and combined[0] is not self.recent[0] and not starts_alone:
+            return False
+        unknown = _results_without_calls(combined) - self.strays
+        if unknown and not starts_alone:
+            return False
+        self.strays |= unknown
+        self.recent = combined
+        return True
+
+    def _settle(self, budget_tokens: int) -> None:
+        """Move the rows before the last clean restart into ``head``, and drop the head
+        messages no trim can keep any more."""
+        restart = None
+        for restart in _clean_restarts(self.recent, self.strays):  # noqa: B007
+            pass
+        if restart:
+            moved = to_api_messages(self.recent[:restart])
+            self.head += moved
+            self.head_sizes += [estimate_tokens(message) for message in moved]
+            self.recent = self.recent[restart:]
+        # A clean start followed by more than the budget in the final head: every trim,
+        # now and with any rows to come, cuts there or later.
+        following = 0
+        for index in range(len(self.head) - 1, 0, -1):
+            following += self.head_sizes[index]
+            if following > budget_tokens and _is_clean_start(self.head[index]):
+                del self.head[:index], self.head_sizes[:index]
+                self.whole = False
+                return
 
 
 def _delivery_point(message: Message, default: int) -> int:
@@ -335,9 +415,9 @@ def _delivery_point(message: Message, default: int) -> int:
     return delivered if isinstance(delivered, int) else default
 
 
-def _clean_restart(ordered: Sequence[Message], strays: Set[str]) -> int | None:
-    """The first index from which ``to_api_messages`` of the rows alone equals the tail
-    of ``to_api_messages`` of the whole history, whatever came before the rows.
+def _clean_restarts(ordered: Sequence[Message], strays: Set[str]) -> Iterator[int]:
+    """The indexes from which ``to_api_messages`` of the rows alone equals the tail of
+    ``to_api_messages`` of the whole history, whatever came before the rows.
 
     An assistant text or a web tool call answers every open call (``close_pending``),
     so after one replay is in the same state with or without older rows, as long as
@@ -371,11 +451,10 @@ def _clean_restart(ordered: Sequence[Message], strays: Set[str]) -> int | None:
             and builder.turns
             and builder.turns[-1][0] == "assistant"
         ):
-            return index
+            yield index
         # Past a result for an unknown call, replay may differ until the next reset.
         synced = (synced and answered_from[index] >= 0) or _resets(message)
         _add_row(builder, message)
-    return None
 
 
 def _resets(message: Message) -> bool:
@@ -400,10 +479,16 @@ async def recent_history(
 ) -> list[ApiMessage]:
     """The session's history trimmed to ``budget_tokens``, reading only its newest rows.
 
-    Exactly ``trim_to_budget(to_api_messages(<every row>), budget_tokens)``. Rows are
-    read newest first, a page at a time, until ``trim_window`` can answer from them:
-    about a budget's worth of rows for a long session, whatever its length.
+    Exactly ``trim_to_budget(to_api_messages(<every row>), budget_tokens)``.
     """
+    return (await _read_window(messages, session_id, budget_tokens))[0]
+
+
+async def _read_window(
+    messages: MessageRepository, session_id: UUID, budget_tokens: int
+) -> tuple[list[ApiMessage], HistoryWindow, Message | None]:
+    """Rows are read newest first, a page at a time, until a window of them proves the
+    trimmed history: about a budget's worth of rows, however long the session."""
     newest_first: list[Message] = []
     chars = 0
     limit = FIRST_PAGE_ROWS
@@ -432,9 +517,71 @@ async def recent_history(
             if calls:
                 limit = max(limit, rows[0].sequence - calls[0].sequence + FIRST_PAGE_ROWS)
                 continue
-        window = trim_window(rows, budget_tokens, complete=complete, strays=strays)
-        if window is not None:
-            return window
+        window = HistoryWindow.of(rows, complete=complete, strays=strays)
+        trimmed = window.trimmed(budget_tokens) if window is not None else None
+        if window is not None and trimmed is not None:
+            return trimmed, window, (newest_first[0] if newest_first else None)
+
+
+class SessionHistories:
+    """What the worker already has of its sessions' histories: a turn reads only the
+    rows added since the last one (and reads the window again when they need it).
+
+    Rows are only ever appended to a session; the newest row the window saw must still
+    be there, unchanged, or the session was cleared and the window is read afresh.
+    """
+
+    def __init__(self, sessions: int = SESSIONS_KEPT) -> None:
+        self._sessions = sessions
+        self._kept: OrderedDict[UUID, _Kept] = OrderedDict()
+
+    async def load(
+        self, messages: MessageRepository, session_id: UUID, budget_tokens: int
+    ) -> list[ApiMessage]:
+        """Exactly ``recent_history(messages, session_id, budget_tokens)``."""
+        kept = self._kept.pop(session_id, None)
+        if kept is not None and kept.budget == budget_tokens:
+            trimmed = await kept.refresh(messages, session_id)
+            if trimmed is not None:
+                self._keep(session_id, kept)
+                return trimmed
+        trimmed, window, newest = await _read_window(messages, session_id, budget_tokens)
+        self._keep(session_id, _Kept(budget_tokens, window, newest))
+        return trimmed
+
+    def _keep(self, session_id: UUID, kept: _Kept) -> None:
+        self._kept[session_id] = kept
+        while len(self._kept) > self._sessions:
+            self._kept.popitem(last=False)
+
+
+@dataclass
+class _Kept:
+    budget: int
+    window: HistoryWindow
+    newest: Message | None
+
+    async def refresh(
+        self, messages: MessageRepository, session_id: UUID
+    ) -> list[ApiMessage] | None:
+        """The trimmed history with the rows added since; None to read it afresh."""
+        known = self.newest.sequence if self.newest is not None else -1
+        newest_first: list[Message] = []
+        while not newest_first or newest_first[-1].sequence > known:
+            before = newest_first[-1].sequence if newest_first else None
+            page = await messages.newest(session_id, limit=NEW_ROWS_PAGE, before=before)
+            newest_first.extend(page)
+            if len(page) < NEW_ROWS_PAGE:
+                break
+        seen = [message for message in newest_first if message.sequence == known]
+        if self.newest is not None and (not seen or seen[0].id != self.newest.id):
+            return None  # cleared (and maybe written again) since
+        added = [message for message in reversed(newest_first) if message.sequence > known]
+        if added and not self.window.add(added):
+            return None
+        if added:
+            self.newest = added[-1]
+        return self.window.trimmed(self.budget)
 
 
 def _results_without_calls(rows: Sequence[Message]) -> set[str]:
