@@ -64,6 +64,10 @@ class ConversationService:
         subscription = self._hub.subscribe(session_id, after=None)
         try:
             sent = await self.send(session_id, body)
+        except NotFoundError:
+            subscription.close()
+            self._hub.forget(session_id)  # no session, so no log to keep either
+            raise
         except BaseException:
             subscription.close()
             raise

@@ -288,10 +288,13 @@ async def test_a_message_to_an_unknown_session_is_a_404_that_leaves_no_trace(
     unknown = "00000000-0000-4000-8000-000000000001"
     for key in ("test-key", None):
         live.container.settings.anthropic_api_key = key  # type: ignore[assignment]
-        response = await live.client.post(
-            f"/api/v2/sessions/{unknown}/messages", json={"content": "hi"}
-        )
-        assert response.status_code == 404
+        for accept in ("application/json", "text/event-stream"):
+            response = await live.client.post(
+                f"/api/v2/sessions/{unknown}/messages",
+                json={"content": "hi"},
+                headers={"accept": accept},
+            )
+            assert response.status_code == 404
     runs = live.container.runs
     assert runs.current_run(UUID(unknown)) is None
     assert UUID(unknown) not in runs._workers
