@@ -135,9 +135,15 @@ class MessageRepository(Protocol):
         ...
 
     async def newest(
-        self, session_id: UUID, *, limit: int, before: int | None = None
+        self,
+        session_id: UUID,
+        *,
+        limit: int,
+        before: int | None = None,
+        after: int | None = None,
     ) -> list[Message]:
-        """Up to ``limit`` messages below sequence ``before`` (or the newest), newest first.
+        """Up to ``limit`` messages strictly between sequences ``after`` and ``before``
+        (when given), newest first.
 
         Reads only those rows, however long the session: a turn's history is read
         backwards, a page at a time, until it covers the context window."""

@@ -79,3 +79,13 @@ async def test_a_turn_on_a_long_session_reads_only_its_newest_rows(
     assert seen["prepared"].request.messages == trim_to_budget(to_api_messages(every_row), WINDOW)
     assert seen["loaded"] < len(every_row) / 5, (seen["loaded"], len(every_row))
     assert claude.requests[-1].body["messages"][-1]["content"][-1]["text"] == "and now?"
+
+    # The next turn reads what was added since: the answer and the new message.
+    claude.enqueue(Reply.text("yes"))
+    await send(live.client, str(session_id), "and then?")
+    await wait_until_idle(live, str(session_id))
+
+    every_row = seen["rows"]
+    assert len(every_row) == len(rows) + 3
+    assert seen["prepared"].request.messages == trim_to_budget(to_api_messages(every_row), WINDOW)
+    assert seen["loaded"] == 3  # the last row seen, the answer and the new message

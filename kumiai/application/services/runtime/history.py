@@ -569,7 +569,9 @@ class _Kept:
         newest_first: list[Message] = []
         while not newest_first or newest_first[-1].sequence > known:
             before = newest_first[-1].sequence if newest_first else None
-            page = await messages.newest(session_id, limit=NEW_ROWS_PAGE, before=before)
+            page = await messages.newest(
+                session_id, limit=NEW_ROWS_PAGE, before=before, after=known - 1
+            )
             newest_first.extend(page)
             if len(page) < NEW_ROWS_PAGE:
                 break

@@ -80,12 +80,19 @@ class SqlMessageRepository:
         return Page(items=items, next_cursor=next_cursor, limit=limit)
 
     async def newest(
-        self, session_id: UUID, *, limit: int, before: int | None = None
+        self,
+        session_id: UUID,
+        *,
+        limit: int,
+        before: int | None = None,
+        after: int | None = None,
     ) -> list[Message]:
         # Walks the (session_id, sequence) unique index backwards: cost ~ limit.
         query = sa.select(Message).where(messages.c.session_id == session_id)
         if before is not None:
             query = query.where(messages.c.sequence < before)
+        if after is not None:
+            query = query.where(messages.c.sequence > after)
         query = query.order_by(messages.c.sequence.desc()).limit(limit)
         return list((await self._db.scalars(query)).all())
 
