@@ -53,7 +53,7 @@ async def test_a_turn_on_a_long_session_reads_only_its_newest_rows(
     real_build = contexts.build
     seen: dict[str, Any] = {}
 
-    async def build(built_for: UUID) -> PreparedTurn:
+    async def build(built_for: UUID, *early: Any) -> PreparedTurn:
         seen["rows"] = await _every_row(live, built_for)  # the claimed message included
         loaded = [0]
 
@@ -62,7 +62,7 @@ async def test_a_turn_on_a_long_session_reads_only_its_newest_rows(
 
         sa.event.listen(Message, "load", count)
         try:
-            seen["prepared"] = await real_build(built_for)
+            seen["prepared"] = await real_build(built_for, *early)
         finally:
             sa.event.remove(Message, "load", count)
         seen["loaded"] = loaded[0]

@@ -74,6 +74,14 @@ class WorkingDirectories:
 
 
 @dataclass(frozen=True)
+class EarlyRead:
+    """The parts of a turn's context its claim does not change, read while it claims."""
+
+    session: Session | None
+    profile: UserProfile | None
+
+
+@dataclass(frozen=True)
 class PreparedTurn:
     request: TurnRequest
     toolbox: ToolBox
@@ -123,8 +131,15 @@ class TurnContextBuilder:
         self._max_tokens = max_tokens
         self._histories = SessionHistories()
 
-    async def build(self, session_id: UUID) -> PreparedTurn:
-        snapshot = await self._snapshot(session_id)
+    async def read_early(self, session_id: UUID) -> EarlyRead:
+        """The session and the profile, which a claim leaves as they are (it moves only
+        the status, which the context does not use): read on another connection while
+        the claim runs, they are off the path to the model request."""
+        async with self._uow(read_only=True) as uow:
+            return EarlyRead(await uow.sessions.get(session_id), await uow.profiles.get())
+
+    async def build(self, session_id: UUID, early: EarlyRead | None = None) -> PreparedTurn:
+        snapshot = await self._snapshot(session_id, early or EarlyRead(None, None))
         working_dir = self._directories.for_session(snapshot.session, snapshot.project)
         self._project_files.create_project_dir(working_dir)
         mcp = await self._mcp.toolset(
@@ -158,11 +173,11 @@ class TurnContextBuilder:
         agent_name = snapshot.character.name if snapshot.character else None
         return PreparedTurn(request=request, toolbox=toolbox, agent_name=agent_name)
 
-    async def _snapshot(self, session_id: UUID) -> _Snapshot:
+    async def _snapshot(self, session_id: UUID, early: EarlyRead) -> _Snapshot:
         # Reads only, in autocommit: no BEGIN and COMMIT before the model request. (Each
         # read of a READ COMMITTED transaction saw its own snapshot anyway.)
         async with self._uow(read_only=True) as uow:
-            session = await uow.sessions.get(session_id)
+            session = early.session or await uow.sessions.get(session_id)
             if session is None:
                 raise NotFoundError("session", session_id)
             character = await _character(uow, session)
@@ -173,7 +188,7 @@ class TurnContextBuilder:
                 project=project,
                 team=await _team(uow, session, project),
                 skills=await uow.skills.get_many_by_slug(character.skills if character else []),
-                profile=await uow.profiles.get() or await self._first_profile(),
+                profile=early.profile or await uow.profiles.get() or await self._first_profile(),
                 # A rough bound by the window for any runtime, read from the newest rows
                 # only (and only those added since the last turn); the API runtime then
                 # fits the whole request (system prompt and tools too) exactly.

@@ -27,7 +27,7 @@ from uuid import UUID
 from kumiai.application.ports.agent_runtime import AgentRuntime, TurnOutcome
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.common import record_activity, record_session_activity, utcnow
-from kumiai.application.services.runtime.context import TurnContextBuilder
+from kumiai.application.services.runtime.context import EarlyRead, TurnContextBuilder
 from kumiai.application.services.runtime.events import EventHub
 from kumiai.application.services.runtime.payloads import message_payload, pending_payload
 from kumiai.application.services.runtime.sink import AfterTool, PersistingSink, usage_dict
@@ -51,6 +51,7 @@ OnClaimed = Callable[[PendingInput], None]
 class _Claim:
     item: PendingInput
     session: Session
+    early: asyncio.Future[EarlyRead] | None = None
 
 
 class TurnRunner:
@@ -84,7 +85,8 @@ class TurnRunner:
     async def _turn(self, claim: _Claim) -> None:
         sink = self._sink(claim, None)
         try:
-            prepared = await self._contexts.build(claim.session.id)
+            early = await _early_read(claim)
+            prepared = await self._contexts.build(claim.session.id, early)
             sink = self._sink(claim, prepared.agent_name)
             outcome = await self._runtime.run_turn(prepared.request, prepared.toolbox, sink)
         except asyncio.CancelledError:
@@ -146,6 +148,10 @@ class TurnRunner:
             if not queue:
                 return None
             item, waiting = queue[0], queue[1:]
+            # There is a turn to start: read what its context needs from outside the
+            # claim meanwhile, on another connection.
+            early = asyncio.ensure_future(self._contexts.read_early(session_id))
+            early.add_done_callback(_ignore_failure)
             if session.status.is_running:
                 # No turn of this session is live (its worker is here, claiming), so the
                 # status is what a failed settle left behind: repair it, don't refuse.
@@ -180,7 +186,7 @@ class TurnRunner:
         )
         self._hub.publish(session_id, "status_changed", status=session.status.value, run_id=run_id)
         self._hub.publish(session_id, "run_started", run_id=run_id, message_id=str(message.id))
-        return _Claim(item=item, session=session)
+        return _Claim(item=item, session=session, early=early)
 
     # --- settling -----------------------------------------------------------------------
 
@@ -302,6 +308,23 @@ class TurnRunner:
             await _record_end(uow, session)
             await uow.commit()
             return session.status
+
+
+async def _early_read(claim: _Claim) -> EarlyRead | None:
+    """The claim's early read of the context, or None when it failed (then the context
+    is read in full)."""
+    if claim.early is None:
+        return None
+    try:
+        return await claim.early
+    except Exception:
+        return None
+
+
+def _ignore_failure(task: asyncio.Future[EarlyRead]) -> None:
+    # A failed early read costs a full read later; a claim that failed never uses it.
+    if not task.cancelled():
+        task.exception()
 
 
 def _finish_turn(session: Session) -> None:
