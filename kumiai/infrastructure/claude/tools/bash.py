@@ -102,17 +102,27 @@ class BashTool(BuiltinTool):
 
 async def run_command(command: str, cwd: Path, time_limit: float) -> CommandResult:
     """Run ``command`` under ``bash -c``; kill its process group on timeout or cancellation."""
-    process = await asyncio.create_subprocess_exec(
-        "bash",
-        "-c",
-        command,
-        cwd=cwd,
-        env=_command_environment(),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
+    spawn = asyncio.ensure_future(
+        asyncio.create_subprocess_exec(
+            "bash",
+            "-c",
+            command,
+            cwd=cwd,
+            env=_command_environment(),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
     )
+    try:
+        process = await asyncio.shield(spawn)
+    except asyncio.CancelledError:
+        # The shell runs before its pipes are connected; a cancellation in between
+        # would make asyncio kill the shell alone and leave its children running.
+        process = await spawn
+        await _terminate_group(process)
+        raise
     output = OutputBuffer(OUTPUT_LIMIT - _STATUS_RESERVE)
     reader = asyncio.create_task(_collect(process, output))
     try:
