@@ -1,4 +1,9 @@
-"""Shared fixtures: one migrated database per run, one rolled-back transaction per test."""
+"""Shared fixtures: one migrated database per run, one rolled-back transaction per test.
+
+Under pytest-xdist every worker is a run of its own: its own server (the configured one
+or an embedded one of its own), its own migrated template and databases copied from it,
+its own temporary folders and ports. Nothing here is shared between workers.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,12 @@ from kumiai.core.dependencies import Container, build_container
 from kumiai.infrastructure.database.engine import Database, ReadOnlySession
 from kumiai.infrastructure.database.migrations import runner
 from kumiai.main import create_app
-from tests.support.database import create_scratch_database, drop_database, postgres_server
+from tests.support.database import (
+    create_scratch_database,
+    database_name,
+    drop_database,
+    postgres_server,
+)
 
 FIXTURES_HOME = Path(__file__).resolve().parent / "fixtures"
 
@@ -64,10 +74,19 @@ def postgres_server_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def database_url(postgres_server_url: str) -> Iterator[str]:
-    """A fresh database for this test run, migrated to head."""
-    url = create_scratch_database(postgres_server_url)
+def migrated_template(postgres_server_url: str) -> Iterator[str]:
+    """The name of a database at head that this run copies (``CREATE DATABASE ...
+    TEMPLATE``) wherever it needs a migrated one: migrations run once per run."""
+    url = create_scratch_database(postgres_server_url, prefix="kumiai_template")
     runner.upgrade(url)
+    yield database_name(url)
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_server_url: str, migrated_template: str) -> Iterator[str]:
+    """A fresh database for this test run, migrated to head."""
+    url = create_scratch_database(postgres_server_url, template=migrated_template)
     yield url
     drop_database(url)
 

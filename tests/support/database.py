@@ -74,10 +74,21 @@ async def _admin(url: str, statement: str) -> None:
         await connection.close()
 
 
-async def create_scratch_database_async(server_url: str, prefix: str = "kumiai_test") -> str:
-    """A new empty database on the server; returns its URL."""
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    await _admin(server_url, f'CREATE DATABASE "{name}"')
+def worker_name() -> str:
+    """The pytest-xdist worker running this process ("gw0", ...), or "main" without xdist."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+async def create_scratch_database_async(
+    server_url: str, prefix: str = "kumiai_test", *, template: str | None = None
+) -> str:
+    """A new database on the server, empty or a copy of ``template``; returns its URL.
+
+    Its name carries the xdist worker's, so a database left by a crash says whose it was.
+    """
+    name = f"{prefix}_{worker_name()}_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
+    await _admin(server_url, f'CREATE DATABASE "{name}"{copy}')
     return with_database(server_url, name)
 
 
@@ -86,8 +97,14 @@ async def drop_database_async(url: str) -> None:
     await _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def create_scratch_database(server_url: str, prefix: str = "kumiai_test") -> str:
-    return asyncio.run(create_scratch_database_async(server_url, prefix))
+def create_scratch_database(
+    server_url: str, prefix: str = "kumiai_test", *, template: str | None = None
+) -> str:
+    return asyncio.run(create_scratch_database_async(server_url, prefix, template=template))
+
+
+def database_name(url: str) -> str:
+    return str(make_url(url).database)
 
 
 def drop_database(url: str) -> None:

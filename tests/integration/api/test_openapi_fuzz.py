@@ -22,11 +22,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
 from kumiai.core.config import load_settings
-from kumiai.infrastructure.database.migrations import runner
 from kumiai.main import create_app
 from tests.support.database import create_scratch_database, drop_database
 from tests.support.processes import free_port
@@ -52,17 +52,24 @@ def _served(app: Any) -> Iterator[str]:
         assert thread.is_alive(), "the app did not start"
         assert time.monotonic() < deadline, "the app did not start within 60 s"
         time.sleep(0.05)
+    base_url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        # The document is built on first use, slowly on a loaded machine (the suite runs
+        # in parallel); Schemathesis gives its first request 10 s. Build it now.
+        assert httpx.get(f"{base_url}/openapi.json", timeout=120).status_code == 200
+        yield base_url
     finally:
         server.should_exit = True
         thread.join(timeout=30)
 
 
 @pytest.fixture(scope="module")
-def served_api(postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    database_url = create_scratch_database(postgres_server_url, prefix="kumiai_fuzz")
-    runner.upgrade(database_url)
+def served_api(
+    postgres_server_url: str, migrated_template: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    database_url = create_scratch_database(
+        postgres_server_url, prefix="kumiai_fuzz", template=migrated_template
+    )
     home: Path = tmp_path_factory.mktemp("fuzz") / "home"
     try:
         with ScriptedAnthropic() as claude:

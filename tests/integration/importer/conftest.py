@@ -12,7 +12,6 @@ from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from kumiai.infrastructure.database.migrations import runner
 from kumiai.infrastructure.database.tables import metadata
 from tests.support.database import create_scratch_database_async, drop_database_async
 
@@ -28,15 +27,11 @@ TABLES = (
 
 
 @pytest.fixture(scope="module")
-async def import_database(postgres_server_url: str) -> AsyncIterator[str]:
+async def import_database(postgres_server_url: str, migrated_template: str) -> AsyncIterator[str]:
     """A fresh database at head for this module; dropped when the module is done."""
-    url = await create_scratch_database_async(postgres_server_url, "kumiai_import")
-    engine = create_async_engine(url, poolclass=NullPool)
-    try:
-        async with engine.begin() as connection:
-            await runner.upgrade_on(connection)
-    finally:
-        await engine.dispose()
+    url = await create_scratch_database_async(
+        postgres_server_url, "kumiai_import", template=migrated_template
+    )
     yield url
     await drop_database_async(url)
 

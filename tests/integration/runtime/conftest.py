@@ -6,16 +6,17 @@ from pathlib import Path
 import pytest
 
 from kumiai.core.config import Settings, load_settings
-from kumiai.infrastructure.database.migrations import runner
+from tests.integration.runtime.helpers import create_specialist, create_team
 from tests.support.database import create_scratch_database, drop_database
 from tests.support.live import LiveApp, live_app
 from tests.support.scripted_anthropic import ScriptedAnthropic
 
 
 @pytest.fixture(scope="session")
-def live_database_url(postgres_server_url: str) -> Iterator[str]:
-    url = create_scratch_database(postgres_server_url, prefix="kumiai_live")
-    runner.upgrade(url)
+def live_database_url(postgres_server_url: str, migrated_template: str) -> Iterator[str]:
+    url = create_scratch_database(
+        postgres_server_url, prefix="kumiai_live", template=migrated_template
+    )
     yield url
     drop_database(url)
 
@@ -62,3 +63,10 @@ def live_settings(
 async def live(live_settings: Settings) -> AsyncIterator[LiveApp]:
     async with live_app(live_settings) as app:
         yield app
+
+
+@pytest.fixture
+async def session_id(live: LiveApp) -> str:
+    """Dana's specialist session in a fresh project whose PM is Pat: where most turns run."""
+    team = await create_team(live, "Dana")
+    return await create_specialist(live, team, "Dana")

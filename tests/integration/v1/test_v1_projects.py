@@ -101,7 +101,9 @@ async def test_a_project_without_a_name_is_a_422_with_a_plain_detail(
     assert_detail(await client.post(PROJECTS, json={"team_member_ids": []}), 422)
 
 
-@pytest.mark.parametrize("project_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize(
+    "project_id", [str(uuid.uuid4()), "not-a-uuid"], ids=["unknown", "not-a-uuid"]
+)
 async def test_an_unknown_project_is_a_404_saying_not_found(
     client: httpx.AsyncClient, project_id: str
 ) -> None:
