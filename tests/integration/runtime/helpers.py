@@ -11,7 +11,7 @@ import httpx
 
 from kumiai.application.services.runtime.events import SessionEvent
 from tests.support.live import LiveApp
-from tests.support.scripted_anthropic import ScriptedAnthropic
+from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
 
 TERMINAL = {"done", "error", "cancelled"}
 
@@ -67,6 +67,16 @@ async def send(client: httpx.AsyncClient, session_id: str, content: str) -> dict
     )
     assert response.status_code == 202, response.text
     return response.json()["data"]  # type: ignore[no-any-return]
+
+
+async def start_a_long_task(
+    live: LiveApp, claude: ScriptedAnthropic, session_id: str
+) -> dict[str, Any]:
+    """Send "long task", whose turn hangs (until cancelled), and wait until it runs."""
+    claude.enqueue(Reply.hang())
+    sent = await send(live.client, session_id, "long task")
+    await wait_for_event(live, session_id, "run_started", run_id=sent["run_id"])
+    return sent
 
 
 async def session(client: httpx.AsyncClient, session_id: str) -> dict[str, Any]:

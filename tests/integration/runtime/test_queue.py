@@ -17,6 +17,7 @@ from tests.integration.runtime.helpers import (
     messages,
     send,
     session,
+    start_a_long_task,
     wait_for_event,
     wait_for_status,
     wait_until_idle,
@@ -50,10 +51,8 @@ async def _read(response: httpx.Response, until: int, name: str) -> list[Event]:
 
 
 async def test_messages_sent_during_a_turn_wait_outside_the_transcript_and_are_answered_in_order(
-    live: LiveApp, claude: ScriptedAnthropic
+    live: LiveApp, session_id: str, claude: ScriptedAnthropic
 ) -> None:
-    team = await create_team(live, "Dana")
-    session_id = await create_specialist(live, team, "Dana")
     claude.enqueue(Reply.text("reply A", chunks=4).slow(0.3), Reply.text("reply B"))
     claude.enqueue(Reply.text("reply C"))
 
@@ -130,10 +129,8 @@ async def test_messages_sent_during_a_turn_wait_outside_the_transcript_and_are_a
 
 
 async def test_a_hundred_concurrent_sends_make_a_hundred_turns_each_answering_its_own_message(
-    live: LiveApp, claude: ScriptedAnthropic
+    live: LiveApp, session_id: str, claude: ScriptedAnthropic
 ) -> None:
-    team = await create_team(live, "Dana")
-    session_id = await create_specialist(live, team, "Dana")
     claude.enqueue(Reply.text("answer", chunks=4).slow(1.0))
     claude.enqueue(*[Reply.text("answer") for _ in range(99)])
 
@@ -158,41 +155,35 @@ async def test_a_hundred_concurrent_sends_make_a_hundred_turns_each_answering_it
 
 
 async def test_accepted_input_of_a_crashed_server_is_answered_after_the_restart(
-    live: LiveApp, claude: ScriptedAnthropic, live_settings: Settings
+    live: LiveApp, session_id: str, claude: ScriptedAnthropic, live_settings: Settings
 ) -> None:
-    team = await create_team(live, "Dana")
-    session_id = UUID(await create_specialist(live, team, "Dana"))
     # What kill -9 during a turn leaves: the session mid-turn, one message still waiting.
     async with live.container.runs._uow() as uow:
-        stuck = await uow.sessions.get_for_update(session_id)
+        stuck = await uow.sessions.get_for_update(UUID(session_id))
         assert stuck is not None
         stuck.reopen()
         stuck.start()
-        waiting = PendingInput.accept(session_id, "are you still there?")
+        waiting = PendingInput.accept(UUID(session_id), "are you still there?")
         await uow.pending.add(waiting)
         await uow.commit()
 
     claude.enqueue(Reply.text("Yes, back again."))
     async with live_app(live_settings) as restarted:
         await restarted.container.runs.recover()  # what `kumiai serve` does at start-up
-        await wait_until_idle(restarted, str(session_id))
-        rows = await messages(restarted.client, str(session_id))
+        await wait_until_idle(restarted, session_id)
+        rows = await messages(restarted.client, session_id)
         assert [(row["role"], row["content"]) for row in rows] == [
             ("user", "are you still there?"),
             ("assistant", "Yes, back again."),
         ]
         assert rows[0]["id"] == str(waiting.id)
-        assert (await session(restarted.client, str(session_id)))["status"] == "idle"
+        assert (await session(restarted.client, session_id))["status"] == "idle"
 
 
 async def test_v1_interrupt_stops_the_turn_and_clears_the_queue_which_stays_listable(
-    live: LiveApp, claude: ScriptedAnthropic
+    live: LiveApp, session_id: str, claude: ScriptedAnthropic
 ) -> None:
-    team = await create_team(live, "Dana")
-    session_id = await create_specialist(live, team, "Dana")
-    claude.enqueue(Reply.hang())
-    first = await send(live.client, session_id, "long task")
-    await wait_for_event(live, session_id, "run_started", run_id=first["run_id"])
+    await start_a_long_task(live, claude, session_id)
     await send(live.client, session_id, "and then this")
 
     async with live.client.stream("GET", f"{V1}/{session_id}/stream") as v1:
@@ -217,13 +208,9 @@ async def test_v1_interrupt_stops_the_turn_and_clears_the_queue_which_stays_list
 
 
 async def test_v2_cancel_pauses_the_queue_and_resume_drains_it(
-    live: LiveApp, claude: ScriptedAnthropic
+    live: LiveApp, session_id: str, claude: ScriptedAnthropic
 ) -> None:
-    team = await create_team(live, "Dana")
-    session_id = await create_specialist(live, team, "Dana")
-    claude.enqueue(Reply.hang())
-    first = await send(live.client, session_id, "long task")
-    await wait_for_event(live, session_id, "run_started", run_id=first["run_id"])
+    await start_a_long_task(live, claude, session_id)
     waiting = await send(live.client, session_id, "second")
 
     cancelled = await live.client.post(f"/api/v2/sessions/{session_id}/cancel")
@@ -246,13 +233,9 @@ async def test_v2_cancel_pauses_the_queue_and_resume_drains_it(
 
 
 async def test_a_new_message_after_a_cancel_runs_after_the_waiting_one(
-    live: LiveApp, claude: ScriptedAnthropic
+    live: LiveApp, session_id: str, claude: ScriptedAnthropic
 ) -> None:
-    team = await create_team(live, "Dana")
-    session_id = await create_specialist(live, team, "Dana")
-    claude.enqueue(Reply.hang())
-    first = await send(live.client, session_id, "long task")
-    await wait_for_event(live, session_id, "run_started", run_id=first["run_id"])
+    await start_a_long_task(live, claude, session_id)
     await send(live.client, session_id, "older")
     await live.client.post(f"/api/v2/sessions/{session_id}/cancel")
 
@@ -264,10 +247,8 @@ async def test_a_new_message_after_a_cancel_runs_after_the_waiting_one(
 
 
 async def test_a_session_left_thinking_is_repaired_by_the_next_message(
-    live: LiveApp, claude: ScriptedAnthropic
+    live: LiveApp, session_id: str, claude: ScriptedAnthropic
 ) -> None:
-    team = await create_team(live, "Dana")
-    session_id = await create_specialist(live, team, "Dana")
     async with live.container.runs._uow() as uow:  # what a failed settle leaves behind
         stale = await uow.sessions.get_for_update(UUID(session_id))
         assert stale is not None

@@ -14,8 +14,6 @@ from kumiai.application.services.runtime.sink import PersistingSink
 from kumiai.core.exceptions import DatabaseUnavailableError
 from tests.integration.runtime.helpers import (
     TERMINAL,
-    create_specialist,
-    create_team,
     messages,
     send,
     wait_for_event,
@@ -73,10 +71,8 @@ async def _answers_again(live: LiveApp, claude: ScriptedAnthropic, session_id: s
 
 
 async def test_an_outage_while_a_turn_starts_is_retried_and_the_turn_runs_once(
-    live: LiveApp, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
+    live: LiveApp, session_id: str, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    team = await create_team(live, "Dana")
-    session_id = await create_specialist(live, team, "Dana")
     runner = live.container.runs.turn_runner
     assert runner is not None
     monkeypatch.setattr(runner, "_claim", _failing(runner._claim, failures=2))
@@ -91,10 +87,8 @@ async def test_an_outage_while_a_turn_starts_is_retried_and_the_turn_runs_once(
 
 
 async def test_an_outage_while_the_context_loads_ends_the_turn_with_an_error(
-    live: LiveApp, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
+    live: LiveApp, session_id: str, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    team = await create_team(live, "Dana")
-    session_id = await create_specialist(live, team, "Dana")
     contexts = live.container.runs.turn_runner._contexts  # type: ignore[union-attr]
     monkeypatch.setattr(contexts, "build", _failing(contexts.build, failures=1))
 
@@ -106,10 +100,8 @@ async def test_an_outage_while_the_context_loads_ends_the_turn_with_an_error(
 
 
 async def test_an_outage_while_a_block_is_saved_ends_the_turn_with_an_error(
-    live: LiveApp, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
+    live: LiveApp, session_id: str, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    team = await create_team(live, "Dana")
-    session_id = await create_specialist(live, team, "Dana")
     monkeypatch.setattr(PersistingSink, "_append", _failing(PersistingSink._append, failures=1))
     claude.enqueue(Reply.text("this block cannot be saved"))
 
@@ -121,10 +113,8 @@ async def test_an_outage_while_a_block_is_saved_ends_the_turn_with_an_error(
 
 
 async def test_an_outage_while_the_turn_settles_still_ends_every_stream_and_heals(
-    live: LiveApp, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
+    live: LiveApp, session_id: str, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    team = await create_team(live, "Dana")
-    session_id = await create_specialist(live, team, "Dana")
     monkeypatch.setattr(TurnRunner, "_save_end", _failing(TurnRunner._save_end, failures=3))
     claude.enqueue(Reply.text("answered"))
 
@@ -145,10 +135,8 @@ async def test_an_outage_while_the_turn_settles_still_ends_every_stream_and_heal
 
 
 async def test_a_crash_inside_the_runtime_ends_the_turn_with_an_error(
-    live: LiveApp, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
+    live: LiveApp, session_id: str, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    team = await create_team(live, "Dana")
-    session_id = await create_specialist(live, team, "Dana")
     runtime = live.container.runs.turn_runner._runtime  # type: ignore[union-attr]
 
     async def explode(*args: Any, **kwargs: Any) -> Any:
@@ -164,10 +152,8 @@ async def test_a_crash_inside_the_runtime_ends_the_turn_with_an_error(
 
 
 async def test_a_cancel_while_the_turn_starts_settles_it_as_cancelled(
-    live: LiveApp, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
+    live: LiveApp, session_id: str, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    team = await create_team(live, "Dana")
-    session_id = await create_specialist(live, team, "Dana")
     runner = live.container.runs.turn_runner
     assert runner is not None
     claiming = asyncio.Event()
