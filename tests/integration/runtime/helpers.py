@@ -72,10 +72,14 @@ async def send(client: httpx.AsyncClient, session_id: str, content: str) -> dict
 async def start_a_long_task(
     live: LiveApp, claude: ScriptedAnthropic, session_id: str
 ) -> dict[str, Any]:
-    """Send "long task", whose turn hangs (until cancelled), and wait until it runs."""
+    """Send "long task", whose turn hangs (until cancelled), and wait until Claude has
+    its request: a turn stopped before that (the first turn builds the runtime first)
+    would leave the hanging reply to the next one."""
+    asked = len(claude.requests)
     claude.enqueue(Reply.hang())
     sent = await send(live.client, session_id, "long task")
     await wait_for_event(live, session_id, "run_started", run_id=sent["run_id"])
+    await claude.wait_for_requests_async(asked + 1)
     return sent
 
 

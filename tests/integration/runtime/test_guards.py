@@ -195,7 +195,7 @@ async def test_the_queue_of_an_archived_project_waits_until_it_is_unarchived(
     dana = await create_specialist(live, team, "Dana")
     claude.enqueue(Reply.hang("Working on it"))
     await send(live.client, dana, "a long job")
-    await wait_for_status(live.client, dana, "thinking")
+    await claude.wait_for_requests_async(1)  # stopped before that, the hang would stay queued
     waiting = await send(live.client, dana, "and this afterwards")
     archived = await live.client.post(f"/api/v2/projects/{team.project['id']}/archive")
     assert archived.status_code == 200, archived.text

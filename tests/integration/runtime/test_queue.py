@@ -305,12 +305,10 @@ async def test_turns_beyond_the_server_cap_wait_in_their_queues_and_all_finish(
 async def test_a_clean_shutdown_interrupts_the_turn_and_keeps_the_queue_for_the_restart(
     live_settings: Settings, claude: ScriptedAnthropic
 ) -> None:
-    claude.enqueue(Reply.hang())
     async with live_app(live_settings) as first_run:
         team = await create_team(first_run, "Dana")
         session_id = await create_specialist(first_run, team, "Dana")
-        running = await send(first_run.client, session_id, "long task")
-        await wait_for_event(first_run, session_id, "run_started", run_id=running["run_id"])
+        running = await start_a_long_task(first_run, claude, session_id)
         waiting = await send(first_run.client, session_id, "after the restart")
         await first_run.container.runs.shutdown()
         ended = await wait_for_event(first_run, session_id, "error", run_id=running["run_id"])
