@@ -157,7 +157,12 @@ def main() -> None:
             "Runtime turns against scripted Claude",
             {"load": load, **result},
             [["measure", "value"], *([key, value] for key, value in result.items())],
-            notes=[f"Load: {load}. App, clients and scripted Claude share one process."],
+            notes=[
+                f"Load: {load}. App, clients and scripted Claude share one process.",
+                "Text deltas a follower has not read yet reach it joined into one event, so "
+                "events_delivered counts deliveries, not deltas. The first turns wait for the "
+                "runtime's SDK import (about a second), which shows in p95.",
+            ],
         )
     )
 
