@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kumiai.domain.entities import Message
+from kumiai.domain.entities import Message, Session
+from kumiai.domain.value_objects import SessionType
 from kumiai.infrastructure.database import tables
+from kumiai.infrastructure.database.engine import Database
+from kumiai.infrastructure.database.unit_of_work import SqlUnitOfWork
 
 
 def numbered(rows: list[Message]) -> list[Message]:
@@ -118,3 +124,36 @@ async def insert_rows(connection: AsyncConnection, session_id: UUID, rows: list[
         .where(tables.sessions.c.id == session_id)
         .values(next_sequence=len(rows))
     )
+
+
+async def session_with_messy_history(
+    database: Database, connection: AsyncConnection, turns: int
+) -> UUID:
+    """A ready assistant session holding ``messy_session``'s rows (seed 7)."""
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        session = Session.create(SessionType.ASSISTANT)
+        session.mark_ready()
+        await uow.sessions.add(session)
+        await uow.commit()
+    await insert_rows(connection, session.id, messy_session(session.id, seed=7, turns=turns))
+    return session.id
+
+
+async def all_rows(database: Database, session_id: UUID) -> list[Message]:
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        return (await uow.messages.page(session_id, limit=1_000_000)).items
+
+
+@contextmanager
+def rows_loaded() -> Iterator[list[int]]:
+    """Counts the message rows the ORM builds while the block runs."""
+    loaded = [0]
+
+    def count(*_: Any) -> None:
+        loaded[0] += 1
+
+    sa.event.listen(Message, "load", count)
+    try:
+        yield loaded
+    finally:
+        sa.event.remove(Message, "load", count)

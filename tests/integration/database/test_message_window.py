@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-from uuid import UUID
-
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kumiai.application.services.runtime.history import (
@@ -17,53 +11,21 @@ from kumiai.application.services.runtime.history import (
     to_api_messages,
     trim_to_budget,
 )
-from kumiai.domain.entities import Message, Session
-from kumiai.domain.value_objects import SessionType
 from kumiai.infrastructure.database.engine import Database
 from kumiai.infrastructure.database.unit_of_work import SqlUnitOfWork
-from tests.factories.conversations import insert_rows, messy_session
+from tests.factories.conversations import all_rows, rows_loaded, session_with_messy_history
 
 BUDGET = 20_000
-
-
-async def _session_with(database: Database, connection: AsyncConnection, turns: int) -> UUID:
-    async with SqlUnitOfWork(database.session_factory) as uow:
-        session = Session.create(SessionType.ASSISTANT)
-        session.mark_ready()
-        await uow.sessions.add(session)
-        await uow.commit()
-    await insert_rows(connection, session.id, messy_session(session.id, seed=7, turns=turns))
-    return session.id
-
-
-async def _every_row(database: Database, session_id: UUID) -> list[Message]:
-    async with SqlUnitOfWork(database.session_factory) as uow:
-        return (await uow.messages.page(session_id, limit=1_000_000)).items
-
-
-@contextmanager
-def _rows_loaded() -> Iterator[list[int]]:
-    """Counts the message rows the ORM builds while the block runs."""
-    loaded = [0]
-
-    def count(*_: Any) -> None:
-        loaded[0] += 1
-
-    sa.event.listen(Message, "load", count)
-    try:
-        yield loaded
-    finally:
-        sa.event.remove(Message, "load", count)
 
 
 async def test_a_long_sessions_history_comes_from_its_newest_rows_and_equals_the_whole(
     database: Database, connection: AsyncConnection
 ) -> None:
-    session_id = await _session_with(database, connection, turns=3_000)
-    every_row = await _every_row(database, session_id)
+    session_id = await session_with_messy_history(database, connection, turns=3_000)
+    every_row = await all_rows(database, session_id)
     whole = trim_to_budget(to_api_messages(every_row), BUDGET)
 
-    with _rows_loaded() as loaded:
+    with rows_loaded() as loaded:
         async with SqlUnitOfWork(database.session_factory) as uow:
             window = await recent_history(uow.messages, session_id, BUDGET)
 

@@ -7,13 +7,11 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-import sqlalchemy as sa
 
 from kumiai.application.services.runtime.context import PreparedTurn
 from kumiai.application.services.runtime.history import to_api_messages, trim_to_budget
 from kumiai.core.config import Settings, load_settings
-from kumiai.domain.entities import Message
-from tests.factories.conversations import insert_rows, messy_session
+from tests.factories.conversations import all_rows, insert_rows, messy_session, rows_loaded
 from tests.integration.runtime.helpers import send, wait_until_idle
 from tests.support.live import LiveApp
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
@@ -34,13 +32,6 @@ def live_settings(tmp_path: Path, live_database_url: str, claude: ScriptedAnthro
     )
 
 
-async def _every_row(live: LiveApp, session_id: UUID) -> list[Message]:
-    async with live.container.database.session_factory() as db:
-        query = sa.select(Message).where(sa.column("session_id") == session_id)
-        rows = list((await db.scalars(query)).all())
-    return sorted(rows, key=lambda row: row.sequence)
-
-
 async def test_a_turn_on_a_long_session_reads_only_its_newest_rows(
     live: LiveApp, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -54,17 +45,10 @@ async def test_a_turn_on_a_long_session_reads_only_its_newest_rows(
     seen: dict[str, Any] = {}
 
     async def build(built_for: UUID, *early: Any) -> PreparedTurn:
-        seen["rows"] = await _every_row(live, built_for)  # the claimed message included
-        loaded = [0]
-
-        def count(*_: Any) -> None:
-            loaded[0] += 1
-
-        sa.event.listen(Message, "load", count)
-        try:
+        # The claimed message included.
+        seen["rows"] = await all_rows(live.container.database, built_for)
+        with rows_loaded() as loaded:
             seen["prepared"] = await real_build(built_for, *early)
-        finally:
-            sa.event.remove(Message, "load", count)
         seen["loaded"] = loaded[0]
         return seen["prepared"]  # type: ignore[no-any-return]
 
