@@ -119,20 +119,17 @@ class SqlMessageRepository:
         return list((await self._db.scalars(query)).all())
 
     async def tool_results(self, session_id: UUID, tool_use_ids: Sequence[str]) -> list[Message]:
-        if not tool_use_ids:
-            return []
-        query = (
-            sa.select(Message)
-            .where(
-                messages.c.session_id == session_id,
-                messages.c.tool_use_id.in_(list(tool_use_ids)),
-                messages.c.role == MessageRole.TOOL_RESULT,
-            )
-            .order_by(messages.c.sequence)
+        return await self._with_tool_use_ids(
+            session_id, tool_use_ids, messages.c.role == MessageRole.TOOL_RESULT
         )
-        return list((await self._db.scalars(query)).all())
 
     async def tool_uses(self, session_id: UUID, tool_use_ids: Sequence[str]) -> list[Message]:
+        return await self._with_tool_use_ids(session_id, tool_use_ids, _is_tool_use(messages))
+
+    async def _with_tool_use_ids(
+        self, session_id: UUID, tool_use_ids: Sequence[str], kind: sa.ColumnElement[bool]
+    ) -> list[Message]:
+        """The session's rows of one ``kind`` that carry one of ``tool_use_ids``, in order."""
         if not tool_use_ids:
             return []
         query = (
@@ -140,7 +137,7 @@ class SqlMessageRepository:
             .where(
                 messages.c.session_id == session_id,
                 messages.c.tool_use_id.in_(list(tool_use_ids)),
-                _is_tool_use(messages),
+                kind,
             )
             .order_by(messages.c.sequence)
         )
