@@ -35,8 +35,8 @@ import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench import harness, reporting  # noqa: E402
-from bench.stream import scripted_claude  # noqa: E402
+from bench import reporting  # noqa: E402
+from bench.stream import relaying  # noqa: E402
 
 SIZES = (20, 20_000, 100_000)
 # Every size: a turn sends Claude the newest history that fits the token budget, so the
@@ -136,15 +136,10 @@ async def measure(base_url: str, sessions: dict[int, str]) -> dict[int, dict[str
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
-    with (
-        harness.scratch() as folder,
-        harness.scratch_database() as url,
-        scripted_claude(folder, SCRIPT) as claude,
-        harness.kumiai(url, folder, ANTHROPIC_API_KEY="bench", ANTHROPIC_BASE_URL=claude) as ours,
-    ):
-        sessions = create_sessions(ours, folder)
-        asyncio.run(fill(url, sessions))
-        results = asyncio.run(measure(ours, sessions))
+    with relaying(SCRIPT) as relay:
+        sessions = create_sessions(relay.kumiai, relay.folder)
+        asyncio.run(fill(relay.database_url, sessions))
+        results = asyncio.run(measure(relay.kumiai, sessions))
     small = results[SIZES[0]]
     table: list[list[object]] = [
         ["messages", "latest 50 ms", "ratio", "first 50 ms", "ratio", "turn ms", "ratio", "target"]

@@ -317,6 +317,27 @@ def scripted_claude(folder: Path, script: dict[str, dict[str, float]]) -> Iterat
             process.wait(timeout=30)
 
 
+@dataclass(frozen=True)
+class Relay:
+    """``kumiai serve`` on a scratch database, its Claude the scripted server."""
+
+    folder: Path
+    database_url: str
+    claude: str
+    kumiai: str
+
+
+@contextmanager
+def relaying(script: dict[str, dict[str, float]]) -> Iterator[Relay]:
+    with (
+        harness.scratch() as folder,
+        harness.scratch_database() as url,
+        scripted_claude(folder, script) as claude,
+        harness.kumiai(url, folder, ANTHROPIC_API_KEY="bench", ANTHROPIC_BASE_URL=claude) as ours,
+    ):
+        yield Relay(folder, url, claude, ours)
+
+
 async def measure(sides: Sides) -> dict[str, object]:
     await sides.relay("ttft-route")  # warm: connections, caches, the SDK client
     await sides.direct("ttft-route")
@@ -330,13 +351,8 @@ async def measure(sides: Sides) -> dict[str, object]:
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
-    with (
-        harness.scratch() as folder,
-        harness.scratch_database() as url,
-        scripted_claude(folder, SCRIPT) as claude,
-        harness.kumiai(url, folder, ANTHROPIC_API_KEY="bench", ANTHROPIC_BASE_URL=claude) as ours,
-    ):
-        sides = Sides(ours, claude, create_sessions(ours, folder))
+    with relaying(SCRIPT) as relay:
+        sides = Sides(relay.kumiai, relay.claude, create_sessions(relay.kumiai, relay.folder))
         results = asyncio.run(measure(sides))
     print(report(results))
 
