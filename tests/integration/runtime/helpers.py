@@ -61,6 +61,15 @@ async def create_specialist(live: LiveApp, team: Team, name: str) -> str:
     return response.json()["data"]["id"]  # type: ignore[no-any-return]
 
 
+async def specialist_of_dana_with(live: LiveApp, **character: list[str]) -> str:
+    """A specialist session of 'Dana', her character changed first (``allowed_tools``...)."""
+    team = await create_team(live, "Dana")
+    slug = team.members["Dana"]["slug"]
+    response = await live.client.patch(f"/api/v2/characters/{slug}", json=character)
+    assert response.status_code == 200, response.text
+    return await create_specialist(live, team, "Dana")
+
+
 async def send(client: httpx.AsyncClient, session_id: str, content: str) -> dict[str, Any]:
     response = await client.post(
         f"/api/v2/sessions/{session_id}/messages", json={"content": content}

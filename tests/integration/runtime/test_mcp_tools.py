@@ -19,10 +19,9 @@ import pytest
 from kumiai.core.config import Settings
 from tests.integration.runtime.helpers import (
     assert_history_pairs,
-    create_specialist,
-    create_team,
     messages,
     send,
+    specialist_of_dana_with,
     wait_for_status,
     wait_until_idle,
 )
@@ -64,23 +63,12 @@ def probe_configured(live_settings: Settings) -> Iterator[None]:
     yield
 
 
-async def specialist_with_mcps(live: LiveApp, *allowed_mcps: str) -> str:
-    """A specialist session whose character 'Dana' may use ``allowed_mcps``."""
-    team = await create_team(live, "Dana")
-    slug = team.members["Dana"]["slug"]
-    response = await live.client.patch(
-        f"/api/v2/characters/{slug}", json={"allowed_mcps": list(allowed_mcps)}
-    )
-    assert response.status_code == 200, response.text
-    return await create_specialist(live, team, "Dana")
-
-
 @pytest.mark.slow
 @pytest.mark.usefixtures("probe_configured")
 async def test_an_agent_allowed_a_server_calls_its_tool_and_gets_the_real_result(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:
-    session_id = await specialist_with_mcps(live, "probe")
+    session_id = await specialist_of_dana_with(live, allowed_mcps=["probe"])
     claude.enqueue(
         Reply.turn(
             [ToolUse("mcp__probe__echo", {"text": "hello"}), ToolUse("mcp__probe__whoami", {})],
@@ -120,7 +108,7 @@ async def test_an_agent_allowed_a_server_calls_its_tool_and_gets_the_real_result
 async def test_an_agent_without_the_server_does_not_see_its_tools(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:
-    session_id = await specialist_with_mcps(live)
+    session_id = await specialist_of_dana_with(live, allowed_mcps=[])
     claude.enqueue(Reply.text("No MCP here."))
     await send(live.client, session_id, "hello")
     await wait_until_idle(live, session_id)
@@ -135,7 +123,7 @@ async def test_an_agent_without_the_server_does_not_see_its_tools(
 async def test_a_crashing_server_gives_an_error_result_and_is_restarted_on_next_use(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:
-    session_id = await specialist_with_mcps(live, "probe")
+    session_id = await specialist_of_dana_with(live, allowed_mcps=["probe"])
     claude.enqueue(
         Reply.tool_use("mcp__probe__crash", {}),
         Reply.tool_use("mcp__probe__echo", {"text": "again"}),
@@ -158,7 +146,7 @@ async def test_a_crashing_server_gives_an_error_result_and_is_restarted_on_next_
 async def test_cancel_during_a_slow_mcp_call_stops_the_turn_within_a_second(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:
-    session_id = await specialist_with_mcps(live, "probe")
+    session_id = await specialist_of_dana_with(live, allowed_mcps=["probe"])
     claude.enqueue(Reply.tool_use("mcp__probe__slow", {"seconds": 60}))
     await send(live.client, session_id, "take your time")
     await wait_for_status(live.client, session_id, "working", timeout=STARTUP)
@@ -186,7 +174,7 @@ async def test_cancel_during_a_slow_mcp_call_stops_the_turn_within_a_second(
 async def test_deleting_the_session_stops_its_servers(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:
-    session_id = await specialist_with_mcps(live, "probe")
+    session_id = await specialist_of_dana_with(live, allowed_mcps=["probe"])
     claude.enqueue(Reply.tool_use("mcp__probe__echo", {"text": "x"}), Reply.text("done"))
     await send(live.client, session_id, "go")
     await wait_until_idle(live, session_id, timeout=STARTUP)
@@ -203,7 +191,7 @@ async def test_a_server_that_cannot_start_is_named_to_the_agent_and_the_turn_goe
     live: LiveApp, live_settings: Settings, claude: ScriptedAnthropic
 ) -> None:
     write_servers(live_settings, broken={"command": "/nonexistent/kumiai-mcp-server"})
-    session_id = await specialist_with_mcps(live, "broken", "unknown")
+    session_id = await specialist_of_dana_with(live, allowed_mcps=["broken", "unknown"])
     claude.enqueue(Reply.turn([Text("The broken server is down.")]))
     await send(live.client, session_id, "hello")
     await wait_until_idle(live, session_id, timeout=STARTUP)
@@ -220,7 +208,7 @@ async def test_live_app_shutdown_leaves_no_server_running(
 ) -> None:
     write_servers(live_settings, probe=stdio_entry())
     async with live_app(live_settings) as live:
-        session_id = await specialist_with_mcps(live, "probe")
+        session_id = await specialist_of_dana_with(live, allowed_mcps=["probe"])
         claude.enqueue(Reply.tool_use("mcp__probe__echo", {"text": "x"}), Reply.text("done"))
         await send(live.client, session_id, "go")
         await wait_until_idle(live, session_id, timeout=STARTUP)

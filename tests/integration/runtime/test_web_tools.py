@@ -6,10 +6,9 @@ import json
 
 from tests.integration.runtime.helpers import (
     assert_history_pairs,
-    create_specialist,
-    create_team,
     messages,
     send,
+    specialist_of_dana_with,
     wait_for_status,
     wait_until_idle,
 )
@@ -25,20 +24,12 @@ from tests.support.scripted_anthropic import (
 from tests.support.sse import collect
 
 
-async def specialist_with_tools(live: LiveApp, *allowed_tools: str) -> str:
-    team = await create_team(live, "Dana")
-    slug = team.members["Dana"]["slug"]
-    response = await live.client.patch(
-        f"/api/v2/characters/{slug}", json={"allowed_tools": list(allowed_tools)}
-    )
-    assert response.status_code == 200, response.text
-    return await create_specialist(live, team, "Dana")
-
-
 async def test_web_tools_in_allowed_tools_become_the_apis_server_tools(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:
-    session_id = await specialist_with_tools(live, "Read", "WebSearch", "WebFetch")
+    session_id = await specialist_of_dana_with(
+        live, allowed_tools=["Read", "WebSearch", "WebFetch"]
+    )
     search = ServerToolUse("web_search", {"query": "kumiai agents"})
     fetch = ServerToolUse("web_fetch", {"url": "https://kumiai.example/docs"})
     claude.enqueue(
@@ -103,7 +94,7 @@ async def test_web_tools_in_allowed_tools_become_the_apis_server_tools(
 async def test_a_failed_web_search_is_an_error_result_and_the_turn_goes_on(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:
-    session_id = await specialist_with_tools(live, "WebSearch")
+    session_id = await specialist_of_dana_with(live, allowed_tools=["WebSearch"])
     search = ServerToolUse("web_search", {"query": "x"})
     claude.enqueue(
         Reply.turn(
@@ -127,7 +118,7 @@ async def test_a_failed_web_search_is_an_error_result_and_the_turn_goes_on(
 async def test_a_model_without_web_tools_gives_the_agent_a_clear_error_not_a_broken_turn(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:
-    session_id = await specialist_with_tools(live, "WebSearch")
+    session_id = await specialist_of_dana_with(live, allowed_tools=["WebSearch"])
     claude.enqueue(
         Reply.error(400, message="tools.0: 'web_search_20250305' is not supported on this model"),
         Reply.tool_use("WebSearch", {"query": "x"}),
@@ -159,7 +150,7 @@ async def test_a_model_without_web_tools_gives_the_agent_a_clear_error_not_a_bro
 async def test_a_search_paused_by_the_api_is_one_call_with_one_result(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:
-    session_id = await specialist_with_tools(live, "WebSearch")
+    session_id = await specialist_of_dana_with(live, allowed_tools=["WebSearch"])
     search = ServerToolUse("web_search", {"query": "long"})
     claude.enqueue(
         Reply.turn([search], stop_reason="pause_turn"),
