@@ -309,7 +309,7 @@ def _runtime_status(settings: Settings) -> str:
 
 def _model_status(settings: Settings) -> str:
     """The model a turn uses by default, resolved the way the server resolves it."""
-    from kumiai.core.dependencies import model_resolver  # noqa: PLC0415
+    from kumiai.composition import model_resolver  # noqa: PLC0415
 
     async def resolve() -> ResolvedModel:
         models = model_resolver(settings)

@@ -17,8 +17,8 @@ from kumiai.api.middleware.request_guard import RequestGuardMiddleware
 from kumiai.api.openapi import install_openapi
 from kumiai.api.routing import include_flat, index_routes
 from kumiai.api.unsafe_text import reject_unsafe_text
+from kumiai.composition import Container, build_container, open_database
 from kumiai.core.config import Settings, get_settings
-from kumiai.core.dependencies import Container, build_container, open_database
 from kumiai.core.exceptions import ConfigurationError
 from kumiai.core.logging import configure_logging, get_logger
 

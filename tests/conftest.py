@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from kumiai.composition import Container, build_container
 from kumiai.core.config import Settings, load_settings
-from kumiai.core.dependencies import Container, build_container
 from kumiai.infrastructure.database.engine import Database, ReadOnlySession
 from kumiai.infrastructure.database.migrations import runner
 from kumiai.main import create_app

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from kumiai.core.dependencies import Container
+from kumiai.composition import Container
 
 
 async def get_container(request: Request) -> Container:

@@ -13,7 +13,7 @@ from uuid import UUID
 
 import httpx
 
-from kumiai.core.dependencies import Container
+from kumiai.composition import Container
 from kumiai.domain.entities import Character, Message
 from kumiai.infrastructure.database.engine import Database
 from kumiai.infrastructure.database.unit_of_work import SqlUnitOfWork

@@ -16,8 +16,8 @@ import httpx
 import sqlalchemy as sa
 import uvicorn
 
+from kumiai.composition import Container, build_container, open_database
 from kumiai.core.config import Settings
-from kumiai.core.dependencies import Container, build_container, open_database
 from kumiai.infrastructure.database.tables import metadata
 from kumiai.main import create_app
 from tests.support.processes import free_port

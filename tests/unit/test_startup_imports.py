@@ -35,7 +35,7 @@ def _imported_after(statement: str) -> set[str]:
         "import kumiai.main",
         # The container as the server builds it, with a key configured.
         "from kumiai.core.config import Settings\n"
-        "from kumiai.core.dependencies import build_container, open_database\n"
+        "from kumiai.composition import build_container, open_database\n"
         "settings = Settings(anthropic_api_key='sk-test', database_url='postgresql://x@h/d')\n"
         "build_container(settings, open_database(settings, settings.database_url))",
         # The first health check with a key resolves the model through the API's list.

@@ -26,7 +26,7 @@ from kumiai.api.v1.catalog_shapes import (
 )
 from kumiai.api.v2.responses import errors
 from kumiai.application.dtos.projects import ProjectCreate, ProjectEdit, ProjectView
-from kumiai.core.dependencies import Container
+from kumiai.composition import Container
 from kumiai.core.exceptions import NotFoundError
 
 router = FlatRouter(prefix="/projects", tags=["v1 projects"])

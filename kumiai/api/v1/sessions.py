@@ -27,7 +27,7 @@ from kumiai.api.v1.unchecked import array_even_if_unavailable
 from kumiai.api.v2.responses import errors
 from kumiai.application.dtos.conversation import SendMessage
 from kumiai.application.dtos.sessions import SessionCreate, SessionUpdate, SessionView
-from kumiai.core.dependencies import Container
+from kumiai.composition import Container
 from kumiai.domain.repositories import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from kumiai.domain.value_objects import SessionType
 

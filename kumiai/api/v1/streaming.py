@@ -21,7 +21,7 @@ from kumiai.api.v1.session_shapes import UserQuery
 from kumiai.api.v1.stream_events import StreamMapper
 from kumiai.application.dtos.conversation import SendMessage
 from kumiai.application.services.runtime.events import SessionEvent, Subscription
-from kumiai.core.dependencies import Container
+from kumiai.composition import Container
 
 router = FlatRouter(prefix="/sessions", tags=["v1 streaming"])
 

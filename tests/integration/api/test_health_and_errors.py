@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from kumiai.composition import build_container, open_database
 from kumiai.core.config import Settings, load_settings
-from kumiai.core.dependencies import build_container, open_database
 from kumiai.main import create_app
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from kumiai.composition import Container
 from kumiai.core.config import Settings
-from kumiai.core.dependencies import Container
 from kumiai.domain.repositories import encode_cursor
 from kumiai.main import create_app
 from tests.factories.definitions import make_skill

@@ -7,7 +7,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from kumiai.core.dependencies import Container
+from kumiai.composition import Container
 from kumiai.domain.entities import Message
 from tests.factories.projects import (
     append_user_messages,

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from kumiai.composition import build_container, open_database
 from kumiai.core.config import Settings, load_settings
-from kumiai.core.dependencies import build_container, open_database
 from kumiai.infrastructure.database.embedded import EmbeddedPostgres
 from kumiai.infrastructure.database.migrations import runner
 from kumiai.main import create_app

@@ -9,8 +9,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kumiai.application.dtos.characters import CharacterCreate
+from kumiai.composition import Container
 from kumiai.core.config import Settings
-from kumiai.core.dependencies import Container
 from tests.factories.definitions import (
     agent_md,
     make_character,

@@ -9,8 +9,8 @@ from uuid import UUID
 import httpx
 import pytest
 
+from kumiai.composition import Container
 from kumiai.core.config import Settings
-from kumiai.core.dependencies import Container
 from tests.integration.v1.catalog_helpers import (
     JSON,
     NULLABLE_STR,

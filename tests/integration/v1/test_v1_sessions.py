@@ -8,7 +8,7 @@ from uuid import UUID
 
 import httpx
 
-from kumiai.core.dependencies import Container
+from kumiai.composition import Container
 from kumiai.domain.entities import Message
 from kumiai.infrastructure.database.engine import Database
 from tests.factories.projects import create_project, make_character, store_messages

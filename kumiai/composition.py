@@ -1,4 +1,7 @@
-"""The composition root: the only module that wires infrastructure into services."""
+"""The composition root: the only module that wires infrastructure into services.
+
+It sits outside `core` (which imports no other layer) and under `api`, which reaches
+infrastructure only through it."""
 
 from __future__ import annotations
 
