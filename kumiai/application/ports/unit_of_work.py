@@ -10,21 +10,21 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self
 
+from kumiai.domain.entities import Character, Skill
 from kumiai.domain.repositories import (
     ActivityLogRepository,
-    CharacterRepository,
+    DefinitionRepository,
     MessageRepository,
     PendingInputRepository,
     ProjectRepository,
     SessionRepository,
-    SkillRepository,
     UserProfileRepository,
 )
 
 
 class UnitOfWork(Protocol):
-    characters: CharacterRepository
-    skills: SkillRepository
+    characters: DefinitionRepository[Character]
+    skills: DefinitionRepository[Skill]
     projects: ProjectRepository
     sessions: SessionRepository
     messages: MessageRepository

@@ -15,9 +15,8 @@ import itertools
 import posixpath
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from enum import Enum, auto
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from kumiai.application.dtos.files import (
@@ -37,37 +36,12 @@ from kumiai.core.exceptions import (
     PayloadTooLargeError,
     ValidationError,
 )
-from kumiai.domain.repositories import DefinitionFilter, Page, PageRequest
+from kumiai.domain.entities import Definition
+from kumiai.domain.repositories import DefinitionFilter, DefinitionRepository, Page, PageRequest
 from kumiai.domain.value_objects import SLUG_MAX_LENGTH, EventType, slugify, validate_slug
-
-
-class Definition(Protocol):
-    id: UUID
-    slug: str
-    name: str
-    file_path: str
-
-    @property
-    def is_deleted(self) -> bool: ...
-
-    def update(self, **changes: Any) -> None: ...
-
-    def soft_delete(self, now: datetime) -> None: ...
-
 
 D = TypeVar("D", bound=Definition)
 V = TypeVar("V")
-
-
-class DefinitionRepository(Protocol[D]):
-    """The part of the character and skill repositories that the catalog uses."""
-
-    async def add(self, definition: D, /) -> None: ...
-    async def get(self, definition_id: UUID, /) -> D | None: ...
-    async def get_by_slug(self, slug: str, /, *, include_deleted: bool = False) -> D | None: ...
-    async def slug_taken(self, slug: str, /) -> bool: ...
-    async def list_page(self, page: PageRequest, filters: DefinitionFilter, /) -> Page[D]: ...
-    async def list_live(self) -> list[D]: ...
 
 
 # Checks a new or changed definition against the other rows, given its field values

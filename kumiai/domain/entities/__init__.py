@@ -2,6 +2,7 @@
 
 from kumiai.domain.entities.activity import ActivityEntry
 from kumiai.domain.entities.character import Character
+from kumiai.domain.entities.definition import Definition
 from kumiai.domain.entities.message import (
     MAX_SEQUENCE,
     Message,
@@ -18,6 +19,7 @@ __all__ = [
     "MAX_SEQUENCE",
     "ActivityEntry",
     "Character",
+    "Definition",
     "Message",
     "PendingInput",
     "Project",

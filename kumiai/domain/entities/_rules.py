@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum, auto
 from typing import Any, TypeVar
+from uuid import UUID, uuid4
 
 from kumiai.core.exceptions import ValidationError
 
@@ -59,10 +61,14 @@ def normalise_edits(
     return {name: rules[name](value) for name, value in changes.items()}
 
 
+@dataclass(eq=False, kw_only=True)
 class SoftDeletable:
-    """Soft deletion for entities with a ``deleted_at`` field."""
+    """An entity with an id, the timestamps the database keeps, and soft deletion."""
 
-    deleted_at: datetime | None
+    id: UUID = field(default_factory=uuid4)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    deleted_at: datetime | None = None
 
     def soft_delete(self, now: datetime) -> None:
         """Hide the entity; a second delete keeps the first timestamp."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from kumiai.core.exceptions import ValidationError
 from kumiai.domain.entities._rules import (
@@ -34,7 +34,6 @@ def _check_pm_pair(character_id: UUID | None, session_id: UUID | None) -> None:
 class Project(SoftDeletable):
     """A project folder, its team, and its PM (``pm_character_id`` + ``pm_session_id``)."""
 
-    id: UUID = field(default_factory=uuid4)
     name: str
     description: str | None = None
     path: str
@@ -42,9 +41,6 @@ class Project(SoftDeletable):
     pm_session_id: UUID | None = None
     team_character_ids: list[UUID] = field(default_factory=list)
     archived_at: datetime | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    deleted_at: datetime | None = None
 
     @classmethod
     def create(

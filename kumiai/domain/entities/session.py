@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from kumiai.core.exceptions import InvalidTransitionError, ValidationError
 from kumiai.domain.entities._rules import SoftDeletable
@@ -32,7 +32,6 @@ class Session(SoftDeletable):
     transition table in :mod:`kumiai.domain.value_objects.session_status`.
     """
 
-    id: UUID = field(default_factory=uuid4)
     character_id: UUID | None = None
     project_id: UUID | None = None
     session_type: SessionType
@@ -42,9 +41,6 @@ class Session(SoftDeletable):
     error_message: str | None = None
     next_sequence: int = 0
     started_at: datetime | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    deleted_at: datetime | None = None
 
     @classmethod
     def create(

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
-from typing import Any
-from uuid import UUID, uuid4
+from typing import ClassVar
 
-from kumiai.domain.entities._rules import SoftDeletable, clean_labels, normalise_edits, require_text
-from kumiai.domain.value_objects.identifiers import (
-    validate_hex_color,
-    validate_name,
-    validate_slug,
-)
+from kumiai.domain.entities._rules import clean_labels
+from kumiai.domain.entities.definition import Definition, editable
+from kumiai.domain.value_objects.identifiers import validate_hex_color, validate_name
 
 DEFAULT_ICON = "zap"
 DEFAULT_ICON_COLOR = "#4A90E2"
@@ -25,69 +19,19 @@ def _description(value: str) -> str:
     return value.strip()
 
 
-# The slug and file path name the skill's folder on disk, so they are not editable.
-_EDITABLE: Mapping[str, Callable[[Any], Any]] = {
-    "name": validate_name,
-    "description": _description,
-    "tags": clean_labels,
-    "icon": partial(validate_name, field="icon"),
-    "icon_color": validate_hex_color,
-    "license": partial(validate_name, field="license"),
-}
-
-
-def _normalise(changes: Mapping[str, Any]) -> dict[str, Any]:
-    return normalise_edits("skill", _EDITABLE, changes)
-
-
 @dataclass(eq=False, kw_only=True)
-class Skill(SoftDeletable):
-    """A folder in Claude's skill format; ``file_path`` is the folder holding ``SKILL.md``."""
+class Skill(Definition):
+    """A folder in Claude's skill format; ``file_path`` is the folder holding ``SKILL.md``.
 
-    id: UUID = field(default_factory=uuid4)
-    slug: str
-    name: str
-    description: str = ""
-    tags: list[str] = field(default_factory=list)
-    file_path: str
-    icon: str = DEFAULT_ICON
-    icon_color: str = DEFAULT_ICON_COLOR
-    license: str = DEFAULT_LICENSE
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    deleted_at: datetime | None = None
+    The fields are declared in the order ``SKILL.md`` writes them.
+    """
 
-    @classmethod
-    def create(
-        cls,
-        *,
-        slug: str,
-        name: str,
-        file_path: str,
-        description: str = "",
-        tags: Iterable[str] = (),
-        icon: str = DEFAULT_ICON,
-        icon_color: str = DEFAULT_ICON_COLOR,
-        license: str = DEFAULT_LICENSE,
-    ) -> Skill:
-        """A new, validated skill."""
-        fields = _normalise(
-            {
-                "name": name,
-                "description": description,
-                "tags": tags,
-                "icon": icon,
-                "icon_color": icon_color,
-                "license": license,
-            }
-        )
-        return cls(
-            slug=validate_slug(slug),
-            file_path=require_text(file_path, "file_path"),
-            **fields,
-        )
+    label: ClassVar[str] = "skill"
 
-    def update(self, **changes: Any) -> None:
-        """Apply edits to editable fields; nothing changes unless every value is valid."""
-        for name, value in _normalise(changes).items():
-            setattr(self, name, value)
+    description: str = field(default="", metadata=editable(_description))
+    tags: list[str] = field(default_factory=list, metadata=editable(clean_labels))
+    icon: str = field(default=DEFAULT_ICON, metadata=editable(partial(validate_name, field="icon")))
+    icon_color: str = field(default=DEFAULT_ICON_COLOR, metadata=editable(validate_hex_color))
+    license: str = field(
+        default=DEFAULT_LICENSE, metadata=editable(partial(validate_name, field="license"))
+    )

@@ -10,14 +10,14 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kumiai.core.exceptions import ConflictError, DatabaseUnavailableError
+from kumiai.domain.entities import Character, Skill
 from kumiai.domain.repositories import (
     ActivityLogRepository,
-    CharacterRepository,
+    DefinitionRepository,
     MessageRepository,
     PendingInputRepository,
     ProjectRepository,
     SessionRepository,
-    SkillRepository,
     UserProfileRepository,
 )
 from kumiai.infrastructure.database.repositories.activity import SqlActivityLogRepository
@@ -40,8 +40,8 @@ OUTAGE_SQLSTATE_PREFIXES = ("08", "53", "57P")
 
 
 class SqlUnitOfWork:
-    characters: CharacterRepository
-    skills: SkillRepository
+    characters: DefinitionRepository[Character]
+    skills: DefinitionRepository[Skill]
     projects: ProjectRepository
     sessions: SessionRepository
     messages: MessageRepository

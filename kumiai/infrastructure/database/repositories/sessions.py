@@ -4,35 +4,19 @@ from collections.abc import Sequence
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from kumiai.domain.entities import Session
 from kumiai.domain.repositories import Page, PageRequest, SessionFilter
 from kumiai.domain.value_objects import SessionStatus, SessionType
-from kumiai.infrastructure.database.repositories.base import paginate_by_creation
+from kumiai.infrastructure.database.repositories.base import SqlRepository
 from kumiai.infrastructure.database.tables import sessions
 
 LIVE = sessions.c.deleted_at.is_(None)
-BY_ID = sa.select(Session).where(sessions.c.id == sa.bindparam("session_id"))
-LIVE_BY_ID = BY_ID.where(LIVE)
-LIVE_BY_ID_FOR_UPDATE = LIVE_BY_ID.with_for_update().execution_options(populate_existing=True)
 
 
-class SqlSessionRepository:
-    def __init__(self, db: AsyncSession) -> None:
-        self._db = db
-
-    async def add(self, session: Session) -> None:
-        self._db.add(session)
-        await self._db.flush()
-
-    async def get(self, session_id: UUID, *, include_deleted: bool = False) -> Session | None:
-        query = BY_ID if include_deleted else LIVE_BY_ID
-        return await self._db.scalar(query, {"session_id": session_id})
-
-    async def get_for_update(self, session_id: UUID) -> Session | None:
-        """The live session, row-locked until the unit of work ends."""
-        return await self._db.scalar(LIVE_BY_ID_FOR_UPDATE, {"session_id": session_id})
+class SqlSessionRepository(SqlRepository[Session]):
+    entity = Session
+    table = sessions
 
     async def list_page(self, page: PageRequest, filters: SessionFilter) -> Page[Session]:
         columns = sessions.c
@@ -46,18 +30,17 @@ class SqlSessionRepository:
             )
             if value is not None
         ]
-        return await paginate_by_creation(self._db, Session, sessions, conditions, page)
+        return await self._page(conditions, page)
 
     async def list_all(self, *, project_id: UUID | None = None) -> list[Session]:
         query = sa.select(Session).where(LIVE)
         if project_id is not None:
             query = query.where(sessions.c.project_id == project_id)
-        query = query.order_by(sessions.c.created_at, sessions.c.id)
-        return list((await self._db.scalars(query)).all())
+        return await self._all(query.order_by(sessions.c.created_at, sessions.c.id))
 
     async def list_in_status(self, statuses: Sequence[SessionStatus]) -> list[Session]:
         query = sa.select(Session).where(LIVE, sessions.c.status.in_(list(statuses)))
-        return list((await self._db.scalars(query.order_by(sessions.c.created_at))).all())
+        return await self._all(query.order_by(sessions.c.created_at))
 
     async def list_for_project(self, project_id: UUID) -> list[Session]:
         return await self.list_all(project_id=project_id)
@@ -82,7 +65,3 @@ class SqlSessionRepository:
             .execution_options(populate_existing=True)
         )
         return await self._db.scalar(query)
-
-    async def delete(self, session: Session) -> None:
-        await self._db.delete(session)
-        await self._db.flush()
