@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -55,19 +56,25 @@ def run_kumiai(
 class RunningServer:
     process: subprocess.Popen[str]
     base_url: str
+    log: Path | None = None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
         return self.process.wait(timeout=timeout)
 
+    def output(self) -> str:
+        """What the server printed (once it has exited, when it prints to a pipe)."""
+        if self.log is not None:
+            return self.log.read_text()
+        return self.process.stdout.read() if self.process.stdout else ""
+
 
 def _wait_until_healthy(server: RunningServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            output = server.process.stdout.read() if server.process.stdout else ""
-            raise AssertionError(f"kumiai serve exited early:\n{output}")
+            raise AssertionError(f"kumiai serve exited early:\n{server.output()}")
         try:
             if httpx.get(f"{server.base_url}/api/health", timeout=1).status_code == 200:
                 return
@@ -78,19 +85,27 @@ def _wait_until_healthy(server: RunningServer, timeout: float) -> None:
 
 
 @contextmanager
-def serving(env: dict[str, str], timeout: float = 60) -> Iterator[RunningServer]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kumiai", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    server = RunningServer(process, f"http://127.0.0.1:{port}")
-    try:
-        _wait_until_healthy(server, timeout)
-        yield server
-    finally:
-        if process.poll() is None:
-            server.stop()
+def serving(
+    env: dict[str, str], timeout: float = 60, *, port: int | None = None, log: Path | None = None
+) -> Iterator[RunningServer]:
+    """`kumiai serve` on ``port`` (a free one by default), healthy, stopped afterwards.
+
+    Its output goes to a pipe, or to the file ``log`` when given (a long run fills a pipe).
+    """
+    port = port or free_port()
+    with contextlib.ExitStack() as stack:
+        output = stack.enter_context(log.open("w")) if log else subprocess.PIPE
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kumiai", "serve", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        server = RunningServer(process, f"http://127.0.0.1:{port}", log)
+        try:
+            _wait_until_healthy(server, timeout)
+            yield server
+        finally:
+            if process.poll() is None:
+                server.stop()

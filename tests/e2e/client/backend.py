@@ -1,0 +1,226 @@
+"""The backend a browser test of the KumiAI web client talks to, scripted over stdin.
+
+Run from the repository root::
+
+    python -m tests.e2e.client.backend --port 7892 --cors-origin http://127.0.0.1:1420
+
+It starts the scripted Anthropic-compatible server, then ``kumiai serve`` on a fresh
+``KUMIAI_HOME`` (embedded PostgreSQL, or a fresh database on ``--database-server``) with
+the Anthropic runtime pointed at that server. It prints one JSON line
+``{"event": "ready", ...}`` and then answers one JSON command per stdin line with one
+JSON line on stdout, so the driver scripts Claude's replies just before it triggers them:
+
+- ``{"op": "enqueue", "replies": [REPLY, ...], "when_system_contains": "..."}``
+- ``{"op": "requests", "since": 0}``: the model requests received (their tools' names
+  and their last message), and how many found no scripted reply;
+- ``{"op": "wait_requests", "count": 3, "timeout": 10}``: the same, once there are 3.
+
+A REPLY is ``{"text": "...", "chunks": 3}``, or ``{"blocks": [{"text": "..."},
+{"tool_use": "AskUserQuestion", "input": {...}}], "stop_reason": "tool_use"}``; either
+may add ``"delay_per_event"`` (seconds) to stream slowly. Everything stops on stdin EOF,
+SIGTERM or SIGINT, and the home and database are removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import socket
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+from tests.support.database import create_scratch_database, drop_database
+from tests.support.processes import kumiai_env, serving
+from tests.support.scripted_anthropic import (
+    Block,
+    RecordedRequest,
+    Reply,
+    ScriptedAnthropic,
+    ScriptedReply,
+    Text,
+    ToolUse,
+)
+
+SCRIPTED_API_KEY = "sk-ant-scripted-client-e2e"
+
+
+def reply_from_spec(spec: dict[str, Any]) -> ScriptedReply:
+    """Turn one REPLY of the control protocol into a scripted reply."""
+    if "error" in spec:
+        return Reply.error(int(spec["error"]), message=spec.get("message"))
+    if "text" in spec:
+        turn = Reply.text(spec["text"], chunks=int(spec.get("chunks", 3)))
+    else:
+        blocks = [_block_from_spec(block) for block in spec["blocks"]]
+        calls_tools = any(isinstance(block, ToolUse) for block in blocks)
+        turn = Reply.turn(
+            blocks, spec.get("stop_reason", "tool_use" if calls_tools else "end_turn")
+        )
+    delay = float(spec.get("delay_per_event", 0))
+    return turn.slow(delay) if delay else turn
+
+
+def _block_from_spec(spec: dict[str, Any]) -> Block:
+    if "tool_use" in spec:
+        if "id" in spec:
+            return ToolUse(spec["tool_use"], spec.get("input", {}), spec["id"])
+        return ToolUse(spec["tool_use"], spec.get("input", {}))
+    return Text(spec["text"], int(spec.get("chunks", 3)))
+
+
+def describe_request(request: RecordedRequest) -> dict[str, Any]:
+    """What the driver checks of one model request: the tools offered and the last message."""
+    return {
+        "path": request.path,
+        "tools": [tool.get("name") for tool in request.tools],
+        "last_message": request.messages[-1] if request.messages else None,
+    }
+
+
+class Controller:
+    """Answers the driver's commands against the scripted server."""
+
+    def __init__(self, claude: ScriptedAnthropic) -> None:
+        self._claude = claude
+        self._enqueued = 0
+
+    def handle(self, command: dict[str, Any]) -> dict[str, Any]:
+        op = command.get("op")
+        if op == "enqueue":
+            replies = [reply_from_spec(spec) for spec in command["replies"]]
+            self._claude.enqueue(*replies, when_system_contains=command.get("when_system_contains"))
+            self._enqueued += len(replies)
+            return {"ok": True, "pending": self._claude.pending}
+        if op == "requests":
+            return self._requests(self._claude.requests, int(command.get("since", 0)))
+        if op == "wait_requests":
+            count, timeout = int(command["count"]), float(command.get("timeout", 10))
+            try:
+                requests = self._claude.wait_for_requests(count, timeout)
+            except TimeoutError as error:
+                return {"ok": False, "error": str(error), **self._requests(self._claude.requests)}
+            return self._requests(requests, int(command.get("since", 0)))
+        return {"ok": False, "error": f"unknown op {op!r}"}
+
+    def _requests(self, requests: list[RecordedRequest], since: int = 0) -> dict[str, Any]:
+        messages = [request for request in requests if request.path == "/v1/messages"]
+        pending = self._claude.pending
+        return {
+            "ok": True,
+            "count": len(messages),
+            "pending": pending,
+            # Requests that found the script empty (answered 500 "no scripted reply left").
+            "unscripted": max(0, len(messages) - (self._enqueued - pending)),
+            "requests": [describe_request(request) for request in messages[since:]],
+        }
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        # As uvicorn binds: connections of an earlier server in TIME_WAIT don't count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@contextmanager
+def _database(server_url: str | None) -> Iterator[str | None]:
+    """A fresh database on ``server_url``, dropped afterwards; None means embedded."""
+    if server_url is None:
+        yield None
+        return
+    url = create_scratch_database(server_url, prefix="kumiai_client_e2e")
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+@contextmanager
+def _home() -> Iterator[Path]:
+    """A fresh home in the system temp folder, which the embedded server's user can enter."""
+    with tempfile.TemporaryDirectory(prefix="kumiai-client-e2e-") as folder:
+        home = Path(folder)
+        home.chmod(0o755)
+        yield home
+
+
+def _emit(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def _stop_on_signal(signum: int, _frame: object) -> NoReturn:
+    raise SystemExit(128 + signum)
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=7892, help="where kumiai serve listens")
+    parser.add_argument(
+        "--cors-origin", action="append", default=[], help="an origin the client is served from"
+    )
+    parser.add_argument(
+        "--database-server",
+        help="a PostgreSQL admin URL to create a fresh database on (default: embedded)",
+    )
+    parser.add_argument("--serve-log", type=Path, help="where kumiai serve's output goes")
+    parser.add_argument("--startup-timeout", type=float, default=120.0)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _arguments(argv)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    if not _port_is_free(arguments.port):
+        _emit({"event": "error", "error": f"port {arguments.port} is already in use"})
+        return 2
+    with ExitStack() as stack:
+        claude = stack.enter_context(ScriptedAnthropic())
+        home = stack.enter_context(_home())
+        database_url = stack.enter_context(_database(arguments.database_server))
+        extra = {
+            "KUMIAI_RUNTIME": "anthropic",
+            "ANTHROPIC_API_KEY": SCRIPTED_API_KEY,
+            "ANTHROPIC_BASE_URL": claude.base_url,
+            "KUMIAI_CORS_ORIGINS": ",".join(arguments.cors_origin),
+            "KUMIAI_LOG_FORMAT": "console",
+        }
+        if database_url is not None:
+            extra["KUMIAI_DATABASE_URL"] = database_url
+        log = arguments.serve_log or home / "serve.log"
+        env = kumiai_env(home, **extra)
+        try:
+            server = stack.enter_context(
+                serving(env, arguments.startup_timeout, port=arguments.port, log=log)
+            )
+        except AssertionError as error:
+            _emit({"event": "error", "error": f"{error}"[-4000:]})
+            return 1
+        _emit(
+            {
+                "event": "ready",
+                "api_url": server.base_url,
+                "anthropic_url": claude.base_url,
+                "home": str(home),
+                "serve_log": str(log),
+                "database": database_url or "embedded",
+            }
+        )
+        controller = Controller(claude)
+        for line in sys.stdin:
+            if line.strip():
+                _emit(controller.handle(json.loads(line)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
