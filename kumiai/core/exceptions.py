@@ -94,6 +94,12 @@ class ClaudeUnavailableError(ServiceUnavailableError):
     code = "claude_unavailable"
 
 
+class AgentBackendUnavailableError(ServiceUnavailableError):
+    """An agent CLI (Codex, Gemini CLI, OpenCode) is missing, failed or crashed in a turn."""
+
+    code = "agent_backend_unavailable"
+
+
 class McpServerError(ServiceUnavailableError):
     """An MCP server could not be started or reached. The message never holds its secrets."""
 

@@ -838,8 +838,12 @@ class ScriptedAnthropic:
         """``wait_for_requests`` without blocking the caller's event loop."""
         return await asyncio.to_thread(self.wait_for_requests, count, timeout)
 
+    def _routing_text(self, recorded: RecordedRequest) -> str:
+        """What ``when_system_contains`` markers are looked for in: the system prompt."""
+        return json.dumps(recorded.system)
+
     def _take_reply(self, recorded: RecordedRequest) -> ScriptedReply | None:
-        system = json.dumps(recorded.system)
+        system = self._routing_text(recorded)
         with self._state:
             for marker, queue in self._routed.items():
                 if queue and marker in system:
@@ -860,13 +864,19 @@ class ScriptedAnthropic:
 
     # HTTP -------------------------------------------------------------------
 
+    def _routes(self) -> list[Route]:
+        """The provider API this server speaks; any other path answers 404."""
+        return [
+            Route("/v1/messages", self._messages, methods=["POST"]),
+            Route("/v1/messages/count_tokens", self._count_tokens, methods=["POST"]),
+            Route("/v1/models", self._list_models, methods=["GET"]),
+        ]
+
     def _build_app(self, stopping: asyncio.Event) -> Starlette:
         every_method = ["GET", "POST", "PUT", "PATCH", "DELETE"]
         app = Starlette(
             routes=[
-                Route("/v1/messages", self._messages, methods=["POST"]),
-                Route("/v1/messages/count_tokens", self._count_tokens, methods=["POST"]),
-                Route("/v1/models", self._list_models, methods=["GET"]),
+                *self._routes(),
                 Route("/{path:path}", self._unknown_path, methods=every_method),
             ]
         )

@@ -50,18 +50,18 @@ from kumiai.application.ports.agent_runtime import (
 )
 from kumiai.core.exceptions import ClaudeUnavailableError
 from kumiai.core.logging import get_logger
-from kumiai.infrastructure.claude_code.continuity import (
-    ResumePoint,
-    ResumePoints,
-    fingerprint,
-    split_prompt,
-    transcript_prompt,
-)
 from kumiai.infrastructure.claude_code.tools import (
     ToolCalls,
     builtin_tools,
     guard_hooks,
     kumiai_servers,
+)
+from kumiai.infrastructure.continuity import (
+    ResumePoint,
+    ResumePoints,
+    fingerprint,
+    split_prompt,
+    transcript_prompt,
 )
 
 logger = get_logger(__name__)
@@ -143,7 +143,7 @@ class ClaudeCodeRuntime:
         self._resume_points.put(
             workspace.session_id,
             ResumePoint(
-                claude_session_id=result.session_id,
+                cli_session_id=result.session_id,
                 working_dir=workspace.working_dir,
                 fingerprint=fingerprint([*request.messages, *reader.produced]),
             ),
@@ -157,10 +157,10 @@ class ClaudeCodeRuntime:
             return None
         if point.fingerprint != fingerprint(history):
             return None
-        if get_session_info(point.claude_session_id, directory=workspace.working_dir) is None:
-            logger.info("claude_code_session_lost", claude_session_id=point.claude_session_id)
+        if get_session_info(point.cli_session_id, directory=workspace.working_dir) is None:
+            logger.info("claude_code_session_lost", claude_session_id=point.cli_session_id)
             return None
-        return point.claude_session_id
+        return point.cli_session_id
 
     def _options(
         self,

@@ -8,14 +8,14 @@ from uuid import uuid4
 from kumiai.application.ports.agent_runtime import ToolSpec, Workspace
 from kumiai.application.services.runtime.history import to_api_messages
 from kumiai.domain.entities import Message
-from kumiai.infrastructure.claude_code.continuity import (
+from kumiai.infrastructure.claude_code.tools import builtin_tools, refusal_for
+from kumiai.infrastructure.continuity import (
     ResumePoint,
     ResumePoints,
     fingerprint,
     split_prompt,
     transcript_prompt,
 )
-from kumiai.infrastructure.claude_code.tools import builtin_tools, refusal_for
 
 
 def _workspace(workdir: Path, **fields: object) -> Workspace:

@@ -1,12 +1,13 @@
-"""Continuing a KumiAI session in Claude Code while PostgreSQL stays the source of truth.
+"""Continuing a KumiAI session in an agent CLI while PostgreSQL stays the source of truth.
 
-Claude Code keeps its own transcript of a conversation on disk and can resume it by its
-session id. KumiAI remembers, per KumiAI session, which Claude Code session holds its
-conversation and a fingerprint of the history that conversation covers. A turn resumes
-that session only when the stored history still has exactly that fingerprint before the
-new message; anything else (an imported session, turns run on the API runtime, a
-cancelled or failed turn, trimmed history, a lost Claude Code folder) starts a fresh
-Claude Code session whose first prompt carries the stored history as a transcript.
+Agent CLIs (Claude Code, Codex, Gemini CLI, OpenCode) keep their own transcript of a
+conversation on disk and can resume it by their session id. KumiAI remembers, per KumiAI
+session, which CLI session holds its conversation and a fingerprint of the history that
+conversation covers. A turn resumes that session only when the stored history still has
+exactly that fingerprint before the new message; anything else (an imported session,
+turns run on another runtime, a cancelled or failed turn, trimmed history, a lost CLI
+folder) starts a fresh CLI session whose first prompt carries the stored history as a
+transcript.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ TOOL_RESULT_PREVIEW = 4000
 
 @dataclass(frozen=True)
 class ResumePoint:
-    claude_session_id: str
+    cli_session_id: str
     working_dir: str
     fingerprint: str
 
@@ -42,11 +43,14 @@ class ResumePoints:
     def get(self, session_id: UUID) -> ResumePoint | None:
         try:
             data = json.loads(self._path(session_id).read_text(encoding="utf-8"))
+            # Written before the CLI runtimes shared this file.
+            if "claude_session_id" in data:
+                data["cli_session_id"] = data.pop("claude_session_id")
             return ResumePoint(**data)
         except FileNotFoundError:
             return None
         except (OSError, ValueError, TypeError) as error:
-            logger.warning("claude_code_resume_point_unreadable", reason=str(error))
+            logger.warning("cli_resume_point_unreadable", reason=str(error))
             return None
 
     def put(self, session_id: UUID, point: ResumePoint) -> None:
@@ -112,7 +116,7 @@ def split_prompt(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
 
 
 def transcript_prompt(history: list[dict[str, Any]], prompt: str) -> str:
-    """The first prompt of a fresh Claude Code session that continues ``history``."""
+    """The first prompt of a fresh CLI session that continues ``history``."""
     lines = [
         _line(message["role"], block) for message in history for block in message_blocks(message)
     ]

@@ -1,0 +1,195 @@
+"""Codex (``@openai/codex``): ``codex exec --json``, resumed with ``codex exec resume``.
+
+- The system prompt is Codex's ``developer_instructions`` (a developer message added to
+  Codex's own instructions); the user's ``config.toml`` is not loaded
+  (``--ignore-user-config``), while their login (``CODEX_HOME``) still is.
+- Files: Codex's ``workspace-write`` sandbox confines writes to the session's folder
+  (``/tmp`` and ``$TMPDIR`` excluded), read-only when the agent may not edit; approvals
+  are off (``never``), so a command the sandbox refuses fails instead of waiting.
+- The stream reports whole messages and finished tool items: each ``agent_message`` is
+  one text block; shell commands, file changes, MCP calls and web searches are tool
+  calls with their results.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kumiai.application.ports.agent_runtime import ToolCall, ToolOutcome, Usage
+from kumiai.core.logging import get_logger
+from kumiai.infrastructure.cli_agents.runtime import CliResult, CliTurn, Invocation
+from kumiai.infrastructure.cli_agents.writer import TurnWriter
+
+logger = get_logger(__name__)
+
+EDITING_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit", "Bash")
+
+# Codex runs no update check or analytics for KumiAI's turns.
+QUIET = (
+    "analytics.enabled=false",
+    "check_for_update_on_startup=false",
+    'history.persistence="none"',
+)
+
+
+def toml_string(text: str) -> str:
+    """``text`` as a TOML basic string (what ``-c key=value`` parses)."""
+    escaped = json.dumps(text, ensure_ascii=False)
+    # JSON leaves DEL raw, which TOML forbids in a basic string.
+    return escaped.replace("\x7f", "\\u007f")
+
+
+@dataclass(frozen=True)
+class CodexBackend:
+    """How KumiAI runs Codex. ``config`` adds ``key=value`` overrides (a model provider)."""
+
+    config: Sequence[str] = ()
+    name: str = "codex"
+    label: str = "Codex"
+
+    def invocation(self, turn: CliTurn) -> Invocation:
+        options = ["--json", "--skip-git-repo-check", "--ignore-user-config"]
+        for setting in self._settings(turn):
+            options += ["-c", setting]
+        if turn.model is not None:
+            options += ["-m", turn.model]
+        resume = ["resume", turn.resume] if turn.resume else []
+        # The prompt arrives on stdin ("-"): no length limit, and never read as an option.
+        return Invocation(["exec", *options, *resume, "-"], stdin=turn.prompt.encode())
+
+    def _settings(self, turn: CliTurn) -> list[str]:
+        return [
+            f"sandbox_mode={toml_string(_sandbox(turn))}",
+            'approval_policy="never"',
+            "sandbox_workspace_write.exclude_slash_tmp=true",
+            "sandbox_workspace_write.exclude_tmpdir_env_var=true",
+            f"developer_instructions={toml_string(turn.request.system)}",
+            *QUIET,
+            *self.config,
+        ]
+
+    def reader(self, writer: TurnWriter) -> CodexReader:
+        return CodexReader(writer)
+
+
+def _sandbox(turn: CliTurn) -> str:
+    allowed = turn.workspace.allowed_tools
+    if allowed and not any(tool in allowed for tool in EDITING_TOOLS):
+        return "read-only"
+    return "workspace-write"
+
+
+@dataclass
+class CodexReader:
+    """Turns ``codex exec --json`` events into sink calls."""
+
+    writer: TurnWriter
+    thread_id: str | None = None
+    _run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    _ended: CliResult | None = None
+    _last_error: str | None = None
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "thread.started":
+            self.thread_id = str(event.get("thread_id"))
+        elif kind == "item.started":
+            await self._started(event.get("item") or {})
+        elif kind == "item.completed":
+            await self._completed(event.get("item") or {})
+        elif kind == "turn.completed":
+            await self.writer.usage(_usage(event.get("usage") or {}), "end_turn")
+            self._ended = CliResult(self.thread_id)
+        elif kind == "turn.failed":
+            message = (event.get("error") or {}).get("message") or self._last_error
+            self._ended = CliResult(self.thread_id, error=message or "the turn failed")
+        elif kind == "error":
+            # Retries announce themselves as errors; only turn.failed ends the turn.
+            self._last_error = str(event.get("message") or "")
+            logger.info("codex_error_event", message=self._last_error)
+
+    def result(self) -> CliResult | None:
+        return self._ended
+
+    async def _started(self, item: dict[str, Any]) -> None:
+        call = self._call(item)
+        if call is not None:
+            await self.writer.tool_use(call)
+
+    async def _completed(self, item: dict[str, Any]) -> None:
+        kind = item.get("type")
+        if kind == "agent_message":
+            await self.writer.text(str(item.get("text") or ""))
+            return
+        if kind == "error":
+            logger.info("codex_warning", message=item.get("message"))
+            return
+        call = self._call(item)
+        if call is not None:
+            await self.writer.tool(call, _outcome(item))
+
+    def _call(self, item: dict[str, Any]) -> ToolCall | None:
+        """The tool call an item stands for; None for items that are not tools."""
+        kind = item.get("type")
+        call_id = f"codex_{self._run}_{item.get('id')}"
+        if kind == "command_execution":
+            return ToolCall(call_id, "Bash", {"command": str(item.get("command") or "")})
+        if kind == "file_change":
+            changes = [
+                {"path": change.get("path"), "kind": change.get("kind")}
+                for change in item.get("changes") or []
+                if isinstance(change, dict)
+            ]
+            return ToolCall(call_id, "Edit", {"changes": changes})
+        if kind == "mcp_tool_call":
+            name = f"mcp__{item.get('server')}__{item.get('tool')}"
+            arguments = item.get("arguments")
+            return ToolCall(call_id, name, arguments if isinstance(arguments, dict) else {})
+        if kind == "web_search":
+            return ToolCall(call_id, "WebSearch", {"query": str(item.get("query") or "")})
+        return None
+
+
+def _outcome(item: dict[str, Any]) -> ToolOutcome:
+    failed = item.get("status") == "failed"
+    kind = item.get("type")
+    if kind == "command_execution":
+        code = item.get("exit_code")
+        failed = failed or (isinstance(code, int) and code != 0)
+        return ToolOutcome(str(item.get("aggregated_output") or ""), failed)
+    if kind == "file_change":
+        paths = ", ".join(str(change.get("path")) for change in item.get("changes") or [])
+        return ToolOutcome(f"changed {paths}" if paths else "no change", failed)
+    if kind == "mcp_tool_call":
+        error = item.get("error")
+        if error:
+            message = error.get("message") if isinstance(error, dict) else error
+            return ToolOutcome(str(message), True)
+        return ToolOutcome(_mcp_text(item.get("result")), failed)
+    return ToolOutcome("", failed)
+
+
+def _mcp_text(result: object) -> str:
+    if not isinstance(result, dict):
+        return ""
+    parts = result.get("content") or []
+    return "\n".join(
+        str(part.get("text", "")) for part in parts if isinstance(part, dict) and "text" in part
+    )
+
+
+def _usage(raw: dict[str, Any]) -> Usage:
+    def number(key: str) -> int:
+        value = raw.get(key)
+        return value if isinstance(value, int) else 0
+
+    cached = number("cached_input_tokens")
+    return Usage(
+        input_tokens=max(number("input_tokens") - cached, 0),
+        output_tokens=number("output_tokens"),
+        cache_read_input_tokens=cached,
+    )

@@ -1,0 +1,247 @@
+"""The :class:`AgentRuntime` of every agent CLI: one CLI process per turn, in JSON mode.
+
+A :class:`CliBackend` says how to run its CLI for a turn and how to read what it prints;
+everything else is the same for every CLI and lives here:
+
+- the session's history continues through the CLI's own resume while the stored history
+  still matches what the CLI holds (:mod:`kumiai.infrastructure.continuity`), and is
+  replayed as a transcript in the first prompt of a fresh CLI session otherwise;
+- the system prompt goes into a KumiAI-owned run folder, never into the user's project;
+- the CLI runs in the session's folder, in its own process group, which a cancel kills
+  at once with SIGKILL;
+- a CLI that cannot start, exits non-zero, or reports a failed turn fails the turn with
+  :class:`AgentBackendUnavailableError`, its last output in the details.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from kumiai.application.ports.agent_runtime import (
+    ToolExecutor,
+    TurnOutcome,
+    TurnRequest,
+    TurnSink,
+    Workspace,
+)
+from kumiai.core.exceptions import AgentBackendUnavailableError
+from kumiai.core.logging import get_logger
+from kumiai.infrastructure.cli_agents.process import CliProcess
+from kumiai.infrastructure.cli_agents.writer import TurnWriter
+from kumiai.infrastructure.continuity import (
+    ResumePoint,
+    ResumePoints,
+    fingerprint,
+    split_prompt,
+    transcript_prompt,
+)
+
+logger = get_logger(__name__)
+
+SYSTEM_PROMPT_FILE = "system-prompt.md"
+
+
+@dataclass(frozen=True)
+class CliTurn:
+    """Everything a backend needs to build one run of its CLI."""
+
+    request: TurnRequest
+    workspace: Workspace
+    prompt: str
+    """The new message, or the whole transcript when the CLI session starts fresh."""
+    resume: str | None
+    """The CLI's own session to continue, or None to start one."""
+    run_dir: Path
+    """KumiAI's folder for this session's CLI files (never the user's project)."""
+    model: str | None
+    """The model to ask for, or None for the CLI's own default."""
+
+    @property
+    def system_prompt_file(self) -> Path:
+        return self.run_dir / SYSTEM_PROMPT_FILE
+
+
+@dataclass(frozen=True)
+class Invocation:
+    arguments: list[str]
+    environment: dict[str, str] = field(default_factory=dict)
+    stdin: bytes | None = None
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """How the CLI ended the turn."""
+
+    session_id: str | None
+    stop_reason: str = "end_turn"
+    error: str | None = None
+    """The CLI's own report of a failed turn."""
+
+
+class StreamReader(Protocol):
+    async def on_event(self, event: dict[str, Any]) -> None:
+        """One JSON event of the CLI's stream, translated into sink calls."""
+        ...
+
+    def result(self) -> CliResult | None:
+        """How the turn ended, or None when the stream never said."""
+        ...
+
+
+class CliBackend(Protocol):
+    name: str
+    """The ``cli_backend`` value of the agents it runs: ``codex``, ``gemini``, ``opencode``."""
+    label: str
+    """The CLI's name for people: ``Codex``."""
+
+    def invocation(self, turn: CliTurn) -> Invocation:
+        """The CLI's arguments (after the executable), environment and input for ``turn``."""
+        ...
+
+    def reader(self, writer: TurnWriter) -> StreamReader: ...
+
+
+@dataclass(frozen=True)
+class BackendModels:
+    """The models an operator allows for a backend; the first is its default."""
+
+    available: tuple[str, ...] = ()
+
+    @property
+    def default(self) -> str | None:
+        return self.available[0] if self.available else None
+
+    def choose(self, requested: str) -> str | None:
+        """The requested model when the backend offers it, else the backend's default.
+
+        A session's model is a Claude model unless its agent names one of this backend
+        (``default_model``); a Claude model means "the backend's default" here. With no
+        list configured, a model that is not Claude's is passed as it is.
+        """
+        if requested in self.available:
+            return requested
+        if not self.available and requested and not requested.startswith("claude"):
+            return requested
+        return self.default
+
+
+class CliAgentRuntime:
+    """Runs agent turns in one agent CLI (``backend``) found at ``executable``."""
+
+    def __init__(
+        self,
+        backend: CliBackend,
+        executable: Path,
+        state_dir: Path,
+        *,
+        models: BackendModels = BackendModels(),
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
+        self.backend = backend
+        self._executable = executable
+        self._state_dir = state_dir / backend.name
+        self._resume_points = ResumePoints(self._state_dir / "sessions")
+        self._models = models
+        self._environment = dict(environment or {})
+        self._stopping: set[asyncio.Task[None]] = set()
+
+    async def aclose(self) -> None:
+        """Wait for the CLIs of cancelled turns to be reaped."""
+        if self._stopping:
+            await asyncio.gather(*self._stopping, return_exceptions=True)
+
+    async def run_turn(
+        self, request: TurnRequest, tools: ToolExecutor, sink: TurnSink
+    ) -> TurnOutcome:
+        workspace = request.workspace
+        if workspace is None:
+            raise self._unavailable("needs the session's working folder")
+        history, prompt = split_prompt(request.messages)
+        resume = self._resume_point(workspace, history)
+        run_dir = self._state_dir / "runs" / str(workspace.session_id)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        turn = CliTurn(
+            request=request,
+            workspace=workspace,
+            prompt=prompt if resume else transcript_prompt(history, prompt),
+            resume=resume,
+            run_dir=run_dir,
+            model=self._models.choose(request.model),
+        )
+        turn.system_prompt_file.write_text(request.system, encoding="utf-8")
+        writer = TurnWriter(sink)
+        result = await self._run(turn, writer)
+        if result.session_id is not None:
+            self._resume_points.put(
+                workspace.session_id,
+                ResumePoint(
+                    cli_session_id=result.session_id,
+                    working_dir=workspace.working_dir,
+                    fingerprint=fingerprint([*request.messages, *writer.produced]),
+                ),
+            )
+        return TurnOutcome(result.stop_reason, writer.total, max(writer.responses, 1))
+
+    async def _run(self, turn: CliTurn, writer: TurnWriter) -> CliResult:
+        invocation = self.backend.invocation(turn)
+        environment = {**os.environ, **invocation.environment, **self._environment}
+        reader = self.backend.reader(writer)
+        try:
+            process = await CliProcess.start(
+                [str(self._executable), *invocation.arguments],
+                cwd=turn.workspace.working_dir,
+                environment=environment,
+                stdin=invocation.stdin,
+            )
+        except OSError as error:
+            raise self._unavailable(f"could not start {self._executable}: {error}") from error
+        try:
+            async for event in process.events():
+                await reader.on_event(event)
+            code = await process.wait()
+        except BaseException:
+            process.kill()
+            self._reap_in_background(process)
+            raise
+        # Whatever the CLI left running in its group (a shell command's children) ends too.
+        process.kill()
+        await writer.close_text()
+        return self._ending(reader.result(), code, process)
+
+    def _ending(self, result: CliResult | None, code: int, process: CliProcess) -> CliResult:
+        details: dict[str, Any] = {"exit_code": code}
+        output = process.output_tail()
+        if output:
+            details["output"] = output
+        if result is not None and result.error is not None:
+            raise self._unavailable(result.error, **details)
+        if code != 0:
+            said = f": {output.splitlines()[-1]}" if output else ""
+            raise self._unavailable(f"{process.program} exited with code {code}{said}", **details)
+        if result is None:
+            raise self._unavailable("stopped before finishing the turn", **details)
+        return result
+
+    def _reap_in_background(self, process: CliProcess) -> None:
+        task = asyncio.create_task(process.reap())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    def _resume_point(self, workspace: Workspace, history: list[dict[str, Any]]) -> str | None:
+        """The CLI session to continue, when it holds exactly this history."""
+        point = self._resume_points.get(workspace.session_id)
+        if point is None or point.working_dir != workspace.working_dir:
+            return None
+        if point.fingerprint != fingerprint(history):
+            return None
+        return point.cli_session_id
+
+    def _unavailable(self, reason: str, **details: Any) -> AgentBackendUnavailableError:
+        return AgentBackendUnavailableError(
+            f"{self.backend.label}: {reason}", details={"runtime": self.backend.name, **details}
+        )
