@@ -53,6 +53,17 @@ class ResumePoints:
             logger.warning("cli_resume_point_unreadable", reason=str(error))
             return None
 
+    def continuing(
+        self, session_id: UUID, working_dir: str, history: list[dict[str, Any]]
+    ) -> str | None:
+        """The CLI session that holds exactly ``history`` in ``working_dir``, if any."""
+        point = self.get(session_id)
+        if point is None or point.working_dir != working_dir:
+            return None
+        if point.fingerprint != fingerprint(history):
+            return None
+        return point.cli_session_id
+
     def put(self, session_id: UUID, point: ResumePoint) -> None:
         self._folder.mkdir(parents=True, exist_ok=True)
         path = self._path(session_id)

@@ -152,15 +152,15 @@ class ClaudeCodeRuntime:
 
     def _resume_point(self, workspace: Workspace, history: list[dict[str, Any]]) -> str | None:
         """Claude Code's session to continue, when it holds exactly this history."""
-        point = self._resume_points.get(workspace.session_id)
-        if point is None or point.working_dir != workspace.working_dir:
+        resume = self._resume_points.continuing(
+            workspace.session_id, workspace.working_dir, history
+        )
+        if resume is None:
             return None
-        if point.fingerprint != fingerprint(history):
+        if get_session_info(resume, directory=workspace.working_dir) is None:
+            logger.info("claude_code_session_lost", claude_session_id=resume)
             return None
-        if get_session_info(point.cli_session_id, directory=workspace.working_dir) is None:
-            logger.info("claude_code_session_lost", claude_session_id=point.cli_session_id)
-            return None
-        return point.cli_session_id
+        return resume
 
     def _options(
         self,

@@ -162,7 +162,9 @@ class CliAgentRuntime:
         if workspace is None:
             raise self._unavailable("needs the session's working folder")
         history, prompt = split_prompt(request.messages)
-        resume = self._resume_point(workspace, history)
+        resume = self._resume_points.continuing(
+            workspace.session_id, workspace.working_dir, history
+        )
         run_dir = self._state_dir / "runs" / str(workspace.session_id)
         run_dir.mkdir(parents=True, exist_ok=True)
         turn = CliTurn(
@@ -231,15 +233,6 @@ class CliAgentRuntime:
         task = asyncio.create_task(process.reap())
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)
-
-    def _resume_point(self, workspace: Workspace, history: list[dict[str, Any]]) -> str | None:
-        """The CLI session to continue, when it holds exactly this history."""
-        point = self._resume_points.get(workspace.session_id)
-        if point is None or point.working_dir != workspace.working_dir:
-            return None
-        if point.fingerprint != fingerprint(history):
-            return None
-        return point.cli_session_id
 
     def _unavailable(self, reason: str, **details: Any) -> AgentBackendUnavailableError:
         return AgentBackendUnavailableError(
