@@ -103,7 +103,7 @@ class Controller:
             try:
                 requests = self._claude.wait_for_requests(count, timeout)
             except TimeoutError as error:
-                return {"ok": False, "error": str(error), **self._requests(self._claude.requests)}
+                return {**self._requests(self._claude.requests), "ok": False, "error": str(error)}
             return self._requests(requests, int(command.get("since", 0)))
         return {"ok": False, "error": f"unknown op {op!r}"}
 

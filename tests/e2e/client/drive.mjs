@@ -211,6 +211,7 @@ async function main() {
     page.on('pageerror', (error) => pageErrors.push({ journey: calls.journey, text: `uncaught: ${error.message}` }));
     page.on('console', (message) => {
       if (message.type() !== 'error') return;
+      calls.noteConsole(message.text());
       const where = message.location()?.url;
       // The client links web fonts; this machine (and the harness) stays on loopback.
       if (where && !isLoopback(where)) return;

@@ -24,6 +24,7 @@ export class CallRecorder {
     this.calls = [];
     this.byRequest = new Map();
     this.expected = [];
+    this.corsBlocked = new Set();
     this.journey = '(start)';
   }
 
@@ -36,6 +37,12 @@ export class CallRecorder {
   /** Calls from now on belong to this journey (for the report). */
   enter(journey) {
     this.journey = journey;
+  }
+
+  /** Chromium logs why it refused an answer to the page; the call only sees ERR_FAILED. */
+  noteConsole(text) {
+    const blocked = /Access to fetch at '([^']+)' from origin '[^']+' has been blocked by CORS policy/.exec(text);
+    if (blocked) this.corsBlocked.add(blocked[1]);
   }
 
   /** A failure a journey provokes on purpose: not counted as failed. */
@@ -72,7 +79,9 @@ export class CallRecorder {
 
   #failed(request) {
     const call = this.byRequest.get(request);
-    if (call) call.error = request.failure()?.errorText ?? 'failed';
+    if (!call) return;
+    call.error = request.failure()?.errorText ?? 'failed';
+    call.url = request.url();
   }
 
   #isExpected(call) {
@@ -86,6 +95,9 @@ export class CallRecorder {
 
   /** Sorts the calls. A stream the page closes after its answer began is fine. */
   summary() {
+    for (const call of this.calls) {
+      if (call.error && this.corsBlocked.has(call.url) && !call.error.endsWith('(CORS)')) call.error += ' (CORS)';
+    }
     const failed = [];
     const expected = [];
     const aborted = [];
