@@ -144,11 +144,11 @@ function table(rows, headers) {
   return [line(headers), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
 }
 
-function report({ results, summary, backendState, pageErrors, notes, opts, ready }) {
+function report({ results, summary, endpoints, backendState, pageErrors, notes, opts, ready }) {
   const failedGroups = CallRecorder.groupByEndpoint(summary.failed);
   console.log(`\nJourneys: ${results.filter((r) => r.outcome === 'passed').length}/${results.length} passed`);
   console.log(table(results.map((r) => [r.outcome, r.name, r.detail || r.title]), ['result', 'journey', 'detail']));
-  console.log(`\nAPI calls: ${summary.total} made, ${summary.failed.length} failed, ${summary.expected.length} failed as a journey expected, ${summary.aborted.length} cancelled by the page`);
+  console.log(`\nAPI calls: ${summary.total} made to ${Object.keys(endpoints).length} endpoints, ${summary.failed.length} failed, ${summary.expected.length} failed as a journey expected, ${summary.aborted.length} cancelled by the page`);
   if (failedGroups.length) {
     console.log(`\nFailed calls (${summary.failed.length} across ${failedGroups.length} endpoint/outcome pairs):`);
     console.log(table(failedGroups.map((g) => [g.count, g.method, g.endpoint, g.outcome, [...g.journeys].join(', ')]), ['calls', 'method', 'endpoint', 'answer', 'journeys']));
@@ -163,7 +163,7 @@ function report({ results, summary, backendState, pageErrors, notes, opts, ready
   const reportFile = join(opts.artifacts, 'report.json');
   writeFileSync(
     reportFile,
-    JSON.stringify({ journeys: results, calls: summary, failedByEndpoint: failedGroups.map((g) => ({ ...g, journeys: [...g.journeys] })), model: backendState, pageErrors, notes }, null, 2),
+    JSON.stringify({ journeys: results, calls: summary, endpoints, failedByEndpoint: failedGroups.map((g) => ({ ...g, journeys: [...g.journeys] })), model: backendState, pageErrors, notes }, null, 2),
   );
 }
 
@@ -225,7 +225,7 @@ async function main() {
     const summary = calls.summary();
     const backendState = await backend.requests();
     delete backendState.requests;
-    report({ results, summary, backendState, pageErrors, notes: ctx.notes, opts, ready: backend.ready });
+    report({ results, summary, endpoints: calls.endpoints(), backendState, pageErrors, notes: ctx.notes, opts, ready: backend.ready });
     const allPassed = results.length > 0 && results.every((result) => result.outcome === 'passed');
     exitCode = allPassed && summary.failed.length === 0 ? 0 : 1;
   } finally {

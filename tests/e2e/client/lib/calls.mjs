@@ -112,6 +112,17 @@ export class CallRecorder {
     return { total: this.calls.length, failed, expected, aborted };
   }
 
+  /** Every endpoint called, with how many calls got each answer: {"GET /api/v1/agents": {"200": 4}}. */
+  endpoints() {
+    const seen = {};
+    for (const call of this.calls) {
+      const answers = (seen[`${call.method} ${call.endpoint}`] ??= {});
+      const outcome = String(call.status ?? call.error ?? 'open');
+      answers[outcome] = (answers[outcome] ?? 0) + 1;
+    }
+    return Object.fromEntries(Object.entries(seen).sort(([a], [b]) => a.localeCompare(b)));
+  }
+
   /** The failed calls grouped by endpoint, most frequent first. */
   static groupByEndpoint(calls) {
     const groups = new Map();

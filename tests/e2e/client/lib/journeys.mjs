@@ -87,14 +87,25 @@ async function openSession(ctx) {
   return input;
 }
 
+/** The chat in the right-hand panel (opened if closed); returns its input. */
+async function sideChat(page) {
+  const opener = page.getByRole('button', { name: 'Open right sidebar' });
+  if (await opener.count()) await opener.click();
+  const input = page.locator('aside').getByLabel('Chat message input');
+  await input.waitFor({ timeout: 20_000 });
+  return input;
+}
+
 /** The board with the PM's chat beside it; returns the chat's input. */
 async function openPmChat(ctx) {
   await openBoard(ctx);
-  const opener = ctx.page.getByRole('button', { name: 'Open right sidebar' });
-  if (await opener.count()) await opener.click();
-  const input = ctx.page.locator('aside').getByLabel('Chat message input');
-  await input.waitFor({ timeout: 20_000 });
-  return input;
+  return sideChat(ctx.page);
+}
+
+/** The Agents or Skills page, once its assistant's session is loaded or launched. */
+async function openAssistantPage(ctx, path) {
+  await ctx.page.goto(`${ctx.clientUrl}${path}`);
+  await sideChat(ctx.page);
 }
 
 async function pmSessionId(ctx) {
@@ -312,17 +323,17 @@ export const JOURNEYS = [
   },
   {
     name: 'agents-and-skills',
-    title: 'The Agents and Skills pages list the team and its skills',
+    title: 'The Agents and Skills pages list the team and its skills, each with its assistant chat',
     async run(ctx) {
       const { page } = ctx;
       needs(ctx.state.projectId, 'a project (onboarding)');
       const member = await teamMemberName(ctx);
       const [skill] = await apiJson(ctx, '/api/v1/skills');
       check(skill, 'the team came with no skill');
-      await page.goto(`${ctx.clientUrl}/agents`);
-      await page.getByText(member).first().waitFor({ timeout: 20_000 });
-      await page.goto(`${ctx.clientUrl}/skills`);
-      await page.getByText(skill.name).first().waitFor({ timeout: 20_000 });
+      await openAssistantPage(ctx, '/agents');
+      await page.locator('main').getByText(member).first().waitFor({ timeout: 20_000 });
+      await openAssistantPage(ctx, '/skills');
+      await page.locator('main').getByText(skill.name).first().waitFor({ timeout: 20_000 });
     },
   },
   {
