@@ -111,7 +111,7 @@ async function withTimeout(promise, ms, what) {
 
 /** The error's first line, and for Playwright's, what it was waiting for. */
 function describe(error) {
-  const lines = error.message.split('\n').map((line) => line.trim());
+  const lines = error.message.replace(/\u001b\[[0-9;]*m/g, '').split('\n').map((line) => line.trim());
   const waiting = lines.find((line) => line.startsWith('- waiting for'));
   return waiting ? `${lines[0]} (${waiting.slice(2)})` : lines[0];
 }
