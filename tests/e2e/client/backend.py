@@ -6,9 +6,10 @@ Run from the repository root::
 
 It starts the scripted Anthropic-compatible server, then ``kumiai serve`` on a fresh
 ``KUMIAI_HOME`` (embedded PostgreSQL, or a fresh database on ``--database-server``) with
-the Anthropic runtime pointed at that server. It prints one JSON line
-``{"event": "ready", ...}`` and then answers one JSON command per stdin line with one
-JSON line on stdout, so the driver scripts Claude's replies just before it triggers them:
+the agent runtime (``--runtime``: the Anthropic API or Claude Code) pointed at that
+server. It prints one JSON line ``{"event": "ready", ...}`` and then answers one JSON
+command per stdin line with one JSON line on stdout, so the driver scripts Claude's
+replies just before it triggers them:
 
 - ``{"op": "enqueue", "replies": [REPLY, ...], "when_system_contains": "..."}``
 - ``{"op": "requests", "since": 0}``: the model requests received (their tools' names
@@ -172,6 +173,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--database-server",
         help="a PostgreSQL admin URL to create a fresh database on (default: embedded)",
     )
+    parser.add_argument(
+        "--runtime",
+        choices=["anthropic", "claude-code"],
+        default="anthropic",
+        help="who runs agent turns; both talk to the scripted server",
+    )
     parser.add_argument("--serve-log", type=Path, help="where kumiai serve's output goes")
     parser.add_argument("--startup-timeout", type=float, default=120.0)
     return parser.parse_args(argv)
@@ -188,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         home = stack.enter_context(_home())
         database_url = stack.enter_context(_database(arguments.database_server))
         extra = {
-            "KUMIAI_RUNTIME": "anthropic",
+            "KUMIAI_RUNTIME": arguments.runtime,
             "ANTHROPIC_API_KEY": SCRIPTED_API_KEY,
             "ANTHROPIC_BASE_URL": claude.base_url,
             "KUMIAI_CORS_ORIGINS": ",".join(arguments.cors_origin),

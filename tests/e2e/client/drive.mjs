@@ -38,6 +38,8 @@ const USAGE = `usage: node drive.mjs --client <folder of the built client | URL 
   --client-port N          where a folder is served (default 1420, the client's dev port)
   --database-server URL    a PostgreSQL admin URL to create a fresh database on
                            (default: kumiai's embedded PostgreSQL in a fresh home)
+  --runtime NAME           who runs agent turns: anthropic (default) or claude-code;
+                           both talk to the scripted Claude
   --python PATH            the Python with kumiai installed (default .venv/bin/python
                            of this repository, else python3)
   --chromium PATH          default /usr/bin/chromium (env CHROMIUM)
@@ -56,6 +58,7 @@ function options() {
       'client-port': { type: 'string', default: '1420' },
       'database-server': { type: 'string' },
       python: { type: 'string' },
+      runtime: { type: 'string', default: 'anthropic' },
       chromium: { type: 'string', default: process.env.CHROMIUM ?? '/usr/bin/chromium' },
       only: { type: 'string' },
       artifacts: { type: 'string' },
@@ -73,6 +76,7 @@ function options() {
     apiPort: Number(values['api-port']),
     clientPort: Number(values['client-port']),
     databaseServer: values['database-server'],
+    runtime: values.runtime,
     python: values.python ?? (existsSync(venvPython) ? venvPython : 'python3'),
     chromium: values.chromium,
     only: values.only ? new Set(values.only.split(',')) : null,
@@ -178,13 +182,15 @@ async function main() {
   const apiOrigins = [apiUrl, `http://localhost:${opts.apiPort}`, clientOrigin];
   const corsOrigins = [clientOrigin, clientOrigin.replace('127.0.0.1', 'localhost')];
 
-  console.log(`Starting kumiai serve on ${apiUrl} (${opts.databaseServer ? 'fresh database' : 'embedded PostgreSQL'}) ...`);
+  const database = opts.databaseServer ? 'a fresh database' : 'embedded PostgreSQL';
+  console.log(`Starting kumiai serve on ${apiUrl} (${database}, ${opts.runtime} runtime) ...`);
   const backend = await Backend.start({
     python: opts.python,
     repoRoot: REPO_ROOT,
     port: opts.apiPort,
     corsOrigins,
     databaseServer: opts.databaseServer,
+    runtime: opts.runtime,
     serveLog: join(opts.artifacts, 'serve.log'),
     startupTimeoutSeconds: 180,
   });

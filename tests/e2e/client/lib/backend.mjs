@@ -12,8 +12,8 @@ export class Backend {
     lines.on('line', (line) => this.#answer(line));
   }
 
-  static async start({ python, repoRoot, port, corsOrigins, databaseServer, serveLog, startupTimeoutSeconds }) {
-    const args = ['-m', 'tests.e2e.client.backend', '--port', String(port), '--serve-log', serveLog];
+  static async start({ python, repoRoot, port, corsOrigins, databaseServer, runtime, serveLog, startupTimeoutSeconds }) {
+    const args = ['-m', 'tests.e2e.client.backend', '--port', String(port), '--runtime', runtime, '--serve-log', serveLog];
     for (const origin of corsOrigins) args.push('--cors-origin', origin);
     if (databaseServer) args.push('--database-server', databaseServer);
     args.push('--startup-timeout', String(startupTimeoutSeconds));
