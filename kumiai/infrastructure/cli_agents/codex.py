@@ -26,8 +26,6 @@ from kumiai.infrastructure.cli_agents.writer import TurnWriter
 
 logger = get_logger(__name__)
 
-EDITING_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit", "Bash")
-
 # Codex runs no update check or analytics for KumiAI's turns.
 QUIET = (
     "analytics.enabled=false",
@@ -63,7 +61,7 @@ class CodexBackend:
 
     def _settings(self, turn: CliTurn) -> list[str]:
         return [
-            f"sandbox_mode={toml_string(_sandbox(turn))}",
+            'sandbox_mode="workspace-write"' if turn.may_edit else 'sandbox_mode="read-only"',
             'approval_policy="never"',
             "sandbox_workspace_write.exclude_slash_tmp=true",
             "sandbox_workspace_write.exclude_tmpdir_env_var=true",
@@ -74,13 +72,6 @@ class CodexBackend:
 
     def reader(self, writer: TurnWriter) -> CodexReader:
         return CodexReader(writer)
-
-
-def _sandbox(turn: CliTurn) -> str:
-    allowed = turn.workspace.allowed_tools
-    if allowed and not any(tool in allowed for tool in EDITING_TOOLS):
-        return "read-only"
-    return "workspace-write"
 
 
 @dataclass

@@ -6,7 +6,8 @@ everything else is the same for every CLI and lives here:
 - the session's history continues through the CLI's own resume while the stored history
   still matches what the CLI holds (:mod:`kumiai.infrastructure.continuity`), and is
   replayed as a transcript in the first prompt of a fresh CLI session otherwise;
-- the system prompt goes into a KumiAI-owned run folder, never into the user's project;
+- the system prompt reaches the CLI through its own channel, files in a KumiAI-owned run
+  folder when it takes one, never in the user's project;
 - the CLI runs in the session's folder, in its own process group, which a cancel kills
   at once with SIGKILL;
 - a CLI that cannot start, exits non-zero, or reports a failed turn fails the turn with
@@ -43,7 +44,8 @@ from kumiai.infrastructure.continuity import (
 
 logger = get_logger(__name__)
 
-SYSTEM_PROMPT_FILE = "system-prompt.md"
+EDITING_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit", "Bash")
+"""KumiAI's tools that change files: an agent allowed none of them runs read-only."""
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,14 @@ class CliTurn:
     """KumiAI's folder for this session's CLI files (never the user's project)."""
     model: str | None
     """The model to ask for, or None for the CLI's own default."""
+    environment: Mapping[str, str]
+    """The environment the CLI starts with, before the backend's own additions."""
 
     @property
-    def system_prompt_file(self) -> Path:
-        return self.run_dir / SYSTEM_PROMPT_FILE
+    def may_edit(self) -> bool:
+        """Whether the agent's tool allowlist lets it change files (empty allows all)."""
+        allowed = self.workspace.allowed_tools
+        return not allowed or any(tool in allowed for tool in EDITING_TOOLS)
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,8 @@ class CliBackend(Protocol):
     """The CLI's name for people: ``Codex``."""
 
     def invocation(self, turn: CliTurn) -> Invocation:
-        """The CLI's arguments (after the executable), environment and input for ``turn``."""
+        """The CLI's arguments (after the executable), environment and input for ``turn``;
+        files the CLI reads (its instructions, its settings) go into ``turn.run_dir``."""
         ...
 
     def reader(self, writer: TurnWriter) -> StreamReader: ...
@@ -174,8 +181,8 @@ class CliAgentRuntime:
             resume=resume,
             run_dir=run_dir,
             model=self._models.choose(request.model),
+            environment={**os.environ, **self._environment},
         )
-        turn.system_prompt_file.write_text(request.system, encoding="utf-8")
         writer = TurnWriter(sink)
         result = await self._run(turn, writer)
         if result.session_id is not None:
@@ -191,7 +198,7 @@ class CliAgentRuntime:
 
     async def _run(self, turn: CliTurn, writer: TurnWriter) -> CliResult:
         invocation = self.backend.invocation(turn)
-        environment = {**os.environ, **invocation.environment, **self._environment}
+        environment = {**turn.environment, **invocation.environment}
         reader = self.backend.reader(writer)
         try:
             process = await CliProcess.start(
