@@ -932,9 +932,16 @@ def _playback(turn: Turn, recorded: RecordedRequest, stopping: asyncio.Event) ->
         headers = {"content-type": "application/json", "content-length": str(len(body))}
         # Two halves, so an interrupted JSON reply can stop in the middle of the body.
         chunks = [body[: len(body) // 2], body[len(body) // 2 :]]
+    return turn_playback(turn, headers | {"request-id": _next_id("req")}, chunks, stopping)
+
+
+def turn_playback(
+    turn: Turn, headers: dict[str, str], chunks: list[bytes], stopping: asyncio.Event
+) -> _Playback:
+    """A 200 response sending ``chunks`` on ``turn``'s schedule (delays, cut or hang)."""
     return _Playback(
         status=200,
-        headers=_encode_headers(headers | {"request-id": _next_id("req")}),
+        headers=_encode_headers(headers),
         chunks=chunks,
         stopping=stopping,
         initial_delay=turn.initial_delay,

@@ -34,10 +34,10 @@ from tests.support.scripted_anthropic import (
     Text,
     ToolUse,
     Turn,
-    _encode_headers,
     _no_reply_left,
     _Playback,
     _split,
+    turn_playback,
 )
 
 __all__ = ["ScriptedGemini", "contents_texts", "scripted_gemini_server"]
@@ -120,15 +120,7 @@ def _stream_events(turn: Turn, model: str) -> list[bytes]:
 
 def _stream_playback(turn: Turn, model: str, stopping: asyncio.Event) -> _Playback:
     headers = {"content-type": "text/event-stream", "cache-control": "no-cache"}
-    return _Playback(
-        status=200,
-        headers=_encode_headers(headers),
-        chunks=_stream_events(turn, model),
-        stopping=stopping,
-        initial_delay=turn.initial_delay,
-        delay_per_event=turn.delay_per_event,
-        interruption=turn.interruption,
-    )
+    return turn_playback(turn, headers, _stream_events(turn, model), stopping)
 
 
 def _gemini_error(error: ApiError) -> JSONResponse:

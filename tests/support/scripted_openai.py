@@ -37,11 +37,11 @@ from tests.support.scripted_anthropic import (
     Text,
     ToolUse,
     Turn,
-    _encode_headers,
     _next_id,
     _no_reply_left,
     _Playback,
     _split,
+    turn_playback,
 )
 
 __all__ = ["ScriptedResponses", "codex_provider", "input_texts", "scripted_responses_server"]
@@ -214,15 +214,8 @@ def _responses_playback(
     turn: Turn, recorded: RecordedRequest, stopping: asyncio.Event
 ) -> _Playback:
     headers = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
-    return _Playback(
-        status=200,
-        headers=_encode_headers(headers | {"x-request-id": _next_id("req")}),
-        chunks=_stream_events(turn, _next_id("resp"), recorded.model or "gpt-scripted"),
-        stopping=stopping,
-        initial_delay=turn.initial_delay,
-        delay_per_event=turn.delay_per_event,
-        interruption=turn.interruption,
-    )
+    chunks = _stream_events(turn, _next_id("resp"), recorded.model or "gpt-scripted")
+    return turn_playback(turn, headers | {"x-request-id": _next_id("req")}, chunks, stopping)
 
 
 def _openai_error(error: ApiError) -> JSONResponse:

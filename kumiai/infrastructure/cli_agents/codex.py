@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kumiai.application.ports.agent_runtime import ToolCall, ToolOutcome, Usage
+from kumiai.application.ports.agent_runtime import ToolCall, ToolOutcome
 from kumiai.core.logging import get_logger
 from kumiai.infrastructure.cli_agents.runtime import CliResult, CliTurn, Invocation
-from kumiai.infrastructure.cli_agents.writer import TurnWriter
+from kumiai.infrastructure.cli_agents.writer import TurnWriter, usage_from
 
 logger = get_logger(__name__)
 
@@ -93,7 +93,13 @@ class CodexReader:
         elif kind == "item.completed":
             await self._completed(event.get("item") or {})
         elif kind == "turn.completed":
-            await self.writer.usage(_usage(event.get("usage") or {}), "end_turn")
+            usage = usage_from(
+                event.get("usage") or {},
+                input_key="input_tokens",
+                output_key="output_tokens",
+                cached_key="cached_input_tokens",
+            )
+            await self.writer.usage(usage, "end_turn")
             self._ended = CliResult(self.thread_id)
         elif kind == "turn.failed":
             message = (event.get("error") or {}).get("message") or self._last_error
@@ -170,17 +176,4 @@ def _mcp_text(result: object) -> str:
     parts = result.get("content") or []
     return "\n".join(
         str(part.get("text", "")) for part in parts if isinstance(part, dict) and "text" in part
-    )
-
-
-def _usage(raw: dict[str, Any]) -> Usage:
-    def number(key: str) -> int:
-        value = raw.get(key)
-        return value if isinstance(value, int) else 0
-
-    cached = number("cached_input_tokens")
-    return Usage(
-        input_tokens=max(number("input_tokens") - cached, 0),
-        output_tokens=number("output_tokens"),
-        cache_read_input_tokens=cached,
     )

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kumiai.application.ports.agent_runtime import ToolCall, ToolOutcome, Usage
+from kumiai.application.ports.agent_runtime import ToolCall, ToolOutcome
 from kumiai.core.logging import get_logger
 from kumiai.infrastructure.cli_agents.runtime import CliResult, CliTurn, Invocation
-from kumiai.infrastructure.cli_agents.writer import TurnWriter
+from kumiai.infrastructure.cli_agents.writer import TurnWriter, usage_from
 
 logger = get_logger(__name__)
 
@@ -138,7 +138,13 @@ class GeminiReader:
             message = error.get("message") if isinstance(error, dict) else str(error)
             self._ended = CliResult(self.session_id, error=message or "the turn failed")
             return
-        await self.writer.usage(_usage(event.get("stats") or {}), "end_turn")
+        usage = usage_from(
+            event.get("stats") or {},
+            input_key="input_tokens",
+            output_key="output_tokens",
+            cached_key="cached",
+        )
+        await self.writer.usage(usage, "end_turn")
         self._ended = CliResult(self.session_id)
 
     def result(self) -> CliResult | None:
@@ -151,16 +157,3 @@ def _outcome(event: dict[str, Any]) -> ToolOutcome:
         message = error.get("message") if isinstance(error, dict) else error
         return ToolOutcome(str(message or event.get("output") or "failed"), True)
     return ToolOutcome(str(event.get("output") or ""))
-
-
-def _usage(stats: dict[str, Any]) -> Usage:
-    def number(key: str) -> int:
-        value = stats.get(key)
-        return value if isinstance(value, int) else 0
-
-    cached = number("cached")
-    return Usage(
-        input_tokens=max(number("input_tokens") - cached, 0),
-        output_tokens=number("output_tokens"),
-        cache_read_input_tokens=cached,
-    )

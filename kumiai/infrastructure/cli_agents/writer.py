@@ -89,3 +89,19 @@ class TurnWriter:
     def _take_index(self) -> int:
         self._next_index += 1
         return self._next_index - 1
+
+
+def usage_from(raw: dict[str, Any], *, input_key: str, output_key: str, cached_key: str) -> Usage:
+    """Usage from a CLI's report, which counts cached tokens inside its input tokens
+    (KumiAI, like the Anthropic API, keeps them apart)."""
+
+    def number(key: str) -> int:
+        value = raw.get(key)
+        return value if isinstance(value, int) else 0
+
+    cached = number(cached_key)
+    return Usage(
+        input_tokens=max(number(input_key) - cached, 0),
+        output_tokens=number(output_key),
+        cache_read_input_tokens=cached,
+    )
