@@ -11,9 +11,9 @@ server. It prints one JSON line ``{"event": "ready", ...}`` and then answers one
 command per stdin line with one JSON line on stdout, so the driver scripts Claude's
 replies just before it triggers them:
 
-- ``{"op": "enqueue", "replies": [REPLY, ...], "when_system_contains": "..."}``
-- ``{"op": "requests", "since": 0}``: the model requests received (their tools' names
-  and their last message), and how many found no scripted reply;
+- ``{"op": "enqueue", "replies": [REPLY, ...]}``: the agents' next replies, in order;
+- ``{"op": "requests", "since": 0}``: the agents' model requests so far (the tools
+  offered and the last message of each), and how many requests found no reply;
 - ``{"op": "wait_requests", "count": 3, "timeout": 10}``: the same, once there are 3.
 
 A REPLY is ``{"text": "...", "chunks": 3}``, or ``{"blocks": [{"text": "..."},
@@ -30,6 +30,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -48,6 +49,13 @@ from tests.support.scripted_anthropic import (
 )
 
 SCRIPTED_API_KEY = "sk-ant-scripted-client-e2e"
+# How much of a request's system prompt the driver sees (enough to tell who asked).
+SYSTEM_EXCERPT = 300
+# Every KumiAI agent's system prompt has this section (runtime/prompt.py), on both runtimes.
+AGENT_PROMPT = "## Workspace"
+# Claude Code's own request for a new session's title, and how many of them one run answers.
+SESSION_TITLE_PROMPT = "You are naming a coding session"
+SESSION_TITLES = 50
 
 
 def reply_from_spec(spec: dict[str, Any]) -> ScriptedReply:
@@ -78,46 +86,72 @@ def describe_request(request: RecordedRequest) -> dict[str, Any]:
     """What the driver checks of one model request: the tools offered and the last message."""
     return {
         "path": request.path,
+        "model": request.model,
+        "system": json.dumps(request.system)[:SYSTEM_EXCERPT],
         "tools": [tool.get("name") for tool in request.tools],
         "last_message": request.messages[-1] if request.messages else None,
     }
 
 
 class Controller:
-    """Answers the driver's commands against the scripted server."""
+    """Answers the driver's commands against the scripted server.
 
-    def __init__(self, claude: ScriptedAnthropic) -> None:
+    Replies the driver enqueues go to the agents' requests only: those whose system
+    prompt carries KumiAI's workspace section. Claude Code also asks the model to name
+    each new session; those requests get a title, and neither they nor anything else
+    the driver did not script are counted as the agents' requests.
+    """
+
+    def __init__(self, claude: ScriptedAnthropic, titles: int = SESSION_TITLES) -> None:
         self._claude = claude
-        self._enqueued = 0
+        self._claude.enqueue(
+            *(Reply.text("Scripted session") for _ in range(titles)),
+            when_system_contains=SESSION_TITLE_PROMPT,
+        )
+        self._enqueued = titles
 
     def handle(self, command: dict[str, Any]) -> dict[str, Any]:
         op = command.get("op")
         if op == "enqueue":
             replies = [reply_from_spec(spec) for spec in command["replies"]]
-            self._claude.enqueue(*replies, when_system_contains=command.get("when_system_contains"))
+            marker = command.get("when_system_contains", AGENT_PROMPT)
+            self._claude.enqueue(*replies, when_system_contains=marker)
             self._enqueued += len(replies)
-            return {"ok": True, "pending": self._claude.pending}
+            return {"ok": True}
         if op == "requests":
-            return self._requests(self._claude.requests, int(command.get("since", 0)))
+            return self._requests(int(command.get("since", 0)))
         if op == "wait_requests":
-            count, timeout = int(command["count"]), float(command.get("timeout", 10))
-            try:
-                requests = self._claude.wait_for_requests(count, timeout)
-            except TimeoutError as error:
-                return {**self._requests(self._claude.requests), "ok": False, "error": str(error)}
-            return self._requests(requests, int(command.get("since", 0)))
+            return self._wait(int(command["count"]), float(command.get("timeout", 10)))
         return {"ok": False, "error": f"unknown op {op!r}"}
 
-    def _requests(self, requests: list[RecordedRequest], since: int = 0) -> dict[str, Any]:
-        messages = [request for request in requests if request.path == "/v1/messages"]
-        pending = self._claude.pending
+    def _agent_requests(self) -> list[RecordedRequest]:
+        return [
+            request
+            for request in self._claude.requests
+            if request.path == "/v1/messages" and AGENT_PROMPT in json.dumps(request.system)
+        ]
+
+    def _wait(self, count: int, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while len(self._agent_requests()) < count:
+            if time.monotonic() > deadline:
+                got = len(self._agent_requests())
+                error = f"expected {count} agent request(s) within {timeout}s, got {got}"
+                return {**self._requests(), "ok": False, "error": error}
+            time.sleep(0.05)
+        return self._requests()
+
+    def _requests(self, since: int = 0) -> dict[str, Any]:
+        every = [request for request in self._claude.requests if request.path == "/v1/messages"]
+        agents = self._agent_requests()
+        answered = self._enqueued - self._claude.pending
         return {
             "ok": True,
-            "count": len(messages),
-            "pending": pending,
-            # Requests that found the script empty (answered 500 "no scripted reply left").
-            "unscripted": max(0, len(messages) - (self._enqueued - pending)),
-            "requests": [describe_request(request) for request in messages[since:]],
+            "count": len(agents),
+            "others": len(every) - len(agents),
+            # Requests that found no scripted reply (answered 500 "no scripted reply left").
+            "unscripted": max(0, len(every) - answered),
+            "requests": [describe_request(request) for request in agents[since:]],
         }
 
 

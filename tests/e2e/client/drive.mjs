@@ -167,7 +167,7 @@ function report({ results, summary, endpoints, backendState, pageErrors, notes, 
   const reportFile = join(opts.artifacts, 'report.json');
   writeFileSync(
     reportFile,
-    JSON.stringify({ journeys: results, calls: summary, endpoints, failedByEndpoint: failedGroups.map((g) => ({ ...g, journeys: [...g.journeys] })), model: backendState, pageErrors, notes }, null, 2),
+    JSON.stringify({ journeys: results, calls: summary, endpoints, failedByEndpoint: failedGroups.map((g) => ({ ...g, journeys: [...g.journeys] })), modelRequests: backendState, pageErrors, notes }, null, 2),
   );
 }
 
@@ -230,7 +230,6 @@ async function main() {
     calls.enter('(after)');
     const summary = calls.summary();
     const backendState = await backend.requests();
-    delete backendState.requests;
     report({ results, summary, endpoints: calls.endpoints(), backendState, pageErrors, notes: ctx.notes, opts, ready: backend.ready });
     const allPassed = results.length > 0 && results.every((result) => result.outcome === 'passed');
     exitCode = allPassed && summary.failed.length === 0 ? 0 : 1;
