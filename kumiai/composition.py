@@ -44,7 +44,7 @@ from kumiai.infrastructure.database.engine import Database
 from kumiai.infrastructure.database.probe import EngineProbe
 from kumiai.infrastructure.database.unit_of_work import SqlUnitOfWork
 from kumiai.infrastructure.deferred_runtime import ClosableRuntime, DeferredRuntime
-from kumiai.infrastructure.filesystem.codecs import AgentMarkdownCodec, SkillMarkdownCodec
+from kumiai.infrastructure.filesystem.documents import AGENT_FORMAT, SKILL_FORMAT
 from kumiai.infrastructure.filesystem.home import HomeLayout
 from kumiai.infrastructure.filesystem.prompt_source import FolderPromptSource
 from kumiai.infrastructure.filesystem.stores import DefinitionFolderStore, ProjectFolderStore
@@ -117,11 +117,11 @@ def build_container(settings: Settings, database: Database) -> Container:
     home = HomeLayout(settings.home)
     character_files = DefinitionFolderStore(home.characters_dir, AGENT_MD, kind="character")
     skill_files = DefinitionFolderStore(home.skills_dir, SKILL_MD, kind="skill")
-    characters = CharacterService(unit_of_work, character_files, AgentMarkdownCodec())
+    characters = CharacterService(unit_of_work, character_files, AGENT_FORMAT)
     skills = SkillService(
         unit_of_work,
         skill_files,
-        SkillMarkdownCodec(),
+        SKILL_FORMAT,
         git=_git(settings),
         allow_file_urls=settings.skill_import_allow_file_urls,
     )

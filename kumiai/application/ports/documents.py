@@ -26,10 +26,7 @@ class DefinitionDocument:
 
 
 class DocumentCodec(Protocol):
-    @property
-    def fields(self) -> tuple[str, ...]:
-        """The entity attributes the document holds, i.e. the keys of ``fields``."""
-        ...
+    """A main document's format; its fields are the entity's editable fields."""
 
     def parse(self, text: str, *, source: str) -> DefinitionDocument:
         """Split ``text``; ``ValidationError`` naming ``source`` for a malformed header."""

@@ -160,7 +160,7 @@ class DefinitionCatalog(Generic[D]):
             await self._kind.check(uow, definition, {})
             await self._kind.repository(uow).add(definition)
             await self._record(uow, self._kind.events.created, definition)
-            document = DefinitionDocument(fields=self._values(definition), body=body)
+            document = DefinitionDocument(fields=definition.values(), body=body)
             await self._commit_with_document(uow, chosen, self._kind.codec.render(document), None)
             return view(definition)
 
@@ -176,14 +176,14 @@ class DefinitionCatalog(Generic[D]):
         async with self._uow() as uow:
             definition = await self.find(uow, ref)
             previous, document = self._current_document(definition)
-            before = self._values(definition)
+            before = definition.values()
             definition.update(**changes)
             await self._kind.check(uow, definition, before)
             changed = sorted([*changes, *(["body"] if body is not None else [])])
             await self._record(uow, self._kind.events.updated, definition, fields=changed)
             document = replace(
                 document,
-                fields=self._values(definition),
+                fields=definition.values(),
                 body=document.body if body is None else body,
             )
             text = self._kind.codec.render(document)
@@ -199,7 +199,7 @@ class DefinitionCatalog(Generic[D]):
             definition = await self.find(uow, ref)
             document = self._parse(definition.slug, text)
             previous, _ = self._current_document(definition)
-            before = self._values(definition)
+            before = definition.values()
             definition.update(**document.fields)
             await self._kind.check(uow, definition, before)
             await self._record(uow, self._kind.events.updated, definition, fields=["document"])
@@ -276,9 +276,9 @@ class DefinitionCatalog(Generic[D]):
             elif existing.is_deleted:
                 raise ConflictError(f"a deleted {self._kind.label} still holds the slug '{slug}'")
             else:
-                definition, before = existing, self._values(existing)
+                definition, before = existing, existing.values()
                 definition.update(**fields)
-                if self._values(definition) == before:
+                if definition.values() == before:
                     return _Outcome.UNCHANGED
                 await self._kind.check(uow, definition, before)
                 event, outcome = self._kind.events.updated, _Outcome.UPDATED
@@ -328,7 +328,7 @@ class DefinitionCatalog(Generic[D]):
         try:
             text = self.read_document(definition)
         except NotFoundError:
-            return None, DefinitionDocument(fields=self._values(definition))
+            return None, DefinitionDocument(fields=definition.values())
         return text, self._parse(definition.slug, text)
 
     async def _commit_with_document(
@@ -357,9 +357,6 @@ class DefinitionCatalog(Generic[D]):
 
     def _parse(self, slug: str, text: str) -> DefinitionDocument:
         return self._kind.codec.parse(text, source=f"{slug}/{self._kind.main_document}")
-
-    def _values(self, definition: D) -> dict[str, Any]:
-        return {name: getattr(definition, name) for name in self._kind.codec.fields}
 
     async def _record(
         self, uow: UnitOfWork, event: EventType, definition: D, **details: Any

@@ -2,34 +2,40 @@
 
 Splitting uses python-frontmatter's YAML handler; the YAML itself is read with
 ``yaml.safe_load`` so that errors and non-mapping front matter are reported instead
-of silently dropped. Parsers come in two flavours:
+of silently dropped.
 
-- strict (``parse_agent_md``, ``parse_v1_claude_md``, ``parse_skill_md``): any
-  problem raises ``ValidationError`` naming the file and the problem;
-- lenient (``*_lenient``), for the v1 importer: problems become warnings and the
+A :class:`FrontMatterFormat` reads and writes the main document of one kind of
+definition. It lists no fields of its own: the front matter holds the entity's
+editable fields (``Definition.editable_fields()``), in their declared order, each read
+according to its declared type (a list, optional text, or text with a default). A
+format only says where the file differs from the entity: a key spelled differently,
+a second spelling it also reads, a default of its own, a field written only when it is
+not the default. Parsing comes in two flavours:
+
+- strict (``parse``): any problem raises ``ValidationError`` naming the file and the
+  problem;
+- lenient (``parse_lenient``), for the v1 importer: problems become warnings and the
   affected values fall back to their defaults, so one bad file never aborts an import.
 
 Bodies are returned in a canonical form: line endings are ``\\n``, leading blank lines
-and trailing whitespace are removed. ``render_*`` writes the body followed by one
+and trailing whitespace are removed. ``render`` writes the body followed by one
 newline, so ``parse(render(doc)) == doc`` for every parsed document.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import MISSING, Field, dataclass, field
+from typing import Any, get_origin, get_type_hints
 
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
+from kumiai.application.ports.documents import DefinitionDocument
 from kumiai.core.exceptions import ValidationError
-
-DEFAULT_ROLE = "specialist"
-DEFAULT_ICON_COLOR = "#4A90E2"
-DEFAULT_SKILL_ICON = "zap"
-DEFAULT_SKILL_LICENSE = "MIT"
-V1_DEFAULT_MODEL = "sonnet"
+from kumiai.domain.entities import Character, Definition, Skill
 
 _BOM = "\ufeff"
 _LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\n)+")
@@ -42,46 +48,6 @@ class FrontMatter:
 
     metadata: dict[str, Any]
     body: str
-
-
-@dataclass(slots=True)
-class AgentDocument:
-    """A character's ``agent.md`` (or a v1 ``CLAUDE.md``).
-
-    ``default_model`` is None when the file does not choose a model (the runtime then
-    uses the user's setting). ``extra`` keeps unknown front-matter keys so that
-    rewriting a hand-edited file does not lose them.
-    """
-
-    name: str
-    role: str = DEFAULT_ROLE
-    description: str | None = None
-    skills: list[str] = field(default_factory=list)
-    default_model: str | None = None
-    allowed_tools: list[str] = field(default_factory=list)
-    allowed_mcps: list[str] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)
-    icon_color: str = DEFAULT_ICON_COLOR
-    avatar: str | None = None
-    body: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class SkillDocument:
-    """A skill's ``SKILL.md`` in Claude's skill format plus KumiAI's display keys.
-
-    ``extra`` keeps unknown front-matter keys (for example Claude's ``allowed-tools``).
-    """
-
-    name: str
-    description: str = ""
-    tags: list[str] = field(default_factory=list)
-    icon: str = DEFAULT_SKILL_ICON
-    icon_color: str = DEFAULT_ICON_COLOR
-    license: str = DEFAULT_SKILL_LICENSE
-    body: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- front matter
@@ -232,131 +198,117 @@ class _Fields:
         self.warn(message)
 
 
-# ---------------------------------------------------------------- agents
+# ---------------------------------------------------------------- formats
 
 
-def parse_agent_md(text: str, *, source: str = "agent.md") -> AgentDocument:
-    """Parse a character's ``agent.md``; raises ``ValidationError`` on a bad header.
+@dataclass(frozen=True)
+class FrontMatterFormat:
+    """The main document of one kind of definition: its editable fields as front matter.
 
-    A missing ``name`` gives ``""``: the caller decides whether to fall back to the
-    folder name or refuse.
+    Implements the application's ``DocumentCodec`` port.
     """
-    return _parse_agent(text, source, default_model=None, strict=True)[0]
+
+    entity: type[Definition]
+    file_name: str  # also what errors name when the caller gives no path
+    keys: Mapping[str, str] = field(default_factory=dict)  # field -> key, where they differ
+    also_read: Mapping[str, str] = field(default_factory=dict)  # field -> an older spelling
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # where the file's differ
+    # Fields written only when they differ from their default, so files stay unchanged.
+    written_when_changed: frozenset[str] = frozenset()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(item.name for item in self.entity.editable_fields())
+
+    def new(
+        self, *, body: str = "", extra: dict[str, Any] | None = None, **values: Any
+    ) -> DefinitionDocument:
+        """A document holding ``values`` and the defaults for every other field."""
+        defaults = {item.name: self._default(item) for item in self.entity.editable_fields()}
+        return DefinitionDocument(fields={**defaults, **values}, body=body, extra=extra or {})
+
+    def parse(self, text: str, *, source: str | None = None) -> DefinitionDocument:
+        """Parse ``text``; raises ``ValidationError`` on a bad header or value.
+
+        A missing ``name`` gives ``""``: the caller decides whether to fall back to the
+        folder name or refuse.
+        """
+        return self._parse(text, source or self.file_name, strict=True)[0]
+
+    def parse_lenient(
+        self, text: str, *, source: str | None = None
+    ) -> tuple[DefinitionDocument, list[str]]:
+        """Parse without failing; problems are returned as warnings."""
+        return self._parse(text, source or self.file_name, strict=False)
+
+    def render(self, document: DefinitionDocument) -> str:
+        """Front matter in the fields' declared order, then unknown keys in their
+        original order, then the body. Fields whose value is None are left out."""
+        metadata: dict[str, Any] = {}
+        for item in self.entity.editable_fields():
+            value = document.fields[item.name]
+            if value is None or (
+                item.name in self.written_when_changed and value == self._default(item)
+            ):
+                continue
+            metadata[self._key(item.name)] = (
+                list(value) if isinstance(value, list | tuple) else value
+            )
+        known = {self._key(name) for name in self.fields} | set(self.also_read.values())
+        extra = {key: value for key, value in document.extra.items() if key not in known}
+        return _render(metadata, extra, document.body)
+
+    def _parse(
+        self, text: str, source: str, *, strict: bool
+    ) -> tuple[DefinitionDocument, list[str]]:
+        front_matter, warnings = _read_front_matter(text, source, strict=strict)
+        reader = _Fields(front_matter.metadata, source, strict=strict)
+        values = {
+            item.name: self._read(reader, item, is_list=item.name in self._lists)
+            for item in self.entity.editable_fields()
+        }
+        document = DefinitionDocument(fields=values, body=front_matter.body, extra=reader.extra())
+        return document, warnings + reader.warnings
+
+    def _read(self, reader: _Fields, item: Field[Any], *, is_list: bool) -> Any:
+        key = self._key(item.name)
+        if is_list:
+            return reader.items(key)
+        value = reader.optional_text(key)
+        if item.name in self.also_read:
+            # Both spellings are consumed so the older one never lingers in ``extra``.
+            older = reader.optional_text(self.also_read[item.name])
+            value = value or older
+        default = self._default(item)
+        if default is MISSING:  # a required field: the name
+            if not value:
+                reader.warn(f"no '{key}' in the front matter")
+            return value or ""
+        # A blank value means "not set", as the entities read blank text.
+        return value or default
+
+    @functools.cached_property
+    def _lists(self) -> frozenset[str]:
+        """The fields declared as lists; every other editable field is text."""
+        hints = get_type_hints(self.entity)
+        return frozenset(name for name, hint in hints.items() if get_origin(hint) is list)
+
+    def _key(self, name: str) -> str:
+        return self.keys.get(name, name)
+
+    def _default(self, item: Field[Any]) -> Any:
+        if item.name in self.defaults:
+            return self.defaults[item.name]
+        if item.default_factory is not MISSING:
+            return item.default_factory()
+        return item.default
 
 
-def parse_v1_claude_md(text: str, *, source: str = "CLAUDE.md") -> AgentDocument:
-    """Parse a v1 agent ``CLAUDE.md``, with v1 defaults (``default_model`` ``sonnet``).
-
-    Raises ``ValidationError`` on a bad header; see :func:`parse_v1_claude_md_lenient`.
-    """
-    return _parse_agent(text, source, default_model=V1_DEFAULT_MODEL, strict=True)[0]
-
-
-def parse_v1_claude_md_lenient(
-    text: str, *, source: str = "CLAUDE.md"
-) -> tuple[AgentDocument, list[str]]:
-    """Parse a v1 ``CLAUDE.md`` without failing; problems are returned as warnings."""
-    return _parse_agent(text, source, default_model=V1_DEFAULT_MODEL, strict=False)
-
-
-def render_agent_md(document: AgentDocument) -> str:
-    """Render ``document`` as front matter in a stable key order, then the body.
-
-    Keys whose value is None are left out; unknown keys from ``extra`` follow the
-    known ones in their original order.
-    """
-    metadata: dict[str, Any] = {
-        "name": document.name,
-        "role": document.role,
-        "description": document.description,
-        "default_model": document.default_model,
-        "skills": list(document.skills),
-        "allowed_tools": list(document.allowed_tools),
-        "allowed_mcps": list(document.allowed_mcps),
-        "tags": list(document.tags),
-        "icon_color": document.icon_color,
-        "avatar": document.avatar,
-    }
-    present = {key: value for key, value in metadata.items() if value is not None}
-    extra = {key: value for key, value in document.extra.items() if key not in metadata}
-    return _render(present, extra, document.body)
-
-
-def _parse_agent(
-    text: str, source: str, *, default_model: str | None, strict: bool
-) -> tuple[AgentDocument, list[str]]:
-    front_matter, warnings = _read_front_matter(text, source, strict=strict)
-    fields = _Fields(front_matter.metadata, source, strict=strict)
-    name = fields.text("name", "")
-    if not name:
-        fields.warn("no 'name' in the front matter")
-    model = fields.optional_text("default_model")
-    document = AgentDocument(
-        name=name,
-        role=fields.text("role", DEFAULT_ROLE) or DEFAULT_ROLE,
-        description=fields.optional_text("description"),
-        skills=fields.items("skills"),
-        default_model=model or default_model,
-        allowed_tools=fields.items("allowed_tools"),
-        allowed_mcps=fields.items("allowed_mcps"),
-        tags=fields.items("tags"),
-        icon_color=fields.text("icon_color", DEFAULT_ICON_COLOR) or DEFAULT_ICON_COLOR,
-        avatar=fields.optional_text("avatar"),
-        body=front_matter.body,
-        extra=fields.extra(),
-    )
-    return document, warnings + fields.warnings
-
-
-# ---------------------------------------------------------------- skills
-
-
-def parse_skill_md(text: str, *, source: str = "SKILL.md") -> SkillDocument:
-    """Parse a skill's ``SKILL.md``; raises ``ValidationError`` on a bad header.
-
-    Reads the colour from ``icon_color`` or, as v1 wrote it, ``iconColor``.
-    """
-    return _parse_skill(text, source, strict=True)[0]
-
-
-def parse_skill_md_lenient(
-    text: str, *, source: str = "SKILL.md"
-) -> tuple[SkillDocument, list[str]]:
-    """Parse a ``SKILL.md`` without failing; problems are returned as warnings."""
-    return _parse_skill(text, source, strict=False)
-
-
-def render_skill_md(document: SkillDocument) -> str:
-    """Render ``document``: ``name`` and ``description`` first (Claude's skill
-    format), then ``tags``, ``icon``, ``icon_color``, ``license`` and any extra keys."""
-    metadata: dict[str, Any] = {
-        "name": document.name,
-        "description": document.description,
-        "tags": list(document.tags),
-        "icon": document.icon,
-        "icon_color": document.icon_color,
-        "license": document.license,
-    }
-    return _render(metadata, document.extra, document.body)
-
-
-def _parse_skill(text: str, source: str, *, strict: bool) -> tuple[SkillDocument, list[str]]:
-    front_matter, warnings = _read_front_matter(text, source, strict=strict)
-    fields = _Fields(front_matter.metadata, source, strict=strict)
-    name = fields.text("name", "")
-    if not name:
-        fields.warn("no 'name' in the front matter")
-    # Both spellings are consumed so the camelCase one never lingers in ``extra``.
-    snake_colour = fields.optional_text("icon_color")
-    camel_colour = fields.optional_text("iconColor")
-    document = SkillDocument(
-        name=name,
-        description=fields.text("description", ""),
-        tags=fields.items("tags"),
-        icon=fields.text("icon", DEFAULT_SKILL_ICON) or DEFAULT_SKILL_ICON,
-        icon_color=snake_colour or camel_colour or DEFAULT_ICON_COLOR,
-        license=fields.text("license", DEFAULT_SKILL_LICENSE) or DEFAULT_SKILL_LICENSE,
-        body=front_matter.body,
-        extra=fields.extra(),
-    )
-    return document, warnings + fields.warnings
+# ``avatar_url`` is written ``avatar``; the v2 agent.md leaves the model to the user.
+AGENT_FORMAT = FrontMatterFormat(Character, "agent.md", keys={"avatar_url": "avatar"})
+# A v1 agent's CLAUDE.md: the same keys; an agent without a model used sonnet.
+V1_AGENT_FORMAT = FrontMatterFormat(
+    Character, "CLAUDE.md", keys={"avatar_url": "avatar"}, defaults={"default_model": "sonnet"}
+)
+# Claude's skill format, plus KumiAI's display keys; v1 wrote the colour ``iconColor``.
+SKILL_FORMAT = FrontMatterFormat(Skill, "SKILL.md", also_read={"icon_color": "iconColor"})

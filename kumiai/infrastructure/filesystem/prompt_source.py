@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from kumiai.core.exceptions import KumiAIError, NotFoundError
-from kumiai.infrastructure.filesystem.documents import parse_agent_md
+from kumiai.infrastructure.filesystem.documents import AGENT_FORMAT
 from kumiai.infrastructure.filesystem.stores import DefinitionFolderStore
 
 
@@ -14,7 +14,7 @@ class FolderPromptSource:
 
     def character_body(self, slug: str) -> str:
         try:
-            return parse_agent_md(self._characters.read_main(slug)).body
+            return AGENT_FORMAT.parse(self._characters.read_main(slug)).body
         except KumiAIError:
             # A missing or broken agent.md must not stop the agent from answering.
             return ""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from kumiai.application.ports.documents import DefinitionDocument
 from kumiai.core.exceptions import ValidationError
 from kumiai.domain.value_objects.identifiers import (
     HEX_COLOR_PATTERN,
@@ -23,20 +24,16 @@ from kumiai.domain.value_objects.identifiers import (
     slugify,
 )
 from kumiai.infrastructure.filesystem.documents import (
-    AgentDocument,
-    SkillDocument,
-    parse_skill_md_lenient,
-    parse_v1_claude_md_lenient,
+    AGENT_FORMAT,
+    SKILL_FORMAT,
+    V1_AGENT_FORMAT,
 )
 from kumiai.infrastructure.filesystem.home import HomeLayout
 from kumiai.infrastructure.importer.legacy import clean_text, humanize
-from kumiai.infrastructure.importer.plan import DefinitionFolder, ImportPlan
+from kumiai.infrastructure.importer.plan import DefinitionFolder, ImportPlan, Row
 from kumiai.infrastructure.importer.report import Action, ImportReport
 from kumiai.infrastructure.importer.sqlite_export import ExportedFolder
 
-AGENT_DOCUMENT = "CLAUDE.md"
-SKILL_DOCUMENT = "SKILL.md"
-V2_AGENT_DOCUMENT = "agent.md"
 DEFAULT_COLOR = "#4A90E2"
 _DELETED_SUFFIX = re.compile(r"\.deleted(?:\.\d+)?$")
 
@@ -96,36 +93,25 @@ class DefinitionPlanner:
         document = self._skill_document(folder, v1_id)
         self.index.skill_slugs.setdefault(v1_id, slug)
         directory = f"{slug}.deleted" if deleted else slug
-        self._plan.skills.append(
-            {
-                "id": uuid.uuid4(),
-                "slug": slug,
-                "name": document.name,
-                "description": document.description,
-                "tags": document.tags,
-                "file_path": str(self._layout.skills_dir / directory),
-                "icon": document.icon,
-                "icon_color": document.icon_color,
-                "license": document.license,
-                "created_at": self._now,
-                "updated_at": self._now,
-                "deleted_at": self._now if deleted else None,
-            }
-        )
+        path = self._layout.skills_dir / directory
+        self._plan.skills.append(self._row(slug, document, path, deleted))
         self._report.counts["skills"].planned += 1
-        extra = self._extra_files(folder, SKILL_DOCUMENT)
+        extra = self._extra_files(folder, SKILL_FORMAT.file_name)
         source = self._source_home / "skills" / folder.name
         self._plan.folders.append(
             DefinitionFolder("skill", slug, directory, document, extra, source)
         )
 
-    def _skill_document(self, folder: ExportedFolder, v1_id: str) -> SkillDocument:
-        text = self._main_text(folder, SKILL_DOCUMENT, "skills")
-        document, warnings = parse_skill_md_lenient(text, source=f"skills/{folder.name}/SKILL.md")
+    def _skill_document(self, folder: ExportedFolder, v1_id: str) -> DefinitionDocument:
+        text = self._main_text(folder, SKILL_FORMAT.file_name, "skills")
+        document, warnings = SKILL_FORMAT.parse_lenient(
+            text, source=f"skills/{folder.name}/{SKILL_FORMAT.file_name}"
+        )
         self._report_warnings("skills", folder.name, warnings)
-        document.name = self._name(document.name, v1_id, "skills", folder.name)
-        document.icon_color = self._color(document.icon_color, "skills", folder.name)
-        document.description = clean_text(document.description)
+        fields = document.fields
+        fields["name"] = self._name(fields["name"], v1_id, "skills", folder.name)
+        fields["icon_color"] = self._color(fields["icon_color"], "skills", folder.name)
+        fields["description"] = clean_text(fields["description"])
         return document
 
     # ------------------------------------------------------------ characters
@@ -141,7 +127,7 @@ class DefinitionPlanner:
         document = self._agent_document(folder, v1_id, deleted)
         character_id = self._add_character_row(slug, document, deleted)
         self.index.characters.setdefault(v1_id, character_id)
-        extra = self._extra_files(folder, AGENT_DOCUMENT)
+        extra = self._extra_files(folder, V1_AGENT_FORMAT.file_name)
         directory = f"{slug}.deleted" if deleted else slug
         source = self._source_home / "agents" / folder.name
         self._plan.folders.append(
@@ -152,7 +138,7 @@ class DefinitionPlanner:
         """A soft-deleted character for an agent id that has no folder in the v1 home."""
         slug = self._unique_slug("character", v1_id, "agents", v1_id, report=False)
         name = self._name(name_hint or "", v1_id, "agents", v1_id, report=False)
-        document = AgentDocument(
+        document = AGENT_FORMAT.new(
             name=name,
             body=(
                 f"# {name}\n\nRecreated by the v1 import: sessions referred to the agent "
@@ -176,46 +162,47 @@ class DefinitionPlanner:
         )
         return character_id
 
-    def _add_character_row(self, slug: str, document: AgentDocument, deleted: bool) -> uuid.UUID:
-        character_id = uuid.uuid4()
+    def _add_character_row(
+        self, slug: str, document: DefinitionDocument, deleted: bool
+    ) -> uuid.UUID:
         directory = f"{slug}.deleted" if deleted else slug
-        self._plan.characters.append(
-            {
-                "id": character_id,
-                "slug": slug,
-                "name": document.name,
-                "role": document.role,
-                "description": document.description,
-                "file_path": str(self._layout.characters_dir / directory / V2_AGENT_DOCUMENT),
-                "avatar_url": document.avatar,
-                "skills": document.skills,
-                "default_model": document.default_model,
-                "allowed_tools": document.allowed_tools,
-                "allowed_mcps": document.allowed_mcps,
-                "tags": document.tags,
-                "icon_color": document.icon_color,
-                "created_at": self._now,
-                "updated_at": self._now,
-                "deleted_at": self._now if deleted else None,
-            }
-        )
+        path = self._layout.characters_dir / directory / AGENT_FORMAT.file_name
+        row = self._row(slug, document, path, deleted)
+        self._plan.characters.append(row)
         self._report.counts["characters"].planned += 1
+        character_id: uuid.UUID = row["id"]
         return character_id
 
-    def _agent_document(self, folder: ExportedFolder, v1_id: str, deleted: bool) -> AgentDocument:
-        text = self._main_text(folder, AGENT_DOCUMENT, "agents")
-        document, warnings = parse_v1_claude_md_lenient(
-            text, source=f"agents/{folder.name}/CLAUDE.md"
+    def _row(self, slug: str, document: DefinitionDocument, path: Path, deleted: bool) -> Row:
+        """A character or skill row: the document's fields, and where and when it lives."""
+        return {
+            "id": uuid.uuid4(),
+            "slug": slug,
+            **document.fields,
+            "file_path": str(path),
+            "created_at": self._now,
+            "updated_at": self._now,
+            "deleted_at": self._now if deleted else None,
+        }
+
+    def _agent_document(
+        self, folder: ExportedFolder, v1_id: str, deleted: bool
+    ) -> DefinitionDocument:
+        main = V1_AGENT_FORMAT.file_name
+        text = self._main_text(folder, main, "agents")
+        document, warnings = V1_AGENT_FORMAT.parse_lenient(
+            text, source=f"agents/{folder.name}/{main}"
         )
         self._report_warnings("agents", folder.name, warnings)
-        name = self._name(document.name, v1_id, "agents", folder.name)
+        fields = document.fields
+        name = self._name(fields["name"], v1_id, "agents", folder.name)
         if not deleted:
             name = self._unique_live_name(name, folder.name)
-        document.name = name
-        document.icon_color = self._color(document.icon_color, "agents", folder.name)
-        document.skills = self._skill_references(document.skills, folder.name)
-        if document.description is not None:
-            document.description = clean_text(document.description)
+        fields["name"] = name
+        fields["icon_color"] = self._color(fields["icon_color"], "agents", folder.name)
+        fields["skills"] = self._skill_references(fields["skills"], folder.name)
+        if fields["description"] is not None:
+            fields["description"] = clean_text(fields["description"])
         return document
 
     def _skill_references(self, references: list[str], folder: str) -> list[str]:

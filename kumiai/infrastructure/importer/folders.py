@@ -7,17 +7,10 @@ from pathlib import Path
 
 from kumiai.core.exceptions import PathNotAllowedError
 from kumiai.infrastructure.filesystem.atomic import atomic_write_bytes, atomic_write_text
-from kumiai.infrastructure.filesystem.documents import (
-    AgentDocument,
-    render_agent_md,
-    render_skill_md,
-)
+from kumiai.infrastructure.filesystem.documents import AGENT_FORMAT, SKILL_FORMAT
 from kumiai.infrastructure.filesystem.home import HomeLayout
 from kumiai.infrastructure.filesystem.paths import confine
 from kumiai.infrastructure.importer.plan import DefinitionFolder
-
-AGENT_MD = "agent.md"
-SKILL_MD = "SKILL.md"
 
 
 def folder_path(layout: HomeLayout, folder: DefinitionFolder) -> Path:
@@ -33,10 +26,8 @@ def write_definition_folder(layout: HomeLayout, folder: DefinitionFolder) -> lis
     """
     directory = folder_path(layout, folder)
     directory.mkdir(parents=True, exist_ok=True)
-    if isinstance(folder.document, AgentDocument):
-        main_name, main_text = AGENT_MD, render_agent_md(folder.document)
-    else:
-        main_name, main_text = SKILL_MD, render_skill_md(folder.document)
+    document_format = AGENT_FORMAT if folder.kind == "character" else SKILL_FORMAT
+    main_name, main_text = document_format.file_name, document_format.render(folder.document)
     refused = []
     for relative, data in folder.extra_files.items():
         try:

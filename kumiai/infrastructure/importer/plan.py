@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from kumiai.infrastructure.filesystem.documents import AgentDocument, SkillDocument
+from kumiai.application.ports.documents import DefinitionDocument
 
 Row = dict[str, Any]
 
@@ -27,7 +27,7 @@ class DefinitionFolder:
     kind: str  # "character" or "skill"
     slug: str
     folder: str
-    document: AgentDocument | SkillDocument
+    document: DefinitionDocument
     extra_files: dict[str, bytes] = field(default_factory=dict)
     # The v1 folder it came from (None for placeholders). When the v1 and v2 homes are
     # the same folder, v1's skills/<id> *is* the v2 folder and must not be rewritten.

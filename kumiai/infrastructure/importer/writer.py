@@ -154,7 +154,7 @@ class PlanWriter:
                 f"name {row['name']!r} is used by character {holder!r}: renamed to {new_name!r}",
             )
             row["name"] = new_name
-            self._folders[("character", row["slug"])].document.name = new_name
+            self._folders[("character", row["slug"])].document.fields["name"] = new_name
             taken[new_name] = row["slug"]
 
     def _point_at_existing_characters(self) -> None:

@@ -25,7 +25,7 @@ from kumiai.infrastructure.database.tables import (
     skills,
     user_profiles,
 )
-from kumiai.infrastructure.filesystem.documents import parse_agent_md, parse_skill_md
+from kumiai.infrastructure.filesystem.documents import AGENT_FORMAT, SKILL_FORMAT
 from kumiai.infrastructure.importer import ImportOptions, ImportResult, run_import
 from kumiai.infrastructure.importer.report import Outcome
 from tests.integration.importer.conftest import fetch_all, quiet_console, table_counts
@@ -340,8 +340,8 @@ async def test_agents_become_characters_with_expected_fields(
             / (f"{agent['id']}.deleted" if agent["deleted"] else agent["id"])
         )
         assert row.file_path == str(folder / "agent.md")
-        document = parse_agent_md((folder / "agent.md").read_text(encoding="utf-8"))
-        assert {key: getattr(document, key) for key in expected} == expected
+        document = AGENT_FORMAT.parse((folder / "agent.md").read_text(encoding="utf-8"))
+        assert {key: document.fields[key] for key in expected} == expected
         assert document.body.startswith("# ")
         for extra in agent["extra_files"]:
             assert (folder / extra).read_bytes() == (run.source / agent["dir"] / extra).read_bytes()
@@ -360,8 +360,8 @@ async def test_skills_keep_their_folders_and_fields(
             run.home / "skills" / (f"{skill['id']}.deleted" if skill["deleted"] else skill["id"])
         )
         assert row.file_path == str(folder)
-        document = parse_skill_md((folder / "SKILL.md").read_text(encoding="utf-8"))
-        assert {key: getattr(document, key) for key in expected} == expected
+        document = SKILL_FORMAT.parse((folder / "SKILL.md").read_text(encoding="utf-8"))
+        assert {key: document.fields[key] for key in expected} == expected
         for extra in skill["extra_files"]:
             assert (folder / extra).read_bytes() == (run.source / skill["dir"] / extra).read_bytes()
     deleted = sorted(

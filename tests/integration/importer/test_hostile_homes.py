@@ -24,7 +24,7 @@ from kumiai.infrastructure.database.tables import (
     skills,
     user_profiles,
 )
-from kumiai.infrastructure.filesystem.documents import parse_agent_md
+from kumiai.infrastructure.filesystem.documents import AGENT_FORMAT
 from kumiai.infrastructure.importer import (
     ImportOptions,
     ImportResult,
@@ -355,13 +355,13 @@ async def test_definition_files_are_normalised(run: HostileRun, import_engine: A
     rows = {row.slug: row for row in await fetch_all(import_engine, sa.select(characters))}
     crlf = (run.home / "characters" / "crlf-agent" / "agent.md").read_text(encoding="utf-8")
     assert "\r" not in crlf
-    assert parse_agent_md(crlf).tags == rows["crlf-agent"].tags == ["a", "b"]
+    assert AGENT_FORMAT.parse(crlf).fields["tags"] == rows["crlf-agent"].tags == ["a", "b"]
     # Named after its folder, then renamed: a v2 character already had that name.
     assert rows["no-front-matter"].name == "No Front Matter (v1)"
-    no_header = parse_agent_md(
+    no_header = AGENT_FORMAT.parse(
         (run.home / "characters" / "no-front-matter" / "agent.md").read_text(encoding="utf-8")
     )
-    assert no_header.name == "No Front Matter (v1)"
+    assert no_header.fields["name"] == "No Front Matter (v1)"
     assert "No header at all." in no_header.body
     assert len(rows["long-name"].name) == 200
     japanese = next(row for row in rows.values() if row.name == "日本語のエージェント")

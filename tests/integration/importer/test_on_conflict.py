@@ -20,7 +20,7 @@ from kumiai.infrastructure.database.tables import (
     sessions,
     user_profiles,
 )
-from kumiai.infrastructure.filesystem.documents import parse_agent_md
+from kumiai.infrastructure.filesystem.documents import AGENT_FORMAT
 from kumiai.infrastructure.importer import (
     ImportOptions,
     ImportResult,
@@ -177,10 +177,10 @@ async def test_update_rewrites_the_character_and_its_file(
         sa.select(characters.c.description).where(characters.c.slug == "data-analyst"),
     )
     assert row[0] == "Now also draws charts"
-    document = parse_agent_md(
+    document = AGENT_FORMAT.parse(
         (run.home / "characters" / "data-analyst" / "agent.md").read_text(encoding="utf-8")
     )
-    assert document.description == "Now also draws charts"
+    assert document.fields["description"] == "Now also draws charts"
     assert len(run.updated.report.folders["updated"]) == 15
 
 

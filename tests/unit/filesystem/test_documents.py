@@ -6,18 +6,12 @@ import pytest
 
 from kumiai.core.exceptions import ValidationError
 from kumiai.infrastructure.filesystem.documents import (
-    AgentDocument,
+    AGENT_FORMAT,
+    SKILL_FORMAT,
+    V1_AGENT_FORMAT,
     FrontMatter,
-    SkillDocument,
-    parse_agent_md,
-    parse_skill_md,
-    parse_skill_md_lenient,
-    parse_v1_claude_md,
-    parse_v1_claude_md_lenient,
     read_front_matter,
     read_front_matter_lenient,
-    render_agent_md,
-    render_skill_md,
 )
 
 AGENT = "---\nname: Ada\ntags: [a, b]\n---\n\n# Ada\n\nBe precise.\n"
@@ -43,8 +37,8 @@ def test_utf8_bom_is_ignored() -> None:
 
 
 def test_bom_and_crlf_together() -> None:
-    agent = parse_agent_md("\ufeff" + AGENT.replace("\n", "\r\n"))
-    assert agent.name == "Ada"
+    agent = AGENT_FORMAT.parse("\ufeff" + AGENT.replace("\n", "\r\n"))
+    assert agent.fields["name"] == "Ada"
     assert agent.body == "# Ada\n\nBe precise."
 
 
@@ -104,75 +98,86 @@ def test_lenient_reader_has_no_warning_for_a_good_file() -> None:
 
 
 def test_agent_defaults_apply_when_keys_are_absent() -> None:
-    assert parse_agent_md("---\nname: Ada\n---\n") == AgentDocument(name="Ada")
-    assert AgentDocument(name="Ada").role == "specialist"
-    assert AgentDocument(name="Ada").icon_color == "#4A90E2"
-    assert AgentDocument(name="Ada").default_model is None
+    assert AGENT_FORMAT.parse("---\nname: Ada\n---\n") == AGENT_FORMAT.new(name="Ada")
+    assert AGENT_FORMAT.new(name="Ada").fields["role"] == "specialist"
+    assert AGENT_FORMAT.new(name="Ada").fields["icon_color"] == "#4A90E2"
+    assert AGENT_FORMAT.new(name="Ada").fields["default_model"] is None
 
 
 def test_v1_agent_defaults_model_to_sonnet() -> None:
-    assert parse_v1_claude_md("---\nname: Ada\n---\n").default_model == "sonnet"
-    assert parse_v1_claude_md("---\nname: Ada\ndefault_model: opus\n---\n").default_model == "opus"
+    assert V1_AGENT_FORMAT.parse("---\nname: Ada\n---\n").fields["default_model"] == "sonnet"
+    assert (
+        V1_AGENT_FORMAT.parse("---\nname: Ada\ndefault_model: opus\n---\n").fields["default_model"]
+        == "opus"
+    )
 
 
 def test_comma_separated_strings_become_lists() -> None:
-    agent = parse_agent_md("---\nname: D\ntags: data, analytics , sql\nskills: one\n---\n")
-    assert agent.tags == ["data", "analytics", "sql"]
-    assert agent.skills == ["one"]
+    agent = AGENT_FORMAT.parse("---\nname: D\ntags: data, analytics , sql\nskills: one\n---\n")
+    assert agent.fields["tags"] == ["data", "analytics", "sql"]
+    assert agent.fields["skills"] == ["one"]
 
 
 @pytest.mark.parametrize("value", ["''", "", "null", "[]", "' , '"])
 def test_empty_list_spellings_become_empty_lists(value: str) -> None:
-    assert parse_agent_md(f"---\nname: D\nallowed_mcps: {value}\n---\n").allowed_mcps == []
+    assert (
+        AGENT_FORMAT.parse(f"---\nname: D\nallowed_mcps: {value}\n---\n").fields["allowed_mcps"]
+        == []
+    )
 
 
 def test_list_items_that_are_numbers_become_strings() -> None:
-    assert parse_agent_md("---\nname: D\ntags: [1, x, null]\n---\n").tags == ["1", "x"]
-    assert parse_agent_md("---\nname: D\ntags: 42\n---\n").tags == ["42"]
+    assert AGENT_FORMAT.parse("---\nname: D\ntags: [1, x, null]\n---\n").fields["tags"] == [
+        "1",
+        "x",
+    ]
+    assert AGENT_FORMAT.parse("---\nname: D\ntags: 42\n---\n").fields["tags"] == ["42"]
 
 
 def test_wrong_types_are_validation_errors_naming_the_key() -> None:
     with pytest.raises(ValidationError, match="'tags' must be a list"):
-        parse_agent_md("---\nname: D\ntags: {a: 1}\n---\n")
+        AGENT_FORMAT.parse("---\nname: D\ntags: {a: 1}\n---\n")
     with pytest.raises(ValidationError, match="'tags' must hold only strings"):
-        parse_agent_md("---\nname: D\ntags: [[a]]\n---\n")
+        AGENT_FORMAT.parse("---\nname: D\ntags: [[a]]\n---\n")
     with pytest.raises(ValidationError, match="'name' must be a single value"):
-        parse_agent_md("---\nname: [a, b]\n---\n")
+        AGENT_FORMAT.parse("---\nname: [a, b]\n---\n")
 
 
 def test_missing_name_parses_as_empty_and_is_a_lenient_warning() -> None:
-    assert parse_agent_md("just a prompt").name == ""
-    agent, warnings = parse_v1_claude_md_lenient("just a prompt", source="agents/x/CLAUDE.md")
+    assert AGENT_FORMAT.parse("just a prompt").fields["name"] == ""
+    agent, warnings = V1_AGENT_FORMAT.parse_lenient("just a prompt", source="agents/x/CLAUDE.md")
     assert agent.body == "just a prompt"
     assert warnings == ["agents/x/CLAUDE.md: no 'name' in the front matter"]
 
 
 def test_lenient_v1_parse_falls_back_to_defaults_on_bad_values() -> None:
-    agent, warnings = parse_v1_claude_md_lenient(
+    agent, warnings = V1_AGENT_FORMAT.parse_lenient(
         "---\nname: D\ntags: {a: 1}\nskills: [ok, [bad]]\n---\nbody"
     )
-    assert agent.tags == []
-    assert agent.skills == ["ok"]
-    assert agent.default_model == "sonnet"
+    assert agent.fields["tags"] == []
+    assert agent.fields["skills"] == ["ok"]
+    assert agent.fields["default_model"] == "sonnet"
     assert len(warnings) == 2
 
 
 def test_lenient_v1_parse_of_broken_yaml_keeps_the_body() -> None:
-    agent, warnings = parse_v1_claude_md_lenient("---\nname: [x\n---\nPrompt\n")
+    agent, warnings = V1_AGENT_FORMAT.parse_lenient("---\nname: [x\n---\nPrompt\n")
     assert agent.body == "Prompt"
-    assert agent.default_model == "sonnet"
+    assert agent.fields["default_model"] == "sonnet"
     assert len(warnings) == 2  # the YAML problem and the missing name
 
 
 def test_unknown_keys_are_kept_as_extra_and_rendered_after_known_ones() -> None:
-    agent = parse_agent_md("---\nmood: calm\nname: Ada\n---\nbody")
+    agent = AGENT_FORMAT.parse("---\nmood: calm\nname: Ada\n---\nbody")
     assert agent.extra == {"mood": "calm"}
-    assert render_agent_md(agent).index("mood:") > render_agent_md(agent).index("icon_color:")
+    assert AGENT_FORMAT.render(agent).index("mood:") > AGENT_FORMAT.render(agent).index(
+        "icon_color:"
+    )
 
 
 def test_render_agent_uses_a_stable_key_order_and_skips_none() -> None:
-    rendered = render_agent_md(
-        AgentDocument(name="Ada", tags=["x"], default_model="opus", body="Hi")
+    rendered = AGENT_FORMAT.render(
+        AGENT_FORMAT.new(name="Ada", tags=["x"], default_model="opus", body="Hi")
     )
     assert rendered == (
         "---\n"
@@ -191,17 +196,17 @@ def test_render_agent_uses_a_stable_key_order_and_skips_none() -> None:
 
 
 def test_render_agent_without_body_ends_after_the_header() -> None:
-    assert render_agent_md(AgentDocument(name="A")).endswith("icon_color: '#4A90E2'\n---\n")
+    assert AGENT_FORMAT.render(AGENT_FORMAT.new(name="A")).endswith("icon_color: '#4A90E2'\n---\n")
 
 
 def test_extra_keys_never_shadow_typed_fields() -> None:
-    agent = AgentDocument(name="Ada", extra={"name": "Mallory", "description": "x"})
-    assert parse_agent_md(render_agent_md(agent)).name == "Ada"
-    assert parse_agent_md(render_agent_md(agent)).description is None
+    agent = AGENT_FORMAT.new(name="Ada", extra={"name": "Mallory", "description": "x"})
+    assert AGENT_FORMAT.parse(AGENT_FORMAT.render(agent)).fields["name"] == "Ada"
+    assert AGENT_FORMAT.parse(AGENT_FORMAT.render(agent)).fields["description"] is None
 
 
 def test_agent_round_trips_through_render_and_parse() -> None:
-    agent = AgentDocument(
+    agent = AGENT_FORMAT.new(
         name="Ada Lovelace",
         role="pm",
         description="Long description with: colons, 'quotes', #hashes and\n---\nnewlines",
@@ -211,26 +216,31 @@ def test_agent_round_trips_through_render_and_parse() -> None:
         allowed_mcps=["figma"],
         tags=["ünïcode", "yes", "123"],
         icon_color="#123ABC",
-        avatar="data:image/png;base64,AAAA",
+        avatar_url="data:image/png;base64,AAAA",
         body="# Prompt\n\n---\n\nBody with a rule.",
         extra={"mood": "calm", "levels": [1, 2]},
     )
-    assert parse_agent_md(render_agent_md(agent)) == agent
+    assert AGENT_FORMAT.parse(AGENT_FORMAT.render(agent)) == agent
 
 
 def test_parsed_agent_is_stable_across_repeated_rendering() -> None:
-    first = parse_agent_md("---\nname: X\ntags: a, b\n---\n\n\nBody  \n\n")
-    rendered = render_agent_md(first)
-    assert render_agent_md(parse_agent_md(rendered)) == rendered
+    first = AGENT_FORMAT.parse("---\nname: X\ntags: a, b\n---\n\n\nBody  \n\n")
+    rendered = AGENT_FORMAT.render(first)
+    assert AGENT_FORMAT.render(AGENT_FORMAT.parse(rendered)) == rendered
 
 
 # ---------------------------------------------------------------- skills
 
 
 def test_skill_defaults_apply_when_keys_are_absent() -> None:
-    assert parse_skill_md("---\nname: S\n---\nbody") == SkillDocument(name="S", body="body")
-    skill = SkillDocument(name="S")
-    assert (skill.description, skill.icon, skill.icon_color, skill.license) == (
+    assert SKILL_FORMAT.parse("---\nname: S\n---\nbody") == SKILL_FORMAT.new(name="S", body="body")
+    skill = SKILL_FORMAT.new(name="S")
+    assert (
+        skill.fields["description"],
+        skill.fields["icon"],
+        skill.fields["icon_color"],
+        skill.fields["license"],
+    ) == (
         "",
         "zap",
         "#4A90E2",
@@ -239,14 +249,17 @@ def test_skill_defaults_apply_when_keys_are_absent() -> None:
 
 
 def test_skill_reads_camel_case_and_snake_case_icon_colour() -> None:
-    assert parse_skill_md("---\nname: S\niconColor: '#111111'\n---\n").icon_color == "#111111"
+    assert (
+        SKILL_FORMAT.parse("---\nname: S\niconColor: '#111111'\n---\n").fields["icon_color"]
+        == "#111111"
+    )
     snake_wins = "---\nname: S\niconColor: '#111111'\nicon_color: '#222222'\n---\n"
-    assert parse_skill_md(snake_wins).icon_color == "#222222"
-    assert parse_skill_md(snake_wins).extra == {}
+    assert SKILL_FORMAT.parse(snake_wins).fields["icon_color"] == "#222222"
+    assert SKILL_FORMAT.parse(snake_wins).extra == {}
 
 
 def test_render_skill_writes_name_and_description_first() -> None:
-    rendered = render_skill_md(SkillDocument(name="S", description="Does S", tags=["t"]))
+    rendered = SKILL_FORMAT.render(SKILL_FORMAT.new(name="S", description="Does S", tags=["t"]))
     assert rendered.splitlines()[:7] == [
         "---",
         "name: S",
@@ -259,7 +272,7 @@ def test_render_skill_writes_name_and_description_first() -> None:
 
 
 def test_skill_round_trips_through_render_and_parse() -> None:
-    skill = SkillDocument(
+    skill = SKILL_FORMAT.new(
         name="Tech: Writing",
         description="Write clear docs: guides, references",
         tags=["docs"],
@@ -269,18 +282,18 @@ def test_skill_round_trips_through_render_and_parse() -> None:
         body="# Steps\n\n1. Write.",
         extra={"allowed-tools": ["Read"]},
     )
-    assert parse_skill_md(render_skill_md(skill)) == skill
+    assert SKILL_FORMAT.parse(SKILL_FORMAT.render(skill)) == skill
 
 
 def test_lenient_skill_parse_reports_bad_values() -> None:
-    skill, warnings = parse_skill_md_lenient("---\nname: S\ndescription: [a]\n---\n")
-    assert skill.description == ""
+    skill, warnings = SKILL_FORMAT.parse_lenient("---\nname: S\ndescription: [a]\n---\n")
+    assert skill.fields["description"] == ""
     assert warnings == ["SKILL.md: 'description' must be a single value, not a list"]
 
 
 def test_strict_skill_parse_rejects_bad_yaml() -> None:
     with pytest.raises(ValidationError, match=r"SKILL\.md: malformed YAML"):
-        parse_skill_md("---\nname: 'S\n---\n")
+        SKILL_FORMAT.parse("---\nname: 'S\n---\n")
 
 
 def test_yaml_errors_without_a_position_are_still_described() -> None:
@@ -289,6 +302,6 @@ def test_yaml_errors_without_a_position_are_still_described() -> None:
 
 
 def test_skill_without_name_is_a_lenient_warning() -> None:
-    skill, warnings = parse_skill_md_lenient("# Only a body\n", source="skills/x/SKILL.md")
-    assert (skill.name, skill.body) == ("", "# Only a body")
+    skill, warnings = SKILL_FORMAT.parse_lenient("# Only a body\n", source="skills/x/SKILL.md")
+    assert (skill.fields["name"], skill.body) == ("", "# Only a body")
     assert warnings == ["skills/x/SKILL.md: no 'name' in the front matter"]

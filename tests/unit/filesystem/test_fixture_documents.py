@@ -10,12 +10,9 @@ from typing import Any
 import pytest
 
 from kumiai.infrastructure.filesystem.documents import (
-    parse_skill_md,
-    parse_skill_md_lenient,
-    parse_v1_claude_md,
-    parse_v1_claude_md_lenient,
-    render_agent_md,
-    render_skill_md,
+    AGENT_FORMAT,
+    SKILL_FORMAT,
+    V1_AGENT_FORMAT,
 )
 from kumiai.infrastructure.filesystem.stores import DefinitionFolderStore
 
@@ -41,8 +38,8 @@ def test_fixture_holds_eight_agents_and_seven_skills() -> None:
 @pytest.mark.parametrize("agent", AGENTS, ids=_ids(AGENTS))
 def test_v1_agent_parses_to_expected_values(agent: dict[str, Any]) -> None:
     text = (HOME / agent["dir"] / "CLAUDE.md").read_text(encoding="utf-8")
-    document = parse_v1_claude_md(text)
-    assert {key: getattr(document, key) for key in agent["expected"]} == agent["expected"]
+    document = V1_AGENT_FORMAT.parse(text)
+    assert {key: document.fields[key] for key in agent["expected"]} == agent["expected"]
     assert document.body.startswith("# ")
     assert document.extra == {}
 
@@ -50,31 +47,33 @@ def test_v1_agent_parses_to_expected_values(agent: dict[str, Any]) -> None:
 @pytest.mark.parametrize("agent", AGENTS, ids=_ids(AGENTS))
 def test_v1_agent_parses_leniently_without_warnings(agent: dict[str, Any]) -> None:
     text = (HOME / agent["dir"] / "CLAUDE.md").read_text(encoding="utf-8")
-    document, warnings = parse_v1_claude_md_lenient(text)
+    document, warnings = V1_AGENT_FORMAT.parse_lenient(text)
     assert warnings == []
-    assert document == parse_v1_claude_md(text)
+    assert document == V1_AGENT_FORMAT.parse(text)
 
 
 @pytest.mark.parametrize("agent", AGENTS, ids=_ids(AGENTS))
 def test_v1_agent_survives_rendering_as_agent_md(agent: dict[str, Any]) -> None:
-    document = parse_v1_claude_md((HOME / agent["dir"] / "CLAUDE.md").read_text(encoding="utf-8"))
-    assert parse_v1_claude_md(render_agent_md(document)) == document
+    document = V1_AGENT_FORMAT.parse(
+        (HOME / agent["dir"] / "CLAUDE.md").read_text(encoding="utf-8")
+    )
+    assert V1_AGENT_FORMAT.parse(AGENT_FORMAT.render(document)) == document
 
 
 @pytest.mark.parametrize("skill", SKILLS, ids=_ids(SKILLS))
 def test_v1_skill_parses_to_expected_values(skill: dict[str, Any]) -> None:
     text = (HOME / skill["dir"] / "SKILL.md").read_text(encoding="utf-8")
-    document = parse_skill_md(text)
-    assert {key: getattr(document, key) for key in skill["expected"]} == skill["expected"]
-    assert document.license == "MIT"
+    document = SKILL_FORMAT.parse(text)
+    assert {key: document.fields[key] for key in skill["expected"]} == skill["expected"]
+    assert document.fields["license"] == "MIT"
     assert document.extra == {}
-    assert parse_skill_md_lenient(text) == (document, [])
+    assert SKILL_FORMAT.parse_lenient(text) == (document, [])
 
 
 @pytest.mark.parametrize("skill", SKILLS, ids=_ids(SKILLS))
 def test_v1_skill_survives_rendering(skill: dict[str, Any]) -> None:
-    document = parse_skill_md((HOME / skill["dir"] / "SKILL.md").read_text(encoding="utf-8"))
-    assert parse_skill_md(render_skill_md(document)) == document
+    document = SKILL_FORMAT.parse((HOME / skill["dir"] / "SKILL.md").read_text(encoding="utf-8"))
+    assert SKILL_FORMAT.parse(SKILL_FORMAT.render(document)) == document
 
 
 def test_store_lists_the_fixture_live_definitions_and_their_files(tmp_path: Path) -> None:
