@@ -65,7 +65,7 @@ async def get_agent(agent_id: AgentId, container: ContainerDep) -> Agent:
     return Agent.of(await container.characters.get(agent_id))
 
 
-@router.put("/{agent_id}", response_model=Agent)
+@router.put("/{agent_id}", response_model=Agent, responses=errors(409))
 async def update_agent(agent_id: AgentId, body: AgentBody, container: ContainerDep) -> Agent:
     """A partial update: keys left out stay as they are (in the row and in CLAUDE.md)."""
     changes = to_command(CharacterUpdate, body.changes())

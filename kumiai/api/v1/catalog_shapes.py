@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 import pydantic
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
-from kumiai.application.dtos.characters import CharacterView
+from kumiai.application.dtos.base import View
+from kumiai.application.dtos.characters import CharacterFields, CharacterUpdate
 from kumiai.application.dtos.files import MAX_FILE_CHARS
 from kumiai.application.dtos.projects import ProjectView
 from kumiai.application.dtos.sessions import AgentRef
-from kumiai.application.dtos.skills import SkillDetail as SkillDetailView
-from kumiai.application.dtos.skills import SkillImportResult, SkillMatch, SkillView
+from kumiai.application.dtos.skills import SkillFields, SkillImportResult, SkillUpdate
 from kumiai.core.exceptions import ValidationError
 
 ModelAlias = Literal["haiku", "sonnet", "opus"]
@@ -130,42 +130,6 @@ class Unarchived(BaseModel):
 # --- agents (§2.4, §4.2) -------------------------------------------------------------------
 
 
-class Agent(BaseModel):
-    id: str = Field(description="The agent's slug.")
-    name: str
-    description: str | None
-    file_path: str
-    default_model: ModelAlias
-    tags: list[str]
-    skills: list[str]
-    allowed_tools: list[str]
-    allowed_mcps: list[str]
-    icon_color: str
-    role: str
-    avatar_url: str | None
-    created_at: datetime | None
-    updated_at: datetime | None
-
-    @classmethod
-    def of(cls, character: CharacterView) -> Agent:
-        return cls(
-            id=character.slug,
-            name=character.name,
-            description=character.description,
-            file_path=character.file_path,
-            default_model=model_alias(character.default_model),
-            tags=character.tags,
-            skills=character.skills,
-            allowed_tools=character.allowed_tools,
-            allowed_mcps=character.allowed_mcps,
-            icon_color=character.icon_color,
-            role=character.role,
-            avatar_url=character.avatar_url,
-            created_at=character.created_at,
-            updated_at=character.updated_at,
-        )
-
-
 def model_alias(model: str | None) -> ModelAlias:
     """The select value for a stored model: an alias as is, a full id by its family."""
     name = (model or "").lower()
@@ -175,21 +139,23 @@ def model_alias(model: str | None) -> ModelAlias:
     return DEFAULT_MODEL
 
 
-class AgentBody(_Request):
-    """``POST /agents`` (only ``name`` is required) and the partial ``PUT /agents/{id}``.
+class Agent(CharacterFields):
+    """A character as the v1 client knows it: named by its slug, its model by family."""
 
-    ``file_path`` is accepted and ignored: the server places the agent's file.
+    id: str = Field(validation_alias="slug", description="The agent's slug.")
+    default_model: Annotated[ModelAlias, BeforeValidator(model_alias)]
+
+
+class AgentBody(CharacterUpdate):
+    """``POST /agents`` (only ``name`` is required) and the partial ``PUT /agents/{id}``:
+    the character's fields, and ``id`` for the slug of a new agent.
+
+    Keys the client sends but this server does not use (``file_path``) are ignored.
     """
 
+    model_config = pydantic.ConfigDict(extra="ignore")
+
     id: str | None = None
-    name: str | None = None
-    description: str | None = None
-    default_model: str | None = None
-    tags: list[str] | None = None
-    skills: list[str] | None = None
-    allowed_tools: list[str] | None = None
-    allowed_mcps: list[str] | None = None
-    icon_color: str | None = None
 
     def creation(self) -> dict[str, Any]:
         fields = self.model_dump(exclude={"id"}, exclude_none=True)
@@ -208,57 +174,33 @@ class AgentFileContent(BaseModel):
 # --- skills (§2.5, §4.3) -------------------------------------------------------------------
 
 
-class Skill(BaseModel):
-    id: str = Field(description="The skill's slug, chosen by the client.")
-    name: str
-    description: str
-    file_path: str
-    tags: list[str]
-    icon: str
-    icon_color: str
-    created_at: datetime | None
-    updated_at: datetime | None
+class Skill(SkillFields):
+    """A skill as the v1 client knows it: named by the slug the client chose."""
 
-    @classmethod
-    def of(cls, skill: SkillView) -> Skill:
-        return cls(
-            id=skill.slug,
-            name=skill.name,
-            description=skill.description,
-            file_path=skill.file_path,
-            tags=skill.tags,
-            icon=skill.icon,
-            icon_color=skill.icon_color,
-            created_at=skill.created_at,
-            updated_at=skill.updated_at,
-        )
+    id: str = Field(validation_alias="slug", description="The skill's slug.")
 
 
 class SkillDetail(Skill):
     content: str
-    license: str
-
-    @classmethod
-    def of_detail(cls, skill: SkillDetailView) -> SkillDetail:
-        return cls(**Skill.of(skill).model_dump(), content=skill.content, license=skill.license)
 
 
-class SkillBody(_Request):
+class SkillBody(SkillUpdate):
     """``POST /skills`` (with the client's ``id``) and the partial ``PUT /skills/{id}``.
 
-    The client spells the colour ``iconColor``; ``icon_color`` is accepted too.
+    The client spells the colour ``iconColor``; ``icon_color`` is accepted too. Keys
+    this server does not use are ignored.
     """
 
+    model_config = pydantic.ConfigDict(extra="ignore")
+
     id: str | None = None
-    name: str | None = None
-    description: str | None = None
-    license: str | None = None
-    icon: str | None = None
-    icon_color: str | None = Field(
-        default=None, validation_alias=AliasChoices("iconColor", "icon_color")
-    )
-    tags: list[str] | None = None
-    content: str | None = None
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _snake_case_colour(cls, body: Any) -> Any:
+        if isinstance(body, dict) and "iconColor" in body:
+            body = {**body, "icon_color": body["iconColor"]}
+        return body
 
     def creation(self) -> dict[str, Any]:
         fields = self.model_dump(exclude={"id"}, exclude_none=True)
@@ -301,23 +243,14 @@ class SkillImported(BaseModel):
         if result.skipped:
             left_out = ", ".join(entry.path for entry in result.skipped)
             message += f" Left out (links or special files): {left_out}."
-        return cls(skill=SkillDetail.of_detail(result.skills[0]), status="success", message=message)
+        return cls(skill=SkillDetail.of(result.skills[0]), status="success", message=message)
 
 
-class SkillSearchHit(BaseModel):
+class SkillSearchHit(View):
     skill: Skill
     score: float
     match_field: str
     match_text: str
-
-    @classmethod
-    def of(cls, match: SkillMatch) -> SkillSearchHit:
-        return cls(
-            skill=Skill.of(match.skill),
-            score=match.score,
-            match_field=match.match_field,
-            match_text=match.match_text,
-        )
 
 
 class SkillSearch(BaseModel):

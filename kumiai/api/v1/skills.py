@@ -56,7 +56,7 @@ async def list_skills(container: ContainerDep) -> list[Skill] | JSONResponse:
 async def create_skill(body: SkillBody, container: ContainerDep) -> SkillDetail:
     """A new skill with the client's `id` (derived from the name when left out)."""
     data = to_command(SkillCreate, body.creation())
-    return SkillDetail.of_detail(await container.skills.create(data))
+    return SkillDetail.of(await container.skills.create(data))
 
 
 @router.get("/search", response_model=SkillSearch)
@@ -101,14 +101,14 @@ async def prompt_edit(body: PromptEditBody, container: ContainerDep) -> PromptEd
 
 @router.get("/{skill_id}", response_model=SkillDetail)
 async def get_skill(skill_id: SkillId, container: ContainerDep) -> SkillDetail:
-    return SkillDetail.of_detail(await container.skills.get(skill_id))
+    return SkillDetail.of(await container.skills.get(skill_id))
 
 
 @router.put("/{skill_id}", response_model=SkillDetail)
 async def update_skill(skill_id: SkillId, body: SkillBody, container: ContainerDep) -> SkillDetail:
     """A partial update: keys left out stay as they are (in the row and in SKILL.md)."""
     changes = to_command(SkillUpdate, body.changes())
-    return SkillDetail.of_detail(await container.skills.update(skill_id, changes))
+    return SkillDetail.of(await container.skills.update(skill_id, changes))
 
 
 @router.delete("/{skill_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
@@ -161,4 +161,4 @@ async def rename_skill_file(
 @router.post("/{skill_id}/sync", response_model=SkillDetail)
 async def sync_skill(skill_id: SkillId, container: ContainerDep) -> SkillDetail:
     """Re-read the skill from its SKILL.md after the file was edited outside KumiAI."""
-    return SkillDetail.of_detail(await container.skills.sync(skill_id))
+    return SkillDetail.of(await container.skills.sync(skill_id))

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kumiai.domain.entities import PendingInput
+from kumiai.application.dtos.base import View
 from kumiai.domain.value_objects import PendingInputState
 
 
@@ -23,32 +23,17 @@ class SentMessage(BaseModel):
     queued: bool = Field(description="True when the message waits behind another turn.")
 
 
-class QueuedItemView(BaseModel):
-    message_id: UUID
+class QueuedItemView(View):
+    message_id: UUID = Field(validation_alias="id")
     run_id: UUID
     content: str
-    content_preview: str
+    content_preview: str = Field(validation_alias="preview")
     sender_name: str | None
     sender_session_id: UUID | None
     state: PendingInputState
     drop_reason: str | None
     created_at: datetime | None
     dropped_at: datetime | None
-
-    @classmethod
-    def of(cls, item: PendingInput) -> QueuedItemView:
-        return cls(
-            message_id=item.id,
-            run_id=item.run_id,
-            content=item.content,
-            content_preview=item.preview,
-            sender_name=item.sender_name,
-            sender_session_id=item.sender_session_id,
-            state=item.state,
-            drop_reason=item.drop_reason,
-            created_at=item.created_at,
-            dropped_at=item.dropped_at,
-        )
 
 
 class QueueView(BaseModel):

@@ -1,17 +1,23 @@
-"""Field types shared by the character and skill commands.
+"""What the views and commands of characters and skills share.
 
-They bound the size of what a request can put into a row and a front-matter header;
-the entities then apply the content rules (slug shape, colour format, ...).
+The field types bound the size of what a request can put into a row and a
+front-matter header; the entities then apply the content rules (slug shape, colour
+format, ...). Which fields a command may not clear comes from the entity: those whose
+declared default is not None.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Self
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, model_validator
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from kumiai.application.dtos.base import View
+from kumiai.domain.entities import Definition
 from kumiai.domain.value_objects import NAME_MAX_LENGTH, SLUG_MAX_LENGTH
 
 MAX_LABELS = 100
@@ -57,6 +63,8 @@ class PartialUpdate(BaseModel):
         schema = handler.resolve_ref_schema(handler(core_schema))
         for name in cls.not_clearable:
             field = schema["properties"][name]
+            if "anyOf" not in field:  # required, or never nullable
+                continue
             field.pop("default", None)
             options = [option for option in field.pop("anyOf") if option.get("type") != "null"]
             field.update(options[0] if len(options) == 1 else {"anyOf": options})
@@ -65,3 +73,37 @@ class PartialUpdate(BaseModel):
     def changes(self) -> dict[str, Any]:
         """The fields present in the request, by name."""
         return self.model_dump(exclude_unset=True)
+
+
+def never_cleared(entity: type[Definition]) -> frozenset[str]:
+    """The editable fields whose default is not None: an update may leave them out but
+    never set them to ``null``."""
+    return frozenset(item.name for item in entity.editable_fields() if item.default is not None)
+
+
+class NewDefinition(BaseModel):
+    """What creating a character or a skill adds to its fields: the folder name."""
+
+    slug: Slug | None = Field(
+        default=None, description="Folder name; derived from the name when left out."
+    )
+
+    def fields(self) -> dict[str, Any]:
+        """The definition's field values, without the defaults' placeholders."""
+        return self.model_dump(exclude={"slug", "content"}, exclude_none=True)
+
+
+class DefinitionFields(View):
+    """What every view of a character or skill shows, whatever it names it by."""
+
+    name: str
+    file_path: str = Field(
+        description="Absolute path of a character's agent.md, or of a skill's folder."
+    )
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class DefinitionIds(View):
+    id: UUID
+    slug: str = Field(description="The folder name, and the v1 string id.")

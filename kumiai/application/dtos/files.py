@@ -9,7 +9,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from kumiai.application.ports.files import FileEntry
+from kumiai.application.dtos.base import View
 
 # Room for a long prompt plus an avatar data URL in the front matter.
 MAX_DOCUMENT_CHARS = 4_000_000
@@ -32,22 +32,12 @@ class DocumentWrite(BaseModel):
     content: str = Field(max_length=MAX_DOCUMENT_CHARS)
 
 
-class FileEntryView(BaseModel):
+class FileEntryView(View):
     path: str
     name: str
     size: int
     is_directory: bool
     modified_at: datetime
-
-    @classmethod
-    def of(cls, entry: FileEntry) -> FileEntryView:
-        return cls(
-            path=entry.path,
-            name=entry.name,
-            size=entry.size,
-            is_directory=entry.is_directory,
-            modified_at=entry.modified_at,
-        )
 
 
 class FileContent(BaseModel):

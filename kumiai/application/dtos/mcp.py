@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
-from kumiai.application.ports.mcp import McpServerDefinition
+from kumiai.application.dtos.base import View
 
 # What the API shows instead of an env value or a header. Sent back in an update, it
 # keeps the value already stored, so a client can edit a server without knowing it.
@@ -29,7 +29,14 @@ class McpServerView(BaseModel):
     )
 
 
-class McpServerDetail(BaseModel):
+def _redacted(values: dict[str, str]) -> dict[str, str]:
+    return dict.fromkeys(values, REDACTED)
+
+
+Redacted = Annotated[dict[str, str], AfterValidator(_redacted)]
+
+
+class McpServerDetail(View):
     """A server definition for the v2 API; env values and headers are redacted."""
 
     name: str
@@ -38,25 +45,10 @@ class McpServerDetail(BaseModel):
     command: str
     args: list[str]
     url: str
-    env: dict[str, str] = Field(description=f"Variable names; every value reads {REDACTED!r}.")
-    headers: dict[str, str] = Field(description=f"Header names; every value reads {REDACTED!r}.")
+    env: Redacted = Field(description=f"Variable names; every value reads {REDACTED!r}.")
+    headers: Redacted = Field(description=f"Header names; every value reads {REDACTED!r}.")
     description: str
     disabled: bool
-
-    @classmethod
-    def of(cls, definition: McpServerDefinition) -> McpServerDetail:
-        return cls(
-            name=definition.name,
-            source=definition.source,
-            transport=definition.transport,
-            command=definition.command,
-            args=list(definition.args),
-            url=definition.url,
-            env=dict.fromkeys(definition.env, REDACTED),
-            headers=dict.fromkeys(definition.headers, REDACTED),
-            description=definition.description,
-            disabled=definition.disabled,
-        )
 
 
 class McpServerInput(BaseModel):

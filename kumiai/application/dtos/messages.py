@@ -6,12 +6,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from kumiai.application.dtos.base import View
 from kumiai.application.dtos.sessions import AgentRef
-from kumiai.domain.entities import Message
 from kumiai.domain.value_objects import MessageRole
 
 
-class MessageView(BaseModel):
+class MessageView(View):
     id: UUID
     session_id: UUID
     role: MessageRole
@@ -23,22 +23,6 @@ class MessageView(BaseModel):
     sender_name: str | None
     response_id: str | None
     created_at: datetime | None
-
-    @classmethod
-    def of(cls, message: Message) -> MessageView:
-        return cls(
-            id=message.id,
-            session_id=message.session_id,
-            role=message.role,
-            content=message.content,
-            tool_use_id=message.tool_use_id,
-            sequence=message.sequence,
-            metadata=dict(message.metadata),
-            sender_session_id=message.sender_session_id,
-            sender_name=message.sender_name,
-            response_id=message.response_id,
-            created_at=message.created_at,
-        )
 
 
 class ChatPage(BaseModel):

@@ -6,10 +6,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from kumiai.domain.entities import UserProfile
+from kumiai.application.dtos.base import View
 
 
-class ProfileView(BaseModel):
+class ProfileView(View):
     id: UUID
     display_name: str | None
     avatar: str | None
@@ -21,22 +21,6 @@ class ProfileView(BaseModel):
     preferred_model: str | None
     created_at: datetime | None
     updated_at: datetime | None
-
-    @classmethod
-    def of(cls, profile: UserProfile) -> ProfileView:
-        return cls(
-            id=profile.id,
-            display_name=profile.display_name,
-            avatar=profile.avatar,
-            description=profile.description,
-            preferences=profile.preferences,
-            onboarding_completed=profile.onboarding_completed,
-            onboarding_team=profile.onboarding_team,
-            bash_enabled=profile.bash_enabled,
-            preferred_model=profile.preferred_model,
-            created_at=profile.created_at,
-            updated_at=profile.updated_at,
-        )
 
 
 class ProfileUpdate(BaseModel):

@@ -6,14 +6,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from kumiai.domain.entities import Project
+from kumiai.application.dtos.base import View
 
 # A character named by its UUID or its slug, as the v1 client and humans both do.
 CharacterRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 TeamRefs = Annotated[list[CharacterRef], Field(max_length=200)]
 
 
-class ProjectView(BaseModel):
+class ProjectView(View):
     id: UUID
     name: str
     description: str | None
@@ -24,21 +24,6 @@ class ProjectView(BaseModel):
     archived_at: datetime | None
     created_at: datetime | None
     updated_at: datetime | None
-
-    @classmethod
-    def of(cls, project: Project) -> ProjectView:
-        return cls(
-            id=project.id,
-            name=project.name,
-            description=project.description,
-            path=project.path,
-            pm_character_id=project.pm_character_id,
-            pm_session_id=project.pm_session_id,
-            team_character_ids=list(project.team_character_ids),
-            archived_at=project.archived_at,
-            created_at=project.created_at,
-            updated_at=project.updated_at,
-        )
 
 
 class ProjectCreate(BaseModel):

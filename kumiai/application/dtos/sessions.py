@@ -6,8 +6,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from kumiai.application.dtos.base import View
 from kumiai.application.dtos.projects import CharacterRef
-from kumiai.domain.entities import Session
 from kumiai.domain.value_objects import KanbanStage, SessionStatus, SessionType
 
 _TEXT_KEYS = ("description", "task_description", "project_path")
@@ -28,7 +28,7 @@ def _check_known_keys(context: dict[str, Any]) -> dict[str, Any]:
 SessionContext = Annotated[dict[str, Any], AfterValidator(_check_known_keys)]
 
 
-class SessionView(BaseModel):
+class SessionView(View):
     id: UUID
     session_type: SessionType
     status: SessionStatus
@@ -44,24 +44,6 @@ class SessionView(BaseModel):
     started_at: datetime | None
     created_at: datetime | None
     updated_at: datetime | None
-
-    @classmethod
-    def of(cls, session: Session) -> SessionView:
-        return cls(
-            id=session.id,
-            session_type=session.session_type,
-            status=session.status,
-            character_id=session.character_id,
-            project_id=session.project_id,
-            context=dict(session.context),
-            description=session.description,
-            kanban_stage=session.kanban_stage,
-            claude_session_id=session.claude_session_id,
-            error_message=session.error_message,
-            started_at=session.started_at,
-            created_at=session.created_at,
-            updated_at=session.updated_at,
-        )
 
 
 class AgentRef(BaseModel):

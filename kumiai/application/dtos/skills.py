@@ -1,51 +1,37 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from kumiai.application.dtos.definitions import (
     Body,
     Colour,
+    DefinitionFields,
+    DefinitionIds,
     Description,
     Labels,
     Name,
+    NewDefinition,
     PartialUpdate,
     Slug,
+    never_cleared,
 )
 from kumiai.domain.entities import Skill
 
 
-class SkillView(BaseModel):
-    id: UUID
-    slug: str = Field(description="The folder name, and the v1 string id.")
-    name: str
+class SkillFields(DefinitionFields):
+    """A skill's fields, as the v2 view and the v1 skill both show them."""
+
     description: str
     tags: list[str]
-    file_path: str = Field(description="Absolute path of the folder holding SKILL.md.")
     icon: str
     icon_color: str
     license: str
-    created_at: datetime | None
-    updated_at: datetime | None
 
-    @classmethod
-    def of(cls, skill: Skill) -> SkillView:
-        return cls(
-            id=skill.id,
-            slug=skill.slug,
-            name=skill.name,
-            description=skill.description,
-            tags=skill.tags,
-            file_path=skill.file_path,
-            icon=skill.icon,
-            icon_color=skill.icon_color,
-            license=skill.license,
-            created_at=skill.created_at,
-            updated_at=skill.updated_at,
-        )
+
+class SkillView(SkillFields, DefinitionIds):
+    pass
 
 
 class SkillDetail(SkillView):
@@ -56,33 +42,10 @@ class SkillDetail(SkillView):
         return cls(**SkillView.of(skill).model_dump(), content=content)
 
 
-class SkillCreate(BaseModel):
-    """A new skill; fields left out or null take the defaults."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: Name
-    slug: Slug | None = Field(
-        default=None, description="Folder name; derived from the name when left out."
-    )
-    description: Description | None = None
-    tags: Labels = Field(default_factory=list)
-    icon: Name | None = None
-    icon_color: Colour | None = None
-    license: Name | None = None
-    content: Body = Field(default="", description="The instructions: the body of SKILL.md.")
-
-    def fields(self) -> dict[str, Any]:
-        """The skill's field values, without the defaults' placeholders."""
-        return self.model_dump(exclude={"slug", "content"}, exclude_none=True)
-
-
 class SkillUpdate(PartialUpdate):
     """Changes to SKILL.md: its front matter and, with ``content``, its body."""
 
-    not_clearable = frozenset(
-        {"name", "description", "tags", "icon", "icon_color", "license", "content"}
-    )
+    not_clearable = never_cleared(Skill) | {"content"}
 
     name: Name | None = None
     description: Description | None = None
@@ -94,6 +57,13 @@ class SkillUpdate(PartialUpdate):
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True, exclude={"content"})
+
+
+class SkillCreate(SkillUpdate, NewDefinition):
+    """A new skill; fields left out take the defaults."""
+
+    name: Name
+    content: Body = Field(default="", description="The instructions: the body of SKILL.md.")
 
 
 class SkillMatch(BaseModel):
