@@ -5,15 +5,14 @@ from typing import Annotated
 from pydantic import Field
 
 from kumiai.application.dtos.definitions import (
-    Body,
     Colour,
     DefinitionFields,
     DefinitionIds,
+    DefinitionUpdate,
     Description,
     Labels,
     Name,
     NewDefinition,
-    PartialUpdate,
     never_cleared,
 )
 from kumiai.domain.entities import Character
@@ -41,7 +40,7 @@ class CharacterView(CharacterFields, DefinitionIds):
     pass
 
 
-class CharacterUpdate(PartialUpdate):
+class CharacterUpdate(DefinitionUpdate):
     """Changes to the front matter of agent.md; the prompt body is kept.
 
     Edit the body through ``PUT /characters/{ref}/agent-md``.
@@ -61,8 +60,5 @@ class CharacterUpdate(PartialUpdate):
     avatar_url: AvatarUrl | None = None
 
 
-class CharacterCreate(CharacterUpdate, NewDefinition):
-    """A new character; fields left out take the defaults."""
-
-    name: Name
-    content: Body = Field(default="", description="The prompt: the body of agent.md.")
+class CharacterCreate(NewDefinition, CharacterUpdate):
+    """A new character; fields left out take the defaults. ``content`` is the prompt."""

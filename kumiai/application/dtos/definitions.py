@@ -81,11 +81,24 @@ def never_cleared(entity: type[Definition]) -> frozenset[str]:
     return frozenset(item.name for item in entity.editable_fields() if item.default is not None)
 
 
-class NewDefinition(BaseModel):
-    """What creating a character or a skill adds to its fields: the folder name."""
+class DefinitionUpdate(PartialUpdate):
+    """Changes to a character's or skill's fields; the main document's body is kept
+    unless ``body()`` gives a new one."""
 
+    def body(self) -> str | None:
+        return None
+
+
+class NewDefinition(BaseModel):
+    """What creating a character or a skill takes besides its fields (listed first
+    among its bases, so that ``name`` is required)."""
+
+    name: Name
     slug: Slug | None = Field(
         default=None, description="Folder name; derived from the name when left out."
+    )
+    content: Body = Field(
+        default="", description="The main document's body: the prompt, or the instructions."
     )
 
     def fields(self) -> dict[str, Any]:

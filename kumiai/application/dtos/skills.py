@@ -9,11 +9,11 @@ from kumiai.application.dtos.definitions import (
     Colour,
     DefinitionFields,
     DefinitionIds,
+    DefinitionUpdate,
     Description,
     Labels,
     Name,
     NewDefinition,
-    PartialUpdate,
     Slug,
     never_cleared,
 )
@@ -42,7 +42,7 @@ class SkillDetail(SkillView):
         return cls(**SkillView.of(skill).model_dump(), content=content)
 
 
-class SkillUpdate(PartialUpdate):
+class SkillUpdate(DefinitionUpdate):
     """Changes to SKILL.md: its front matter and, with ``content``, its body."""
 
     not_clearable = never_cleared(Skill) | {"content"}
@@ -58,12 +58,12 @@ class SkillUpdate(PartialUpdate):
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True, exclude={"content"})
 
+    def body(self) -> str | None:
+        return self.content
 
-class SkillCreate(SkillUpdate, NewDefinition):
-    """A new skill; fields left out take the defaults."""
 
-    name: Name
-    content: Body = Field(default="", description="The instructions: the body of SKILL.md.")
+class SkillCreate(NewDefinition, SkillUpdate):
+    """A new skill; fields left out take the defaults. ``content`` is the instructions."""
 
 
 class SkillMatch(BaseModel):

@@ -6,26 +6,25 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kumiai.application.dtos.characters import CharacterCreate, CharacterUpdate, CharacterView
-from kumiai.application.dtos.files import DocumentView, DocumentWrite, SyncCounts
+from kumiai.application.dtos.characters import CharacterView
+from kumiai.application.dtos.files import DocumentView, DocumentWrite
 from kumiai.application.ports.documents import DocumentCodec
 from kumiai.application.ports.files import DefinitionFiles
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.definitions import (
     DefinitionCatalog,
     DefinitionEvents,
-    DefinitionFolderAccess,
     DefinitionKind,
+    DefinitionService,
 )
 from kumiai.core.exceptions import ConflictError, ValidationError
 from kumiai.domain.entities import Character
-from kumiai.domain.repositories import DefinitionFilter, Page, PageRequest
 from kumiai.domain.value_objects import EventType
 
 AGENT_MD = "agent.md"
 
 
-class CharacterService(DefinitionFolderAccess[Character]):
+class CharacterService(DefinitionService[Character, CharacterView, CharacterView]):
     def __init__(
         self, uow: UnitOfWorkFactory, files: DefinitionFiles, codec: DocumentCodec
     ) -> None:
@@ -47,14 +46,7 @@ class CharacterService(DefinitionFolderAccess[Character]):
                 check=_check_character,
             ),
         )
-        super().__init__(catalog)
-
-    async def list_page(self, page: PageRequest, filters: DefinitionFilter) -> Page[CharacterView]:
-        return await self._catalog.page(page, filters, CharacterView.of)
-
-    async def list_all(self) -> list[CharacterView]:
-        """Every live character, oldest first."""
-        return await self._catalog.all(CharacterView.of)
+        super().__init__(catalog, listed=CharacterView.of, detail=CharacterView.of)
 
     async def search_by_tags(self, tags: Sequence[str], *, match_all: bool) -> list[CharacterView]:
         """Live characters carrying all (``match_all``) or any of ``tags``, oldest first.
@@ -71,32 +63,12 @@ class CharacterService(DefinitionFolderAccess[Character]):
             return []
         return [character for character in await self.list_all() if carries(character)]
 
-    async def get(self, ref: str) -> CharacterView:
-        """The live character whose id or slug is ``ref``."""
-        return await self._catalog.get(ref, CharacterView.of)
-
-    async def create(self, data: CharacterCreate) -> CharacterView:
-        """Write ``agent.md`` and the row together; the slug comes from the name if not given."""
-        return await self._catalog.create(
-            data.fields(), CharacterView.of, slug=data.slug, body=data.content
-        )
-
-    async def update(self, ref: str, changes: CharacterUpdate) -> CharacterView:
-        """Change the row and the front matter of ``agent.md``, keeping the prompt body."""
-        return await self._catalog.update(ref, changes.changes(), CharacterView.of)
-
-    async def delete(self, ref: str) -> None:
-        await self._catalog.delete(ref)
-
     async def read_agent_md(self, ref: str) -> DocumentView:
         return await self._catalog.get(ref, self._agent_md)
 
     async def write_agent_md(self, ref: str, data: DocumentWrite) -> CharacterView:
         """Store ``agent.md`` as given and index its front matter into the row."""
         return await self._catalog.replace_document(ref, data.content, CharacterView.of)
-
-    async def reindex(self) -> SyncCounts:
-        return await self._catalog.reindex()
 
     def _agent_md(self, character: Character) -> DocumentView:
         return DocumentView(

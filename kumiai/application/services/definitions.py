@@ -19,6 +19,7 @@ from enum import Enum, auto
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
+from kumiai.application.dtos.definitions import DefinitionUpdate, NewDefinition
 from kumiai.application.dtos.files import (
     FileContent,
     FileEntryView,
@@ -42,6 +43,7 @@ from kumiai.domain.value_objects import SLUG_MAX_LENGTH, EventType, slugify, val
 
 D = TypeVar("D", bound=Definition)
 V = TypeVar("V")
+W = TypeVar("W")
 
 
 # Checks a new or changed definition against the other rows, given its field values
@@ -371,16 +373,51 @@ class DefinitionCatalog(Generic[D]):
         )
 
 
-class DefinitionFolderAccess(Generic[D]):
-    """The files of each definition's folder, as characters and skills both offer them.
+class DefinitionService(Generic[D, V, W]):
+    """The use cases characters and skills share, each over its folder and row.
 
-    Paths are relative to the folder; the store refuses any that leads out of it.
-    Writing the main document goes through the catalog, so the row is re-indexed
-    from its front matter (a malformed header is a ``ValidationError``).
+    ``listed`` makes what a listing shows of a definition, ``detail`` what reading,
+    creating or changing one answers. Paths of a definition's files are relative to
+    its folder; the store refuses any that leads out of it. Writing the main document
+    goes through the catalog, so the row is re-indexed from its front matter (a
+    malformed header is a ``ValidationError``).
     """
 
-    def __init__(self, catalog: DefinitionCatalog[D]) -> None:
+    def __init__(
+        self, catalog: DefinitionCatalog[D], *, listed: Callable[[D], V], detail: Callable[[D], W]
+    ) -> None:
         self._catalog = catalog
+        self._listed = listed
+        self._detail = detail
+
+    async def list_page(self, page: PageRequest, filters: DefinitionFilter) -> Page[V]:
+        return await self._catalog.page(page, filters, self._listed)
+
+    async def list_all(self) -> list[V]:
+        """Every live definition, oldest first."""
+        return await self._catalog.all(self._listed)
+
+    async def get(self, ref: str) -> W:
+        """The live definition whose id or slug is ``ref``."""
+        return await self._catalog.get(ref, self._detail)
+
+    async def create(self, data: NewDefinition) -> W:
+        """Write the main document and the row together; the slug comes from the name
+        if not given."""
+        return await self._catalog.create(
+            data.fields(), self._detail, slug=data.slug, body=data.content
+        )
+
+    async def update(self, ref: str, changes: DefinitionUpdate) -> W:
+        """Change the row and the main document's front matter; its body changes only
+        when the command carries one."""
+        return await self._catalog.update(ref, changes.changes(), self._detail, body=changes.body())
+
+    async def delete(self, ref: str) -> None:
+        await self._catalog.delete(ref)
+
+    async def reindex(self) -> SyncCounts:
+        return await self._catalog.reindex()
 
     async def index_folder(self, slug: str) -> None:
         """Index one folder after its files were written outside this service."""

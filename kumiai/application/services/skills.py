@@ -6,14 +6,11 @@ import os
 import posixpath
 from collections.abc import Iterator
 
-from kumiai.application.dtos.files import SyncCounts
 from kumiai.application.dtos.skills import (
-    SkillCreate,
     SkillDetail,
     SkillImport,
     SkillImportResult,
     SkillMatch,
-    SkillUpdate,
     SkillView,
     SkippedImportEntry,
 )
@@ -24,13 +21,12 @@ from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
 from kumiai.application.services.definitions import (
     DefinitionCatalog,
     DefinitionEvents,
-    DefinitionFolderAccess,
     DefinitionKind,
+    DefinitionService,
 )
 from kumiai.application.services.skill_sources import LocalSource, parse_skill_source, split_tree
 from kumiai.core.exceptions import ConflictError, ValidationError
 from kumiai.domain.entities import Skill
-from kumiai.domain.repositories import DefinitionFilter, Page, PageRequest
 from kumiai.domain.value_objects import EventType, slugify, validate_slug
 
 SKILL_MD = "SKILL.md"
@@ -42,7 +38,7 @@ _NOT_COPIED = "symbolic link or special file: not copied"
 _FIELD_WEIGHTS = {"name": 1.0, "tags": 0.8, "description": 0.6}
 
 
-class SkillService(DefinitionFolderAccess[Skill]):
+class SkillService(DefinitionService[Skill, SkillView, SkillDetail]):
     def __init__(
         self,
         uow: UnitOfWorkFactory,
@@ -54,52 +50,25 @@ class SkillService(DefinitionFolderAccess[Skill]):
     ) -> None:
         self._git = git
         self._allow_file_urls = allow_file_urls
-        super().__init__(
-            DefinitionCatalog(
-                uow,
-                DefinitionKind(
-                    label="skill",
-                    main_document=SKILL_MD,
-                    files=files,
-                    codec=codec,
-                    repository=lambda unit: unit.skills,
-                    new=Skill.create,
-                    locate=files.folder,
-                    events=DefinitionEvents(
-                        created=EventType.SKILL_CREATED,
-                        updated=EventType.SKILL_UPDATED,
-                        deleted=EventType.SKILL_DELETED,
-                    ),
+        catalog = DefinitionCatalog(
+            uow,
+            DefinitionKind(
+                label="skill",
+                main_document=SKILL_MD,
+                files=files,
+                codec=codec,
+                repository=lambda unit: unit.skills,
+                new=Skill.create,
+                locate=files.folder,
+                events=DefinitionEvents(
+                    created=EventType.SKILL_CREATED,
+                    updated=EventType.SKILL_UPDATED,
+                    deleted=EventType.SKILL_DELETED,
                 ),
-            )
+            ),
         )
-
-    async def list_page(self, page: PageRequest, filters: DefinitionFilter) -> Page[SkillView]:
-        return await self._catalog.page(page, filters, SkillView.of)
-
-    async def list_all(self) -> list[SkillView]:
-        """Every live skill, oldest first."""
-        return await self._catalog.all(SkillView.of)
-
-    async def get(self, ref: str) -> SkillDetail:
-        """The live skill whose id or slug is ``ref``, with the body of its SKILL.md."""
-        return await self._catalog.get(ref, self._detail)
-
-    async def create(self, data: SkillCreate) -> SkillDetail:
-        return await self._catalog.create(
-            data.fields(), self._detail, slug=data.slug, body=data.content
-        )
-
-    async def update(self, ref: str, changes: SkillUpdate) -> SkillDetail:
-        return await self._catalog.update(
-            ref, changes.changes(), self._detail, body=changes.content
-        )
-
-    async def delete(self, ref: str) -> None:
-        await self._catalog.delete(ref)
-
-    async def reindex(self) -> SyncCounts:
-        return await self._catalog.reindex()
+        # A skill is answered with the body of its SKILL.md as ``content``.
+        super().__init__(catalog, listed=SkillView.of, detail=self._with_content)
 
     async def sync(self, ref: str) -> SkillDetail:
         """Re-index one skill from its SKILL.md, after the file was edited by hand."""
@@ -139,7 +108,7 @@ class SkillService(DefinitionFolderAccess[Skill]):
         ]
         return sorted(matches, key=lambda match: (-match.score, match.skill.name.lower()))
 
-    def _detail(self, skill: Skill) -> SkillDetail:
+    def _with_content(self, skill: Skill) -> SkillDetail:
         return SkillDetail.with_content(skill, self._catalog.body(skill))
 
     async def _import_tree(self, root: str, slug: str | None) -> SkillImportResult:
