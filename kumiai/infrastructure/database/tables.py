@@ -80,19 +80,42 @@ def _jsonb(name: str) -> sa.Column[object]:
     return sa.Column(name, pg.JSONB(), nullable=False, server_default=sa.text("'{}'::jsonb"))
 
 
+def _reference(column: str, target: str, ondelete: str, *, nullable: bool) -> sa.Column[object]:
+    """A UUID column referring to ``target.id`` (its foreign key named by the convention)."""
+    foreign_key = sa.ForeignKey(f"{target}.id", ondelete=ondelete)
+    return sa.Column(column, pg.UUID(as_uuid=True), foreign_key, nullable=nullable)
+
+
 def _non_empty(column: str) -> sa.CheckConstraint:
     return sa.CheckConstraint(f"btrim({column}) <> ''", name=f"{column}_not_empty")
 
 
-characters = sa.Table(
+def _definition(
+    name: str, *columns: sa.Column[object], indexes: tuple[sa.Index, ...] = ()
+) -> sa.Table:
+    """A character or skill table: a folder named by ``slug``, indexed by a row."""
+    return sa.Table(
+        name,
+        metadata,
+        _id(),
+        sa.Column("slug", sa.Text(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("file_path", sa.Text(), nullable=False),
+        *columns,
+        *_timestamps(),
+        sa.UniqueConstraint("slug"),
+        _non_empty("name"),
+        _non_empty("slug"),
+        sa.Index(f"ix_{name}_live_created", "created_at", "id", postgresql_where=LIVE),
+        sa.Index(f"ix_{name}_tags", "tags", postgresql_using="gin"),
+        *indexes,
+    )
+
+
+characters = _definition(
     "characters",
-    metadata,
-    _id(),
-    sa.Column("slug", sa.Text(), nullable=False),
-    sa.Column("name", sa.Text(), nullable=False),
     sa.Column("role", sa.Text(), nullable=False, server_default=sa.text("'specialist'")),
     sa.Column("description", sa.Text(), nullable=True),
-    sa.Column("file_path", sa.Text(), nullable=False),
     sa.Column("avatar_url", sa.Text(), nullable=True),
     _text_array("skills"),
     sa.Column("default_model", sa.Text(), nullable=True),
@@ -100,33 +123,16 @@ characters = sa.Table(
     _text_array("allowed_mcps"),
     _text_array("tags"),
     sa.Column("icon_color", sa.Text(), nullable=False, server_default=sa.text("'#4A90E2'")),
-    *_timestamps(),
-    sa.UniqueConstraint("slug"),
-    _non_empty("name"),
-    _non_empty("slug"),
-    sa.Index("uq_characters_live_name", "name", unique=True, postgresql_where=LIVE),
-    sa.Index("ix_characters_live_created", "created_at", "id", postgresql_where=LIVE),
-    sa.Index("ix_characters_tags", "tags", postgresql_using="gin"),
+    indexes=(sa.Index("uq_characters_live_name", "name", unique=True, postgresql_where=LIVE),),
 )
 
-skills = sa.Table(
+skills = _definition(
     "skills",
-    metadata,
-    _id(),
-    sa.Column("slug", sa.Text(), nullable=False),
-    sa.Column("name", sa.Text(), nullable=False),
     sa.Column("description", sa.Text(), nullable=False, server_default=sa.text("''")),
     _text_array("tags"),
-    sa.Column("file_path", sa.Text(), nullable=False),
     sa.Column("icon", sa.Text(), nullable=False, server_default=sa.text("'zap'")),
     sa.Column("icon_color", sa.Text(), nullable=False, server_default=sa.text("'#4A90E2'")),
     sa.Column("license", sa.Text(), nullable=False, server_default=sa.text("'MIT'")),
-    *_timestamps(),
-    sa.UniqueConstraint("slug"),
-    _non_empty("name"),
-    _non_empty("slug"),
-    sa.Index("ix_skills_tags", "tags", postgresql_using="gin"),
-    sa.Index("ix_skills_live_created", "created_at", "id", postgresql_where=LIVE),
 )
 
 projects = sa.Table(
@@ -136,12 +142,7 @@ projects = sa.Table(
     sa.Column("name", sa.Text(), nullable=False),
     sa.Column("description", sa.Text(), nullable=True),
     sa.Column("path", sa.Text(), nullable=False),
-    sa.Column(
-        "pm_character_id",
-        pg.UUID(as_uuid=True),
-        sa.ForeignKey("characters.id", ondelete="SET NULL"),
-        nullable=True,
-    ),
+    _reference("pm_character_id", "characters", "SET NULL", nullable=True),
     # The FK to sessions closes the projects<->sessions cycle; it is added after
     # both tables exist (use_alter) so creation order never matters.
     sa.Column(
@@ -173,18 +174,8 @@ sessions = sa.Table(
     "sessions",
     metadata,
     _id(),
-    sa.Column(
-        "character_id",
-        pg.UUID(as_uuid=True),
-        sa.ForeignKey("characters.id", ondelete="RESTRICT"),
-        nullable=True,
-    ),
-    sa.Column(
-        "project_id",
-        pg.UUID(as_uuid=True),
-        sa.ForeignKey("projects.id", ondelete="CASCADE"),
-        nullable=True,
-    ),
+    _reference("character_id", "characters", "RESTRICT", nullable=True),
+    _reference("project_id", "projects", "CASCADE", nullable=True),
     sa.Column("session_type", session_type_enum, nullable=False),
     sa.Column(
         "status", session_status_enum, nullable=False, server_default=sa.text("'initializing'")
@@ -215,17 +206,12 @@ messages = sa.Table(
     "messages",
     metadata,
     _id(),
-    sa.Column(
-        "session_id",
-        pg.UUID(as_uuid=True),
-        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _reference("session_id", "sessions", "CASCADE", nullable=False),
     sa.Column("role", message_role_enum, nullable=False),
     sa.Column("content", sa.Text(), nullable=False, server_default=sa.text("''")),
     sa.Column("tool_use_id", sa.Text(), nullable=True),
     sa.Column("sequence", sa.Integer(), nullable=False),
-    sa.Column("metadata", pg.JSONB(), nullable=False, server_default=sa.text("'{}'::jsonb")),
+    _jsonb("metadata"),
     # No FK: the sender may be a session that was later hard-deleted or never
     # imported, and the attribution must survive that.
     sa.Column("sender_session_id", pg.UUID(as_uuid=True), nullable=True),
@@ -243,12 +229,7 @@ pending_inputs = sa.Table(
     "pending_inputs",
     metadata,
     _id(),
-    sa.Column(
-        "session_id",
-        pg.UUID(as_uuid=True),
-        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _reference("session_id", "sessions", "CASCADE", nullable=False),
     # One server-wide counter: the queue order is acceptance order, whatever the clocks say.
     sa.Column("position", sa.BigInteger(), sa.Identity(always=True), nullable=False),
     sa.Column("run_id", pg.UUID(as_uuid=True), nullable=False),
@@ -276,18 +257,8 @@ activity_logs = sa.Table(
     "activity_logs",
     metadata,
     _id(),
-    sa.Column(
-        "session_id",
-        pg.UUID(as_uuid=True),
-        sa.ForeignKey("sessions.id", ondelete="SET NULL"),
-        nullable=True,
-    ),
-    sa.Column(
-        "project_id",
-        pg.UUID(as_uuid=True),
-        sa.ForeignKey("projects.id", ondelete="SET NULL"),
-        nullable=True,
-    ),
+    _reference("session_id", "sessions", "SET NULL", nullable=True),
+    _reference("project_id", "projects", "SET NULL", nullable=True),
     sa.Column("event_type", event_type_enum, nullable=False),
     _jsonb("event_data"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),

@@ -51,11 +51,17 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ReportEntry:
+    """One row (or file, or folder) that did not go in unchanged, and why."""
+
     table: str
     row_id: str | None
     action: Action
     reason: str
     detail: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of_json(cls, data: dict[str, Any]) -> ReportEntry:
+        return cls(**{**data, "action": Action(data["action"])})
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from kumiai.infrastructure.importer.errors import ImportSourceError
+from kumiai.infrastructure.importer.report import Action, ReportEntry
 
 EXPORT_FORMAT = "kumiai-v1-export"
 DATABASE_FILE = "kumiai.db"
@@ -77,30 +78,6 @@ class ExportedFolder:
 
 
 @dataclass(slots=True)
-class ExportProblem:
-    """Something stage 1 had to work around; becomes a report entry.
-
-    ``action`` is a report action: ``skipped`` for a file that could not be read,
-    ``repaired`` for text decoded with replacement, ``kept`` for a warning.
-    """
-
-    table: str
-    row_id: str | None
-    action: str
-    reason: str
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "row_id": self.row_id,
-            "action": self.action,
-            "reason": self.reason,
-            "detail": self.detail,
-        }
-
-
-@dataclass(slots=True)
 class V1Export:
     source_home: str
     exported_at: str
@@ -108,7 +85,9 @@ class V1Export:
     tables: dict[str, list[dict[str, Any]]]
     agents: list[ExportedFolder]
     skills: list[ExportedFolder]
-    problems: list[ExportProblem]
+    # What stage 1 had to work around: files it could not read, text it decoded with
+    # replacement characters, warnings. They become entries of the import report.
+    problems: list[ReportEntry]
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         return self.tables.get(table, [])
@@ -138,7 +117,7 @@ def export_v1_home(home: Path) -> V1Export:
             readable SQLite database.
     """
     database_path = v1_database_path(home)
-    problems: list[ExportProblem] = []
+    problems: list[ReportEntry] = []
     tables = _read_tables(database_path, problems)
     return V1Export(
         source_home=str(home),
@@ -178,7 +157,7 @@ def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
         connection.close()
 
 
-def _read_tables(path: Path, problems: list[ExportProblem]) -> dict[str, list[dict[str, Any]]]:
+def _read_tables(path: Path, problems: list[ReportEntry]) -> dict[str, list[dict[str, Any]]]:
     with _read_only(path) as connection:
         try:
             names = _table_names(connection)
@@ -196,7 +175,7 @@ def _table_names(connection: sqlite3.Connection) -> list[str]:
 
 
 def _read_table(
-    connection: sqlite3.Connection, table: str, problems: list[ExportProblem]
+    connection: sqlite3.Connection, table: str, problems: list[ReportEntry]
 ) -> list[dict[str, Any]]:
     quoted = '"' + table.replace('"', '""') + '"'
     cursor = connection.execute(f"SELECT * FROM {quoted}")
@@ -208,9 +187,7 @@ def _read_table(
     return rows
 
 
-def _column_value(
-    table: str, row: dict[str, Any], column: str, problems: list[ExportProblem]
-) -> Any:
+def _column_value(table: str, row: dict[str, Any], column: str, problems: list[ReportEntry]) -> Any:
     value = row[column]
     if not isinstance(value, bytes):
         return value
@@ -219,10 +196,10 @@ def _column_value(
     except UnicodeDecodeError:
         row_id = row.get("id")
         problems.append(
-            ExportProblem(
+            ReportEntry(
                 table,
                 _decode(row_id) if isinstance(row_id, bytes) else _text_or_none(row_id),
-                "repaired",
+                Action.REPAIRED,
                 f"column {column!r} is not valid UTF-8; undecodable bytes became U+FFFD",
                 {"column": column},
             )
@@ -238,17 +215,17 @@ def _text_or_none(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _describe_database(path: Path, problems: list[ExportProblem]) -> dict[str, Any]:
+def _describe_database(path: Path, problems: list[ReportEntry]) -> dict[str, Any]:
     wal = path.with_name(path.name + "-wal")
     wal_bytes = wal.stat().st_size if wal.is_file() else 0
     if wal_bytes:
         # An immutable read ignores the write-ahead log: changes v1 had not yet
         # checkpointed are not in this export.
         problems.append(
-            ExportProblem(
+            ReportEntry(
                 "database",
                 None,
-                "kept",
+                Action.KEPT,
                 f"{wal.name} holds {wal_bytes} bytes not yet written to {path.name}; "
                 "close KumiAI v1 and import again to include them",
             )
@@ -269,7 +246,7 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_folders(root: Path, kind: str, problems: list[ExportProblem]) -> list[ExportedFolder]:
+def _read_folders(root: Path, kind: str, problems: list[ReportEntry]) -> list[ExportedFolder]:
     if not root.is_dir():
         return []
     folders = []
@@ -278,42 +255,42 @@ def _read_folders(root: Path, kind: str, problems: list[ExportProblem]) -> list[
             folders.append(_read_folder(child, kind, problems))
         else:
             problems.append(
-                ExportProblem(
+                ReportEntry(
                     "files",
                     f"{kind}/{child.name}",
-                    "skipped",
+                    Action.SKIPPED,
                     f"not {_FOLDER_NOUN[kind]} folder (a file or a link)",
                 )
             )
     return folders
 
 
-def _read_folder(folder: Path, kind: str, problems: list[ExportProblem]) -> ExportedFolder:
+def _read_folder(folder: Path, kind: str, problems: list[ReportEntry]) -> ExportedFolder:
     exported = ExportedFolder(folder.name)
     for path in _walk_files(folder, kind, problems):
         relative = path.relative_to(folder).as_posix()
         exported.files.append(_read_file(path, relative))
         if exported.files[-1].error:
             problems.append(
-                ExportProblem(
+                ReportEntry(
                     "files",
                     f"{kind}/{folder.name}/{relative}",
-                    "skipped",
+                    Action.SKIPPED,
                     f"unreadable file, not copied: {exported.files[-1].error}",
                 )
             )
     return exported
 
 
-def _walk_files(folder: Path, kind: str, problems: list[ExportProblem]) -> list[Path]:
+def _walk_files(folder: Path, kind: str, problems: list[ReportEntry]) -> list[Path]:
     # Symlinked directories are not followed: they may lead anywhere on the disk.
     found: list[Path] = []
 
     def unreadable(error: OSError) -> None:
         where = Path(error.filename or folder).relative_to(folder.parent).as_posix()
         problems.append(
-            ExportProblem(
-                "files", f"{kind}/{where}", "skipped", f"unreadable folder: {error.strerror}"
+            ReportEntry(
+                "files", f"{kind}/{where}", Action.SKIPPED, f"unreadable folder: {error.strerror}"
             )
         )
 
@@ -323,10 +300,10 @@ def _walk_files(folder: Path, kind: str, problems: list[ExportProblem]) -> list[
             if (base / name).is_symlink():
                 where = (base / name).relative_to(folder).as_posix()
                 problems.append(
-                    ExportProblem(
+                    ReportEntry(
                         "files",
                         f"{kind}/{folder.name}/{where}",
-                        "skipped",
+                        Action.SKIPPED,
                         "linked folder, not followed",
                     )
                 )
@@ -377,7 +354,7 @@ def load_export(path: Path) -> V1Export:
         tables={str(name): list(rows) for name, rows in (data.get("tables") or {}).items()},
         agents=[_folder_from_json(item) for item in data.get("agents") or []],
         skills=[_folder_from_json(item) for item in data.get("skills") or []],
-        problems=[ExportProblem(**item) for item in data.get("problems") or []],
+        problems=[ReportEntry.of_json(item) for item in data.get("problems") or []],
     )
 
 

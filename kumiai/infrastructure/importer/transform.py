@@ -89,11 +89,7 @@ class PlanBuilder:
     def _report_export_problems(self) -> None:
         for problem in self._export.problems:
             self._report.add(
-                problem.table,
-                problem.row_id,
-                Action(problem.action),
-                problem.reason,
-                **problem.detail,
+                problem.table, problem.row_id, problem.action, problem.reason, **problem.detail
             )
 
     # ------------------------------------------------------------ projects

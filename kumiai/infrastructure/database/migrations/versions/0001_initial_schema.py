@@ -92,8 +92,31 @@ def _jsonb(name: str) -> sa.Column[Any]:
     return sa.Column(name, pg.JSONB(), nullable=False, server_default=sa.text("'{}'::jsonb"))
 
 
-def _non_empty(column: str) -> sa.CheckConstraint:
-    return sa.CheckConstraint(f"btrim({column}) <> ''", name=f"{column}_not_empty")
+def _not_blank(table: str, column: str) -> sa.CheckConstraint:
+    # The ck_<table>_ prefix is also added by the naming convention; revision 0004
+    # renames the doubled names this gives.
+    return sa.CheckConstraint(f"btrim({column}) <> ''", name=f"ck_{table}_{column}_not_empty")
+
+
+def _reference(
+    table: str, column: str, target: str, ondelete: str, *, nullable: bool
+) -> sa.Column[Any]:
+    """A UUID column of ``table`` referring to ``target.id``, its foreign key named by hand."""
+    foreign_key = sa.ForeignKey(
+        f"{target}.id", ondelete=ondelete, name=f"fk_{table}_{column}_{target}"
+    )
+    return sa.Column(column, pg.UUID(as_uuid=True), foreign_key, nullable=nullable)
+
+
+def _index_live(table: str, suffix: str, columns: list[str], *, unique: bool = False) -> None:
+    """An index over the rows that are not soft-deleted."""
+    op.create_index(
+        f"{'uq' if unique else 'ix'}_{table}_live_{suffix}",
+        table,
+        columns,
+        unique=unique,
+        postgresql_where=LIVE,
+    )
 
 
 def _create_enums() -> None:
@@ -125,15 +148,11 @@ def _create_characters() -> None:
         sa.Column("icon_color", sa.Text(), nullable=False, server_default=sa.text("'#4A90E2'")),
         *_timestamps(),
         sa.UniqueConstraint("slug", name="uq_characters_slug"),
-        sa.CheckConstraint("btrim(name) <> ''", name="ck_characters_name_not_empty"),
-        sa.CheckConstraint("btrim(slug) <> ''", name="ck_characters_slug_not_empty"),
+        _not_blank("characters", "name"),
+        _not_blank("characters", "slug"),
     )
-    op.create_index(
-        "uq_characters_live_name", "characters", ["name"], unique=True, postgresql_where=LIVE
-    )
-    op.create_index(
-        "ix_characters_live_created", "characters", ["created_at", "id"], postgresql_where=LIVE
-    )
+    _index_live("characters", "name", ["name"], unique=True)
+    _index_live("characters", "created", ["created_at", "id"])
     op.create_index("ix_characters_tags", "characters", ["tags"], postgresql_using="gin")
 
 
@@ -151,11 +170,11 @@ def _create_skills() -> None:
         sa.Column("license", sa.Text(), nullable=False, server_default=sa.text("'MIT'")),
         *_timestamps(),
         sa.UniqueConstraint("slug", name="uq_skills_slug"),
-        sa.CheckConstraint("btrim(name) <> ''", name="ck_skills_name_not_empty"),
-        sa.CheckConstraint("btrim(slug) <> ''", name="ck_skills_slug_not_empty"),
+        _not_blank("skills", "name"),
+        _not_blank("skills", "slug"),
     )
     op.create_index("ix_skills_tags", "skills", ["tags"], postgresql_using="gin")
-    op.create_index("ix_skills_live_created", "skills", ["created_at", "id"], postgresql_where=LIVE)
+    _index_live("skills", "created", ["created_at", "id"])
 
 
 def _create_projects() -> None:
@@ -165,16 +184,7 @@ def _create_projects() -> None:
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("path", sa.Text(), nullable=False),
-        sa.Column(
-            "pm_character_id",
-            pg.UUID(as_uuid=True),
-            sa.ForeignKey(
-                "characters.id",
-                ondelete="SET NULL",
-                name="fk_projects_pm_character_id_characters",
-            ),
-            nullable=True,
-        ),
+        _reference("projects", "pm_character_id", "characters", "SET NULL", nullable=True),
         sa.Column("pm_session_id", pg.UUID(as_uuid=True), nullable=True),
         sa.Column(
             "team_character_ids",
@@ -184,37 +194,19 @@ def _create_projects() -> None:
         ),
         sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),
         *_timestamps(),
-        sa.CheckConstraint("btrim(name) <> ''", name="ck_projects_name_not_empty"),
-        sa.CheckConstraint("btrim(path) <> ''", name="ck_projects_path_not_empty"),
+        _not_blank("projects", "name"),
+        _not_blank("projects", "path"),
     )
-    op.create_index(
-        "uq_projects_live_path", "projects", ["path"], unique=True, postgresql_where=LIVE
-    )
-    op.create_index(
-        "ix_projects_live_created", "projects", ["created_at", "id"], postgresql_where=LIVE
-    )
+    _index_live("projects", "path", ["path"], unique=True)
+    _index_live("projects", "created", ["created_at", "id"])
 
 
 def _create_sessions() -> None:
     op.create_table(
         "sessions",
         _id(),
-        sa.Column(
-            "character_id",
-            pg.UUID(as_uuid=True),
-            sa.ForeignKey(
-                "characters.id", ondelete="RESTRICT", name="fk_sessions_character_id_characters"
-            ),
-            nullable=True,
-        ),
-        sa.Column(
-            "project_id",
-            pg.UUID(as_uuid=True),
-            sa.ForeignKey(
-                "projects.id", ondelete="CASCADE", name="fk_sessions_project_id_projects"
-            ),
-            nullable=True,
-        ),
+        _reference("sessions", "character_id", "characters", "RESTRICT", nullable=True),
+        _reference("sessions", "project_id", "projects", "CASCADE", nullable=True),
         sa.Column("session_type", _enum("session_type", SESSION_TYPES), nullable=False),
         sa.Column(
             "status",
@@ -239,13 +231,9 @@ def _create_sessions() -> None:
         ),
         sa.CheckConstraint("next_sequence >= 0", name="ck_sessions_next_sequence_non_negative"),
     )
-    op.create_index(
-        "ix_sessions_live_project", "sessions", ["project_id", "created_at"], postgresql_where=LIVE
-    )
-    op.create_index(
-        "ix_sessions_live_created", "sessions", ["created_at", "id"], postgresql_where=LIVE
-    )
-    op.create_index("ix_sessions_live_status", "sessions", ["status"], postgresql_where=LIVE)
+    _index_live("sessions", "project", ["project_id", "created_at"])
+    _index_live("sessions", "created", ["created_at", "id"])
+    _index_live("sessions", "status", ["status"])
     op.create_index("ix_sessions_character_id", "sessions", ["character_id"])
     # Closes the projects <-> sessions cycle now that both tables exist.
     op.create_foreign_key(
@@ -262,14 +250,7 @@ def _create_messages() -> None:
     op.create_table(
         "messages",
         _id(),
-        sa.Column(
-            "session_id",
-            pg.UUID(as_uuid=True),
-            sa.ForeignKey(
-                "sessions.id", ondelete="CASCADE", name="fk_messages_session_id_sessions"
-            ),
-            nullable=False,
-        ),
+        _reference("messages", "session_id", "sessions", "CASCADE", nullable=False),
         sa.Column("role", _enum("message_role", MESSAGE_ROLES), nullable=False),
         sa.Column("content", sa.Text(), nullable=False, server_default=sa.text("''")),
         sa.Column("tool_use_id", sa.Text(), nullable=True),
@@ -289,22 +270,8 @@ def _create_activity_logs() -> None:
     op.create_table(
         "activity_logs",
         _id(),
-        sa.Column(
-            "session_id",
-            pg.UUID(as_uuid=True),
-            sa.ForeignKey(
-                "sessions.id", ondelete="SET NULL", name="fk_activity_logs_session_id_sessions"
-            ),
-            nullable=True,
-        ),
-        sa.Column(
-            "project_id",
-            pg.UUID(as_uuid=True),
-            sa.ForeignKey(
-                "projects.id", ondelete="SET NULL", name="fk_activity_logs_project_id_projects"
-            ),
-            nullable=True,
-        ),
+        _reference("activity_logs", "session_id", "sessions", "SET NULL", nullable=True),
+        _reference("activity_logs", "project_id", "projects", "SET NULL", nullable=True),
         sa.Column("event_type", _enum("activity_event_type", EVENT_TYPES), nullable=False),
         _jsonb("event_data"),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),

@@ -17,31 +17,23 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 NOW = sa.text("clock_timestamp()")
+UUID = pg.UUID(as_uuid=True)
 
 
 def upgrade() -> None:
     state = pg.ENUM("pending", "dropped", name="pending_input_state", create_type=False)
     state.create(op.get_bind(), checkfirst=False)
+    session = sa.ForeignKey(
+        "sessions.id", ondelete="CASCADE", name="fk_pending_inputs_session_id_sessions"
+    )
     op.create_table(
         "pending_inputs",
-        sa.Column(
-            "id",
-            pg.UUID(as_uuid=True),
-            primary_key=True,
-            server_default=sa.text("gen_random_uuid()"),
-        ),
-        sa.Column(
-            "session_id",
-            pg.UUID(as_uuid=True),
-            sa.ForeignKey(
-                "sessions.id", ondelete="CASCADE", name="fk_pending_inputs_session_id_sessions"
-            ),
-            nullable=False,
-        ),
+        sa.Column("id", UUID, primary_key=True, server_default=sa.text("gen_random_uuid()")),
+        sa.Column("session_id", UUID, session, nullable=False),
         sa.Column("position", sa.BigInteger(), sa.Identity(always=True), nullable=False),
-        sa.Column("run_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("run_id", UUID, nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
-        sa.Column("sender_session_id", pg.UUID(as_uuid=True), nullable=True),
+        sa.Column("sender_session_id", UUID, nullable=True),
         sa.Column("sender_name", sa.Text(), nullable=True),
         sa.Column("metadata", pg.JSONB(), nullable=False, server_default=sa.text("'{}'::jsonb")),
         sa.Column("state", state, nullable=False, server_default=sa.text("'pending'")),
