@@ -13,13 +13,11 @@ from kumiai.application.ports.files import DefinitionFiles
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.definitions import (
     DefinitionCatalog,
-    DefinitionEvents,
     DefinitionKind,
     DefinitionService,
 )
 from kumiai.core.exceptions import ConflictError, ValidationError
 from kumiai.domain.entities import Character
-from kumiai.domain.value_objects import EventType
 
 AGENT_MD = "agent.md"
 
@@ -31,18 +29,12 @@ class CharacterService(DefinitionService[Character, CharacterView, CharacterView
         catalog = DefinitionCatalog(
             uow,
             DefinitionKind(
-                label="character",
+                entity=Character,
                 main_document=AGENT_MD,
                 files=files,
                 codec=codec,
                 repository=lambda unit: unit.characters,
-                new=Character.create,
                 locate=lambda slug: os.path.join(files.folder(slug), AGENT_MD),
-                events=DefinitionEvents(
-                    created=EventType.CHARACTER_CREATED,
-                    updated=EventType.CHARACTER_UPDATED,
-                    deleted=EventType.CHARACTER_DELETED,
-                ),
                 check=_check_character,
             ),
         )

@@ -57,24 +57,43 @@ async def no_rule(uow: UnitOfWork, definition: Definition, before: Mapping[str, 
 
 @dataclass(frozen=True)
 class DefinitionEvents:
+    """The activity a kind records: ``<label>_created``, ``_updated`` and ``_deleted``."""
+
     created: EventType
     updated: EventType
     deleted: EventType
+
+    @classmethod
+    def of(cls, label: str) -> DefinitionEvents:
+        return cls(
+            *(EventType(f"{label}_{change}") for change in ("created", "updated", "deleted"))
+        )
 
 
 @dataclass(frozen=True)
 class DefinitionKind(Generic[D]):
     """Everything that differs between characters and skills."""
 
-    label: str  # "character", "skill": names the resource in errors and activity
+    entity: type[D]
     main_document: str
     files: DefinitionFiles
     codec: DocumentCodec
     repository: Callable[[UnitOfWork], DefinitionRepository[D]]
-    new: Callable[..., D]  # Entity.create(slug=..., name=..., file_path=..., **fields)
     locate: Callable[[str], str]  # slug -> the row's file_path
-    events: DefinitionEvents
     check: Rule[D] = no_rule
+
+    @property
+    def label(self) -> str:
+        """``character``, ``skill``: names the kind in errors and activity."""
+        return self.entity.label
+
+    @property
+    def events(self) -> DefinitionEvents:
+        return DefinitionEvents.of(self.label)
+
+    def new(self, slug: str, fields: Mapping[str, Any]) -> D:
+        """A new, validated definition in the folder named ``slug``."""
+        return self.entity.create(slug=slug, file_path=self.locate(slug), **fields)
 
 
 class _Outcome(Enum):
@@ -158,7 +177,7 @@ class DefinitionCatalog(Generic[D]):
     ) -> V:
         async with self._uow() as uow:
             chosen = await self._allocate_slug(uow, fields["name"], slug)
-            definition = self._kind.new(slug=chosen, file_path=self._kind.locate(chosen), **fields)
+            definition = self._kind.new(chosen, fields)
             await self._kind.check(uow, definition, {})
             await self._kind.repository(uow).add(definition)
             await self._record(uow, self._kind.events.created, definition)
@@ -237,7 +256,7 @@ class DefinitionCatalog(Generic[D]):
     def check_document(self, slug: str, text: str) -> None:
         """Raise the ``ValidationError`` that indexing ``text`` as a new ``slug`` would."""
         fields = self._indexed_fields(slug, self._parse(slug, text))
-        self._kind.new(slug=slug, file_path=self._kind.locate(slug), **fields)
+        self._kind.new(slug, fields)
 
     async def slug_in_use(self, slug: str) -> bool:
         """Whether a row (deleted ones too) or a folder holds ``slug``."""
@@ -271,7 +290,7 @@ class DefinitionCatalog(Generic[D]):
             fields = self._indexed_fields(slug, document)
             existing = await self._kind.repository(uow).get_by_slug(slug, include_deleted=True)
             if existing is None:
-                definition = self._kind.new(slug=slug, file_path=self._kind.locate(slug), **fields)
+                definition = self._kind.new(slug, fields)
                 await self._kind.check(uow, definition, {})
                 await self._kind.repository(uow).add(definition)
                 event, outcome = self._kind.events.created, _Outcome.ADDED

@@ -20,14 +20,13 @@ from kumiai.application.ports.git import GitRepositories
 from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
 from kumiai.application.services.definitions import (
     DefinitionCatalog,
-    DefinitionEvents,
     DefinitionKind,
     DefinitionService,
 )
 from kumiai.application.services.skill_sources import LocalSource, parse_skill_source, split_tree
 from kumiai.core.exceptions import ConflictError, ValidationError
 from kumiai.domain.entities import Skill
-from kumiai.domain.value_objects import EventType, slugify, validate_slug
+from kumiai.domain.value_objects import slugify, validate_slug
 
 SKILL_MD = "SKILL.md"
 
@@ -53,18 +52,12 @@ class SkillService(DefinitionService[Skill, SkillView, SkillDetail]):
         catalog = DefinitionCatalog(
             uow,
             DefinitionKind(
-                label="skill",
+                entity=Skill,
                 main_document=SKILL_MD,
                 files=files,
                 codec=codec,
                 repository=lambda unit: unit.skills,
-                new=Skill.create,
                 locate=files.folder,
-                events=DefinitionEvents(
-                    created=EventType.SKILL_CREATED,
-                    updated=EventType.SKILL_UPDATED,
-                    deleted=EventType.SKILL_DELETED,
-                ),
             ),
         )
         # A skill is answered with the body of its SKILL.md as ``content``.
