@@ -181,7 +181,9 @@ class CliAgentRuntime:
             resume=resume,
             run_dir=run_dir,
             model=self._models.choose(request.model),
-            environment={**os.environ, **self._environment},
+            # PWD too: a CLI that trusts it over its real working folder (OpenCode) would
+            # otherwise take KumiAI's folder for the project.
+            environment={**os.environ, **self._environment, "PWD": workspace.working_dir},
         )
         writer = TurnWriter(sink)
         result = await self._run(turn, writer)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kumiai.infrastructure.cli_agents.codex import CodexBackend
 from kumiai.infrastructure.cli_agents.gemini import GeminiBackend
+from kumiai.infrastructure.cli_agents.opencode import OpenCodeBackend
 from kumiai.infrastructure.cli_agents.runtime import BackendModels, CliAgentRuntime
 from tests.integration.cli_agents.conftest import installed_cli
 from tests.support.scripted_anthropic import RecordedRequest, ScriptedAnthropic, ToolUse
@@ -59,6 +60,36 @@ def _gemini(server: ScriptedAnthropic, folder: Path) -> CliAgentRuntime:
     )
 
 
+def _opencode(server: ScriptedAnthropic, folder: Path) -> CliAgentRuntime:
+    provider = {
+        "npm": "@ai-sdk/anthropic",
+        "options": {"baseURL": f"{server.base_url}/v1", "apiKey": "test-key"},
+        "models": {model.split("/", 1)[1]: {} for model in OPENCODE.models},
+    }
+    return CliAgentRuntime(
+        OpenCodeBackend(config={"provider": {"scripted": provider}}),
+        installed_cli("opencode"),
+        folder / "state",
+        models=BackendModels(OPENCODE.models),
+        # OpenCode installs its plugin package in the background: never from a test.
+        environment={"npm_config_offline": "true", "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1"},
+    )
+
+
+def _anthropic_texts(request: RecordedRequest, role: str) -> list[str]:
+    return [
+        str(block.get("text"))
+        for message in request.messages
+        if message["role"] == role
+        for block in (
+            [{"type": "text", "text": message["content"]}]
+            if isinstance(message["content"], str)
+            else message["content"]
+        )
+        if block.get("type") == "text"
+    ]
+
+
 CODEX = CliCase(
     name="codex",
     server=ScriptedResponses,
@@ -81,4 +112,15 @@ GEMINI = CliCase(
     system_text=lambda request: json.dumps(request.body.get("systemInstruction")),
     model_of=lambda request: request.path.rsplit("/", 1)[-1].partition(":")[0],
 )
-CASES = {case.name: case for case in (CODEX, GEMINI)}
+OPENCODE = CliCase(
+    name="opencode",
+    server=ScriptedAnthropic,
+    models=("scripted/opencode-scripted", "scripted/opencode-other"),
+    build=_opencode,
+    write_file=lambda path, text: ToolUse("write", {"filePath": str(path), "content": text}),
+    user_texts=lambda request: _anthropic_texts(request, "user"),
+    assistant_texts=lambda request: _anthropic_texts(request, "assistant"),
+    system_text=lambda request: json.dumps(request.system),
+    model_of=lambda request: f"scripted/{request.model}",
+)
+CASES = {case.name: case for case in (CODEX, GEMINI, OPENCODE)}

@@ -64,9 +64,11 @@ async def test_a_turn_streams_text_edits_a_file_and_persists_each_block_once(
     sink = await _run(runtime, turn_request(project, [{"role": "user", "content": "write"}]))
 
     assert (project / "notes.txt").read_text() == "hello"
-    assert [event[0] for event in sink.events if event[0] != "text_delta"] == [
-        "text_done", "tool_use", "tool_result", "text_done", "usage",
+    # Usage comes per model response (OpenCode) or once for the turn (Codex, Gemini).
+    assert [event[0] for event in sink.events if event[0] not in ("text_delta", "usage")] == [
+        "text_done", "tool_use", "tool_result", "text_done",
     ]  # fmt: skip
+    assert sink.events[-1][0] == "usage"
     assert sink.of("text_done") == [
         ("text_done", 0, "Writing the notes."),
         ("text_done", 2, "The notes are written."),
