@@ -18,6 +18,7 @@ from kumiai.domain.repositories import (
     PendingInputRepository,
     ProjectRepository,
     SessionRepository,
+    TaskRepository,
     UserProfileRepository,
 )
 
@@ -26,6 +27,7 @@ class UnitOfWork(Protocol):
     characters: DefinitionRepository[Character]
     skills: DefinitionRepository[Skill]
     projects: ProjectRepository
+    tasks: TaskRepository
     sessions: SessionRepository
     messages: MessageRepository
     pending: PendingInputRepository

@@ -13,10 +13,12 @@ from kumiai.domain.entities.pending_input import PendingInput
 from kumiai.domain.entities.project import Project
 from kumiai.domain.entities.session import Session
 from kumiai.domain.entities.skill import Skill
+from kumiai.domain.entities.task import TASK_NAME_MAX_LENGTH, Task
 from kumiai.domain.entities.user_profile import UserProfile, default_settings
 
 __all__ = [
     "MAX_SEQUENCE",
+    "TASK_NAME_MAX_LENGTH",
     "ActivityEntry",
     "Character",
     "Definition",
@@ -25,6 +27,7 @@ __all__ = [
     "Project",
     "Session",
     "Skill",
+    "Task",
     "UserProfile",
     "default_settings",
     "synthetic_results_for",

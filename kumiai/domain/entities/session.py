@@ -34,6 +34,8 @@ class Session(SoftDeletable):
 
     character_id: UUID | None = None
     project_id: UUID | None = None
+    # Set at creation only; deleting the task clears it (a bulk update of the repository).
+    task_id: UUID | None = None
     session_type: SessionType
     status: SessionStatus = SessionStatus.INITIALIZING
     claude_session_id: str | None = None
@@ -49,11 +51,13 @@ class Session(SoftDeletable):
         character_id: UUID | None = None,
         project_id: UUID | None = None,
         context: Mapping[str, Any] | None = None,
+        task_id: UUID | None = None,
     ) -> Session:
         """A new session in ``initializing``.
 
         PM and specialist sessions need a project and a character; only the assistant
-        kinds may run without a character.
+        kinds may run without a character. A session bound to a task needs a project
+        (the application checks that the task is one of that project's).
         """
         if session_type.needs_project and project_id is None:
             raise ValidationError(
@@ -65,10 +69,16 @@ class Session(SoftDeletable):
                 f"a {session_type} session needs a character",
                 details={"field": "character_id", "session_type": str(session_type)},
             )
+        if task_id is not None and project_id is None:
+            raise ValidationError(
+                "a session bound to a task needs the task's project",
+                details={"field": "task_id", "task_id": str(task_id)},
+            )
         return cls(
             session_type=session_type,
             character_id=character_id,
             project_id=project_id,
+            task_id=task_id,
             context=dict(context or {}),
         )
 

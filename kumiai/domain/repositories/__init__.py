@@ -12,6 +12,7 @@ from kumiai.domain.repositories.interfaces import (
     SessionFilter,
     SessionRepository,
     SortOrder,
+    TaskRepository,
     UserProfileRepository,
 )
 from kumiai.domain.repositories.pagination import (
@@ -39,6 +40,7 @@ __all__ = [
     "SessionFilter",
     "SessionRepository",
     "SortOrder",
+    "TaskRepository",
     "UserProfileRepository",
     "decode_cursor",
     "encode_cursor",

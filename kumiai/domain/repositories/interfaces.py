@@ -21,10 +21,17 @@ from kumiai.domain.entities import (
     PendingInput,
     Project,
     Session,
+    Task,
     UserProfile,
 )
 from kumiai.domain.repositories.pagination import Page, PageRequest
-from kumiai.domain.value_objects import EventType, MessageRole, SessionStatus, SessionType
+from kumiai.domain.value_objects import (
+    EventType,
+    MessageRole,
+    SessionStatus,
+    SessionType,
+    TaskStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class SessionFilter:
     status: SessionStatus | None = None
     session_type: SessionType | None = None
     character_id: UUID | None = None
+    task_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,34 @@ class ProjectRepository(Protocol):
     async def delete(self, project: Project) -> None: ...
 
 
+class TaskRepository(Protocol):
+    async def add(self, task: Task) -> None: ...
+    async def get(self, task_id: UUID, *, include_deleted: bool = False) -> Task | None: ...
+    async def get_for_update(self, task_id: UUID) -> Task | None:
+        """The live task, row-locked until the unit of work ends."""
+        ...
+
+    async def lock_if_free(self, task_id: UUID) -> Task | None:
+        """The live task, row-locked until the unit of work ends; None, without waiting,
+        when another transaction holds its lock."""
+        ...
+
+    async def get_for_share(self, task_id: UUID) -> Task | None:
+        """The live task, locked against changes and deletion (not against other readers)
+        until the unit of work ends: what binding a session to it needs."""
+        ...
+
+    async def list_page(
+        self, project_id: UUID, page: PageRequest, *, status: TaskStatus | None = None
+    ) -> Page[Task]:
+        """The project's live tasks, oldest first."""
+        ...
+
+    async def list_for_project(self, project_id: UUID, *, for_update: bool = False) -> list[Task]:
+        """Every live task of the project, oldest first, unpaged; row-locked if asked."""
+        ...
+
+
 class SessionRepository(Protocol):
     async def add(self, session: Session) -> None: ...
     async def get(self, session_id: UUID, *, include_deleted: bool = False) -> Session | None: ...
@@ -113,6 +149,15 @@ class SessionRepository(Protocol):
     async def list_for_project(self, project_id: UUID) -> list[Session]: ...
     async def count_spawned_by(self, session_id: UUID) -> int:
         """Live sessions whose ``context.spawned_by_session_id`` is ``session_id``."""
+        ...
+
+    async def live_ids_bound_to(self, task_id: UUID) -> list[UUID]:
+        """The live sessions bound to the task, oldest first."""
+        ...
+
+    async def unbind_task(self, task_id: UUID) -> list[UUID]:
+        """Clear ``task_id`` on every session bound to the task, deleted ones included;
+        returns the live sessions that were bound, oldest first."""
         ...
 
     async def latest_pm_session(self, project_id: UUID, character_id: UUID) -> Session | None:

@@ -16,6 +16,7 @@ from kumiai.domain.value_objects.message_role import MessageRole
 from kumiai.domain.value_objects.pending_input_state import PendingInputState
 from kumiai.domain.value_objects.session_status import ALLOWED_TRANSITIONS, SessionStatus
 from kumiai.domain.value_objects.session_type import SessionType
+from kumiai.domain.value_objects.task_status import TaskStatus
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
@@ -29,6 +30,7 @@ __all__ = [
     "PendingInputState",
     "SessionStatus",
     "SessionType",
+    "TaskStatus",
     "slugify",
     "validate_hex_color",
     "validate_name",

@@ -39,3 +39,6 @@ class EventType(StrEnum):
     IMPORT_COMPLETED = "import_completed"
     IMPORT_UNDONE = "import_undone"
     SESSION_UPDATED = "session_updated"
+    TASK_CREATED = "task_created"
+    TASK_UPDATED = "task_updated"
+    TASK_DELETED = "task_deleted"

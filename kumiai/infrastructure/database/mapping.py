@@ -16,6 +16,7 @@ from kumiai.domain.entities import (
     Project,
     Session,
     Skill,
+    Task,
     UserProfile,
 )
 from kumiai.infrastructure.database import tables
@@ -26,6 +27,7 @@ _MAPPINGS = (
     (Character, tables.characters),
     (Skill, tables.skills),
     (Project, tables.projects),
+    (Task, tables.tasks),
     (Session, tables.sessions),
     (Message, tables.messages),
     (PendingInput, tables.pending_inputs),

@@ -1,4 +1,4 @@
-"""The eight tables, as SQLAlchemy Core metadata.
+"""The nine tables, as SQLAlchemy Core metadata.
 
 This module is the single description of the schema that the ORM mapping and the
 Alembic drift check read. The migrations under ``migrations/versions`` are frozen
@@ -18,6 +18,7 @@ from kumiai.domain.value_objects.message_role import MessageRole
 from kumiai.domain.value_objects.pending_input_state import PendingInputState
 from kumiai.domain.value_objects.session_status import SessionStatus
 from kumiai.domain.value_objects.session_type import SessionType
+from kumiai.domain.value_objects.task_status import TaskStatus
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -47,6 +48,7 @@ session_status_enum = _pg_enum(SessionStatus, "session_status")
 message_role_enum = _pg_enum(MessageRole, "message_role")
 event_type_enum = _pg_enum(EventType, "activity_event_type")
 pending_input_state_enum = _pg_enum(PendingInputState, "pending_input_state")
+task_status_enum = _pg_enum(TaskStatus, "task_status")
 
 
 def _id() -> sa.Column[object]:
@@ -170,12 +172,31 @@ projects = sa.Table(
     sa.Index("ix_projects_live_created", "created_at", "id", postgresql_where=LIVE),
 )
 
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    _id(),
+    _reference("project_id", "projects", "CASCADE", nullable=False),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("status", task_status_enum, nullable=False, server_default=sa.text("'open'")),
+    *_timestamps(),
+    _non_empty("name"),
+    sa.CheckConstraint("char_length(name) <= 255", name="name_max_length"),
+    # The target of the sessions' (task_id, project_id) key: a session's task is always
+    # one of its own project's.
+    sa.UniqueConstraint("id", "project_id"),
+    sa.Index("ix_tasks_live_project", "project_id", "created_at", "id", postgresql_where=LIVE),
+)
+
 sessions = sa.Table(
     "sessions",
     metadata,
     _id(),
     _reference("character_id", "characters", "RESTRICT", nullable=True),
     _reference("project_id", "projects", "CASCADE", nullable=True),
+    # Set at creation, cleared in the transaction that deletes the task.
+    sa.Column("task_id", pg.UUID(as_uuid=True), nullable=True),
     sa.Column("session_type", session_type_enum, nullable=False),
     sa.Column(
         "status", session_status_enum, nullable=False, server_default=sa.text("'initializing'")
@@ -196,10 +217,20 @@ sessions = sa.Table(
         name="project_required",
     ),
     sa.CheckConstraint("next_sequence >= 0", name="next_sequence_non_negative"),
+    # With the project in the key, a task of another project cannot be referenced. No ON
+    # DELETE action: tasks are soft-deleted (which unbinds their sessions first), and a
+    # hard-deleted project takes its sessions with it in the same statement.
+    sa.ForeignKeyConstraint(["task_id", "project_id"], ["tasks.id", "tasks.project_id"]),
+    # A NULL project_id would switch the key check off (MATCH SIMPLE).
+    sa.CheckConstraint("task_id IS NULL OR project_id IS NOT NULL", name="task_needs_project"),
     sa.Index("ix_sessions_live_project", "project_id", "created_at", postgresql_where=LIVE),
     sa.Index("ix_sessions_live_created", "created_at", "id", postgresql_where=LIVE),
     sa.Index("ix_sessions_live_status", "status", postgresql_where=LIVE),
     sa.Index("ix_sessions_character_id", "character_id"),
+    # Serves the task filter and unbinding (deleted sessions too, hence not LIVE).
+    sa.Index(
+        "ix_sessions_task", "task_id", "created_at", postgresql_where=sa.text("task_id IS NOT NULL")
+    ),
 )
 
 messages = sa.Table(
@@ -281,4 +312,11 @@ user_profiles = sa.Table(
     sa.Index("uq_user_profiles_singleton", sa.text("(true)"), unique=True),
 )
 
-TABLES_WITH_UPDATED_AT = ("characters", "skills", "projects", "sessions", "user_profiles")
+TABLES_WITH_UPDATED_AT = (
+    "characters",
+    "skills",
+    "projects",
+    "tasks",
+    "sessions",
+    "user_profiles",
+)

@@ -18,6 +18,7 @@ from kumiai.domain.repositories import (
     PendingInputRepository,
     ProjectRepository,
     SessionRepository,
+    TaskRepository,
     UserProfileRepository,
 )
 from kumiai.infrastructure.database.repositories.activity import SqlActivityLogRepository
@@ -30,6 +31,7 @@ from kumiai.infrastructure.database.repositories.pending_inputs import SqlPendin
 from kumiai.infrastructure.database.repositories.profiles import SqlUserProfileRepository
 from kumiai.infrastructure.database.repositories.projects import SqlProjectRepository
 from kumiai.infrastructure.database.repositories.sessions import SqlSessionRepository
+from kumiai.infrastructure.database.repositories.tasks import SqlTaskRepository
 
 # Failing to connect at all is turned into DatabaseUnavailableError by the engine
 # (engine.py). These are the failures of a connection that was open: a lost socket, a
@@ -43,6 +45,7 @@ class SqlUnitOfWork:
     characters: DefinitionRepository[Character]
     skills: DefinitionRepository[Skill]
     projects: ProjectRepository
+    tasks: TaskRepository
     sessions: SessionRepository
     messages: MessageRepository
     pending: PendingInputRepository
@@ -62,6 +65,7 @@ class SqlUnitOfWork:
         self.characters = SqlCharacterRepository(db)
         self.skills = SqlSkillRepository(db)
         self.projects = SqlProjectRepository(db)
+        self.tasks = SqlTaskRepository(db)
         self.sessions = SqlSessionRepository(db)
         self.messages = SqlMessageRepository(db)
         self.pending = SqlPendingInputRepository(db)

@@ -208,3 +208,122 @@ async def test_deleting_a_session_deletes_its_messages(connection: AsyncConnecti
         sa.text("SELECT count(*) FROM messages WHERE session_id = :s"), {"s": session_id}
     )
     assert remaining == 0
+
+
+# --- tasks -----------------------------------------------------------------------------------
+
+
+async def _task(connection: AsyncConnection, project: object, name: str = "Ship it") -> object:
+    return await _insert(
+        connection,
+        "INSERT INTO tasks (project_id, name) VALUES (:p, :name) RETURNING id",
+        p=project,
+        name=name,
+    )
+
+
+async def test_a_task_name_is_not_blank_and_at_most_255_characters(
+    connection: AsyncConnection,
+) -> None:
+    project = await _project(connection)
+    insert = "INSERT INTO tasks (project_id, name) VALUES (:p, :name)"
+    await _rejects(
+        connection, insert, CHECK_VIOLATION, "ck_tasks_name_not_empty", p=project, name=" "
+    )
+    await _rejects(
+        connection, insert, CHECK_VIOLATION, "ck_tasks_name_max_length", p=project, name="x" * 256
+    )
+    await _rejects(
+        connection,
+        "INSERT INTO tasks (project_id, name, status) VALUES (:p, 'A', 'doing')",
+        INVALID_TEXT_REPRESENTATION,
+        p=project,
+    )
+    assert await _task(connection, project, "x" * 255) is not None
+
+
+async def test_a_session_can_only_be_bound_to_a_task_of_its_own_project(
+    connection: AsyncConnection,
+) -> None:
+    ours, theirs = (
+        await _project(connection, "/tmp/ours"),
+        await _project(connection, "/tmp/theirs"),
+    )
+    their_task = await _task(connection, theirs)
+    insert = "INSERT INTO sessions (session_type, project_id, task_id) VALUES ('assistant', :p, :t)"
+    await _rejects(
+        connection, insert, FOREIGN_KEY_VIOLATION, "fk_sessions_task_id_tasks", p=ours, t=their_task
+    )
+    await _rejects(
+        connection,
+        insert,
+        FOREIGN_KEY_VIOLATION,
+        "fk_sessions_task_id_tasks",
+        p=ours,
+        t=uuid.uuid4(),
+    )
+    # Without the project, the composite key would not be checked at all.
+    await _rejects(
+        connection,
+        "INSERT INTO sessions (session_type, task_id) VALUES ('assistant', :t)",
+        CHECK_VIOLATION,
+        "ck_sessions_task_needs_project",
+        t=their_task,
+    )
+    await connection.execute(sa.text(insert), {"p": theirs, "t": their_task})
+
+
+async def test_a_bound_task_cannot_be_removed_under_its_session(
+    connection: AsyncConnection,
+) -> None:
+    project = await _project(connection)
+    task = await _task(connection, project)
+    await connection.execute(
+        sa.text(
+            "INSERT INTO sessions (session_type, project_id, task_id) VALUES ('assistant', :p, :t)"
+        ),
+        {"p": project, "t": task},
+    )
+    await _rejects(
+        connection,
+        "DELETE FROM tasks WHERE id = :t",
+        FOREIGN_KEY_VIOLATION,
+        "fk_sessions_task_id_tasks",
+        t=task,
+    )
+
+
+async def test_removing_a_project_removes_its_tasks_and_their_bound_sessions(
+    connection: AsyncConnection,
+) -> None:
+    project = await _project(connection)
+    task = await _task(connection, project)
+    await connection.execute(
+        sa.text(
+            "INSERT INTO sessions (session_type, project_id, task_id) VALUES ('assistant', :p, :t)"
+        ),
+        {"p": project, "t": task},
+    )
+    await connection.execute(sa.text("DELETE FROM projects WHERE id = :p"), {"p": project})
+    left = await connection.scalar(
+        sa.text(
+            "SELECT (SELECT count(*) FROM tasks WHERE project_id = :p) "
+            "+ (SELECT count(*) FROM sessions WHERE project_id = :p)"
+        ),
+        {"p": project},
+    )
+    assert left == 0
+
+
+async def test_the_trigger_moves_a_task_updated_at(connection: AsyncConnection) -> None:
+    task = await _task(connection, await _project(connection))
+    before = await connection.scalar(
+        sa.text("SELECT updated_at FROM tasks WHERE id = :id"), {"id": task}
+    )
+    await connection.execute(
+        sa.text("UPDATE tasks SET status = 'done' WHERE id = :id"), {"id": task}
+    )
+    after = await connection.scalar(
+        sa.text("SELECT updated_at FROM tasks WHERE id = :id"), {"id": task}
+    )
+    assert after > before

@@ -19,6 +19,7 @@ from kumiai.domain.value_objects import (
     PendingInputState,
     SessionStatus,
     SessionType,
+    TaskStatus,
 )
 from kumiai.infrastructure.database.migrations import runner
 from kumiai.infrastructure.database.tables import metadata
@@ -33,6 +34,7 @@ KUMIAI_TABLES = {
     "activity_logs",
     "pending_inputs",
     "user_profiles",
+    "tasks",
 }
 KUMIAI_TYPES = {
     "session_type",
@@ -40,6 +42,7 @@ KUMIAI_TYPES = {
     "message_role",
     "activity_event_type",
     "pending_input_state",
+    "task_status",
 }
 
 
@@ -168,6 +171,7 @@ async def test_every_constraint_has_the_name_the_metadata_declares(engine: Async
         ("message_role", MessageRole),
         ("activity_event_type", EventType),
         ("pending_input_state", PendingInputState),
+        ("task_status", TaskStatus),
     ],
 )
 async def test_database_enum_types_hold_the_domain_values_in_order(
@@ -186,16 +190,8 @@ async def test_database_enum_types_hold_the_domain_values_in_order(
         assert list(labels) == [member.value for member in enum]
 
 
-async def test_downgrading_0002_removes_the_session_updated_event_and_its_rows(
-    empty_database: AsyncEngine,
-) -> None:
-    await _migrate(empty_database, "up", "head")
-    async with empty_database.begin() as connection:
-        await connection.execute(
-            sa.text("INSERT INTO activity_logs (event_type) VALUES ('session_updated')")
-        )
-    await _migrate(empty_database, "down", "0001_initial_schema")
-    async with empty_database.connect() as connection:
+async def _event_labels_and_rows(engine: AsyncEngine) -> tuple[set[str], int]:
+    async with engine.connect() as connection:
         labels = set(
             (
                 await connection.execute(
@@ -207,5 +203,44 @@ async def test_downgrading_0002_removes_the_session_updated_event_and_its_rows(
             ).scalars()
         )
         remaining = await connection.scalar(sa.text("SELECT count(*) FROM activity_logs"))
+    return labels, int(remaining or 0)
+
+
+async def test_downgrading_0002_removes_the_session_updated_event_and_its_rows(
+    empty_database: AsyncEngine,
+) -> None:
+    await _migrate(empty_database, "up", "head")
+    async with empty_database.begin() as connection:
+        await connection.execute(
+            sa.text("INSERT INTO activity_logs (event_type) VALUES ('session_updated')")
+        )
+    await _migrate(empty_database, "down", "0001_initial_schema")
+    labels, remaining = await _event_labels_and_rows(empty_database)
     assert "session_updated" not in labels
     assert remaining == 0
+
+
+async def test_downgrading_0005_removes_tasks_their_events_and_the_session_binding(
+    empty_database: AsyncEngine,
+) -> None:
+    await _migrate(empty_database, "up", "head")
+    async with empty_database.begin() as connection:
+        await connection.execute(
+            sa.text(
+                "INSERT INTO activity_logs (event_type) "
+                "VALUES ('task_created'), ('task_deleted'), ('session_updated')"
+            )
+        )
+    await _migrate(empty_database, "down", "0004_check_constraint_names")
+    labels, remaining = await _event_labels_and_rows(empty_database)
+    tables, types, _ = await _schema_objects(empty_database)
+    async with empty_database.connect() as connection:
+        session_columns = await connection.run_sync(
+            lambda sync: {column["name"] for column in sa.inspect(sync).get_columns("sessions")}
+        )
+    assert {"task_created", "task_updated", "task_deleted"}.isdisjoint(labels)
+    assert "session_updated" in labels
+    assert remaining == 1
+    assert "tasks" not in tables
+    assert "task_status" not in types
+    assert "task_id" not in session_columns

@@ -27,6 +27,7 @@ class SqlSessionRepository(SqlRepository[Session]):
                 (columns.status, filters.status),
                 (columns.session_type, filters.session_type),
                 (columns.character_id, filters.character_id),
+                (columns.task_id, filters.task_id),
             )
             if value is not None
         ]
@@ -49,6 +50,26 @@ class SqlSessionRepository(SqlRepository[Session]):
         spawned_by = sessions.c.context["spawned_by_session_id"].astext
         query = sa.select(sa.func.count()).where(LIVE, spawned_by == str(session_id))
         return int(await self._db.scalar(query) or 0)
+
+    async def live_ids_bound_to(self, task_id: UUID) -> list[UUID]:
+        query = (
+            sa.select(sessions.c.id)
+            .where(LIVE, sessions.c.task_id == task_id)
+            .order_by(sessions.c.created_at, sessions.c.id)
+        )
+        return list((await self._db.scalars(query)).all())
+
+    async def unbind_task(self, task_id: UUID) -> list[UUID]:
+        # An ORM-enabled UPDATE, so sessions already loaded in this unit of work see it.
+        statement = (
+            sa.update(Session)
+            .where(sessions.c.task_id == task_id)
+            .values(task_id=None)
+            .returning(sessions.c.id, sessions.c.deleted_at, sessions.c.created_at)
+        )
+        rows = (await self._db.execute(statement)).all()
+        live = sorted((row.created_at, row.id) for row in rows if row.deleted_at is None)
+        return [session_id for _, session_id in live]
 
     async def latest_pm_session(self, project_id: UUID, character_id: UUID) -> Session | None:
         query = (
