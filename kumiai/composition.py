@@ -35,6 +35,7 @@ from kumiai.application.services.sessions import SessionService
 from kumiai.application.services.skill_sources import FILE_SCHEME, NETWORK_SCHEMES
 from kumiai.application.services.skills import SKILL_MD, SkillService
 from kumiai.application.services.system import SystemService
+from kumiai.application.services.tasks import TaskEvents, TaskService
 from kumiai.application.services.tool_catalog import ToolCatalogService
 from kumiai.core.config import Settings
 from kumiai.domain.value_objects import SessionType
@@ -68,6 +69,7 @@ class Container:
     definitions_sync: DefinitionSyncService
     project_files: ProjectFiles
     projects: ProjectService
+    tasks: TaskService
     sessions: SessionService
     session_files: SessionFileService
     messages: MessageService
@@ -173,6 +175,7 @@ def build_container(settings: Settings, database: Database) -> Container:
         definitions_sync=DefinitionSyncService(characters, skills),
         project_files=project_files,
         projects=projects,
+        tasks=TaskService(unit_of_work, TaskEvents(events)),
         sessions=SessionService(unit_of_work, runs, WorkingDirectories(settings.home)),
         session_files=SessionFileService(
             unit_of_work,

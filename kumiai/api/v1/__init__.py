@@ -16,6 +16,7 @@ from kumiai.api.v1 import (
     skills,
     streaming,
     system,
+    tasks,
 )
 
 PREFIX = "/api/v1"
@@ -35,6 +36,7 @@ routers: Routers = [
             streaming,
             session_files,
             sessions,
+            tasks,
         )
     ),
 ]

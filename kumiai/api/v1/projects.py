@@ -58,7 +58,7 @@ async def create_project(body: ProjectBody, container: ContainerDep) -> Project:
 
 @router.get("/{project_id}", response_model=Project)
 async def get_project(project_id: ProjectId, container: ContainerDep) -> Project:
-    return await _v1_project(container, await container.projects.get(_uuid(project_id)))
+    return await _v1_project(container, await container.projects.get(project_uuid(project_id)))
 
 
 @router.patch("/{project_id}", response_model=Project)
@@ -68,18 +68,20 @@ async def update_project(
     """Change the keys present; the team is stored as sent. A new `pm_agent_id` becomes
     the PM (its PM session is created or reused); `path` cannot change a project's folder."""
     changes = to_command(ProjectEdit, body.fields())
-    return await _v1_project(container, await container.projects.edit(_uuid(project_id), changes))
+    return await _v1_project(
+        container, await container.projects.edit(project_uuid(project_id), changes)
+    )
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 async def archive_project(project_id: ProjectId, container: ContainerDep) -> None:
     """Archive: the project leaves the default list; its running turns are stopped."""
-    await container.projects.archive(_uuid(project_id))
+    await container.projects.archive(project_uuid(project_id))
 
 
 @router.post("/{project_id}/unarchive", response_model=Unarchived)
 async def unarchive_project(project_id: ProjectId, container: ContainerDep) -> Unarchived:
-    project = await container.projects.unarchive(_uuid(project_id))
+    project = await container.projects.unarchive(project_uuid(project_id))
     return Unarchived(message="Project unarchived", project_id=project.id)
 
 
@@ -88,7 +90,7 @@ async def unarchive_project(project_id: ProjectId, container: ContainerDep) -> U
 )
 async def delete_project_permanently(project_id: ProjectId, container: ContainerDep) -> None:
     """Remove the project with its sessions and messages; the folder stays on disk."""
-    await container.projects.delete_permanently(_uuid(project_id))
+    await container.projects.delete_permanently(project_uuid(project_id))
 
 
 @router.get("/{project_id}/files/content", response_model=ProjectFileContent)
@@ -96,7 +98,7 @@ async def read_project_file(
     project_id: ProjectId, file_path: FilePath, container: ContainerDep
 ) -> ProjectFileContent:
     """A text file of the project folder (relative, or absolute inside the folder)."""
-    file = await container.projects.read_file(_uuid(project_id), file_path)
+    file = await container.projects.read_file(project_uuid(project_id), file_path)
     return ProjectFileContent(content=text_of(file), path=file_path, readonly=False)
 
 
@@ -108,7 +110,7 @@ async def write_project_file(
 ) -> None:
     """Create or replace a file, with any missing folders."""
     await container.projects.write_file(
-        _uuid(project_id), body.file_path, body.content.encode("utf-8")
+        project_uuid(project_id), body.file_path, body.content.encode("utf-8")
     )
 
 
@@ -118,7 +120,7 @@ async def write_project_file(
 async def delete_project_file(
     project_id: ProjectId, file_path: FilePath, container: ContainerDep
 ) -> None:
-    await container.projects.delete_file(_uuid(project_id), file_path)
+    await container.projects.delete_file(project_uuid(project_id), file_path)
 
 
 @router.get("/{project_id}/files/download", response_class=Response)
@@ -126,7 +128,7 @@ async def download_project_file(
     project_id: ProjectId, file_path: FilePath, container: ContainerDep
 ) -> Response:
     """The file's raw bytes with its content type, shown inline."""
-    data = await container.projects.read_bytes(_uuid(project_id), file_path)
+    data = await container.projects.read_bytes(project_uuid(project_id), file_path)
     return inline_file(data, file_path)
 
 
@@ -134,7 +136,8 @@ def _last_change(project: ProjectView) -> datetime:
     return project.updated_at or project.created_at or datetime.min.replace(tzinfo=UTC)
 
 
-def _uuid(project_id: str) -> UUID:
+def project_uuid(project_id: str) -> UUID:
+    """The id of a ``ProjectId`` path segment; a malformed one is a 404."""
     try:
         return UUID(project_id)
     except ValueError:

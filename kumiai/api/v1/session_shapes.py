@@ -26,6 +26,7 @@ class V1Session(BaseModel):
     session_type: SessionType
     agent_id: str | None = Field(description="The character's slug; null for an assistant.")
     project_id: UUID | None
+    task_id: UUID | None = Field(description="The task the session works on; null if none.")
     status: SessionStatus
     kanban_stage: str | None = Field(description="``context.kanban_stage``; null is backlog.")
     context: dict[str, Any]
@@ -44,6 +45,7 @@ class V1Session(BaseModel):
             session_type=session.session_type,
             agent_id=agent.slug if agent else None,
             project_id=session.project_id,
+            task_id=session.task_id,
             status=session.status,
             # The raw value: the board hides stages it does not know, as it always did.
             kanban_stage=stage if isinstance(stage, str) else None,
@@ -60,6 +62,7 @@ class CreateSession(BaseModel):
     agent_id: CharacterRef | None = None
     project_id: UUID | None = None
     session_type: SessionType = SessionType.SPECIALIST
+    task_id: UUID | None = Field(default=None, description="A live task of `project_id`.")
     context: SessionContext | None = None
 
 

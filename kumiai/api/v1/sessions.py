@@ -69,12 +69,14 @@ async def launch_session(body: LaunchSession, container: ContainerDep) -> V1Sess
     "", status_code=status.HTTP_201_CREATED, response_model=V1Session, responses=errors(404, 409)
 )
 async def create_session(body: CreateSession, container: ContainerDep) -> V1Session:
-    """A session stored with ``context`` as given; a specialist's agent must be on the team."""
+    """A session stored with ``context`` as given; a specialist's agent must be on the team,
+    and ``task_id`` must be a live task of the project (422 otherwise)."""
     created = await container.sessions.create(
         SessionCreate(
             session_type=body.session_type,
             character_id=body.agent_id,
             project_id=body.project_id,
+            task_id=body.task_id,
             context=body.context or {},
         )
     )

@@ -10,9 +10,20 @@ from kumiai.api.v2 import (
     projects,
     sessions,
     skills,
+    tasks,
 )
 
 routers: Routers = [
     ("/api/v2", module.router)
-    for module in (profile, characters, skills, projects, sessions, conversation, activity, mcp)
+    for module in (
+        profile,
+        characters,
+        skills,
+        projects,
+        tasks,
+        sessions,
+        conversation,
+        activity,
+        mcp,
+    )
 ]

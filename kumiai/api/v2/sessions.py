@@ -29,7 +29,8 @@ async def create_session(data: SessionCreate, container: ContainerDep) -> Envelo
     """Create a session, ready (`idle`).
 
     A PM session needs a project without a PM (it becomes that PM); a specialist needs a
-    project whose team or PM includes its character.
+    project whose team or PM includes its character. `task_id` must name a live task of
+    `project_id` (422 naming `task_id` otherwise); it cannot be changed afterwards.
     """
     return Envelope(data=await container.sessions.create(data))
 
@@ -43,10 +44,15 @@ async def list_sessions(
     status: SessionStatus | None = None,
     session_type: SessionType | None = None,
     character_id: UUID | None = None,
+    task_id: Annotated[UUID | None, Query(description="Only sessions bound to this task.")] = None,
 ) -> ListEnvelope[SessionView]:
     """Live sessions, oldest first, optionally filtered."""
     filters = SessionFilter(
-        project_id=project_id, status=status, session_type=session_type, character_id=character_id
+        project_id=project_id,
+        status=status,
+        session_type=session_type,
+        character_id=character_id,
+        task_id=task_id,
     )
     sessions = await container.sessions.list_sessions(page, filters)
     return list_envelope(sessions, SessionView.model_validate)

@@ -34,6 +34,7 @@ class SessionView(View):
     status: SessionStatus
     character_id: UUID | None
     project_id: UUID | None
+    task_id: UUID | None = Field(description="The task the session works on, set at creation.")
     context: dict[str, Any]
     description: str | None = Field(
         description="``context.description``, else ``context.task_description``."
@@ -59,6 +60,10 @@ class SessionCreate(BaseModel):
     session_type: SessionType
     character_id: CharacterRef | None = Field(default=None, description="UUID or slug.")
     project_id: UUID | None = None
+    task_id: UUID | None = Field(
+        default=None,
+        description="A live task of `project_id`; the binding never changes afterwards.",
+    )
     context: SessionContext = Field(default_factory=dict)
 
 

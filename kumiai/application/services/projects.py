@@ -29,6 +29,7 @@ from kumiai.application.services.sessions import (
     retire_session,
     stop_if_live,
 )
+from kumiai.application.services.tasks import retire_task
 from kumiai.core.exceptions import ConflictError, NotFoundError, ValidationError
 from kumiai.domain.entities import Character, Project, Session
 from kumiai.domain.repositories import Page, PageRequest
@@ -138,12 +139,15 @@ class ProjectService:
         return view
 
     async def delete(self, project_id: UUID) -> None:
-        """Soft-delete the project and all its sessions (stopping the live ones)."""
+        """Soft-delete the project, its tasks and its sessions (stopping the live ones)."""
         await self._stop_runs(project_id, drop_queues=True)
         async with self._uow() as uow:
             project = await _require_project(uow, project_id, for_update=True)
             now = utcnow()
             project.soft_delete(now)
+            # Tasks first: a task deletion locks the task before its sessions.
+            for task in await uow.tasks.list_for_project(project.id, for_update=True):
+                await retire_task(uow, task, now)
             for session in await uow.sessions.list_for_project(project.id):
                 await retire_session(uow, session, now)
             await record_activity(uow, EventType.PROJECT_DELETED, project_id=project.id)

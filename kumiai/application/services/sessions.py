@@ -18,7 +18,7 @@ from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.common import record_activity, record_session_activity, utcnow
 from kumiai.application.services.runtime.context import WorkingDirectories
 from kumiai.core.exceptions import ConflictError, NotFoundError, ValidationError
-from kumiai.domain.entities import Character, Project, Session
+from kumiai.domain.entities import Character, Project, Session, Task
 from kumiai.domain.repositories import Page, PageRequest, SessionFilter
 from kumiai.domain.value_objects import EventType, SessionStatus, SessionType
 
@@ -39,12 +39,14 @@ class SessionService:
         async with self._uow() as uow:
             character = await _optional_character(uow, data.character_id)
             project = await _optional_project(uow, data.project_id)
+            task = await _optional_task(uow, data.task_id, project)
             self._check_context(data.context, project)
             session = Session.create(
                 data.session_type,
                 character_id=None if character is None else character.id,
                 project_id=None if project is None else project.id,
                 context=data.context,
+                task_id=None if task is None else task.id,
             )
             if project is not None:
                 _check_fits_project(session, project)
@@ -206,6 +208,7 @@ async def open_session(uow: UnitOfWork, session: Session) -> None:
         session,
         session_type=session.session_type,
         character_id=session.character_id,
+        task_id=session.task_id,
     )
 
 
@@ -358,6 +361,35 @@ async def _optional_project(uow: UnitOfWork, project_id: UUID | None) -> Project
             details={"field": "project_id", "unknown": [str(project_id)]},
         )
     return project
+
+
+async def _optional_task(
+    uow: UnitOfWork, task_id: UUID | None, project: Project | None
+) -> Task | None:
+    """The live task a new session is bound to; it must be one of the session's project.
+
+    Share-locked, so the task cannot be deleted (which unbinds its sessions) before this
+    session is committed with it.
+    """
+    if task_id is None:
+        return None
+    if project is None:
+        raise ValidationError(
+            "a session bound to a task needs the task's project: give project_id",
+            details={"field": "task_id", "task_id": str(task_id)},
+        )
+    task = await uow.tasks.get_for_share(task_id)
+    if task is None:
+        raise ValidationError(
+            f"unknown task: {task_id} (it does not exist or was deleted)",
+            details={"field": "task_id", "unknown": [str(task_id)]},
+        )
+    if task.project_id != project.id:
+        raise ValidationError(
+            f"task {task_id} belongs to another project than {project.id}",
+            details={"field": "task_id", "task_id": str(task_id), "project_id": str(project.id)},
+        )
+    return task
 
 
 def _check_fits_project(session: Session, project: Project) -> None:

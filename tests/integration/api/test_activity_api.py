@@ -69,7 +69,7 @@ async def test_session_use_cases_are_logged(client: httpx.AsyncClient) -> None:
     assert events == [
         ("session_resumed", {"status": "idle"}),
         ("session_cancelled", {"status": "cancelled"}),
-        ("session_created", {"session_type": "assistant", "character_id": None}),
+        ("session_created", {"session_type": "assistant", "character_id": None, "task_id": None}),
     ]
 
 
