@@ -219,7 +219,7 @@ async def test_any_status_may_follow_any_other(
         ({"name": None}, "name"),
         ({"name": " "}, "name"),
         ({"name": "y" * 256}, "name"),
-        ({"project_id": str(uuid.uuid4())}, "project_id"),
+        ({"project_id": "4f9c2d1e-0000-4000-8000-000000000404"}, "project_id"),
     ],
 )
 async def test_a_bad_patch_is_a_422_and_changes_nothing(

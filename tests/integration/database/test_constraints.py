@@ -222,6 +222,15 @@ async def _task(connection: AsyncConnection, project: object, name: str = "Ship 
     )
 
 
+async def _bind_session(connection: AsyncConnection, project: object, task: object) -> None:
+    await connection.execute(
+        sa.text(
+            "INSERT INTO sessions (session_type, project_id, task_id) VALUES ('assistant', :p, :t)"
+        ),
+        {"p": project, "t": task},
+    )
+
+
 async def test_a_task_name_is_not_blank_and_at_most_255_characters(
     connection: AsyncConnection,
 ) -> None:
@@ -270,7 +279,7 @@ async def test_a_session_can_only_be_bound_to_a_task_of_its_own_project(
         "ck_sessions_task_needs_project",
         t=their_task,
     )
-    await connection.execute(sa.text(insert), {"p": theirs, "t": their_task})
+    await _bind_session(connection, theirs, their_task)
 
 
 async def test_a_bound_task_cannot_be_removed_under_its_session(
@@ -278,12 +287,7 @@ async def test_a_bound_task_cannot_be_removed_under_its_session(
 ) -> None:
     project = await _project(connection)
     task = await _task(connection, project)
-    await connection.execute(
-        sa.text(
-            "INSERT INTO sessions (session_type, project_id, task_id) VALUES ('assistant', :p, :t)"
-        ),
-        {"p": project, "t": task},
-    )
+    await _bind_session(connection, project, task)
     await _rejects(
         connection,
         "DELETE FROM tasks WHERE id = :t",
@@ -298,12 +302,7 @@ async def test_removing_a_project_removes_its_tasks_and_their_bound_sessions(
 ) -> None:
     project = await _project(connection)
     task = await _task(connection, project)
-    await connection.execute(
-        sa.text(
-            "INSERT INTO sessions (session_type, project_id, task_id) VALUES ('assistant', :p, :t)"
-        ),
-        {"p": project, "t": task},
-    )
+    await _bind_session(connection, project, task)
     await connection.execute(sa.text("DELETE FROM projects WHERE id = :p"), {"p": project})
     left = await connection.scalar(
         sa.text(

@@ -190,7 +190,16 @@ async def test_database_enum_types_hold_the_domain_values_in_order(
         assert list(labels) == [member.value for member in enum]
 
 
-async def _event_labels_and_rows(engine: AsyncEngine) -> tuple[set[str], int]:
+async def _downgrade_with_events(
+    engine: AsyncEngine, event_types: tuple[str, ...], revision: str
+) -> tuple[set[str], int]:
+    """Upgrade, log one activity row of each type, downgrade to ``revision``; the event
+    types left and how many rows are left."""
+    await _migrate(engine, "up", "head")
+    values = ", ".join(f"('{event_type}')" for event_type in event_types)
+    async with engine.begin() as connection:
+        await connection.execute(sa.text(f"INSERT INTO activity_logs (event_type) VALUES {values}"))
+    await _migrate(engine, "down", revision)
     async with engine.connect() as connection:
         labels = set(
             (
@@ -209,13 +218,9 @@ async def _event_labels_and_rows(engine: AsyncEngine) -> tuple[set[str], int]:
 async def test_downgrading_0002_removes_the_session_updated_event_and_its_rows(
     empty_database: AsyncEngine,
 ) -> None:
-    await _migrate(empty_database, "up", "head")
-    async with empty_database.begin() as connection:
-        await connection.execute(
-            sa.text("INSERT INTO activity_logs (event_type) VALUES ('session_updated')")
-        )
-    await _migrate(empty_database, "down", "0001_initial_schema")
-    labels, remaining = await _event_labels_and_rows(empty_database)
+    labels, remaining = await _downgrade_with_events(
+        empty_database, ("session_updated",), "0001_initial_schema"
+    )
     assert "session_updated" not in labels
     assert remaining == 0
 
@@ -223,16 +228,11 @@ async def test_downgrading_0002_removes_the_session_updated_event_and_its_rows(
 async def test_downgrading_0005_removes_tasks_their_events_and_the_session_binding(
     empty_database: AsyncEngine,
 ) -> None:
-    await _migrate(empty_database, "up", "head")
-    async with empty_database.begin() as connection:
-        await connection.execute(
-            sa.text(
-                "INSERT INTO activity_logs (event_type) "
-                "VALUES ('task_created'), ('task_deleted'), ('session_updated')"
-            )
-        )
-    await _migrate(empty_database, "down", "0004_check_constraint_names")
-    labels, remaining = await _event_labels_and_rows(empty_database)
+    labels, remaining = await _downgrade_with_events(
+        empty_database,
+        ("task_created", "task_deleted", "session_updated"),
+        "0004_check_constraint_names",
+    )
     tables, types, _ = await _schema_objects(empty_database)
     async with empty_database.connect() as connection:
         session_columns = await connection.run_sync(

@@ -45,6 +45,15 @@ async def _spawn(client: httpx.AsyncClient, project: JSON, task_id: str | None) 
     return await client.post("/api/v1/sessions", json=body)
 
 
+async def _assert_not_found(
+    client: httpx.AsyncClient, url: str, calls: tuple[tuple[str, JSON], ...]
+) -> None:
+    for method, kwargs in calls:
+        response = await client.request(method, url, **kwargs)
+        assert response.status_code == 404, method
+        assert "not found" in _detail(response)
+
+
 def _detail(response: httpx.Response) -> str:
     body = response.json()
     assert set(body) == {"detail"}
@@ -82,14 +91,12 @@ async def test_a_bad_or_blank_name_is_a_422_with_a_detail(
     assert "name" in _detail(response)
 
 
-@pytest.mark.parametrize("project_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize("project_id", ["4f9c2d1e-0000-4000-8000-000000000404", "not-a-uuid"])
 async def test_an_unknown_project_is_a_404_that_says_not_found(
     client: httpx.AsyncClient, project_id: str
 ) -> None:
-    for method, kwargs in (("POST", {"json": {"name": "A"}}), ("GET", {})):
-        response = await client.request(method, f"/api/v1/projects/{project_id}/tasks", **kwargs)
-        assert response.status_code == 404
-        assert "not found" in _detail(response)
+    calls: tuple[tuple[str, JSON], ...] = (("POST", {"json": {"name": "A"}}), ("GET", {}))
+    await _assert_not_found(client, f"/api/v1/projects/{project_id}/tasks", calls)
 
 
 async def test_the_board_lists_tasks_oldest_first_without_deleted_ones(
@@ -141,11 +148,12 @@ async def test_an_unknown_status_or_blank_name_is_a_422_not_a_500(
 
 
 async def test_unknown_tasks_are_a_404_that_says_not_found(client: httpx.AsyncClient) -> None:
-    unknown = str(uuid.uuid4())
-    for method, kwargs in (("GET", {}), ("PATCH", {"json": {"status": "done"}}), ("DELETE", {})):
-        response = await client.request(method, f"/api/v1/tasks/{unknown}", **kwargs)
-        assert response.status_code == 404
-        assert "not found" in _detail(response)
+    calls: tuple[tuple[str, JSON], ...] = (
+        ("GET", {}),
+        ("PATCH", {"json": {"status": "done"}}),
+        ("DELETE", {}),
+    )
+    await _assert_not_found(client, f"/api/v1/tasks/{uuid.uuid4()}", calls)
 
 
 async def test_every_session_shape_carries_its_task(

@@ -10,9 +10,10 @@ from kumiai.domain.value_objects import TaskStatus
 from kumiai.infrastructure.database.repositories.base import SqlRepository
 from kumiai.infrastructure.database.tables import tasks
 
-ROW_ID = sa.bindparam("row_id")
 # populate_existing: a locked read must see the row as it is now, not as first loaded.
-_LIVE_BY_ID = sa.select(Task).where(tasks.c.id == ROW_ID, tasks.c.deleted_at.is_(None))
+_LIVE_BY_ID = sa.select(Task).where(
+    tasks.c.id == sa.bindparam("row_id"), tasks.c.deleted_at.is_(None)
+)
 LIVE_BY_ID_IF_FREE = _LIVE_BY_ID.with_for_update(skip_locked=True).execution_options(
     populate_existing=True
 )

@@ -23,38 +23,6 @@ depends_on: str | Sequence[str] | None = None
 # Frozen copies of the values as they were when this revision was written.
 TASK_STATUSES = ("open", "in_progress", "done", "archived")
 NEW_EVENT_TYPES = ("task_created", "task_updated", "task_deleted")
-# activity_event_type before this revision (0001's values and 0002's session_updated):
-# PostgreSQL cannot drop one enum value, so the downgrade rebuilds the type from this list.
-PREVIOUS_EVENT_TYPES = (
-    "session_created",
-    "session_started",
-    "session_completed",
-    "session_failed",
-    "session_cancelled",
-    "session_resumed",
-    "session_deleted",
-    "session_reset",
-    "message_sent",
-    "tool_executed",
-    "project_created",
-    "project_updated",
-    "project_archived",
-    "project_unarchived",
-    "project_deleted",
-    "pm_assigned",
-    "pm_removed",
-    "character_created",
-    "character_updated",
-    "character_deleted",
-    "skill_created",
-    "skill_updated",
-    "skill_deleted",
-    "profile_updated",
-    "import_completed",
-    "import_undone",
-    "session_updated",
-)
-
 LIVE = sa.text("deleted_at IS NULL")
 NOW = sa.text("clock_timestamp()")
 
@@ -126,12 +94,24 @@ def upgrade() -> None:
         op.execute(f"ALTER TYPE activity_event_type ADD VALUE IF NOT EXISTS '{value}'")
 
 
+def _event_types_before() -> list[str]:
+    """activity_event_type's values without this revision's, in their order."""
+    labels = op.get_bind().execute(
+        sa.text(
+            "SELECT enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid "
+            "WHERE t.typname = 'activity_event_type' ORDER BY e.enumsortorder"
+        )
+    )
+    return [label for label in labels.scalars() if label not in NEW_EVENT_TYPES]
+
+
 def downgrade() -> None:
     new_values = ", ".join(f"'{value}'" for value in NEW_EVENT_TYPES)
     # Compared as text: a value added in this transaction may not be used as an enum yet.
     op.execute(f"DELETE FROM activity_logs WHERE event_type::text IN ({new_values})")
+    # PostgreSQL cannot drop one enum value: the type is rebuilt without them.
+    values = ", ".join(f"'{value}'" for value in _event_types_before())
     op.execute("ALTER TYPE activity_event_type RENAME TO activity_event_type_0005")
-    values = ", ".join(f"'{value}'" for value in PREVIOUS_EVENT_TYPES)
     op.execute(f"CREATE TYPE activity_event_type AS ENUM ({values})")
     op.execute(
         "ALTER TABLE activity_logs ALTER COLUMN event_type TYPE activity_event_type "
