@@ -18,6 +18,7 @@ from typing import Any
 from kumiai.domain.value_objects.event_type import EventType
 from kumiai.domain.value_objects.session_status import SessionStatus
 from kumiai.domain.value_objects.session_type import SessionType
+from kumiai.domain.value_objects.task_status import TaskStatus
 
 # Ids derived from non-UUID v1 ids are uuid5s in this namespace, so a re-run derives the
 # same ids and stays idempotent.
@@ -38,6 +39,76 @@ RUNNING_STATUSES = frozenset({"working", "thinking", "waiting"})
 INTERRUPTED_BY_MIGRATION = "interrupted by migration"
 
 SESSION_TYPES: dict[str, SessionType] = {member.value: member for member in SessionType}
+TASK_STATUSES: dict[str, TaskStatus] = {member.value: member for member in TaskStatus}
+UNTITLED_TASK = "Untitled task"
+
+# The columns of each v1 table the importer reads (2026-01 schema, and what the 2026-03
+# one added: tasks, sessions.task_id). A column of a known table that is not listed here
+# is reported as not imported; its values stay in export.json. session_files rows are
+# carried whole into their session's context, so that table has no such list.
+KNOWN_COLUMNS: dict[str, frozenset[str]] = {
+    "projects": frozenset(
+        {
+            "id",
+            "name",
+            "description",
+            "pm_agent_id",
+            "pm_session_id",
+            "team_member_ids",
+            "path",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+        }
+    ),
+    "tasks": frozenset(
+        {
+            "id",
+            "project_id",
+            "name",
+            "description",
+            "status",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+        }
+    ),
+    "sessions": frozenset(
+        {
+            "id",
+            "agent_id",
+            "project_id",
+            "task_id",
+            "session_type",
+            "status",
+            "claude_session_id",
+            "context",
+            "error_message",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+        }
+    ),
+    "messages": frozenset(
+        {
+            "id",
+            "session_id",
+            "role",
+            "content",
+            "tool_use_id",
+            "sequence",
+            "metadata",
+            "created_at",
+            "agent_id",
+            "agent_name",
+            "from_instance_id",
+            "response_id",
+        }
+    ),
+    "activity_logs": frozenset({"id", "session_id", "event_type", "event_data", "created_at"}),
+    "user_profiles": frozenset({"id", "settings", "created_at", "updated_at"}),
+    "alembic_version": frozenset({"version_num"}),
+}
 TEXT_ROLES = frozenset({"user", "assistant", "system"})
 TOOL_ROLE = "tool"
 TOOL_RESULT_ROLE = "tool_result"

@@ -56,6 +56,7 @@ STAGES = 5
 RECORDED_TABLES = (
     "activity_logs",
     "sessions",
+    "tasks",
     "projects",
     "characters",
     "skills",

@@ -39,6 +39,7 @@ class ImportPlan:
     characters: list[Row] = field(default_factory=list)
     skills: list[Row] = field(default_factory=list)
     projects: list[Row] = field(default_factory=list)
+    tasks: list[Row] = field(default_factory=list)
     # Applied after the sessions exist: the projects -> sessions FK is not deferrable.
     pm_links: dict[UUID, tuple[UUID, UUID]] = field(default_factory=dict)
     sessions: list[Row] = field(default_factory=list)

@@ -21,6 +21,7 @@ REPORT_FORMAT = "kumiai-v1-import-report"
 ROW_TABLES = frozenset(
     {
         "projects",
+        "tasks",
         "sessions",
         "messages",
         "activity_logs",

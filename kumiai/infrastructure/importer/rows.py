@@ -17,6 +17,7 @@ from kumiai.infrastructure.importer.legacy import (
     parse_timestamp,
     stable_uuid,
 )
+from kumiai.infrastructure.importer.plan import Row
 from kumiai.infrastructure.importer.report import Action, ImportReport
 
 
@@ -124,6 +125,17 @@ class RowReader:
             return None
         # An unreadable deletion time still means "deleted".
         return self.timestamp(table, key, raw, column, self.now)
+
+
+def find_planned(
+    raw_id: object, kind: str, by_raw: dict[str, Row], by_id: dict[uuid.UUID, Row]
+) -> Row | None:
+    """A planned row by its raw v1 id, or by the UUID that id normalises to."""
+    found = by_raw.get("" if raw_id is None else str(raw_id))
+    if found is not None:
+        return found
+    row_id = stable_uuid(raw_id, kind)
+    return by_id.get(row_id) if row_id is not None else None
 
 
 def _preview(raw: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ AGENTS_DIR = "agents"
 SKILLS_DIR = "skills"
 KNOWN_TABLES = (
     "projects",
+    "tasks",
     "sessions",
     "messages",
     "activity_logs",

@@ -9,7 +9,7 @@ has the full mapping table.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ from kumiai.infrastructure.filesystem.home import HomeLayout
 from kumiai.infrastructure.importer.definitions import DefinitionPlanner
 from kumiai.infrastructure.importer.legacy import (
     INTERRUPTED_BY_MIGRATION,
+    KNOWN_COLUMNS,
     RUNNING_STATUSES,
     SESSION_TYPES,
     STATUSES,
@@ -38,8 +39,9 @@ from kumiai.infrastructure.importer.legacy import (
 from kumiai.infrastructure.importer.messages import MessagePlanner, message_order_key
 from kumiai.infrastructure.importer.plan import ImportPlan, Row
 from kumiai.infrastructure.importer.report import Action, ImportReport
-from kumiai.infrastructure.importer.rows import RowReader
+from kumiai.infrastructure.importer.rows import RowReader, find_planned
 from kumiai.infrastructure.importer.sqlite_export import KNOWN_TABLES, V1Export
+from kumiai.infrastructure.importer.tasks import TaskPlanner
 
 UNTITLED_PROJECT = "Untitled project"
 
@@ -68,6 +70,7 @@ class PlanBuilder:
         self._sessions: dict[str, Row] = {}  # raw v1 id -> row
         self._session_ids: dict[uuid.UUID, Row] = {}
         self._seen: dict[str, set[uuid.UUID]] = defaultdict(set)  # ids given out per table
+        self._tasks = TaskPlanner(self._plan, report, self._read, self._seen["tasks"])
         self._agent_names = _agent_names(export.rows("messages"))
 
     def build(self) -> ImportPlan:
@@ -75,6 +78,7 @@ class PlanBuilder:
         self._definitions.add_skills(self._export.skills)
         self._definitions.add_characters(self._export.agents)
         self._add_projects()
+        self._add_tasks()
         self._add_sessions()
         self._add_messages()
         self._add_session_files()
@@ -82,6 +86,7 @@ class PlanBuilder:
         self._add_activity()
         self._add_profile()
         self._report_other_tables()
+        self._report_unknown_columns()
         return self._plan
 
     # ------------------------------------------------------------ stage 1 problems
@@ -172,6 +177,17 @@ class PlanBuilder:
                 team.append(character)
         return team
 
+    # ------------------------------------------------------------ tasks
+
+    def _add_tasks(self) -> None:
+        rows = self._export.rows("tasks")
+        self._report.counts["tasks"].source = len(rows)
+        for raw in sorted(rows, key=_creation_key):
+            project = find_planned(
+                raw.get("project_id"), "projects", self._projects, self._project_ids
+            )
+            self._tasks.add(raw, project)
+
     # ------------------------------------------------------------ sessions
 
     def _add_sessions(self) -> None:
@@ -191,10 +207,12 @@ class PlanBuilder:
         context = self._read.json_object("sessions", key, "context", raw.get("context"))
         status, error_message = self._status(key, raw, context)
         created = self._read.timestamp("sessions", key, raw, "created_at", self._now)
+        project_id = self._session_project(key, raw, context)
         row: Row = {
             "id": session_id,
             "character_id": self._character_for(raw.get("agent_id"), f"session {key}"),
-            "project_id": self._session_project(key, raw, context),
+            "project_id": project_id,
+            "task_id": self._tasks.binding(key, raw.get("task_id"), project_id, context),
             "session_type": self._session_type(key, raw, context),
             "status": status,
             "claude_session_id": as_text(raw.get("claude_session_id")),
@@ -253,7 +271,7 @@ class PlanBuilder:
         project_raw = raw.get("project_id")
         if project_raw is None or project_raw == "":
             return None
-        project = _find(project_raw, "projects", self._projects, self._project_ids)
+        project = find_planned(project_raw, "projects", self._projects, self._project_ids)
         if project is not None:
             return uuid.UUID(str(project["id"]))
         context["v1_project_id"] = str(project_raw)
@@ -305,6 +323,7 @@ class PlanBuilder:
             "id": session_id,
             "character_id": None,
             "project_id": None,
+            "task_id": None,
             "session_type": SessionType.ASSISTANT,
             "status": SessionStatus.COMPLETED,
             "claude_session_id": None,
@@ -336,7 +355,7 @@ class PlanBuilder:
         return row
 
     def _session_of(self, raw_id: object, referenced_by: str) -> Row:
-        found = _find(raw_id, "sessions", self._sessions, self._session_ids)
+        found = find_planned(raw_id, "sessions", self._sessions, self._session_ids)
         return found or self._placeholder_session(
             "" if raw_id is None else str(raw_id), referenced_by
         )
@@ -528,6 +547,31 @@ class PlanBuilder:
                 )
                 self._report.counts[table].not_imported = len(rows)
 
+    def _report_unknown_columns(self) -> None:
+        """A column the importer does not read is named in the report, never dropped
+        silently (its values are in export.json)."""
+        for table, known in KNOWN_COLUMNS.items():
+            rows = self._export.rows(table)
+            columns = dict.fromkeys(column for row in rows for column in row)
+            for column in columns:
+                if column in known:
+                    continue
+                filled = sum(1 for row in rows if row.get(column) not in (None, ""))
+                self._report.add(
+                    f"{table}.{column}",
+                    None,
+                    Action.SKIPPED,
+                    f"unknown column {column!r} of {table} ({filled} of {len(rows)} rows have "
+                    "a value): not imported (kept in export.json)",
+                    values=_value_counts(rows, column),
+                )
+
+
+def _value_counts(rows: list[dict[str, Any]], column: str, most: int = 10) -> dict[str, int]:
+    """How often the column's most common values occur, for the report."""
+    counts = Counter(as_text(row.get(column)) or "" for row in rows)
+    return dict(counts.most_common(most))
+
 
 def profile_settings(v1_settings: dict[str, Any]) -> dict[str, Any]:
     """v1 ``onboarding_*`` keys become v2's ``onboarding`` section; other keys are kept
@@ -561,14 +605,3 @@ def _creation_key(raw: dict[str, Any]) -> tuple[datetime, str]:
 def _content_text(content: object) -> str:
     # The same normalisation the message planner applies: NULL -> '' and no NUL chars.
     return clean_text(as_text(content) or "")
-
-
-def _find(
-    raw_id: object, kind: str, by_raw: dict[str, Row], by_id: dict[uuid.UUID, Row]
-) -> Row | None:
-    """A planned row by its raw v1 id, or by the UUID that id normalises to."""
-    found = by_raw.get("" if raw_id is None else str(raw_id))
-    if found is not None:
-        return found
-    row_id = stable_uuid(raw_id, kind)
-    return by_id.get(row_id) if row_id is not None else None

@@ -5,7 +5,7 @@ it wrote. Undo deletes those rows in one transaction (messages go with their ses
 restores a profile the import merged into, writes an ``import_undone`` row and then
 removes the folders. Rows the import only updated keep their new values. A created row
 that v2 data now depends on is kept and reported: a project that holds sessions created
-after the import, or a character such a session uses.
+after the import, or a character or a task such a session uses.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from kumiai.infrastructure.database.tables import (
     projects,
     sessions,
     skills,
+    tasks,
     user_profiles,
 )
 from kumiai.infrastructure.importer.errors import UnknownImportError
@@ -68,6 +69,8 @@ async def _undo_rows(connection: AsyncConnection, import_id: str) -> tuple[UndoR
     created = {table: [uuid.UUID(value) for value in ids] for table, ids in data["created"].items()}
     await _delete(connection, activity_logs, created.get("activity_logs", []), result)
     await _delete(connection, sessions, created.get("sessions", []), result)
+    kept_tasks = await _tasks_in_use(connection, created.get("tasks", []))
+    await _delete(connection, tasks, _without(created.get("tasks", []), kept_tasks), result)
     kept_projects = await _projects_in_use(connection, created.get("projects", []))
     await _delete(
         connection, projects, _without(created.get("projects", []), kept_projects), result
@@ -81,6 +84,7 @@ async def _undo_rows(connection: AsyncConnection, import_id: str) -> tuple[UndoR
     await _close_orphaned_pm_links(connection, kept_projects)
     result.kept = {
         "projects": sorted(str(row_id) for row_id in kept_projects),
+        "tasks": sorted(str(row_id) for row_id in kept_tasks),
         "characters": sorted(str(row_id) for row_id in kept_characters),
     }
     kept_slugs = await _slugs(connection, kept_characters)
@@ -123,6 +127,12 @@ async def _delete(
 async def _projects_in_use(connection: AsyncConnection, ids: list[uuid.UUID]) -> set[uuid.UUID]:
     """Imported projects that still hold sessions; the imported ones are gone by now."""
     query = sa.select(sessions.c.project_id).where(sessions.c.project_id == sa.any_(uuid_list(ids)))
+    return set((await connection.execute(query)).scalars().all())
+
+
+async def _tasks_in_use(connection: AsyncConnection, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Imported tasks that sessions created after the import are bound to."""
+    query = sa.select(sessions.c.task_id).where(sessions.c.task_id == sa.any_(uuid_list(ids)))
     return set((await connection.execute(query)).scalars().all())
 
 

@@ -8,7 +8,9 @@ The checks run inside the import's transaction over exactly the rows it wrote:
   contents concatenated in v1 order ``(sequence, created_at, id)``; and the same over
   all written sessions ordered by session id (the manifest's ``content_checksum``);
 - every tool result answers an earlier tool call of its session;
-- the session files carried in ``context["v1_files"]`` are all there.
+- the session files carried in ``context["v1_files"]`` are all there;
+- every written task holds the planned values (a checksum over them is reported), and
+  every written session is bound to the planned task, or to none.
 
 Any difference is returned as a line of text; the pipeline then rolls back.
 """
@@ -24,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kumiai.domain.value_objects.message_role import MessageRole
-from kumiai.infrastructure.database.tables import messages, metadata, sessions
+from kumiai.infrastructure.database.tables import messages, metadata, sessions, tasks
 from kumiai.infrastructure.importer.plan import ImportPlan
 from kumiai.infrastructure.importer.report import ImportReport
 from kumiai.infrastructure.importer.writer import Written, uuid_list
@@ -33,6 +35,7 @@ ACCOUNTED_TABLES = (
     "characters",
     "skills",
     "projects",
+    "tasks",
     "sessions",
     "messages",
     "session_files",
@@ -67,12 +70,17 @@ async def validate_import(
         )
     differences += await _unpaired_tool_results(connection, session_ids)
     differences += await _session_file_differences(connection, plan, session_ids)
+    task_differences, tasks_sha256 = await _task_differences(connection, plan, written)
+    differences += task_differences
+    differences += await _binding_differences(connection, plan, session_ids)
     report.validation = {
         "ok": not differences,
         "sessions": len(session_ids),
         "messages": sum(digest.count for digest in actual.values()),
         "content_sha256": actual_total.hexdigest(),
         "per_session": {str(key): digest.sha256.hexdigest() for key, digest in actual.items()},
+        "tasks": len(written.ids("tasks")),
+        "tasks_sha256": tasks_sha256,
         "differences": differences,
     }
     return differences
@@ -203,3 +211,53 @@ async def _session_file_differences(
     if found != expected:
         return [f"session files: {expected} expected in session contexts, {found} found"]
     return []
+
+
+_TASK_COLUMNS = ("id", "project_id", "name", "description", "status", "deleted_at")
+
+
+def _task_line(values: tuple[object, ...]) -> str:
+    """One task as checksummed text: its columns, with ``deleted_at`` as deleted or not."""
+    *columns, deleted_at = values
+    return "\x1f".join([*(str(value) for value in columns), str(deleted_at is not None)])
+
+
+async def _task_differences(
+    connection: AsyncConnection, plan: ImportPlan, written: Written
+) -> tuple[list[str], str]:
+    """The written tasks against the plan; and the sha256 over them, in id order."""
+    ids = set(written.ids("tasks"))
+    planned = {
+        row["id"]: _task_line(tuple(row[column] for column in _TASK_COLUMNS))
+        for row in plan.tasks
+        if row["id"] in ids
+    }
+    query = sa.select(*(tasks.c[column] for column in _TASK_COLUMNS)).where(
+        tasks.c.id == sa.any_(uuid_list(ids))
+    )
+    found = {row.id: _task_line(tuple(row)) for row in await connection.execute(query)}
+    differences = [
+        f"task {task_id}: the database does not hold the planned values"
+        for task_id in sorted(ids)
+        if found.get(task_id) != planned.get(task_id)
+    ]
+    digest = hashlib.sha256()
+    for task_id in sorted(found):
+        digest.update(found[task_id].encode("utf-8") + b"\n")
+    return differences, digest.hexdigest()
+
+
+async def _binding_differences(
+    connection: AsyncConnection, plan: ImportPlan, session_ids: list[uuid.UUID]
+) -> list[str]:
+    wanted = set(session_ids)
+    planned = {row["id"]: row["task_id"] for row in plan.sessions if row["id"] in wanted}
+    query = sa.select(sessions.c.id, sessions.c.task_id).where(
+        sessions.c.id == sa.any_(uuid_list(session_ids))
+    )
+    found = {row.id: row.task_id for row in await connection.execute(query)}
+    return [
+        f"session {session_id}: bound to task {found.get(session_id)}, planned {task_id}"
+        for session_id, task_id in sorted(planned.items())
+        if found.get(session_id) != task_id
+    ]

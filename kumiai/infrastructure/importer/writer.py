@@ -27,6 +27,7 @@ from kumiai.infrastructure.database.tables import (
     projects,
     sessions,
     skills,
+    tasks,
     user_profiles,
 )
 from kumiai.infrastructure.filesystem.home import HomeLayout
@@ -96,6 +97,9 @@ class PlanWriter:
         await self._write_definitions(skills, "skills", "skill", self._plan.skills)
         self._point_at_existing_characters()
         await self._write_projects()
+        # A task never moves to another project, whatever the v1 row says now.
+        await self._write_rows(tasks, "tasks", self._plan.tasks, frozen=("project_id",))
+        await self._unbind_tasks_gone_in_v2()
         await self._write_rows(sessions, "sessions", self._plan.sessions)
         self._count_session_files()
         await self._write_messages()
@@ -224,6 +228,29 @@ class PlanWriter:
         await self._db.execute(statement, links)
 
     # ------------------------------------------------------------ sessions and messages
+
+    async def _unbind_tasks_gone_in_v2(self) -> None:
+        """A task imported earlier may have been deleted in v2 since: a session is never
+        written pointing at a task that is not live."""
+        wanted = {row["task_id"] for row in self._plan.sessions if row["task_id"] is not None}
+        query = sa.select(tasks.c.id, tasks.c.project_id).where(
+            tasks.c.id == sa.any_(uuid_list(wanted)), tasks.c.deleted_at.is_(None)
+        )
+        live = {task_id: project_id for task_id, project_id in await self._db.execute(query)}
+        for row in self._plan.sessions:
+            task_id = row["task_id"]
+            if task_id is None or live.get(task_id) == row["project_id"]:
+                continue
+            row["task_id"] = None
+            row["context"]["v1_task_id"] = str(task_id)
+            self._report.add(
+                "sessions",
+                row["id"],
+                Action.REPAIRED,
+                f"task {task_id} is no longer a live task of the session's project in v2: "
+                "imported without a task",
+                v1_task_id=str(task_id),
+            )
 
     def _count_session_files(self) -> None:
         counts = self._report.counts["session_files"]
@@ -414,12 +441,14 @@ class PlanWriter:
 
     # ------------------------------------------------------------ generic rows
 
-    async def _write_rows(self, table: sa.Table, name: str, rows: list[Row]) -> None:
+    async def _write_rows(
+        self, table: sa.Table, name: str, rows: list[Row], *, frozen: Sequence[str] = ()
+    ) -> None:
         query = sa.select(table.c.id).where(table.c.id == sa.any_(uuid_list(r["id"] for r in rows)))
         existing = set((await self._db.execute(query)).scalars().all())
         to_insert, to_update = self._split(rows, name, existing)
         await self._insert(table, name, to_insert)
-        await self._upsert(table, name, to_update, key="id")
+        await self._upsert(table, name, to_update, key="id", frozen=frozen)
 
     def _split(
         self, rows: list[Row], name: str, existing: set[uuid.UUID]
@@ -437,14 +466,17 @@ class PlanWriter:
         self._written.inserted[name].extend(row["id"] for row in rows)
         self._report.counts[name].inserted += len(rows)
 
-    async def _upsert(self, table: sa.Table, name: str, rows: list[Row], *, key: str) -> None:
+    async def _upsert(
+        self, table: sa.Table, name: str, rows: list[Row], *, key: str, frozen: Sequence[str] = ()
+    ) -> None:
+        """Overwrite existing rows, except ``id``, ``created_at``, ``key`` and ``frozen``."""
         if not rows:
             return
         statement = pg.insert(table)
-        frozen = {"id", "created_at", key}
+        kept = {"id", "created_at", key, *frozen}
         statement = statement.on_conflict_do_update(
             index_elements=[table.c[key]],
-            set_={column: statement.excluded[column] for column in rows[0] if column not in frozen},
+            set_={column: statement.excluded[column] for column in rows[0] if column not in kept},
         )
         for start in range(0, len(rows), CHUNK_ROWS):
             await self._db.execute(statement, rows[start : start + CHUNK_ROWS])
