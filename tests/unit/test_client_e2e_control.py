@@ -98,6 +98,19 @@ async def test_requests_report_the_agents_tools_and_last_message_and_unscripted_
     ]
 
 
+async def test_waiting_answers_the_requests_since_the_one_asked_for(
+    controller: Controller, client: AsyncAnthropic
+) -> None:
+    controller.handle({"op": "enqueue", "replies": [{"text": "A"}, {"text": "B"}]})
+    await _ask(client, "One")
+    await _ask(client, "Two")
+
+    answer = controller.handle({"op": "wait_requests", "count": 2, "timeout": 1, "since": 1})
+
+    assert answer["count"] == 2
+    assert [request["last_message"]["content"] for request in answer["requests"]] == ["Two"]
+
+
 def test_waiting_for_more_requests_than_came_answers_not_ok(controller: Controller) -> None:
     answer = controller.handle({"op": "wait_requests", "count": 1, "timeout": 0.05})
 

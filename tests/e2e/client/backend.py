@@ -121,7 +121,8 @@ class Controller:
         if op == "requests":
             return self._requests(int(command.get("since", 0)))
         if op == "wait_requests":
-            return self._wait(int(command["count"]), float(command.get("timeout", 10)))
+            count, timeout = int(command["count"]), float(command.get("timeout", 10))
+            return self._wait(count, timeout, int(command.get("since", 0)))
         return {"ok": False, "error": f"unknown op {op!r}"}
 
     def _agent_requests(self) -> list[RecordedRequest]:
@@ -131,15 +132,15 @@ class Controller:
             if request.path == "/v1/messages" and AGENT_PROMPT in json.dumps(request.system)
         ]
 
-    def _wait(self, count: int, timeout: float) -> dict[str, Any]:
+    def _wait(self, count: int, timeout: float, since: int) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while len(self._agent_requests()) < count:
             if time.monotonic() > deadline:
                 got = len(self._agent_requests())
                 error = f"expected {count} agent request(s) within {timeout}s, got {got}"
-                return {**self._requests(), "ok": False, "error": error}
+                return {**self._requests(since), "ok": False, "error": error}
             time.sleep(0.05)
-        return self._requests()
+        return self._requests(since)
 
     def _requests(self, since: int = 0) -> dict[str, Any]:
         every = [request for request in self._claude.requests if request.path == "/v1/messages"]

@@ -133,11 +133,12 @@ async function sessionAtRest(ctx, sessionId, timeoutMs = 15_000) {
   throw new Error(`session ${sessionId} is still ${status} after ${timeoutMs / 1000}s`);
 }
 
-/** The name of the project's first team member, as the spawn dialog lists it. */
+/** The name of the project's first team member other than its PM, as the client lists it. */
 async function teamMemberName(ctx) {
   const project = await apiJson(ctx, `/api/v1/projects/${ctx.state.projectId}`);
-  check(project.team_member_ids?.length, `the project has no team_member_ids: ${JSON.stringify(project).slice(0, 300)}`);
-  return (await apiJson(ctx, `/api/v1/agents/${project.team_member_ids[0]}`)).name;
+  const member = project.team_member_ids?.find((id) => id !== project.pm_agent_id);
+  check(member, `the project has no team member besides its PM: ${JSON.stringify(project).slice(0, 300)}`);
+  return (await apiJson(ctx, `/api/v1/agents/${member}`)).name;
 }
 
 function textOf(content) {
@@ -331,9 +332,9 @@ export const JOURNEYS = [
       const [skill] = await apiJson(ctx, '/api/v1/skills');
       check(skill, 'the team came with no skill');
       await openAssistantPage(ctx, '/agents');
-      await page.locator('main').getByText(member).first().waitFor({ timeout: 20_000 });
+      await page.getByText(member).first().waitFor({ timeout: 20_000 });
       await openAssistantPage(ctx, '/skills');
-      await page.locator('main').getByText(skill.name).first().waitFor({ timeout: 20_000 });
+      await page.getByText(skill.name).first().waitFor({ timeout: 20_000 });
     },
   },
   {
