@@ -96,7 +96,7 @@ export class CallRecorder {
   /** Sorts the calls. A stream the page closes after its answer began is fine. */
   summary() {
     for (const call of this.calls) {
-      if (call.error && this.corsBlocked.has(call.url) && !call.error.endsWith('(CORS)')) call.error += ' (CORS)';
+      if (call.error === 'net::ERR_FAILED' && this.corsBlocked.has(call.url)) call.error += ' (CORS)';
     }
     const failed = [];
     const expected = [];
