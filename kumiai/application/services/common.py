@@ -7,12 +7,27 @@ from typing import Any
 from uuid import UUID
 
 from kumiai.application.ports.unit_of_work import UnitOfWork
-from kumiai.domain.entities import ActivityEntry, Session
+from kumiai.core.exceptions import NotFoundError
+from kumiai.domain.entities import ActivityEntry, Project, Session
 from kumiai.domain.value_objects import EventType
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+async def require_project(
+    uow: UnitOfWork, project_id: UUID, *, for_update: bool = False
+) -> Project:
+    """The live project, row-locked when it is about to change (or be built on); 404
+    otherwise."""
+    repository = uow.projects
+    project = await (
+        repository.get_for_update(project_id) if for_update else repository.get(project_id)
+    )
+    if project is None:
+        raise NotFoundError("project", project_id)
+    return project
 
 
 async def record_activity(

@@ -17,7 +17,7 @@ from kumiai.application.dtos.projects import (
 from kumiai.application.ports.files import ProjectFiles
 from kumiai.application.ports.run_control import RunControl
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from kumiai.application.services.common import record_activity, utcnow
+from kumiai.application.services.common import record_activity, require_project, utcnow
 from kumiai.application.services.sessions import (
     clear_pm,
     make_pm,
@@ -80,7 +80,7 @@ class ProjectService:
 
     async def get(self, project_id: UUID) -> ProjectView:
         async with self._uow(read_only=True) as uow:
-            return ProjectView.of(await _require_project(uow, project_id))
+            return ProjectView.of(await require_project(uow, project_id))
 
     async def list_projects(
         self, page: PageRequest, *, archived: bool | None = None
@@ -99,7 +99,7 @@ class ProjectService:
     async def update(self, project_id: UUID, changes: ProjectUpdate) -> ProjectView:
         """Change only the fields present; ``description: null`` clears it."""
         async with self._uow() as uow:
-            project = await _require_project(uow, project_id, for_update=True)
+            project = await require_project(uow, project_id, for_update=True)
             await _apply_update(uow, project, changes)
             await uow.commit()
             return ProjectView.of(project)
@@ -110,7 +110,7 @@ class ProjectService:
         One transaction, so a refused PM leaves the other fields unchanged too.
         """
         async with self._uow() as uow:
-            project = await _require_project(uow, project_id, for_update=True)
+            project = await require_project(uow, project_id, for_update=True)
             if changes.path is not None and _normalise_path(changes.path) != project.path:
                 raise ValidationError(
                     "a project's folder cannot be changed",
@@ -142,7 +142,7 @@ class ProjectService:
         """Soft-delete the project, its tasks and its sessions (stopping the live ones)."""
         await self._stop_runs(project_id, drop_queues=True)
         async with self._uow() as uow:
-            project = await _require_project(uow, project_id, for_update=True)
+            project = await require_project(uow, project_id, for_update=True)
             now = utcnow()
             project.soft_delete(now)
             # Tasks first: a task deletion locks the task before its sessions.
@@ -177,7 +177,7 @@ class ProjectService:
     async def assign_pm(self, project_id: UUID, character_ref: str) -> ProjectView:
         """Make the character the PM, reusing its PM session of this project if it has one."""
         async with self._uow() as uow:
-            project = await _require_project(uow, project_id, for_update=True)
+            project = await require_project(uow, project_id, for_update=True)
             character = await resolve_character(uow, character_ref, "character_id")
             await _assign_pm(uow, project, character)
             await uow.commit()
@@ -189,7 +189,7 @@ class ProjectService:
         if pm_session_id is not None:
             await self._runs.cancel(pm_session_id)
         async with self._uow() as uow:
-            project = await _require_project(uow, project_id, for_update=True)
+            project = await require_project(uow, project_id, for_update=True)
             if project.pm_session_id is None:
                 raise ConflictError(
                     "the project has no PM", details={"project_id": str(project_id)}
@@ -237,7 +237,7 @@ class ProjectService:
         self, project_id: UUID, event: EventType, change: Callable[[Project], None]
     ) -> ProjectView:
         async with self._uow() as uow:
-            project = await _require_project(uow, project_id, for_update=True)
+            project = await require_project(uow, project_id, for_update=True)
             change(project)
             await record_activity(uow, event, project_id=project.id)
             await uow.commit()
@@ -258,25 +258,13 @@ class ProjectService:
 
     async def _path_of(self, project_id: UUID) -> str:
         async with self._uow(read_only=True) as uow:
-            return (await _require_project(uow, project_id)).path
+            return (await require_project(uow, project_id)).path
 
     def _choose_path(self, data: ProjectCreate) -> str:
         if data.path is None:
             folder = f"{_folder_name(data.name)}-{uuid4().hex[:8]}"
             return str(self._projects_dir / folder)
         return _normalise_path(data.path)
-
-
-async def _require_project(
-    uow: UnitOfWork, project_id: UUID, *, for_update: bool = False
-) -> Project:
-    repository = uow.projects
-    project = await (
-        repository.get_for_update(project_id) if for_update else repository.get(project_id)
-    )
-    if project is None:
-        raise NotFoundError("project", project_id)
-    return project
 
 
 async def _apply_update(uow: UnitOfWork, project: Project, changes: ProjectUpdate) -> None:

@@ -21,7 +21,7 @@ from uuid import UUID
 
 from kumiai.application.dtos.tasks import TaskCreate, TaskUpdate, TaskView
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from kumiai.application.services.common import record_activity, utcnow
+from kumiai.application.services.common import record_activity, require_project, utcnow
 from kumiai.application.services.runtime.events import EventHub
 from kumiai.application.services.sessions import page_of
 from kumiai.core.exceptions import NotFoundError, ValidationError
@@ -83,8 +83,8 @@ class TaskService:
     async def create(self, project_id: UUID, data: TaskCreate) -> TaskView:
         """A new ``open`` task of a live project; 404 for an unknown project."""
         async with self._uow() as uow:
-            if await uow.projects.get(project_id) is None:
-                raise NotFoundError("project", project_id)
+            # Locked, so a project deletion (which deletes its tasks) cannot miss this one.
+            await require_project(uow, project_id, for_update=True)
             task = Task.create(project_id=project_id, name=data.name, description=data.description)
             await uow.tasks.add(task)
             await record_activity(
@@ -110,14 +110,14 @@ class TaskService:
     ) -> Page[TaskView]:
         """The live project's live tasks, oldest first."""
         async with self._uow(read_only=True) as uow:
-            await _require_project(uow, project_id)
+            await require_project(uow, project_id)
             tasks = await uow.tasks.list_page(project_id, page, status=status)
             return page_of(tasks, TaskView.of)
 
     async def list_all(self, project_id: UUID) -> list[TaskView]:
         """Every live task of the live project, oldest first, unpaged."""
         async with self._uow(read_only=True) as uow:
-            await _require_project(uow, project_id)
+            await require_project(uow, project_id)
             return [TaskView.of(task) for task in await uow.tasks.list_for_project(project_id)]
 
     async def update(
@@ -209,11 +209,6 @@ async def start_if_open(uow: UnitOfWork, task_id: UUID) -> TaskChange | None:
 
 
 # --- private -----------------------------------------------------------------------------------
-
-
-async def _require_project(uow: UnitOfWork, project_id: UUID) -> None:
-    if await uow.projects.get(project_id) is None:
-        raise NotFoundError("project", project_id)
 
 
 def _apply(task: Task, changes: TaskUpdate) -> list[str]:
