@@ -46,68 +46,20 @@ UNTITLED_TASK = "Untitled task"
 # one added: tasks, sessions.task_id). A column of a known table that is not listed here
 # is reported as not imported; its values stay in export.json. session_files rows are
 # carried whole into their session's context, so that table has no such list.
+_TIMES = "created_at updated_at deleted_at"
 KNOWN_COLUMNS: dict[str, frozenset[str]] = {
-    "projects": frozenset(
-        {
-            "id",
-            "name",
-            "description",
-            "pm_agent_id",
-            "pm_session_id",
-            "team_member_ids",
-            "path",
-            "created_at",
-            "updated_at",
-            "deleted_at",
-        }
-    ),
-    "tasks": frozenset(
-        {
-            "id",
-            "project_id",
-            "name",
-            "description",
-            "status",
-            "created_at",
-            "updated_at",
-            "deleted_at",
-        }
-    ),
-    "sessions": frozenset(
-        {
-            "id",
-            "agent_id",
-            "project_id",
-            "task_id",
-            "session_type",
-            "status",
-            "claude_session_id",
-            "context",
-            "error_message",
-            "created_at",
-            "updated_at",
-            "deleted_at",
-        }
-    ),
-    "messages": frozenset(
-        {
-            "id",
-            "session_id",
-            "role",
-            "content",
-            "tool_use_id",
-            "sequence",
-            "metadata",
-            "created_at",
-            "agent_id",
-            "agent_name",
-            "from_instance_id",
-            "response_id",
-        }
-    ),
-    "activity_logs": frozenset({"id", "session_id", "event_type", "event_data", "created_at"}),
-    "user_profiles": frozenset({"id", "settings", "created_at", "updated_at"}),
-    "alembic_version": frozenset({"version_num"}),
+    table: frozenset(columns.split())
+    for table, columns in {
+        "projects": f"id name description pm_agent_id pm_session_id team_member_ids path {_TIMES}",
+        "tasks": f"id project_id name description status {_TIMES}",
+        "sessions": "id agent_id project_id task_id session_type status claude_session_id "
+        f"context error_message {_TIMES}",
+        "messages": "id session_id role content tool_use_id sequence metadata created_at "
+        "agent_id agent_name from_instance_id response_id",
+        "activity_logs": "id session_id event_type event_data created_at",
+        "user_profiles": "id settings created_at updated_at",
+        "alembic_version": "version_num",
+    }.items()
 }
 TEXT_ROLES = frozenset({"user", "assistant", "system"})
 TOOL_ROLE = "tool"
