@@ -39,7 +39,7 @@ class SessionService:
         async with self._uow() as uow:
             character = await _optional_character(uow, data.character_id)
             project = await _optional_project(uow, data.project_id)
-            task = await _optional_task(uow, data.task_id, project)
+            task = await bindable_task(uow, data.task_id, project)
             self._check_context(data.context, project)
             session = Session.create(
                 data.session_type,
@@ -327,6 +327,37 @@ def page_of(page: Page[T], view: Callable[[T], V]) -> Page[V]:
     )
 
 
+async def bindable_task(
+    uow: UnitOfWork, task_id: UUID | None, project: Project | None
+) -> Task | None:
+    """The live task a new session (of ``project``) is bound to, or None without one;
+    a 422 naming ``task_id`` when it is unknown, deleted or another project's. Every path
+    that creates a bound session checks it here (``spawn_instance`` too).
+
+    Share-locked, so the task cannot be deleted (which unbinds its sessions) before this
+    session is committed with it.
+    """
+    if task_id is None:
+        return None
+    if project is None:
+        raise ValidationError(
+            "a session bound to a task needs the task's project: give project_id",
+            details={"field": "task_id", "task_id": str(task_id)},
+        )
+    task = await uow.tasks.get_for_share(task_id)
+    if task is None:
+        raise ValidationError(
+            f"unknown task: {task_id} (it does not exist or was deleted)",
+            details={"field": "task_id", "unknown": [str(task_id)]},
+        )
+    if task.project_id != project.id:
+        raise ValidationError(
+            f"task {task_id} belongs to another project than {project.id}",
+            details={"field": "task_id", "task_id": str(task_id), "project_id": str(project.id)},
+        )
+    return task
+
+
 # --- private -----------------------------------------------------------------------------------
 
 
@@ -361,35 +392,6 @@ async def _optional_project(uow: UnitOfWork, project_id: UUID | None) -> Project
             details={"field": "project_id", "unknown": [str(project_id)]},
         )
     return project
-
-
-async def _optional_task(
-    uow: UnitOfWork, task_id: UUID | None, project: Project | None
-) -> Task | None:
-    """The live task a new session is bound to; it must be one of the session's project.
-
-    Share-locked, so the task cannot be deleted (which unbinds its sessions) before this
-    session is committed with it.
-    """
-    if task_id is None:
-        return None
-    if project is None:
-        raise ValidationError(
-            "a session bound to a task needs the task's project: give project_id",
-            details={"field": "task_id", "task_id": str(task_id)},
-        )
-    task = await uow.tasks.get_for_share(task_id)
-    if task is None:
-        raise ValidationError(
-            f"unknown task: {task_id} (it does not exist or was deleted)",
-            details={"field": "task_id", "unknown": [str(task_id)]},
-        )
-    if task.project_id != project.id:
-        raise ValidationError(
-            f"task {task_id} belongs to another project than {project.id}",
-            details={"field": "task_id", "task_id": str(task_id), "project_id": str(project.id)},
-        )
-    return task
 
 
 def _check_fits_project(session: Session, project: Project) -> None:
