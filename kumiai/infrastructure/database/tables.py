@@ -12,6 +12,7 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.schema import SchemaItem
 
 from kumiai.domain.value_objects.event_type import EventType
 from kumiai.domain.value_objects.message_role import MessageRole
@@ -51,10 +52,12 @@ pending_input_state_enum = _pg_enum(PendingInputState, "pending_input_state")
 task_status_enum = _pg_enum(TaskStatus, "task_status")
 
 
-def _id() -> sa.Column[object]:
-    return sa.Column(
+def _table(name: str, *items: SchemaItem) -> sa.Table:
+    """A table whose rows are named by a server-generated UUID ``id``."""
+    id_column = sa.Column(
         "id", pg.UUID(as_uuid=True), primary_key=True, server_default=sa.text("gen_random_uuid()")
     )
+    return sa.Table(name, metadata, id_column, *items)
 
 
 def _timestamps(*, soft_delete: bool = True) -> list[sa.Column[object]]:
@@ -96,10 +99,8 @@ def _definition(
     name: str, *columns: sa.Column[object], indexes: tuple[sa.Index, ...] = ()
 ) -> sa.Table:
     """A character or skill table: a folder named by ``slug``, indexed by a row."""
-    return sa.Table(
+    return _table(
         name,
-        metadata,
-        _id(),
         sa.Column("slug", sa.Text(), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("file_path", sa.Text(), nullable=False),
@@ -137,10 +138,8 @@ skills = _definition(
     sa.Column("license", sa.Text(), nullable=False, server_default=sa.text("'MIT'")),
 )
 
-projects = sa.Table(
+projects = _table(
     "projects",
-    metadata,
-    _id(),
     sa.Column("name", sa.Text(), nullable=False),
     sa.Column("description", sa.Text(), nullable=True),
     sa.Column("path", sa.Text(), nullable=False),
@@ -172,10 +171,8 @@ projects = sa.Table(
     sa.Index("ix_projects_live_created", "created_at", "id", postgresql_where=LIVE),
 )
 
-tasks = sa.Table(
+tasks = _table(
     "tasks",
-    metadata,
-    _id(),
     _reference("project_id", "projects", "CASCADE", nullable=False),
     sa.Column("name", sa.Text(), nullable=False),
     sa.Column("description", sa.Text(), nullable=True),
@@ -189,10 +186,8 @@ tasks = sa.Table(
     sa.Index("ix_tasks_live_project", "project_id", "created_at", "id", postgresql_where=LIVE),
 )
 
-sessions = sa.Table(
+sessions = _table(
     "sessions",
-    metadata,
-    _id(),
     _reference("character_id", "characters", "RESTRICT", nullable=True),
     _reference("project_id", "projects", "CASCADE", nullable=True),
     # Set at creation, cleared in the transaction that deletes the task.
@@ -233,10 +228,8 @@ sessions = sa.Table(
     ),
 )
 
-messages = sa.Table(
+messages = _table(
     "messages",
-    metadata,
-    _id(),
     _reference("session_id", "sessions", "CASCADE", nullable=False),
     sa.Column("role", message_role_enum, nullable=False),
     sa.Column("content", sa.Text(), nullable=False, server_default=sa.text("''")),
@@ -256,10 +249,8 @@ messages = sa.Table(
 
 # Messages accepted while their session was busy. A row leaves this table for
 # ``messages`` (same id) in the transaction that starts its turn; a dropped row stays.
-pending_inputs = sa.Table(
+pending_inputs = _table(
     "pending_inputs",
-    metadata,
-    _id(),
     _reference("session_id", "sessions", "CASCADE", nullable=False),
     # One server-wide counter: the queue order is acceptance order, whatever the clocks say.
     sa.Column("position", sa.BigInteger(), sa.Identity(always=True), nullable=False),
@@ -284,10 +275,8 @@ pending_inputs = sa.Table(
     sa.Index("ix_pending_inputs_session_id_state_position", "session_id", "state", "position"),
 )
 
-activity_logs = sa.Table(
+activity_logs = _table(
     "activity_logs",
-    metadata,
-    _id(),
     _reference("session_id", "sessions", "SET NULL", nullable=True),
     _reference("project_id", "projects", "SET NULL", nullable=True),
     sa.Column("event_type", event_type_enum, nullable=False),
@@ -299,10 +288,8 @@ activity_logs = sa.Table(
     sa.Index("ix_activity_logs_event_type", "event_type"),
 )
 
-user_profiles = sa.Table(
+user_profiles = _table(
     "user_profiles",
-    metadata,
-    _id(),
     sa.Column("display_name", sa.Text(), nullable=True),
     sa.Column("avatar", sa.Text(), nullable=True),
     sa.Column("description", sa.Text(), nullable=True),

@@ -29,9 +29,10 @@ from kumiai.infrastructure.filesystem.documents import (
     V1_AGENT_FORMAT,
 )
 from kumiai.infrastructure.filesystem.home import HomeLayout
+from kumiai.infrastructure.importer.entries import Action
 from kumiai.infrastructure.importer.legacy import clean_text, humanize
 from kumiai.infrastructure.importer.plan import DefinitionFolder, ImportPlan, Row
-from kumiai.infrastructure.importer.report import Action, ImportReport
+from kumiai.infrastructure.importer.report import ImportReport
 from kumiai.infrastructure.importer.sqlite_export import ExportedFolder
 
 DEFAULT_COLOR = "#4A90E2"

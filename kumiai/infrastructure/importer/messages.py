@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kumiai.domain.value_objects.message_role import MessageRole
+from kumiai.infrastructure.importer.entries import Action
 from kumiai.infrastructure.importer.legacy import (
     TEXT_ROLES,
     TOOL_RESULT_ROLE,
@@ -25,7 +26,7 @@ from kumiai.infrastructure.importer.legacy import (
     stable_uuid,
 )
 from kumiai.infrastructure.importer.plan import Row
-from kumiai.infrastructure.importer.report import Action, ImportReport
+from kumiai.infrastructure.importer.report import ImportReport
 from kumiai.infrastructure.importer.rows import RowReader
 
 UNKNOWN_TOOL = "unknown_tool"

@@ -32,6 +32,7 @@ from kumiai.infrastructure.database.engine import Database
 from kumiai.infrastructure.database.tables import activity_logs
 from kumiai.infrastructure.filesystem.home import HomeLayout
 from kumiai.infrastructure.importer.conflicts import OnConflict
+from kumiai.infrastructure.importer.entries import Action
 from kumiai.infrastructure.importer.errors import ImportValidationError
 from kumiai.infrastructure.importer.folders import (
     folder_path,
@@ -39,7 +40,7 @@ from kumiai.infrastructure.importer.folders import (
     write_definition_folder,
 )
 from kumiai.infrastructure.importer.plan import ImportPlan
-from kumiai.infrastructure.importer.report import Action, ImportReport, Outcome
+from kumiai.infrastructure.importer.report import ImportReport, Outcome
 from kumiai.infrastructure.importer.sqlite_export import (
     DATABASE_FILE,
     V1Export,

@@ -15,32 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from kumiai.infrastructure.filesystem.atomic import atomic_write_text
+from kumiai.infrastructure.importer.entries import Action, ReportEntry
+from kumiai.infrastructure.importer.sqlite_export import KNOWN_TABLES
 
 REPORT_FORMAT = "kumiai-v1-import-report"
 # Entries about other things (files, folders, the database file) are not counted as rows.
-ROW_TABLES = frozenset(
-    {
-        "projects",
-        "tasks",
-        "sessions",
-        "messages",
-        "activity_logs",
-        "user_profiles",
-        "session_files",
-        "alembic_version",
-        "characters",
-        "skills",
-    }
-)
-
-
-class Action(StrEnum):
-    """What happened to a source row that did not go in unchanged."""
-
-    SKIPPED = "skipped"  # not imported; the row is still in export.json
-    REPAIRED = "repaired"  # imported with a value changed to satisfy v2's rules
-    MAPPED = "mapped"  # an unknown or legacy value translated to a v2 one
-    KEPT = "kept"  # imported unchanged, but worth a look (e.g. a folder left alone)
+ROW_TABLES = frozenset({*KNOWN_TABLES, "characters", "skills"})
 
 
 class Outcome(StrEnum):
@@ -48,30 +28,6 @@ class Outcome(StrEnum):
     DRY_RUN = "dry-run (rolled back)"
     NOTHING_TO_DO = "nothing changed (everything was already imported)"
     FAILED = "failed (rolled back)"
-
-
-@dataclass(frozen=True, slots=True)
-class ReportEntry:
-    """One row (or file, or folder) that did not go in unchanged, and why."""
-
-    table: str
-    row_id: str | None
-    action: Action
-    reason: str
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def of_json(cls, data: dict[str, Any]) -> ReportEntry:
-        return cls(**{**data, "action": Action(data["action"])})
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "row_id": self.row_id,
-            "action": self.action.value,
-            "reason": self.reason,
-            "detail": self.detail,
-        }
 
 
 @dataclass(slots=True)

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from kumiai.infrastructure.importer.entries import Action
 from kumiai.infrastructure.importer.legacy import (
     as_text,
     clean_json,
@@ -18,7 +19,7 @@ from kumiai.infrastructure.importer.legacy import (
     stable_uuid,
 )
 from kumiai.infrastructure.importer.plan import Row
-from kumiai.infrastructure.importer.report import Action, ImportReport
+from kumiai.infrastructure.importer.report import ImportReport
 
 
 class RowReader:

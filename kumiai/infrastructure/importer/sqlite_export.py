@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from kumiai.infrastructure.importer.entries import Action, ReportEntry
 from kumiai.infrastructure.importer.errors import ImportSourceError
-from kumiai.infrastructure.importer.report import Action, ReportEntry
 
 EXPORT_FORMAT = "kumiai-v1-export"
 DATABASE_FILE = "kumiai.db"

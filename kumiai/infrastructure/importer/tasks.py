@@ -12,9 +12,10 @@ from typing import Any
 
 from kumiai.domain.entities.task import TASK_NAME_MAX_LENGTH
 from kumiai.domain.value_objects.task_status import TaskStatus
+from kumiai.infrastructure.importer.entries import Action
 from kumiai.infrastructure.importer.legacy import TASK_STATUSES, UNTITLED_TASK, as_text
 from kumiai.infrastructure.importer.plan import ImportPlan, Row
-from kumiai.infrastructure.importer.report import Action, ImportReport
+from kumiai.infrastructure.importer.report import ImportReport
 from kumiai.infrastructure.importer.rows import RowReader, find_planned
 
 

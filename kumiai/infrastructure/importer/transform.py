@@ -21,6 +21,7 @@ from kumiai.domain.value_objects.session_status import SessionStatus
 from kumiai.domain.value_objects.session_type import SessionType
 from kumiai.infrastructure.filesystem.home import HomeLayout
 from kumiai.infrastructure.importer.definitions import DefinitionPlanner
+from kumiai.infrastructure.importer.entries import Action
 from kumiai.infrastructure.importer.legacy import (
     INTERRUPTED_BY_MIGRATION,
     KNOWN_COLUMNS,
@@ -38,7 +39,7 @@ from kumiai.infrastructure.importer.legacy import (
 )
 from kumiai.infrastructure.importer.messages import MessagePlanner, message_order_key
 from kumiai.infrastructure.importer.plan import ImportPlan, Row
-from kumiai.infrastructure.importer.report import Action, ImportReport
+from kumiai.infrastructure.importer.report import ImportReport
 from kumiai.infrastructure.importer.rows import RowReader, find_planned
 from kumiai.infrastructure.importer.sqlite_export import KNOWN_TABLES, V1Export
 from kumiai.infrastructure.importer.tasks import TaskPlanner

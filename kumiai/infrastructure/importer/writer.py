@@ -32,10 +32,11 @@ from kumiai.infrastructure.database.tables import (
 )
 from kumiai.infrastructure.filesystem.home import HomeLayout
 from kumiai.infrastructure.importer.conflicts import OnConflict
+from kumiai.infrastructure.importer.entries import Action
 from kumiai.infrastructure.importer.folders import folder_path
 from kumiai.infrastructure.importer.legacy import derived_uuid
 from kumiai.infrastructure.importer.plan import DefinitionFolder, ImportPlan, Row
-from kumiai.infrastructure.importer.report import Action, ImportReport
+from kumiai.infrastructure.importer.report import ImportReport
 
 # Imports and undos take this transaction-level advisory lock, so two of them never
 # interleave their existence checks and inserts.
