@@ -37,12 +37,12 @@ AgentId = Annotated[str, Path(max_length=200, description="The agent's slug.")]
 router = FlatRouter(tags=["v1 agents"])
 
 
-@router.get("", response_model=list[Agent])
+@router.get("")
 async def list_agents(container: ContainerDep) -> list[Agent]:
     return [Agent.of(character) for character in await container.characters.list_all()]
 
 
-@router.get("/search", response_model=list[Agent])
+@router.get("/search")
 async def search_agents(
     container: ContainerDep,
     tags: Annotated[str, Query(max_length=2000, description="Comma-separated tags.")],
@@ -53,19 +53,19 @@ async def search_agents(
     return [Agent.of(character) for character in found]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=Agent, responses=errors(409))
+@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(409))
 async def create_agent(body: AgentBody, container: ContainerDep) -> Agent:
     """A new agent; the id is derived from the name unless given, defaults fill the rest."""
     data = to_command(CharacterCreate, body.creation())
     return Agent.of(await container.characters.create(data))
 
 
-@router.get("/{agent_id}", response_model=Agent)
+@router.get("/{agent_id}")
 async def get_agent(agent_id: AgentId, container: ContainerDep) -> Agent:
     return Agent.of(await container.characters.get(agent_id))
 
 
-@router.put("/{agent_id}", response_model=Agent, responses=errors(409))
+@router.put("/{agent_id}", responses=errors(409))
 async def update_agent(agent_id: AgentId, body: AgentBody, container: ContainerDep) -> Agent:
     """A partial update: keys left out stay as they are (in the row and in CLAUDE.md)."""
     changes = to_command(CharacterUpdate, body.changes())
@@ -78,13 +78,13 @@ async def delete_agent(agent_id: AgentId, container: ContainerDep) -> None:
     await container.characters.delete(agent_id)
 
 
-@router.get("/{agent_id}/files", response_model=list[FileEntryView])
+@router.get("/{agent_id}/files")
 async def list_agent_files(agent_id: AgentId, container: ContainerDep) -> list[FileEntryView]:
     """The agent's folder as one flat, recursive list; agent.md is listed as CLAUDE.md."""
     return _as_v1_entries(await container.characters.list_files(agent_id))
 
 
-@router.get("/{agent_id}/files/content", response_model=AgentFileContent)
+@router.get("/{agent_id}/files/content")
 async def read_agent_file(
     agent_id: AgentId, file_path: FilePath, container: ContainerDep
 ) -> AgentFileContent:

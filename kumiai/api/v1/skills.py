@@ -50,16 +50,14 @@ async def list_skills(container: ContainerDep) -> list[Skill] | JSONResponse:
     return await array_even_if_unavailable(load)
 
 
-@router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=SkillDetail, responses=errors(409)
-)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(409))
 async def create_skill(body: SkillBody, container: ContainerDep) -> SkillDetail:
     """A new skill with the client's `id` (derived from the name when left out)."""
     data = to_command(SkillCreate, body.creation())
     return SkillDetail.of(await container.skills.create(data))
 
 
-@router.get("/search", response_model=SkillSearch)
+@router.get("/search")
 async def search_skills(
     container: ContainerDep,
     q: Annotated[str, Query(min_length=1, max_length=200, description="Text to find.")],
@@ -69,7 +67,7 @@ async def search_skills(
     return SkillSearch(query=q, results=[SkillSearchHit.of(match) for match in matches])
 
 
-@router.post("/import", response_model=SkillImported)
+@router.post("/import")
 async def import_skill(body: SkillImportBody, container: ContainerDep) -> SkillImported:
     """Import the skill at a GitHub link, a git URL or an absolute folder path, or
     every skill folder below it; `skill` is the first one imported."""
@@ -77,13 +75,13 @@ async def import_skill(body: SkillImportBody, container: ContainerDep) -> SkillI
     return SkillImported.of(result)
 
 
-@router.get("/tools/custom", response_model=list[ToolInfo])
+@router.get("/tools/custom")
 async def list_tools(container: ContainerDep) -> list[ToolInfo]:
     """The tools KumiAI gives agents: the file tools and the orchestration tools."""
     return container.tools.list_tools()
 
 
-@router.post("/prompt-edit", response_model=PromptEditReceipt, responses=errors(404))
+@router.post("/prompt-edit", responses=errors(404))
 async def prompt_edit(body: PromptEditBody, container: ContainerDep) -> PromptEditReceipt:
     """Acknowledge an edit request without running it (no current screen sends one).
 
@@ -99,12 +97,12 @@ async def prompt_edit(body: PromptEditBody, container: ContainerDep) -> PromptEd
     )
 
 
-@router.get("/{skill_id}", response_model=SkillDetail)
+@router.get("/{skill_id}")
 async def get_skill(skill_id: SkillId, container: ContainerDep) -> SkillDetail:
     return SkillDetail.of(await container.skills.get(skill_id))
 
 
-@router.put("/{skill_id}", response_model=SkillDetail)
+@router.put("/{skill_id}")
 async def update_skill(skill_id: SkillId, body: SkillBody, container: ContainerDep) -> SkillDetail:
     """A partial update: keys left out stay as they are (in the row and in SKILL.md)."""
     changes = to_command(SkillUpdate, body.changes())
@@ -117,13 +115,13 @@ async def delete_skill(skill_id: SkillId, container: ContainerDep) -> None:
     await container.skills.delete(skill_id)
 
 
-@router.get("/{skill_id}/files", response_model=list[FileEntryView])
+@router.get("/{skill_id}/files")
 async def list_skill_files(skill_id: SkillId, container: ContainerDep) -> list[FileEntryView]:
     """The skill's folder as one flat, recursive list, directories included."""
     return await container.skills.list_files(skill_id)
 
 
-@router.get("/{skill_id}/files/content", response_model=SkillFileContent)
+@router.get("/{skill_id}/files/content")
 async def read_skill_file(
     skill_id: SkillId, file_path: FilePath, container: ContainerDep
 ) -> SkillFileContent:
@@ -158,7 +156,7 @@ async def rename_skill_file(
     await container.skills.rename_file(skill_id, body.old_path, body.new_path)
 
 
-@router.post("/{skill_id}/sync", response_model=SkillDetail)
+@router.post("/{skill_id}/sync")
 async def sync_skill(skill_id: SkillId, container: ContainerDep) -> SkillDetail:
     """Re-read the skill from its SKILL.md after the file was edited outside KumiAI."""
     return SkillDetail.of(await container.skills.sync(skill_id))

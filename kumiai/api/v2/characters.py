@@ -14,12 +14,7 @@ from kumiai.application.dtos.files import DocumentView, DocumentWrite, SyncCount
 router = FlatRouter(prefix="/characters", tags=["characters"])
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Envelope[CharacterView],
-    responses=errors(409, 422),
-)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(409, 422))
 async def create_character(
     data: CharacterCreate, container: ContainerDep
 ) -> Envelope[CharacterView]:
@@ -27,7 +22,7 @@ async def create_character(
     return Envelope(data=await container.characters.create(data))
 
 
-@router.get("", response_model=ListEnvelope[CharacterView], responses=errors(422))
+@router.get("", responses=errors(422))
 async def list_characters(
     page: PageDep, filters: DefinitionFilterDep, container: ContainerDep
 ) -> ListEnvelope[CharacterView]:
@@ -37,18 +32,18 @@ async def list_characters(
     )
 
 
-@router.post("/reindex", response_model=Envelope[SyncCounts], responses=errors())
+@router.post("/reindex", responses=errors())
 async def reindex_characters(container: ContainerDep) -> Envelope[SyncCounts]:
     """Index character folders added, edited or removed by hand."""
     return Envelope(data=await container.characters.reindex())
 
 
-@router.get("/{ref}", response_model=Envelope[CharacterView], responses=errors(404))
+@router.get("/{ref}", responses=errors(404))
 async def get_character(ref: Ref, container: ContainerDep) -> Envelope[CharacterView]:
     return Envelope(data=await container.characters.get(ref))
 
 
-@router.patch("/{ref}", response_model=Envelope[CharacterView], responses=errors(404, 409, 422))
+@router.patch("/{ref}", responses=errors(404, 409, 422))
 async def update_character(
     ref: Ref, changes: CharacterUpdate, container: ContainerDep
 ) -> Envelope[CharacterView]:
@@ -67,17 +62,13 @@ async def delete_character(ref: Ref, container: ContainerDep) -> None:
     await container.characters.delete(ref)
 
 
-@router.get("/{ref}/agent-md", response_model=Envelope[DocumentView], responses=errors(404))
+@router.get("/{ref}/agent-md", responses=errors(404))
 async def get_agent_md(ref: Ref, container: ContainerDep) -> Envelope[DocumentView]:
     """The raw agent.md: YAML front matter, then the prompt."""
     return Envelope(data=await container.characters.read_agent_md(ref))
 
 
-@router.put(
-    "/{ref}/agent-md",
-    response_model=Envelope[CharacterView],
-    responses=errors(404, 409, 422),
-)
+@router.put("/{ref}/agent-md", responses=errors(404, 409, 422))
 async def put_agent_md(
     ref: Ref, document: DocumentWrite, container: ContainerDep
 ) -> Envelope[CharacterView]:

@@ -26,30 +26,25 @@ router = FlatRouter(prefix="/mcp/servers", tags=["mcp"])
 Name = Annotated[str, Path(description="The server's name, as in `allowed_mcps`.")]
 
 
-@router.get("", response_model=Envelope[list[McpServerDetail]], responses=errors())
+@router.get("", responses=errors())
 async def list_servers(container: ContainerDep) -> Envelope[list[McpServerDetail]]:
     """KumiAI's servers, then those only Claude Code's `~/.claude.json` defines."""
     return Envelope(data=container.mcp.servers())
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Envelope[McpServerDetail],
-    responses=errors(409, 422),
-)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(409, 422))
 async def add_server(data: McpServerCreate, container: ContainerDep) -> Envelope[McpServerDetail]:
     """Add a server to `$KUMIAI_HOME/mcp_servers.json`. A name that Claude Code's config
     also defines is allowed: KumiAI's definition then wins."""
     return Envelope(data=container.mcp.add(data))
 
 
-@router.get("/{name}", response_model=Envelope[McpServerDetail], responses=errors(404))
+@router.get("/{name}", responses=errors(404))
 async def get_server(name: Name, container: ContainerDep) -> Envelope[McpServerDetail]:
     return Envelope(data=container.mcp.get(name))
 
 
-@router.put("/{name}", response_model=Envelope[McpServerDetail], responses=errors(404, 409, 422))
+@router.put("/{name}", responses=errors(404, 409, 422))
 async def update_server(
     name: Name, data: McpServerInput, container: ContainerDep
 ) -> Envelope[McpServerDetail]:
@@ -69,7 +64,7 @@ async def remove_server(name: Name, container: ContainerDep) -> None:
     container.mcp.remove(name)
 
 
-@router.post("/{name}/test", response_model=Envelope[McpTestResult], responses=errors(404))
+@router.post("/{name}/test", responses=errors(404))
 async def test_server(name: Name, container: ContainerDep) -> Envelope[McpTestResult]:
     """Start the server on its own, list its tools and stop it. A server that cannot be
     reached is `ok: false` with the reason, not an HTTP error."""

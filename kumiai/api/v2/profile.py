@@ -9,13 +9,13 @@ from kumiai.application.dtos.profile import ProfileUpdate, ProfileView
 router = FlatRouter(prefix="/profile", tags=["profile"])
 
 
-@router.get("", response_model=Envelope[ProfileView], responses=errors())
+@router.get("", responses=errors())
 async def get_profile(container: ContainerDep) -> Envelope[ProfileView]:
     """The user's profile, created with defaults on first access."""
     return Envelope(data=await container.profile.get())
 
 
-@router.patch("", response_model=Envelope[ProfileView], responses=errors(422))
+@router.patch("", responses=errors(422))
 async def update_profile(changes: ProfileUpdate, container: ContainerDep) -> Envelope[ProfileView]:
     """Change only the fields present in the body; `null` clears a text field."""
     return Envelope(data=await container.profile.update(changes))

@@ -21,12 +21,7 @@ from kumiai.application.dtos.projects import (
 router = FlatRouter(prefix="/projects", tags=["projects"])
 
 
-@router.post(
-    "",
-    status_code=201,
-    response_model=Envelope[ProjectView],
-    responses=errors(409, 422),
-)
+@router.post("", status_code=201, responses=errors(409, 422))
 async def create_project(data: ProjectCreate, container: ContainerDep) -> Envelope[ProjectView]:
     """Create the project folder (default: under `$KUMIAI_HOME/projects`) with `PROJECT.md`.
 
@@ -35,7 +30,7 @@ async def create_project(data: ProjectCreate, container: ContainerDep) -> Envelo
     return Envelope(data=await container.projects.create(data))
 
 
-@router.get("", response_model=ListEnvelope[ProjectView], responses=errors(422))
+@router.get("", responses=errors(422))
 async def list_projects(
     page: PageDep,
     container: ContainerDep,
@@ -48,12 +43,12 @@ async def list_projects(
     return list_envelope(projects, ProjectView.model_validate)
 
 
-@router.get("/{project_id}", response_model=Envelope[ProjectView], responses=errors(404, 422))
+@router.get("/{project_id}", responses=errors(404, 422))
 async def get_project(project_id: UUID, container: ContainerDep) -> Envelope[ProjectView]:
     return Envelope(data=await container.projects.get(project_id))
 
 
-@router.patch("/{project_id}", response_model=Envelope[ProjectView], responses=errors(404, 422))
+@router.patch("/{project_id}", responses=errors(404, 422))
 async def update_project(
     project_id: UUID, changes: ProjectUpdate, container: ContainerDep
 ) -> Envelope[ProjectView]:
@@ -61,45 +56,29 @@ async def update_project(
     return Envelope(data=await container.projects.update(project_id, changes))
 
 
-@router.delete(
-    "/{project_id}",
-    status_code=204,
-    response_model=None,
-    responses=errors(404, 422),
-)
+@router.delete("/{project_id}", status_code=204, responses=errors(404, 422))
 async def delete_project(project_id: UUID, container: ContainerDep) -> None:
     """Soft-delete the project and its sessions; the folder stays on disk."""
     await container.projects.delete(project_id)
 
 
-@router.delete(
-    "/{project_id}/permanent",
-    status_code=204,
-    response_model=None,
-    responses=errors(404, 422),
-)
+@router.delete("/{project_id}/permanent", status_code=204, responses=errors(404, 422))
 async def delete_project_permanently(project_id: UUID, container: ContainerDep) -> None:
     """Remove the project row with its sessions and messages; the folder stays on disk."""
     await container.projects.delete_permanently(project_id)
 
 
-@router.post(
-    "/{project_id}/archive", response_model=Envelope[ProjectView], responses=errors(404, 422)
-)
+@router.post("/{project_id}/archive", responses=errors(404, 422))
 async def archive_project(project_id: UUID, container: ContainerDep) -> Envelope[ProjectView]:
     return Envelope(data=await container.projects.archive(project_id))
 
 
-@router.post(
-    "/{project_id}/unarchive", response_model=Envelope[ProjectView], responses=errors(404, 422)
-)
+@router.post("/{project_id}/unarchive", responses=errors(404, 422))
 async def unarchive_project(project_id: UUID, container: ContainerDep) -> Envelope[ProjectView]:
     return Envelope(data=await container.projects.unarchive(project_id))
 
 
-@router.post(
-    "/{project_id}/pm", response_model=Envelope[ProjectView], responses=errors(404, 409, 422)
-)
+@router.post("/{project_id}/pm", responses=errors(404, 409, 422))
 async def assign_pm(
     project_id: UUID, body: PmAssignment, container: ContainerDep
 ) -> Envelope[ProjectView]:
@@ -108,22 +87,13 @@ async def assign_pm(
     return Envelope(data=await container.projects.assign_pm(project_id, body.character_id))
 
 
-@router.delete(
-    "/{project_id}/pm",
-    status_code=204,
-    response_model=None,
-    responses=errors(404, 409, 422),
-)
+@router.delete("/{project_id}/pm", status_code=204, responses=errors(404, 409, 422))
 async def remove_pm(project_id: UUID, container: ContainerDep) -> None:
     """Clear the PM and cancel its session (409 if the project has no PM)."""
     await container.projects.remove_pm(project_id)
 
 
-@router.get(
-    "/{project_id}/files",
-    response_model=Envelope[list[FileEntryView]],
-    responses=errors(404, 422),
-)
+@router.get("/{project_id}/files", responses=errors(404, 422))
 async def list_project_files(
     project_id: UUID, container: ContainerDep
 ) -> Envelope[list[FileEntryView]]:
@@ -131,11 +101,7 @@ async def list_project_files(
     return Envelope(data=await container.projects.list_files(project_id))
 
 
-@router.get(
-    "/{project_id}/files/{path:path}",
-    response_model=Envelope[FileContent],
-    responses=errors(400, 404, 413, 422),
-)
+@router.get("/{project_id}/files/{path:path}", responses=errors(400, 404, 413, 422))
 async def read_project_file(
     project_id: UUID, path: str, container: ContainerDep
 ) -> Envelope[FileContent]:

@@ -21,18 +21,13 @@ from kumiai.application.dtos.skills import (
 router = FlatRouter(prefix="/skills", tags=["skills"])
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Envelope[SkillDetail],
-    responses=errors(409, 422),
-)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(409, 422))
 async def create_skill(data: SkillCreate, container: ContainerDep) -> Envelope[SkillDetail]:
     """Create the skill's folder with its SKILL.md, and its row."""
     return Envelope(data=await container.skills.create(data))
 
 
-@router.get("", response_model=ListEnvelope[SkillView], responses=errors(422))
+@router.get("", responses=errors(422))
 async def list_skills(
     page: PageDep, filters: DefinitionFilterDep, container: ContainerDep
 ) -> ListEnvelope[SkillView]:
@@ -40,12 +35,7 @@ async def list_skills(
     return list_envelope(await container.skills.list_page(page, filters), SkillView.model_validate)
 
 
-@router.post(
-    "/import",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Envelope[SkillImportResult],
-    responses=errors(409, 413, 422),
-)
+@router.post("/import", status_code=status.HTTP_201_CREATED, responses=errors(409, 413, 422))
 async def import_skills(data: SkillImport, container: ContainerDep) -> Envelope[SkillImportResult]:
     """Import the skill at a GitHub link, a git URL or a folder, or every skill below it.
 
@@ -58,19 +48,19 @@ async def import_skills(data: SkillImport, container: ContainerDep) -> Envelope[
     return Envelope(data=await container.skills.import_skills(data))
 
 
-@router.post("/reindex", response_model=Envelope[SyncCounts], responses=errors())
+@router.post("/reindex", responses=errors())
 async def reindex_skills(container: ContainerDep) -> Envelope[SyncCounts]:
     """Index skill folders added, edited or removed by hand."""
     return Envelope(data=await container.skills.reindex())
 
 
-@router.get("/{ref}", response_model=Envelope[SkillDetail], responses=errors(404, 422))
+@router.get("/{ref}", responses=errors(404, 422))
 async def get_skill(ref: Ref, container: ContainerDep) -> Envelope[SkillDetail]:
     """The skill with the body of its SKILL.md as `content`."""
     return Envelope(data=await container.skills.get(ref))
 
 
-@router.patch("/{ref}", response_model=Envelope[SkillDetail], responses=errors(404, 409, 422))
+@router.patch("/{ref}", responses=errors(404, 409, 422))
 async def update_skill(
     ref: Ref, changes: SkillUpdate, container: ContainerDep
 ) -> Envelope[SkillDetail]:
@@ -89,17 +79,13 @@ async def delete_skill(ref: Ref, container: ContainerDep) -> None:
     await container.skills.delete(ref)
 
 
-@router.get("/{ref}/files", response_model=Envelope[list[FileEntryView]], responses=errors(404))
+@router.get("/{ref}/files", responses=errors(404))
 async def list_skill_files(ref: Ref, container: ContainerDep) -> Envelope[list[FileEntryView]]:
     """Every file and folder in the skill's folder, as one flat list."""
     return Envelope(data=await container.skills.list_files(ref))
 
 
-@router.get(
-    "/{ref}/files/{path:path}",
-    response_model=Envelope[FileContent],
-    responses=errors(400, 404, 413, 422),
-)
+@router.get("/{ref}/files/{path:path}", responses=errors(400, 404, 413, 422))
 async def read_skill_file(ref: Ref, path: str, container: ContainerDep) -> Envelope[FileContent]:
     """A file's content: UTF-8 text as is, anything else base64-encoded.
 
@@ -108,11 +94,7 @@ async def read_skill_file(ref: Ref, path: str, container: ContainerDep) -> Envel
     return Envelope(data=await container.skills.read_file(ref, path))
 
 
-@router.put(
-    "/{ref}/files/{path:path}",
-    response_model=Envelope[FileContent],
-    responses=errors(400, 404, 409, 422),
-)
+@router.put("/{ref}/files/{path:path}", responses=errors(400, 404, 409, 422))
 async def write_skill_file(
     ref: Ref, path: str, data: FileWrite, container: ContainerDep
 ) -> Envelope[FileContent]:
