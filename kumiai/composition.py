@@ -34,6 +34,7 @@ from kumiai.application.services.session_files import SessionFileService
 from kumiai.application.services.sessions import SessionService
 from kumiai.application.services.skill_sources import FILE_SCHEME, NETWORK_SCHEMES
 from kumiai.application.services.skills import SKILL_MD, SkillService
+from kumiai.application.services.streams import OpenStreams
 from kumiai.application.services.system import SystemService
 from kumiai.application.services.tasks import TaskEvents, TaskService
 from kumiai.application.services.tool_catalog import ToolCatalogService
@@ -84,6 +85,7 @@ class Container:
     mcp: McpService
     system: SystemService
     tools: ToolCatalogService
+    streams: OpenStreams
 
     async def start(self) -> None:
         """Recover sessions a crash left mid-turn and pick up hand-edited definitions."""
@@ -156,6 +158,7 @@ def build_container(settings: Settings, database: Database) -> Container:
         },
     )
     projects = ProjectService(unit_of_work, project_files, home.projects_dir, runs)
+    streams = OpenStreams()
 
     return Container(
         settings=settings,
@@ -166,6 +169,7 @@ def build_container(settings: Settings, database: Database) -> Container:
             embedded=settings.uses_embedded_database,
             runtime=selection,
             models=models,
+            streams=streams,
         ),
         profile=ProfileService(unit_of_work),
         character_files=character_files,
@@ -195,6 +199,7 @@ def build_container(settings: Settings, database: Database) -> Container:
         mcp=mcp,
         system=SystemService(unit_of_work),
         tools=tools,
+        streams=streams,
     )
 
 

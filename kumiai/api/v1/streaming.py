@@ -41,7 +41,7 @@ STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {
 async def follow_session(session_id: UUID, container: ContainerDep) -> EventSourceResponse:
     """Every event of the session from now on, for as long as the client stays."""
     subscription, mapper = await _open(container, session_id)
-    return _respond(_v1_events(container, subscription, mapper))
+    return _respond(_v1_events(container, session_id, subscription, mapper))
 
 
 @router.post("/{session_id}/query", responses=STREAM_RESPONSE)
@@ -53,7 +53,7 @@ async def query(session_id: UUID, body: UserQuery, container: ContainerDep) -> E
     except BaseException:
         subscription.close()
         raise
-    return _respond(_v1_events(container, subscription, mapper, until_run=sent.run_id))
+    return _respond(_v1_events(container, session_id, subscription, mapper, until_run=sent.run_id))
 
 
 async def _open(container: Container, session_id: UUID) -> tuple[Subscription, StreamMapper]:
@@ -70,20 +70,22 @@ async def _open(container: Container, session_id: UUID) -> tuple[Subscription, S
 
 async def _v1_events(
     container: Container,
+    session_id: UUID,
     subscription: Subscription,
     mapper: StreamMapper,
     *,
     until_run: UUID | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
     try:
-        async for event in subscription:
-            sender = mapper.sender_to_look_up(event)
-            if sender is not None:
-                mapper.learn_sender(sender, await container.sessions.agent_of(sender))
-            for name, payload in mapper.map(event):
-                yield ServerSentEvent(data=json.dumps(payload, default=str), event=name)
-            if event.is_terminal and until_run is not None and _of_run(event, until_run):
-                return
+        with container.streams.track(session_id):
+            async for event in subscription:
+                sender = mapper.sender_to_look_up(event)
+                if sender is not None:
+                    mapper.learn_sender(sender, await container.sessions.agent_of(sender))
+                for name, payload in mapper.map(event):
+                    yield ServerSentEvent(data=json.dumps(payload, default=str), event=name)
+                if event.is_terminal and until_run is not None and _of_run(event, until_run):
+                    return
     finally:
         subscription.close()
 

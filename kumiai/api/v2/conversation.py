@@ -16,6 +16,7 @@ from kumiai.api.schemas import Envelope
 from kumiai.api.v2.responses import errors
 from kumiai.application.dtos.conversation import QueueView, SendMessage, SentMessage
 from kumiai.application.services.runtime.events import SessionEvent, Subscription
+from kumiai.application.services.streams import OpenStreams
 
 router = FlatRouter(prefix="/sessions", tags=["conversation"])
 
@@ -41,21 +42,25 @@ def _wants_stream(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
 
 
-async def _batches(subscription: Subscription, run_id: UUID | None) -> AsyncIterator[bytes]:
+async def _batches(
+    streams: OpenStreams, session_id: UUID, subscription: Subscription, run_id: UUID | None
+) -> AsyncIterator[bytes]:
     """The events as they come; those already waiting go out together, in one write.
 
     With ``run_id``, the stream ends after that run's terminal event.
     """
     ending = str(run_id) if run_id is not None else None
     try:
-        while (first := await subscription.next()) is not None:
-            chunk = []
-            for event in (first, *subscription.ready()):
-                chunk.append(encode_event(event))
-                if event.is_terminal and ending is not None and event.data.get("run_id") == ending:
-                    yield b"".join(chunk)
-                    return
-            yield b"".join(chunk)
+        with streams.track(session_id):
+            while (first := await subscription.next()) is not None:
+                chunk = []
+                for event in (first, *subscription.ready()):
+                    chunk.append(encode_event(event))
+                    terminal = event.is_terminal and ending is not None
+                    if terminal and event.data.get("run_id") == ending:
+                        yield b"".join(chunk)
+                        return
+                yield b"".join(chunk)
     finally:
         subscription.close()
 
@@ -78,7 +83,9 @@ async def send_message(
         return Envelope(data=await conversation.send(session_id, body))
     subscription, sent = await conversation.send_and_follow(session_id, body)
     return EventSourceResponse(
-        _batches(subscription, sent.run_id), headers=SSE_HEADERS, ping=HEARTBEAT_SECONDS
+        _batches(container.streams, session_id, subscription, sent.run_id),
+        headers=SSE_HEADERS,
+        ping=HEARTBEAT_SECONDS,
     )
 
 
@@ -106,7 +113,9 @@ async def follow_events(
     start = last_event_id if last_event_id is not None else after
     subscription = await container.conversation.subscribe(session_id, after=start)
     return EventSourceResponse(
-        _batches(subscription, None), headers=SSE_HEADERS, ping=HEARTBEAT_SECONDS
+        _batches(container.streams, session_id, subscription, None),
+        headers=SSE_HEADERS,
+        ping=HEARTBEAT_SECONDS,
     )
 
 

@@ -44,14 +44,46 @@ class ModelHealth(BaseModel):
     problem: str | None = None
 
 
+CheckStatus = Literal["ok", "degraded"]
+
+
+class PoolCheck(BaseModel):
+    """The database connection pool; `degraded` above 80% of every connection it may open."""
+
+    status: CheckStatus
+    size: int = Field(description="Connections kept open (`KUMIAI_DB_POOL_SIZE`).")
+    checked_in: int = Field(description="Open connections waiting for a request.")
+    checked_out: int = Field(description="Connections in use.")
+    overflow: int = Field(description="Connections open beyond `size`.")
+    max_overflow: int = Field(description="How many may be (`KUMIAI_DB_MAX_OVERFLOW`).")
+    utilization: float = Field(description="`checked_out / (size + max_overflow)`, 0 to 1.")
+
+
+class StreamsCheck(BaseModel):
+    """Open live event streams (v1 and v2 SSE); `degraded` above 50 (a likely leak)."""
+
+    status: CheckStatus
+    total_connections: int
+    active_sessions: int = Field(description="Sessions with at least one stream open.")
+
+
+class HealthChecks(BaseModel):
+    connection_pool: PoolCheck
+    sse_connections: StreamsCheck
+
+
 class HealthReport(BaseModel):
-    status: str
+    status: Literal["ok", "degraded", "unavailable"] = Field(
+        description="`unavailable`: the database is unreachable (503); `degraded`: a check "
+        "is under pressure; else `ok`."
+    )
     version: str
     database: DatabaseHealth
     folders: HomeFolders
     claude_configured: bool
     runtime: RuntimeSelection
     model: ModelHealth
+    checks: HealthChecks
 
     @property
     def healthy(self) -> bool:

@@ -7,14 +7,23 @@ from pathlib import PurePath
 
 from kumiai import __version__
 from kumiai.application.dtos.health import (
+    CheckStatus,
     DatabaseHealth,
+    HealthChecks,
     HealthReport,
     HomeFolders,
     ModelHealth,
+    PoolCheck,
     RuntimeSelection,
+    StreamsCheck,
 )
 from kumiai.application.ports.database import DatabaseProbe
 from kumiai.application.services.models import ModelResolver
+from kumiai.application.services.streams import OpenStreams
+
+# Above these the service still works, but is close to refusing work or leaking.
+POOL_DEGRADED_ABOVE = 0.8
+STREAMS_DEGRADED_ABOVE = 50
 
 
 class HealthService:
@@ -26,8 +35,10 @@ class HealthService:
         embedded: bool,
         runtime: RuntimeSelection,
         models: ModelResolver,
+        streams: OpenStreams,
     ) -> None:
         self._probe = probe
+        self._streams = streams
         self._models = models
         self._home = home
         self._embedded = embedded
@@ -35,8 +46,10 @@ class HealthService:
 
     async def report(self) -> HealthReport:
         status = await self._probe.status()
+        checks = self._checks()
+        pressed = "degraded" in (checks.connection_pool.status, checks.sse_connections.status)
         return HealthReport(
-            status="ok" if status.reachable else "unavailable",
+            status="unavailable" if not status.reachable else "degraded" if pressed else "ok",
             version=__version__,
             database=DatabaseHealth(
                 reachable=status.reachable,
@@ -53,4 +66,29 @@ class HealthService:
             claude_configured=self._runtime.available,
             runtime=self._runtime,
             model=ModelHealth(**asdict(await self._models.resolve())),
+            checks=checks,
         )
+
+    def _checks(self) -> HealthChecks:
+        pool = self._probe.pool()
+        streams = self._streams.count()
+        return HealthChecks(
+            connection_pool=PoolCheck(
+                status=_status(pool.utilization > POOL_DEGRADED_ABOVE),
+                size=pool.size,
+                checked_in=pool.checked_in,
+                checked_out=pool.checked_out,
+                overflow=pool.overflow,
+                max_overflow=pool.max_overflow,
+                utilization=round(pool.utilization, 4),
+            ),
+            sse_connections=StreamsCheck(
+                status=_status(streams.total > STREAMS_DEGRADED_ABOVE),
+                total_connections=streams.total,
+                active_sessions=streams.sessions,
+            ),
+        )
+
+
+def _status(degraded: bool) -> CheckStatus:
+    return "degraded" if degraded else "ok"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
+from kumiai.application.ports.database import PoolStatus
 from kumiai.core.exceptions import DatabaseUnavailableError
 
 
@@ -69,6 +70,7 @@ class Database:
         connect_timeout: float = 5.0,
     ) -> None:
         self.url = to_async_url(url)
+        self.max_overflow = max_overflow
         self.engine: AsyncEngine = create_async_engine(
             self.url,
             pool_size=pool_size,
@@ -96,6 +98,18 @@ class Database:
         except Exception as error:
             return DatabaseInfo(reachable=False, server_version=None, error=_first_line(error))
         return DatabaseInfo(reachable=True, server_version=str(version))
+
+    def pool_status(self) -> PoolStatus:
+        # create_async_engine with a pool size makes a queue pool (the asyncio one).
+        pool = cast(QueuePool, self.engine.pool)
+        return PoolStatus(
+            size=pool.size(),
+            checked_in=pool.checkedin(),
+            checked_out=pool.checkedout(),
+            # The pool counts from -size: connections opened beyond ``size`` are positive.
+            overflow=max(pool.overflow(), 0),
+            max_overflow=self.max_overflow,
+        )
 
     async def ensure_reachable(self) -> str:
         info = await self.check()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from kumiai.application.ports.database import DatabaseStatus
+from kumiai.application.ports.database import DatabaseStatus, PoolStatus
 from kumiai.infrastructure.database.engine import Database
 
 
@@ -13,3 +13,6 @@ class EngineProbe:
     async def status(self) -> DatabaseStatus:
         info = await self._database.check()
         return DatabaseStatus(info.reachable, info.server_version, info.error)
+
+    def pool(self) -> PoolStatus:
+        return self._database.pool_status()

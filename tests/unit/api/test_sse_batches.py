@@ -8,6 +8,7 @@ from uuid import uuid4
 
 from kumiai.api.v2.conversation import _batches
 from kumiai.application.services.runtime.events import EventHub
+from kumiai.application.services.streams import OpenStreams
 
 
 def _events(chunk: bytes) -> list[tuple[str, dict[str, object]]]:
@@ -30,7 +31,7 @@ async def test_waiting_events_go_out_together_and_the_turn_ends_at_its_terminal_
     hub.publish(session, "done", run_id=str(run))
     hub.publish(session, "status_changed", status="idle")  # after the end: not sent
 
-    chunks = [chunk async for chunk in _batches(subscription, run)]
+    chunks = [chunk async for chunk in _batches(OpenStreams(), session, subscription, run)]
 
     assert len(chunks) == 1
     assert [(name, data.get("text")) for name, data in _events(chunks[0])] == [
@@ -49,6 +50,6 @@ async def test_another_runs_terminal_event_does_not_end_the_stream() -> None:
     hub.publish(session, "done", run_id="earlier")
     hub.publish(session, "done", run_id=str(run))
 
-    chunks = [chunk async for chunk in _batches(subscription, run)]
+    chunks = [chunk async for chunk in _batches(OpenStreams(), session, subscription, run)]
 
     assert [data["run_id"] for _, data in _events(b"".join(chunks))] == ["earlier", str(run)]
