@@ -143,6 +143,9 @@ def _message(row: MessageView, page: ChatPage) -> V1Message:
     if row.role is MessageRole.USER:
         sender = page.senders.get(row.sender_session_id) if row.sender_session_id else None
         return _base(row, "user", sender.slug if sender else None, row.sender_name)
+    if row.role is MessageRole.SYSTEM:
+        # KumiAI's own notes (a corrective note on a retry): no agent wrote them.
+        return _base(row, "system", None, None)
     agent = page.agent
     speaker = (agent.slug if agent else None, agent.name if agent else row.sender_name)
     call = row.metadata.get("tool_use")

@@ -64,6 +64,7 @@ class StreamMapper:
             "error": self._message_complete,
             "definition_saved": self._auto_save,
             "notification": self._user_notification,
+            "retry": self._retry,
         }
 
     def sender_to_look_up(self, event: SessionEvent) -> UUID | None:
@@ -156,6 +157,18 @@ class StreamMapper:
         fields = ("title", "message", "project_name", "priority")
         payload = {name: event.data[name] for name in fields if event.data.get(name) is not None}
         return [self._event(event, "user_notification", payload)]
+
+    def _retry(self, event: SessionEvent) -> list[V1Event]:
+        """The runtime retries a recoverable failure (the 2026-03 client shows nothing)."""
+        data = event.data
+        payload = {
+            "session_id": str(event.session_id),
+            "attempt": data.get("attempt"),
+            "max_retries": data.get("max_retries"),
+            "error_type": data.get("error_type"),
+            "corrective_message": data.get("corrective_message"),
+        }
+        return [self._event(event, "retry", payload)]
 
     def _message_complete(self, event: SessionEvent) -> list[V1Event]:
         next_runs = self._queue_size > 0 and not self._paused

@@ -28,8 +28,8 @@ class MessageView(View):
 class ChatPage(BaseModel):
     """One page of a conversation as a chat shows it, walking from the newest message back.
 
-    ``items`` are the user and assistant rows (tool calls included), oldest first; tool
-    results and system notices are left out of them. ``results`` answers the page's tool
+    ``items`` are the user, assistant (tool calls included) and system rows, oldest
+    first; tool results are left out of them. ``results`` answers the page's tool
     calls even when the answer was written after the page's newest row.
     """
 

@@ -10,8 +10,8 @@ from kumiai.application.services.sessions import agents_of_sessions, page_of, re
 from kumiai.domain.repositories import DEFAULT_PAGE_SIZE, Page, SortOrder
 from kumiai.domain.value_objects import MessageRole
 
-# What a chat shows as rows of their own: results fold into their calls, notices are hidden.
-CHAT_ROLES = (MessageRole.USER, MessageRole.ASSISTANT)
+# What a chat shows as rows of their own (tool results fold into their calls).
+CHAT_ROLES = (MessageRole.USER, MessageRole.ASSISTANT, MessageRole.SYSTEM)
 
 
 class MessageService:

@@ -56,6 +56,29 @@ async def test_messages_carry_every_field(client: httpx.AsyncClient, container: 
     assert {"id", "tool_use_id", "response_id", "created_at"} <= message.keys()
 
 
+async def test_a_system_note_is_listed_as_a_system_message(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    created = await create_session(client)
+    session_id = UUID(created["id"])
+    await store_messages(
+        container,
+        Message.user(session_id, "read the log"),
+        Message.system(session_id, "The tool output was too large; read it in parts."),
+    )
+
+    response = await client.get(_url(created))
+
+    assert response.status_code == 200
+    note = response.json()["data"][1]
+    assert {key: note[key] for key in ("role", "content", "sequence", "sender_name")} == {
+        "role": "system",
+        "content": "The tool output was too large; read it in parts.",
+        "sequence": 1,
+        "sender_name": None,
+    }
+
+
 async def test_default_order_is_oldest_first(
     client: httpx.AsyncClient, session: dict[str, Any]
 ) -> None:

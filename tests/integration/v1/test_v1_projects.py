@@ -134,6 +134,31 @@ async def test_patch_changes_only_the_keys_sent_and_stores_the_team_as_sent(
     assert updated["path"] == created["path"]
 
 
+async def test_the_edit_dialog_prefilled_from_the_project_saves_it_unchanged(
+    client: httpx.AsyncClient,
+) -> None:
+    # The 2026-03 dialog prefills the team from team_member_ids and sends it all back.
+    pm = await agent(client, "Lead")
+    dev, qa = await agent(client, "Developer"), await agent(client, "Tester")
+    created = await project(
+        client, description="Ship", pm_agent_id=pm, team_member_ids=[qa, pm, dev]
+    )
+    shown = (await client.get(f"{PROJECTS}/{created['id']}")).json()
+    dialog = {
+        key: shown[key] for key in ("name", "description", "path", "pm_agent_id", "team_member_ids")
+    }
+
+    unchanged = await client.patch(f"{PROJECTS}/{created['id']}", json=dialog)
+    without_qa = await client.patch(
+        f"{PROJECTS}/{created['id']}", json={**dialog, "team_member_ids": [pm, dev]}
+    )
+
+    assert shown["team_member_ids"] == [qa, pm, dev]
+    assert unchanged.status_code == 200, unchanged.text
+    assert unchanged.json() == {**shown, "updated_at": unchanged.json()["updated_at"]}
+    assert without_qa.json()["team_member_ids"] == [pm, dev]
+
+
 async def test_patch_with_a_new_pm_agent_makes_it_the_pm_with_a_session(
     client: httpx.AsyncClient, container: Container
 ) -> None:

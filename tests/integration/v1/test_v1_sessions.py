@@ -237,7 +237,8 @@ async def test_recreate_keeps_the_id_empties_the_history_and_ends_idle(
 async def _conversation(container: Container, session_id: UUID, sender: UUID) -> list[str]:
     """Rows over several pages: text, tool calls with results, notices, a routed message.
 
-    Returns what the v1 list should show, oldest first (tool results folded away)."""
+    Returns what the v1 list should show, oldest first (tool results folded away, system
+    notices on their own rows)."""
     expected: list[str] = []
 
     async def add(message: Message, label: str | None) -> None:
@@ -248,7 +249,7 @@ async def _conversation(container: Container, session_id: UUID, sender: UUID) ->
     for turn in range(4):
         run = f"run-{turn}"
         await add(Message.user(session_id, f"question {turn}"), f"user:question {turn}")
-        await add(Message.system(session_id, "notice"), None)
+        await add(Message.system(session_id, f"notice {turn}"), f"system:notice {turn}")
         await add(Message.assistant_text(session_id, f"on it {turn}", run, "Dev"), "assistant")
         call = Message.tool_use(session_id, f"toolu_{turn}", "Bash", {"command": "ls"}, run)
         await add(call, f"tool:out {turn}")
@@ -262,8 +263,8 @@ async def _conversation(container: Container, session_id: UUID, sender: UUID) ->
 
 
 def _label(item: JSON) -> str:
-    if item["role"] == "user":
-        return f"user:{item['content']}"
+    if item["role"] in ("user", "system"):
+        return f"{item['role']}:{item['content']}"
     if item["role"] == "tool":
         return f"tool:{item['tool_result']['content']}"
     return str(item["role"])
@@ -316,6 +317,13 @@ async def test_pages_walk_back_without_overlap_or_gaps_with_tool_rows_folded(
             assert (item["agent_id"], item["agent_name"]) == ("dev", "Dev")
             assert item["from_instance_id"] is None
             assert item["response_id"].startswith("run-")
+    notices = [item for item in shown if item["role"] == "system"]
+    assert len(notices) == 4
+    assert all(
+        (notice["agent_id"], notice["agent_name"], notice["from_instance_id"], notice["tool_name"])
+        == (None, None, None, None)
+        for notice in notices
+    )
     humans = [item for item in shown if item["role"] == "user"][:-1]
     assert all(
         (human["agent_id"], human["agent_name"], human["from_instance_id"]) == (None, None, None)

@@ -129,6 +129,37 @@ def test_empty_text_and_system_rows_are_skipped() -> None:
     assert len(history) == 2
 
 
+def test_a_system_note_inside_a_tool_call_leaves_the_call_and_its_result_together() -> None:
+    # Where a runtime retrying a failed call would write its corrective note.
+    note = Message.system(SESSION, "The output was too large; read the file in parts.")
+    rows = _number([_user("go"), _call("t1"), note, _result("t1", "partial"), _text("ok")])
+
+    history = to_api_messages(rows)
+
+    _assert_valid(history)
+    assert history == [
+        {"role": "user", "content": [{"type": "text", "text": "go"}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "tool_use", "id": "t1", "name": "Read", "input": {"file_path": "a.txt"}}
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "t1",
+                    "is_error": False,
+                    "content": "partial",
+                }
+            ],
+        },
+        {"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
+    ]
+
+
 def test_trimming_keeps_pairs_and_the_newest_message() -> None:
     rows = []
     for index in range(40):

@@ -319,3 +319,50 @@ def test_a_notification_becomes_user_notification_without_empty_fields(hub: Even
         "priority": "high",
     }
     assert "project_name" not in payload
+
+
+def test_a_retry_becomes_the_v1_retry_event_with_its_session(hub: EventHub) -> None:
+    mapper = StreamMapper(DANA, "epoch")
+    event = _publish(
+        hub,
+        "retry",
+        run_id=RUN,
+        attempt=1,
+        max_retries=3,
+        error_type="buffer_overflow",
+        corrective_message="The tool output was too large; read the file in parts.",
+    )
+
+    assert mapper.map(event) == [
+        (
+            "retry",
+            {
+                "session_id": str(SESSION),
+                "attempt": 1,
+                "max_retries": 3,
+                "error_type": "buffer_overflow",
+                "corrective_message": "The tool output was too large; read the file in parts.",
+                "event_id": f"epoch:{event.event_id}",
+            },
+        )
+    ]
+
+
+def test_a_retry_inside_a_run_leaves_the_turns_events_in_their_order(hub: EventHub) -> None:
+    mapper = StreamMapper(DANA, "epoch")
+    events = [
+        _publish(hub, "status_changed", status="thinking", run_id=RUN),
+        _publish(hub, "retry", run_id=RUN, attempt=1, max_retries=3, error_type="x"),
+        _publish(hub, "status_changed", status="idle", run_id=RUN),
+        _publish(hub, "done", run_id=RUN),
+    ]
+
+    names = [name for event in events for name, _ in mapper.map(event)]
+
+    assert names == ["session_status", "retry", "message_complete", "session_status"]
+
+
+def test_a_system_note_is_not_streamed_as_a_user_message(hub: EventHub) -> None:
+    # The client shows system rows from the message list, which it reloads after the turn.
+    event = _publish(hub, "message_created", message=_message("system", "Retrying."))
+    assert StreamMapper(DANA, "epoch").map(event) == []
