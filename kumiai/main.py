@@ -100,9 +100,12 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
         allowed_origins=settings.cors_origins,
     )
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
+    # The web client sends credentials (`credentials: 'include'` on enqueue and stream),
+    # so the origins are explicit (settings refuse a wildcard) and credentials allowed.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
+        allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Content-Type", "Accept", "Authorization", "Last-Event-ID", "X-Request-ID"],
         expose_headers=["X-Request-ID"],

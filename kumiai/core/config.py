@@ -7,6 +7,7 @@ standard names so the same shell setup works for every Anthropic tool.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -17,7 +18,16 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kumiai.core.exceptions import ConfigurationError
 
-DEFAULT_CORS_ORIGINS = ("http://localhost:1420", "http://127.0.0.1:1420")
+# The web client's origins: the desktop app (1420, 1421) and the dev servers (3000, 5173).
+DEFAULT_CORS_ORIGINS = tuple(
+    f"http://{host}:{port}"
+    for port in (1420, 1421, 3000, 5173)
+    for host in ("localhost", "127.0.0.1")
+)
+# A browser origin: scheme, host and an optional port, nothing after them. Anything else
+# (a trailing slash, a path, ``*``) would never match, or match every page while the
+# browser sends its cookies along.
+ORIGIN_PATTERN = re.compile(r"^https?://[^/\s?#*]+$")
 
 RuntimeName = Literal["anthropic", "claude-code", "auto"]
 
@@ -149,6 +159,19 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_list(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("cors_origins", mode="after")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        """Explicit origins only: the web client sends credentials, and with those a
+        wildcard would let every web page read the answers."""
+        for origin in origins:
+            if not ORIGIN_PATTERN.match(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin like http://localhost:1420 "
+                    "(scheme, host and port; no wildcard, path or trailing slash)"
+                )
+        return origins
 
     @field_validator("database_url", mode="after")
     @classmethod

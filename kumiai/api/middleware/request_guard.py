@@ -133,7 +133,7 @@ class RequestGuardMiddleware:
         """
         origin = headers.get("origin")
         if origin is not None:
-            return origin not in self.allowed_origins and "*" not in self.allowed_origins
+            return origin not in self.allowed_origins
         return headers.get("sec-fetch-site") == "cross-site"
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:

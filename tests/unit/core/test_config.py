@@ -67,3 +67,18 @@ def test_a_blank_database_url_means_the_embedded_server() -> None:
 
 def test_a_wildcard_bind_address_is_not_a_trusted_host_header() -> None:
     assert "0.0.0.0" not in load_settings(host="0.0.0.0", _env_file=None).trusted_hosts
+
+
+@pytest.mark.parametrize(
+    "origins",
+    ["*", "http://localhost:1420,*", "http://localhost:1420/", "localhost:1420", "null"],
+)
+def test_cors_origins_must_be_explicit_origins(
+    origins: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The web client sends credentials: a wildcard would hand every page the answers.
+    monkeypatch.setenv("KUMIAI_CORS_ORIGINS", origins)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(_env_file=None)
+    assert caught.value.message.startswith("invalid configuration: KUMIAI_CORS_ORIGINS: ")
+    assert "\n" not in caught.value.message
