@@ -270,6 +270,8 @@ def doctor() -> None:
         table.add_row(key, value)
     table.add_row("database", _database_status(settings))
     table.add_row("model", _model_status(settings))
+    for name, status in _cli_statuses(settings):
+        table.add_row(f"{name} cli", status)
     Console().print(table)
 
 
@@ -324,6 +326,20 @@ def _model_status(settings: Settings) -> str:
     if model.source == "fallback":
         return f"{model.id} (built-in table for '{model.requested}': {model.problem})"
     return f"{model.id} (as configured)"
+
+
+def _cli_statuses(settings: Settings) -> list[tuple[str, str]]:
+    """Each backend's CLI as the server finds it: where, how found, which version."""
+    from kumiai.composition import cli_discovery  # noqa: PLC0415
+
+    rows = []
+    for cli in asyncio.run(cli_discovery(settings).find_all()):
+        if cli.path is None:
+            rows.append((cli.name, f"not found: {cli.problem}"))
+            continue
+        version = cli.version or f"version unknown: {cli.problem}"
+        rows.append((cli.name, f"{cli.path} ({cli.source}), {version}"))
+    return rows
 
 
 def _database_status(settings: Settings) -> str:

@@ -14,6 +14,7 @@ from kumiai.application.ports.files import DefinitionFiles, ProjectFiles
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.activity import ActivityService
 from kumiai.application.services.characters import AGENT_MD, CharacterService
+from kumiai.application.services.cli_backends import CliBackendService
 from kumiai.application.services.conversation import ConversationService
 from kumiai.application.services.definitions_sync import DefinitionSyncService
 from kumiai.application.services.health import HealthService
@@ -42,6 +43,12 @@ from kumiai.core.config import Settings
 from kumiai.domain.value_objects import SessionType
 from kumiai.infrastructure.claude.models import AnthropicModelList
 from kumiai.infrastructure.claude.tools import file_tools
+from kumiai.infrastructure.cli import (
+    ClaudeUsageApi,
+    CliDiscoverer,
+    LocalCliAccounts,
+    bundled_claude_cli,
+)
 from kumiai.infrastructure.database.engine import Database
 from kumiai.infrastructure.database.probe import EngineProbe
 from kumiai.infrastructure.database.unit_of_work import SqlUnitOfWork
@@ -86,6 +93,8 @@ class Container:
     system: SystemService
     tools: ToolCatalogService
     streams: OpenStreams
+    cli_discovery: CliDiscoverer
+    cli: CliBackendService
 
     async def start(self) -> None:
         """Recover sessions a crash left mid-turn and pick up hand-edited definitions."""
@@ -159,6 +168,7 @@ def build_container(settings: Settings, database: Database) -> Container:
     )
     projects = ProjectService(unit_of_work, project_files, home.projects_dir, runs)
     streams = OpenStreams()
+    discovery = cli_discovery(settings)
 
     return Container(
         settings=settings,
@@ -200,6 +210,8 @@ def build_container(settings: Settings, database: Database) -> Container:
         system=SystemService(unit_of_work),
         tools=tools,
         streams=streams,
+        cli_discovery=discovery,
+        cli=_cli_backends(settings, discovery, selection, models),
     )
 
 
@@ -212,6 +224,28 @@ def model_resolver(settings: Settings) -> ModelResolver:
         ),
         default=settings.default_model,
         ttl_seconds=settings.model_list_ttl,
+    )
+
+
+def cli_discovery(settings: Settings) -> CliDiscoverer:
+    """Where each backend's CLI is: the configured one, Claude Code's bundled one, PATH."""
+    return CliDiscoverer(settings.cli_paths(), {"claude": bundled_claude_cli()})
+
+
+def _cli_backends(
+    settings: Settings,
+    discovery: CliDiscoverer,
+    selection: RuntimeSelection,
+    models: ModelResolver,
+) -> CliBackendService:
+    token = settings.claude_code_oauth_token
+    return CliBackendService(
+        discovery,
+        LocalCliAccounts(settings.claude_config_file, api_key_set=settings.claude_configured),
+        ClaudeUsageApi(settings.anthropic_base_url, token.get_secret_value() if token else None),
+        models=models,
+        runtime=selection,
+        cli_models=settings.cli_models(),
     )
 
 

@@ -29,6 +29,21 @@ DEFAULT_CORS_ORIGINS = tuple(
 # browser sends its cookies along.
 ORIGIN_PATTERN = re.compile(r"^https?://[^/\s?#*]+$")
 
+# What each CLI backend offers until the operator says otherwise (KUMIAI_<NAME>_MODELS);
+# the first is the default model an agent switched to that backend gets.
+DEFAULT_CLI_MODELS: dict[str, tuple[str, ...]] = {
+    "codex": (
+        "gpt-5.3-codex",
+        "gpt-5.3-codex-spark",
+        "gpt-5.1-codex-max",
+        "gpt-5-codex-mini",
+        "o3",
+        "o4-mini",
+    ),
+    "gemini": ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.0-flash"),
+    "opencode": (),
+}
+
 RuntimeName = Literal["anthropic", "claude-code", "auto"]
 
 
@@ -149,13 +164,35 @@ class Settings(BaseSettings):
     claude_code_cli: Path | None = Field(
         default=None, description="A Claude Code CLI to use instead of the SDK's bundled one."
     )
+    codex_cli: Path | None = Field(default=None, description="The codex CLI; else PATH.")
+    gemini_cli: Path | None = Field(default=None, description="The gemini CLI; else PATH.")
+    opencode_cli: Path | None = Field(default=None, description="The opencode CLI; else PATH.")
+    codex_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_CLI_MODELS["codex"]),
+        description="Models offered for codex agents; the first is the default.",
+    )
+    gemini_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_CLI_MODELS["gemini"]),
+        description="Models offered for gemini agents; the first is the default.",
+    )
+    opencode_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_CLI_MODELS["opencode"]),
+        description="Models offered for opencode agents; the first is the default.",
+    )
 
     @field_validator("home", "claude_config_file", mode="after")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser().absolute()
 
-    @field_validator("cors_origins", "allowed_hosts", mode="before")
+    @field_validator(
+        "cors_origins",
+        "allowed_hosts",
+        "codex_models",
+        "gemini_models",
+        "opencode_models",
+        mode="before",
+    )
     @classmethod
     def _parse_list(cls, value: object) -> object:
         return _split_csv(value)
@@ -172,6 +209,11 @@ class Settings(BaseSettings):
                     "(scheme, host and port; no wildcard, path or trailing slash)"
                 )
         return origins
+
+    @field_validator("codex_cli", "gemini_cli", "opencode_cli", mode="after")
+    @classmethod
+    def _expand_cli(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
 
     @field_validator("database_url", mode="after")
     @classmethod
@@ -195,6 +237,24 @@ class Settings(BaseSettings):
         return self.anthropic_api_key is not None and bool(
             self.anthropic_api_key.get_secret_value()
         )
+
+    def cli_paths(self) -> dict[str, Path | None]:
+        """The CLI each backend is told to use, None where it is looked up on PATH."""
+        return {
+            "claude": self.claude_code_cli,
+            "codex": self.codex_cli,
+            "gemini": self.gemini_cli,
+            "opencode": self.opencode_cli,
+        }
+
+    def cli_models(self) -> dict[str, list[str]]:
+        """The configured models of the backends other than ``claude`` (whose models are
+        the ones the agent runtime resolves)."""
+        return {
+            "codex": self.codex_models,
+            "gemini": self.gemini_models,
+            "opencode": self.opencode_models,
+        }
 
     @property
     def trusted_hosts(self) -> list[str]:

@@ -9,12 +9,12 @@ its reason are shown by ``kumiai doctor`` and ``/api/health``.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 from pathlib import Path
 
 from kumiai.application.dtos.health import RuntimeSelection
 from kumiai.core.config import Settings
+from kumiai.infrastructure.filesystem.text_file import read_json_object
 
 ANTHROPIC = "anthropic"
 CLAUDE_CODE = "claude-code"
@@ -90,7 +90,7 @@ def claude_code_login(settings: Settings) -> str | None:
         return f"logged in to Claude Code ({credentials})"
     # Where the OS keychain holds the token (macOS), the account is still recorded here.
     account_file = _account_file(config_dir)
-    if "oauthAccount" in _read_json(account_file):
+    if "oauthAccount" in read_json_object(account_file):
         return f"logged in to Claude Code ({account_file})"
     return None
 
@@ -105,11 +105,3 @@ def _account_file(config_dir: Path) -> Path:
     if os.environ.get("CLAUDE_CONFIG_DIR"):
         return config_dir / ".claude.json"
     return Path.home() / ".claude.json"
-
-
-def _read_json(path: Path) -> dict[str, object]:
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return loaded if isinstance(loaded, dict) else {}

@@ -13,6 +13,7 @@ import pytest
 
 from kumiai.infrastructure.database.migrations import runner
 from tests.support.database import embedded_home
+from tests.support.fake_cli import fake_cli, printing_version
 from tests.support.processes import free_port, kumiai_env, run_kumiai, serving
 from tests.support.scripted_anthropic import ScriptedAnthropic, ScriptedModel
 
@@ -146,6 +147,38 @@ def test_doctor_reports_the_model_without_revealing_the_key(
     assert "anthropic" in result.stdout and "ANTHROPIC_API_KEY is set" in result.stdout
     assert "claude-sonnet-5-5 (newest 'sonnet' in the API's model list)" in result.stdout
     assert "sk-ant-secret-value" not in result.stdout + result.stderr
+
+
+def test_doctor_reports_each_cli_backend_as_the_server_finds_it(
+    tmp_path: Path, database_url: str
+) -> None:
+    bin_folder = tmp_path / "bin"
+    claude = printing_version(tmp_path / "opt", "claude", "2.1.337 (Claude Code)")
+    codex = printing_version(bin_folder, "codex", "codex-cli 0.98.0")
+    fake_cli(bin_folder, "opencode", "exit 4")
+    env = kumiai_env(
+        tmp_path / "home",
+        KUMIAI_DATABASE_URL=database_url,
+        KUMIAI_CLAUDE_CODE_CLI=str(claude),
+        PATH=str(bin_folder),
+        COLUMNS="400",  # one table row per line
+    )
+
+    result = run_kumiai("doctor", env=env)
+
+    assert result.returncode == 0, result.stderr
+    rows = {
+        cells[0]: cells[1]
+        for line in result.stdout.splitlines()
+        if len(cells := [cell.strip() for cell in line.strip("│ ").split("│")]) == 2
+    }
+    assert rows["claude cli"] == f"{claude} (configured), 2.1.337 (Claude Code)"
+    assert rows["codex cli"] == f"{codex} (path), codex-cli 0.98.0"
+    assert rows["gemini cli"] == "not found: `gemini` is not on PATH (or set KUMIAI_GEMINI_CLI)"
+    assert rows["opencode cli"] == (
+        f"{bin_folder / 'opencode'} (path), version unknown: "
+        f"`{bin_folder / 'opencode'} --version` exited with 4"
+    )
 
 
 def test_db_commands_upgrade_and_report_the_revision(tmp_path: Path, database_url: str) -> None:

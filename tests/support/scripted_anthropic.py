@@ -29,6 +29,10 @@ after SDK retries.
 counted in ``model_list_requests``, not recorded in ``requests``, so the model lookup
 a turn may make does not shift the message requests a test inspects.
 
+``GET /api/oauth/usage`` (Claude Code's plan usage, asked with its OAuth token) answers
+``DEFAULT_OAUTH_USAGE`` unless a test sets its own answer, an ``ApiError`` or raw text
+with ``set_oauth_usage``; those requests are kept apart in ``oauth_usage_requests``.
+
 Prompt sizes: the server measures a request as the JSON length of its system prompt,
 tools and messages over ``chars_per_token`` (cache markers left out).
 ``POST /v1/messages/count_tokens`` answers that size (or 404 while
@@ -55,7 +59,7 @@ from typing import Any, Literal, Self
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -433,6 +437,17 @@ DEFAULT_MODELS = (
 )
 
 
+# Claude Code's plan usage as the API reports it: percentages, with the window's reset.
+DEFAULT_OAUTH_USAGE: dict[str, Any] = {
+    "five_hour": {"utilization": 37.0, "resets_at": "2026-03-09T15:00:00+00:00"},
+    "seven_day": {"utilization": 62.5, "resets_at": "2026-03-12T08:00:00+00:00"},
+    "seven_day_sonnet": {"utilization": 12.0, "resets_at": "2026-03-12T08:00:00+00:00"},
+    "seven_day_opus": None,
+}
+
+OAuthUsage = dict[str, Any] | ApiError | str
+
+
 def _model_page(models: Sequence[ScriptedModel], request: Request) -> dict[str, Any]:
     """One page of the list, newest first, paged by ``limit`` and ``after_id`` as the API."""
     ordered = sorted(models, key=lambda model: model.created_at, reverse=True)
@@ -685,6 +700,8 @@ class ScriptedAnthropic:
         self._requests: list[RecordedRequest] = []
         self._models: Sequence[ScriptedModel] | ApiError = DEFAULT_MODELS
         self._model_list_requests = 0
+        self._oauth_usage: OAuthUsage = DEFAULT_OAUTH_USAGE
+        self._oauth_usage_requests: list[RecordedRequest] = []
         self._running: _Running | None = None
         self._port: int | None = None
         self.max_prompt_tokens: int | None = None
@@ -796,6 +813,8 @@ class ScriptedAnthropic:
             self._requests.clear()
             self._models = DEFAULT_MODELS
             self._model_list_requests = 0
+            self._oauth_usage = DEFAULT_OAUTH_USAGE
+            self._oauth_usage_requests.clear()
             self.max_prompt_tokens = None
             self.chars_per_token = 4
             self.count_tokens_available = True
@@ -804,6 +823,17 @@ class ScriptedAnthropic:
         """Serve these models on ``GET /v1/models``, or answer it with this error."""
         with self._state:
             self._models = models if isinstance(models, ApiError) else tuple(models)
+
+    def set_oauth_usage(self, answer: OAuthUsage) -> None:
+        """Answer ``GET /api/oauth/usage`` with this JSON, this error, or this raw text."""
+        with self._state:
+            self._oauth_usage = answer
+
+    @property
+    def oauth_usage_requests(self) -> list[RecordedRequest]:
+        """Every ``GET /api/oauth/usage`` received so far."""
+        with self._state:
+            return list(self._oauth_usage_requests)
 
     @property
     def model_list_requests(self) -> int:
@@ -870,6 +900,7 @@ class ScriptedAnthropic:
             Route("/v1/messages", self._messages, methods=["POST"]),
             Route("/v1/messages/count_tokens", self._count_tokens, methods=["POST"]),
             Route("/v1/models", self._list_models, methods=["GET"]),
+            Route("/api/oauth/usage", self._oauth_usage_answer, methods=["GET"]),
         ]
 
     def _build_app(self, stopping: asyncio.Event) -> Starlette:
@@ -911,6 +942,21 @@ class ScriptedAnthropic:
         if isinstance(models, ApiError):
             return _error_response(models)
         return JSONResponse(_model_page(models, request), headers={"request-id": _next_id("req")})
+
+    async def _oauth_usage_answer(self, request: Request) -> Response:
+        recorded = RecordedRequest(
+            path=request.url.path,
+            headers={name.lower(): value for name, value in request.headers.items()},
+            body={},
+        )
+        with self._state:
+            self._oauth_usage_requests.append(recorded)
+            answer = self._oauth_usage
+        if isinstance(answer, ApiError):
+            return _error_response(answer)
+        if isinstance(answer, str):
+            return Response(answer, media_type="application/json")
+        return JSONResponse(answer, headers={"request-id": _next_id("req")})
 
     async def _unknown_path(self, request: Request) -> JSONResponse:
         await self._record(request)

@@ -80,6 +80,23 @@ class ModelResolver:
         problem = listing.problem or f"the model list has no active {family} model"
         return ResolvedModel(requested, FALLBACK_MODELS[family], "fallback", problem)
 
+    @property
+    def default(self) -> str:
+        """The configured default: a model id or a family."""
+        return self._default
+
+    async def usable_families(self) -> list[ResolvedModel]:
+        """The families a turn can use now, each resolved: those with an active model in
+        the API's list, or every family of the built-in table while there is no list."""
+        listing = await self._current_listing()
+        if listing.models is None:
+            return [
+                ResolvedModel(family, FALLBACK_MODELS[family], "fallback", listing.problem)
+                for family in FAMILIES
+            ]
+        found = [(family, _newest(listing.models, family)) for family in FAMILIES]
+        return [ResolvedModel(family, model, "model_list") for family, model in found if model]
+
     async def aclose(self) -> None:
         await self._models.aclose()
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 from kumiai.core.exceptions import ValidationError
 from kumiai.infrastructure.filesystem.atomic import atomic_write_text
 
 # Settings files are small; anything bigger is not one.
 MAX_TEXT_BYTES = 1024 * 1024
+# Other programs' state files (``~/.claude.json`` keeps every project's history) grow.
+MAX_FOREIGN_JSON_BYTES = 32 * 1024 * 1024
 
 
 class OptionalTextFile:
@@ -39,3 +43,15 @@ class OptionalTextFile:
         atomic_write_text(self._path, text)
         if not existed:
             os.chmod(self._path, 0o600)
+
+
+def read_json_object(path: Path, *, max_bytes: int = MAX_FOREIGN_JSON_BYTES) -> dict[str, Any]:
+    """The JSON object another program keeps in ``path``; ``{}`` when the file is missing,
+    unreadable, too large, malformed or not an object: such files are read for what they
+    may tell, never relied on."""
+    try:
+        text = OptionalTextFile(path, max_bytes=max_bytes).read()
+        loaded = json.loads(text) if text is not None else {}
+    except (ValidationError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kumiai.core.config import load_settings
+from kumiai.core.config import DEFAULT_CLI_MODELS, load_settings
 from kumiai.core.exceptions import ConfigurationError
 
 
@@ -82,3 +82,24 @@ def test_cors_origins_must_be_explicit_origins(
         load_settings(_env_file=None)
     assert caught.value.message.startswith("invalid configuration: KUMIAI_CORS_ORIGINS: ")
     assert "\n" not in caught.value.message
+
+
+def test_the_cli_settings_name_each_backends_executable_and_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUMIAI_CODEX_CLI", str(tmp_path / "codex"))
+    monkeypatch.setenv("KUMIAI_CODEX_MODELS", "o3, o4-mini")
+    monkeypatch.setenv("KUMIAI_OPENCODE_MODELS", "")
+    settings = load_settings(_env_file=None, claude_code_cli=tmp_path / "claude")
+
+    assert settings.cli_paths() == {
+        "claude": tmp_path / "claude",
+        "codex": tmp_path / "codex",
+        "gemini": None,
+        "opencode": None,
+    }
+    assert settings.cli_models() == {
+        "codex": ["o3", "o4-mini"],
+        "gemini": list(DEFAULT_CLI_MODELS["gemini"]),
+        "opencode": [],
+    }
