@@ -97,10 +97,10 @@ class CliBackendService:
         return default, families if default.lower() in families else [default, *families]
 
     async def _usage_of(self, cli: CliInstallation) -> CliUsageView:
+        # Claude's turns run on KumiAI's own runtimes, with or without its CLI.
         if cli.name == CLAUDE and not self._runtime.available:
-            # The CLI may well be there; what is missing is a way to run Claude's turns.
             return CliUsageView(name=CLAUDE, installed=False, auth_status="not configured")
-        if not cli.installed:
+        if cli.name != CLAUDE and not cli.installed:
             return CliUsageView(name=cli.name, installed=False)
         account = await asyncio.to_thread(self._accounts.read, cli.name)
         extra = dict(account.extra)

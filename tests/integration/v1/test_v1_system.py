@@ -363,6 +363,27 @@ async def test_usage_without_the_clis_files_falls_back_to_the_configured_models(
     )
 
 
+async def test_claude_is_usable_on_the_api_runtime_without_any_cli(
+    serve: Serve, claude: ScriptedAnthropic, tmp_path: Path
+) -> None:
+    nowhere = tmp_path / "no-claude-here"
+
+    async with serve(**with_api(claude, claude_code_cli=nowhere)) as client:
+        cli = (await get(client, "cli-backends"))["backends"][0]
+        usage = (await get(client, "cli-usage"))["backends"][0]
+
+    assert (cli["installed"], cli["path"], cli["available_models"]) == (
+        False,
+        None,
+        ["haiku", "sonnet", "opus"],
+    )
+    assert (usage["installed"], usage["plan"], usage["extra"]) == (
+        True,
+        "API",
+        {"runtime": "anthropic"},
+    )
+
+
 async def test_claude_is_offline_without_a_runtime_even_with_its_cli(
     serve: Serve, tmp_path: Path
 ) -> None:
