@@ -27,7 +27,7 @@ class VersionInfo(BaseModel):
     app_version: str = Field(description="KumiAI's version (that of the package).")
 
 
-@router.post("/reset", response_model=Done)
+@router.post("/reset")
 async def reset_app(container: ContainerDep) -> Done:
     """Reset the app: onboarding starts over and the preferences are cleared.
 
@@ -39,25 +39,25 @@ async def reset_app(container: ContainerDep) -> Done:
     return Done(message="Onboarding and preferences were reset; your data was kept.")
 
 
-@router.get("/version", response_model=VersionInfo)
+@router.get("/version")
 async def version() -> VersionInfo:
     return VersionInfo(backend_version=__version__, frontend_version=None, app_version=__version__)
 
 
-@router.get("/cli-backends", response_model=CliBackendsReport)
+@router.get("/cli-backends")
 async def cli_backends(container: ContainerDep) -> CliBackendsReport:
     """Each coding-agent CLI (claude, codex, gemini, opencode): found or not, its
     version, and the models its agents may use."""
     return await container.cli.backends()
 
 
-@router.get("/cli-usage", response_model=CliUsageReport)
+@router.get("/cli-usage")
 async def cli_usage(container: ContainerDep) -> CliUsageReport:
     """Each backend's plan, sign-in and configured model, from the CLIs' own files."""
     return await container.cli.usage()
 
 
-@router.get("/cli-usage/live", response_model=LiveUsageReport)
+@router.get("/cli-usage/live")
 async def live_cli_usage(container: ContainerDep) -> LiveUsageReport:
     """How much of each plan's limits is used now; only Claude's is asked for, of the
     configured Anthropic base URL."""
