@@ -1,4 +1,5 @@
-"""Every call of the v1 contract (V1_CONTRACT.md §2-§10) has a route, same method and path."""
+"""Every call of the v1 contracts has a route, same method and path: the client of 2026-01
+(V1_CONTRACT.md §2-§10) and what the client of 2026-03 added (V1_CURRENT_CLIENT.md)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,19 @@ CONTRACT_CALLS = (
     "POST /system/reset",
 )
 
+# What the 2026-03 client (V1_CURRENT_CLIENT.md §1, §4) calls besides.
+CURRENT_CLIENT_CALLS = (
+    "GET /projects/{project_id}/tasks",
+    "POST /projects/{project_id}/tasks",
+    "GET /tasks/{task_id}",
+    "PATCH /tasks/{task_id}",
+    "DELETE /tasks/{task_id}",
+    "GET /system/version",
+    "GET /system/cli-backends",
+    "GET /system/cli-usage",
+    "GET /system/cli-usage/live",
+)
+
 
 def _shape(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "{}", path)
@@ -84,7 +98,7 @@ def _shape(path: str) -> str:
 async def test_every_contract_call_is_served(client: httpx.AsyncClient) -> None:
     calls = {
         (method, "/api/v1" + _shape(path))
-        for method, path in (call.split(" ") for call in CONTRACT_CALLS)
+        for method, path in (call.split(" ") for call in CONTRACT_CALLS + CURRENT_CLIENT_CALLS)
     }
     schema = (await client.get("/openapi.json")).json()
     served = {
@@ -92,5 +106,5 @@ async def test_every_contract_call_is_served(client: httpx.AsyncClient) -> None:
         for path, operations in schema["paths"].items()
         for method in operations
     }
-    assert len(calls) == 65
+    assert len(calls) == 65 + 9
     assert calls - served == set()
