@@ -49,6 +49,7 @@ from tests.support.scripted_anthropic import (
 )
 
 SCRIPTED_API_KEY = "sk-ant-scripted-client-e2e"
+SCRIPTED_OAUTH_TOKEN = "sk-ant-oat-scripted-client-e2e"
 # How much of a request's system prompt the driver sees (enough to tell who asked).
 SYSTEM_EXCERPT = 300
 # Every KumiAI agent's system prompt has this section (runtime/prompt.py), on both runtimes.
@@ -189,6 +190,20 @@ def _home() -> Iterator[Path]:
         yield home
 
 
+def _claude_code_login(home: Path) -> Path:
+    """A Claude Code folder of the run's own, logged in with a scripted OAuth token.
+
+    Settings reads the subscription's usage with that token (from the scripted server),
+    and nothing of the machine's own Claude Code login or state is read or written.
+    """
+    folder = home / ".claude"
+    folder.mkdir()
+    credentials = folder / ".credentials.json"
+    credentials.write_text(json.dumps({"claudeAiOauth": {"accessToken": SCRIPTED_OAUTH_TOKEN}}))
+    credentials.chmod(0o600)
+    return folder
+
+
 def _emit(message: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
@@ -235,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             "ANTHROPIC_BASE_URL": claude.base_url,
             "KUMIAI_CORS_ORIGINS": ",".join(arguments.cors_origin),
             "KUMIAI_LOG_FORMAT": "console",
+            "CLAUDE_CONFIG_DIR": str(_claude_code_login(home)),
         }
         if database_url is not None:
             extra["KUMIAI_DATABASE_URL"] = database_url

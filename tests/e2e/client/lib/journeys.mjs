@@ -315,6 +315,8 @@ export const JOURNEYS = [
       check(backendVersion && backendVersion !== '...', `Settings shows backend version "${backendVersion}"`);
       check(appVersion && appVersion !== '...', `Settings shows app version "${appVersion}"`);
       await page.getByText('Claude Code').first().waitFor({ timeout: 10_000 });
+      // The subscription's usage windows, as the scripted Claude reports them.
+      await page.getByText('5-hour').first().waitFor({ timeout: 10_000 });
       const refreshed = await answerTo(page, 'GET', /\/api\/v1\/system\/cli-usage\/live$/, () =>
         page.getByRole('button', { name: 'Refresh' }).click(),
       );
