@@ -49,6 +49,8 @@ from kumiai.infrastructure.cli import (
     LocalCliAccounts,
     bundled_claude_cli,
 )
+from kumiai.infrastructure.cli_agents.router import BackendRouter, CliRuntimes, CliSetup
+from kumiai.infrastructure.cli_agents.runtime import BackendModels
 from kumiai.infrastructure.database.engine import Database
 from kumiai.infrastructure.database.probe import EngineProbe
 from kumiai.infrastructure.database.unit_of_work import SqlUnitOfWork
@@ -140,9 +142,6 @@ def build_container(settings: Settings, database: Database) -> Container:
     )
     project_files = ProjectFolderStore()
     events = EventHub(BufferLimits(settings.event_buffer_events, settings.event_buffer_bytes))
-    selection = select_runtime(settings)
-    agent_runtime = _agent_runtime(settings, selection)
-    models = model_resolver(settings)
     mcp = McpService(
         OptionalTextFile(home.mcp_servers_file),
         OptionalTextFile(settings.claude_config_file),
@@ -153,6 +152,10 @@ def build_container(settings: Settings, database: Database) -> Container:
         ),
         probe_dir=str(settings.home),
     )
+    selection = select_runtime(settings)
+    discovery = cli_discovery(settings)
+    agent_runtime = _agent_runtime(settings, selection, mcp, discovery)
+    models = model_resolver(settings)
     runs, tools = _build_runtime(
         settings,
         unit_of_work,
@@ -168,7 +171,6 @@ def build_container(settings: Settings, database: Database) -> Container:
     )
     projects = ProjectService(unit_of_work, project_files, home.projects_dir, runs)
     streams = OpenStreams()
-    discovery = cli_discovery(settings)
 
     return Container(
         settings=settings,
@@ -262,13 +264,29 @@ def _git(settings: Settings) -> GitCli:
     )
 
 
-def _agent_runtime(settings: Settings, selection: RuntimeSelection) -> ClosableRuntime:
-    """The adapter for the selected runtime; the API one when none is available, so
-    sending fails with the usual 503 before it is ever called. Built on the first turn:
-    the SDKs are slow to import and nothing before a turn needs them."""
+def _agent_runtime(
+    settings: Settings, selection: RuntimeSelection, mcp: McpService, discovery: CliDiscoverer
+) -> ClosableRuntime:
+    """The runtime of each turn's backend: for Claude agents the adapter of the selected
+    runtime (the API one when none is available, so sending fails with the usual 503
+    before it is ever called), built on the first turn as the SDKs are slow to import;
+    for Codex, Gemini and OpenCode agents their CLI's."""
     if selection.active == CLAUDE_CODE:
-        return DeferredRuntime(lambda: _claude_code_runtime(settings))
-    return DeferredRuntime(lambda: _anthropic_runtime(settings))
+        claude = DeferredRuntime(lambda: _claude_code_runtime(settings))
+    else:
+        claude = DeferredRuntime(lambda: _anthropic_runtime(settings))
+    # An agent CLI is found when a turn first needs it; it starts the agent's MCP servers
+    # itself.
+    clis = CliRuntimes(
+        settings.home / "cli-agents",
+        discovery,
+        setups={
+            name: CliSetup(BackendModels(tuple(models)))
+            for name, models in settings.cli_models().items()
+        },
+        mcp_servers=lambda names: mcp.resolve(names).servers,
+    )
+    return BackendRouter(claude, clis)
 
 
 def _anthropic_runtime(settings: Settings) -> ClosableRuntime:

@@ -95,6 +95,10 @@ class Workspace:
     """Ids of the user's MCP servers (``mcp_servers.json``) this agent may use."""
 
 
+CLAUDE_BACKEND = "claude"
+"""The ``cli_backend`` of agents that run on Claude (the API or Claude Code)."""
+
+
 @dataclass(frozen=True)
 class TurnRequest:
     model: str
@@ -109,6 +113,9 @@ class TurnRequest:
     # The model's context window: each request (system prompt, tools, messages) plus
     # ``max_tokens`` of answer must fit; the runtime trims the messages to make it so.
     context_window_tokens: int = 200_000
+    backend: str = CLAUDE_BACKEND
+    """The agent's ``cli_backend``: which runtime runs the turn (``codex``, ``gemini``,
+    ``opencode`` run in that CLI)."""
 
 
 @dataclass(frozen=True)

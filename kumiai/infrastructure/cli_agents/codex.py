@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kumiai.application.ports.agent_runtime import ToolCall, ToolOutcome
+from kumiai.application.ports.mcp import McpServerDefinition
 from kumiai.core.logging import get_logger
 from kumiai.infrastructure.cli_agents.runtime import CliResult, CliTurn, Invocation
 from kumiai.infrastructure.cli_agents.writer import TurnWriter, usage_from
@@ -55,9 +56,14 @@ class CodexBackend:
             options += ["-c", setting]
         if turn.model is not None:
             options += ["-m", turn.model]
+        servers, secrets = _mcp_settings(turn.mcp_servers)
+        for setting in servers:
+            options += ["-c", setting]
         resume = ["resume", turn.resume] if turn.resume else []
         # The prompt arrives on stdin ("-"): no length limit, and never read as an option.
-        return Invocation(["exec", *options, *resume, "-"], stdin=turn.prompt.encode())
+        return Invocation(
+            ["exec", *options, *resume, "-"], environment=secrets, stdin=turn.prompt.encode()
+        )
 
     def _settings(self, turn: CliTurn) -> list[str]:
         return [
@@ -72,6 +78,39 @@ class CodexBackend:
 
     def reader(self, writer: TurnWriter) -> CodexReader:
         return CodexReader(writer)
+
+
+def _mcp_settings(
+    servers: Sequence[McpServerDefinition],
+) -> tuple[list[str], dict[str, str]]:
+    """``mcp_servers.<name>`` settings for Codex, and the secrets they name.
+
+    Secrets (a server's environment, its HTTP headers) never go on the command line:
+    they are set in Codex's environment, and the settings name the variables to pass on.
+    """
+    settings: list[str] = []
+    secrets: dict[str, str] = {}
+    for server in servers:
+        if server.transport == "stdio":
+            secrets.update(server.env)
+            fields = [
+                f"command={toml_string(server.command)}",
+                f"args=[{', '.join(toml_string(argument) for argument in server.args)}]",
+                f"env_vars=[{', '.join(toml_string(name) for name in server.env)}]",
+            ]
+        else:
+            headers = {
+                f"KUMIAI_MCP_{server.name.upper()}_{index}": (name, value)
+                for index, (name, value) in enumerate(server.headers.items())
+            }
+            secrets.update({variable: value for variable, (_, value) in headers.items()})
+            named = ", ".join(
+                f"{toml_string(name)}={toml_string(variable)}"
+                for variable, (name, _) in headers.items()
+            )
+            fields = [f"url={toml_string(server.url)}", f"env_http_headers={{{named}}}"]
+        settings.append(f"mcp_servers.{server.name}={{{', '.join(fields)}}}")
+    return settings, secrets
 
 
 @dataclass

@@ -25,12 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from kumiai.application.ports.agent_runtime import ToolCall, ToolOutcome
+from kumiai.application.ports.mcp import McpServerDefinition
 from kumiai.core.logging import get_logger
 from kumiai.infrastructure.cli_agents.runtime import CliResult, CliTurn, Invocation
 from kumiai.infrastructure.cli_agents.writer import TurnWriter, usage_from
 
 logger = get_logger(__name__)
 
+NO_SERVER = "common_tools"
 SIGN_IN_FILES = ("oauth_creds.json", "google_accounts.json", "installation_id")
 QUIET_SETTINGS: dict[str, Any] = {
     "telemetry": {"enabled": False},
@@ -62,6 +64,10 @@ class GeminiBackend:
             arguments += ["--model", turn.model]
         if turn.resume is not None:
             arguments += ["--resume", turn.resume]
+        # Only the agent's servers, whatever else a project's settings may name; with none,
+        # a name KumiAI reserves for itself, which no configured server can have.
+        names = [server.name for server in turn.mcp_servers] or [NO_SERVER]
+        arguments += ["--allowed-mcp-server-names", ",".join(names)]
         # Headless because stdin is not a terminal; the prompt is read from it.
         # No relaunch: the CLI would otherwise start itself again in a child process.
         environment = {"GEMINI_CLI_HOME": str(home), "GEMINI_CLI_NO_RELAUNCH": "true"}
@@ -74,7 +80,14 @@ class GeminiBackend:
         auth_type = self._auth_type(turn.environment)
         if auth_type is not None:
             settings["security"] = {"auth": {"selectedType": auth_type}}
-        (folder / "settings.json").write_text(json.dumps(settings, indent=2), encoding="utf-8")
+        if turn.mcp_servers:
+            settings["mcpServers"] = {
+                server.name: _mcp_entry(server) for server in turn.mcp_servers
+            }
+        # The servers' secrets are in it: readable by the user only.
+        settings_file = folder / "settings.json"
+        settings_file.touch(mode=0o600)
+        settings_file.write_text(json.dumps(settings, indent=2), encoding="utf-8")
         for name in SIGN_IN_FILES:
             _link(self.user_dir / name, folder / name)
 
@@ -91,6 +104,13 @@ class GeminiBackend:
 
     def reader(self, writer: TurnWriter) -> GeminiReader:
         return GeminiReader(writer)
+
+
+def _mcp_entry(server: McpServerDefinition) -> dict[str, Any]:
+    if server.transport == "stdio":
+        return {"command": server.command, "args": list(server.args), "env": dict(server.env)}
+    address = "httpUrl" if server.transport == "http" else "url"
+    return {address: server.url, "headers": dict(server.headers)}
 
 
 def _link(source: Path, target: Path) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kumiai.application.ports.agent_runtime import ToolCall, ToolOutcome, Usage
+from kumiai.application.ports.mcp import McpServerDefinition
 from kumiai.core.logging import get_logger
 from kumiai.infrastructure.cli_agents.runtime import CliResult, CliTurn, Invocation
 from kumiai.infrastructure.cli_agents.writer import TurnWriter
@@ -65,7 +66,7 @@ class OpenCodeBackend:
         instructions = turn.run_dir / INSTRUCTIONS_FILE
         instructions.write_text(turn.request.system, encoding="utf-8")
         edit = "allow" if turn.may_edit else "deny"
-        settings = {
+        settings: dict[str, Any] = {
             "autoupdate": False,
             "share": "disabled",
             "instructions": [str(instructions)],
@@ -76,6 +77,8 @@ class OpenCodeBackend:
                 "external_directory": "deny",
             },
         }
+        if turn.mcp_servers:
+            settings["mcp"] = {server.name: _mcp_entry(server) for server in turn.mcp_servers}
         arguments = ["run", "--format", "json", "--title", TITLE]
         arguments += ["--dir", turn.workspace.working_dir]
         if turn.model is not None:
@@ -91,6 +94,13 @@ class OpenCodeBackend:
 
     def reader(self, writer: TurnWriter) -> OpenCodeReader:
         return OpenCodeReader(writer)
+
+
+def _mcp_entry(server: McpServerDefinition) -> dict[str, Any]:
+    if server.transport == "stdio":
+        command = [server.command, *server.args]
+        return {"type": "local", "command": command, "environment": dict(server.env)}
+    return {"type": "remote", "url": server.url, "headers": dict(server.headers)}
 
 
 @dataclass

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +30,7 @@ from kumiai.application.ports.agent_runtime import (
     TurnSink,
     Workspace,
 )
+from kumiai.application.ports.mcp import McpServerDefinition
 from kumiai.core.exceptions import AgentBackendUnavailableError
 from kumiai.core.logging import get_logger
 from kumiai.infrastructure.cli_agents.process import CliProcess
@@ -64,6 +65,8 @@ class CliTurn:
     """The model to ask for, or None for the CLI's own default."""
     environment: Mapping[str, str]
     """The environment the CLI starts with, before the backend's own additions."""
+    mcp_servers: tuple[McpServerDefinition, ...] = ()
+    """The agent's allowed MCP servers, for the CLI to start itself."""
 
     @property
     def may_edit(self) -> bool:
@@ -100,10 +103,15 @@ class StreamReader(Protocol):
 
 
 class CliBackend(Protocol):
-    name: str
-    """The ``cli_backend`` value of the agents it runs: ``codex``, ``gemini``, ``opencode``."""
-    label: str
-    """The CLI's name for people: ``Codex``."""
+    @property
+    def name(self) -> str:
+        """The ``cli_backend`` value of the agents it runs: ``codex``, ``gemini``, ``opencode``."""
+        ...
+
+    @property
+    def label(self) -> str:
+        """The CLI's name for people: ``Codex``."""
+        ...
 
     def invocation(self, turn: CliTurn) -> Invocation:
         """The CLI's arguments (after the executable), environment and input for ``turn``;
@@ -111,6 +119,10 @@ class CliBackend(Protocol):
         ...
 
     def reader(self, writer: TurnWriter) -> StreamReader: ...
+
+
+McpServers = Callable[[Sequence[str]], Sequence[McpServerDefinition]]
+"""The MCP servers (that can run) behind a list of an agent's ``allowed_mcps``."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +160,7 @@ class CliAgentRuntime:
         *,
         models: BackendModels = BackendModels(),
         environment: Mapping[str, str] | None = None,
+        mcp_servers: McpServers | None = None,
     ) -> None:
         self.backend = backend
         self._executable = executable
@@ -155,6 +168,7 @@ class CliAgentRuntime:
         self._resume_points = ResumePoints(self._state_dir / "sessions")
         self._models = models
         self._environment = dict(environment or {})
+        self._mcp_servers = mcp_servers
         self._stopping: set[asyncio.Task[None]] = set()
 
     async def aclose(self) -> None:
@@ -184,6 +198,7 @@ class CliAgentRuntime:
             # PWD too: a CLI that trusts it over its real working folder (OpenCode) would
             # otherwise take KumiAI's folder for the project.
             environment={**os.environ, **self._environment, "PWD": workspace.working_dir},
+            mcp_servers=self._allowed_mcp_servers(workspace),
         )
         writer = TurnWriter(sink)
         result = await self._run(turn, writer)
@@ -242,6 +257,11 @@ class CliAgentRuntime:
         task = asyncio.create_task(process.reap())
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)
+
+    def _allowed_mcp_servers(self, workspace: Workspace) -> tuple[McpServerDefinition, ...]:
+        if self._mcp_servers is None or not workspace.allowed_mcps:
+            return ()
+        return tuple(self._mcp_servers(workspace.allowed_mcps))
 
     def _unavailable(self, reason: str, **details: Any) -> AgentBackendUnavailableError:
         return AgentBackendUnavailableError(

@@ -11,7 +11,7 @@ from pathlib import Path
 from kumiai.infrastructure.cli_agents.codex import CodexBackend
 from kumiai.infrastructure.cli_agents.gemini import GeminiBackend
 from kumiai.infrastructure.cli_agents.opencode import OpenCodeBackend
-from kumiai.infrastructure.cli_agents.runtime import BackendModels, CliAgentRuntime
+from kumiai.infrastructure.cli_agents.runtime import BackendModels, CliAgentRuntime, McpServers
 from tests.integration.cli_agents.conftest import installed_cli
 from tests.support.scripted_anthropic import RecordedRequest, ScriptedAnthropic, ToolUse
 from tests.support.scripted_gemini import ScriptedGemini, contents_texts
@@ -25,19 +25,25 @@ class CliCase:
     name: str
     server: type[ScriptedAnthropic]
     models: tuple[str, ...]
-    build: Callable[[ScriptedAnthropic, Path], CliAgentRuntime]
+    build: Callable[[ScriptedAnthropic, Path, McpServers | None], CliAgentRuntime]
     write_file: Callable[[Path, str], ToolUse]
     """A tool call of this CLI that writes ``text`` to a file."""
     user_texts: Callable[[RecordedRequest], list[str]]
     assistant_texts: Callable[[RecordedRequest], list[str]]
     system_text: Callable[[RecordedRequest], str]
     model_of: Callable[[RecordedRequest], str | None]
+    mcp_tool: Callable[[str, str], str | None]
+    """The name the model calls an MCP server's tool by; None when the CLI offers none."""
 
-    def runtime(self, server: ScriptedAnthropic, folder: Path) -> CliAgentRuntime:
-        return self.build(server, folder)
+    def runtime(
+        self, server: ScriptedAnthropic, folder: Path, mcp_servers: McpServers | None = None
+    ) -> CliAgentRuntime:
+        return self.build(server, folder, mcp_servers)
 
 
-def _codex(server: ScriptedAnthropic, folder: Path) -> CliAgentRuntime:
+def _codex(
+    server: ScriptedAnthropic, folder: Path, mcp_servers: McpServers | None
+) -> CliAgentRuntime:
     assert isinstance(server, ScriptedResponses)
     codex_home = folder / "codex-home"
     codex_home.mkdir()
@@ -47,20 +53,26 @@ def _codex(server: ScriptedAnthropic, folder: Path) -> CliAgentRuntime:
         folder / "state",
         models=BackendModels(CODEX.models),
         environment={"CODEX_HOME": str(codex_home), KEY_VARIABLE: "test-key"},
+        mcp_servers=mcp_servers,
     )
 
 
-def _gemini(server: ScriptedAnthropic, folder: Path) -> CliAgentRuntime:
+def _gemini(
+    server: ScriptedAnthropic, folder: Path, mcp_servers: McpServers | None
+) -> CliAgentRuntime:
     return CliAgentRuntime(
         GeminiBackend(user_dir=folder / "user-gemini"),
         installed_cli("gemini"),
         folder / "state",
         models=BackendModels(GEMINI.models),
         environment={"GEMINI_API_KEY": "test-key", "GOOGLE_GEMINI_BASE_URL": server.base_url},
+        mcp_servers=mcp_servers,
     )
 
 
-def _opencode(server: ScriptedAnthropic, folder: Path) -> CliAgentRuntime:
+def _opencode(
+    server: ScriptedAnthropic, folder: Path, mcp_servers: McpServers | None
+) -> CliAgentRuntime:
     provider = {
         "npm": "@ai-sdk/anthropic",
         "options": {"baseURL": f"{server.base_url}/v1", "apiKey": "test-key"},
@@ -73,6 +85,7 @@ def _opencode(server: ScriptedAnthropic, folder: Path) -> CliAgentRuntime:
         models=BackendModels(OPENCODE.models),
         # OpenCode installs its plugin package in the background: never from a test.
         environment={"npm_config_offline": "true", "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1"},
+        mcp_servers=mcp_servers,
     )
 
 
@@ -100,6 +113,7 @@ CODEX = CliCase(
     assistant_texts=lambda request: input_texts(request, "assistant"),
     system_text=lambda request: "\n".join(input_texts(request, "developer")),
     model_of=lambda request: request.model,
+    mcp_tool=lambda server, tool: None,
 )
 GEMINI = CliCase(
     name="gemini",
@@ -111,6 +125,7 @@ GEMINI = CliCase(
     assistant_texts=lambda request: contents_texts(request, "model"),
     system_text=lambda request: json.dumps(request.body.get("systemInstruction")),
     model_of=lambda request: request.path.rsplit("/", 1)[-1].partition(":")[0],
+    mcp_tool=lambda server, tool: f"mcp_{server}_{tool}",
 )
 OPENCODE = CliCase(
     name="opencode",
@@ -122,5 +137,6 @@ OPENCODE = CliCase(
     assistant_texts=lambda request: _anthropic_texts(request, "assistant"),
     system_text=lambda request: json.dumps(request.system),
     model_of=lambda request: f"scripted/{request.model}",
+    mcp_tool=lambda server, tool: f"{server}_{tool}",
 )
 CASES = {case.name: case for case in (CODEX, GEMINI, OPENCODE)}

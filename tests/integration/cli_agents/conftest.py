@@ -40,10 +40,12 @@ def turn_request(
     *,
     session_id: uuid.UUID | None = None,
     model: str = "claude-sonnet-4-6",
+    backend: str = "claude",
     **workspace: object,
 ) -> TurnRequest:
     return TurnRequest(
         model=model,
+        backend=backend,
         system=SYSTEM,
         messages=messages,
         workspace=Workspace(

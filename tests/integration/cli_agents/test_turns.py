@@ -5,6 +5,7 @@ within a second, fails clearly, and continues with its history on the next turn.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,11 +15,13 @@ import psutil
 import pytest
 
 from kumiai.application.ports.agent_runtime import TurnRequest
+from kumiai.application.ports.mcp import McpServerDefinition
 from kumiai.core.exceptions import AgentBackendUnavailableError
 from kumiai.infrastructure.cli_agents.runtime import CliAgentRuntime
 from tests.integration.cli_agents.cases import CASES, CliCase
 from tests.integration.cli_agents.conftest import all_ended, turn_request
-from tests.support.scripted_anthropic import Reply, ScriptedAnthropic, Text
+from tests.support.mcp_probe_server import SCRIPT as PROBE
+from tests.support.scripted_anthropic import Reply, ScriptedAnthropic, Text, ToolUse
 from tests.support.sinks import RecordingSink, ScriptedTools
 
 TRANSCRIPT_MARK = "<conversation_transcript>"
@@ -187,3 +190,31 @@ async def test_a_missing_cli_fails_the_turn_saying_where_it_looked(
         await _run(broken, turn_request(project, [{"role": "user", "content": "hello"}]))
 
     assert str(missing) in raised.value.message
+
+
+async def test_the_agent_s_mcp_servers_are_started_by_the_cli_with_their_secrets(
+    case: CliCase, server: ScriptedAnthropic, project: Path, tmp_path: Path
+) -> None:
+    probe = McpServerDefinition(
+        "probe", "stdio", "kumiai", command=sys.executable, args=(str(PROBE),),
+        env={"PROBE_SECRET": "s3cret"},
+    )  # fmt: skip
+    runtime = case.runtime(server, tmp_path, lambda names: [probe] if "probe" in names else [])
+    whoami = case.mcp_tool("probe", "whoami")
+    if whoami is not None:
+        server.enqueue(Reply.turn([ToolUse(whoami, {})]))
+    server.enqueue(Reply.text("Done."))
+
+    await _run(
+        runtime,
+        turn_request(project, [{"role": "user", "content": "who?"}], allowed_mcps=("probe",)),
+    )
+
+    offered = str(server.requests[0].body.get("tools"))
+    if whoami is None:
+        # Codex 0.169 starts the server (its MCP resource tools appear) but offers none of
+        # the server's own tools in exec mode: the README says so.
+        assert "list_mcp_resources" in offered
+        return
+    assert whoami in offered
+    assert "secret=s3cret" in str(server.requests[1].body)
