@@ -329,16 +329,21 @@ def _model_status(settings: Settings) -> str:
 
 
 def _cli_statuses(settings: Settings) -> list[tuple[str, str]]:
-    """Each backend's CLI as the server finds it: where, how found, which version."""
+    """Each backend's CLI as the server finds it: where, how found, which version, and
+    whether its agents can take part in a team (KumiAI's orchestration tools)."""
+    from kumiai.application.ports.cli_backends import ORCHESTRATING_BACKENDS  # noqa: PLC0415
     from kumiai.composition import cli_discovery  # noqa: PLC0415
 
     rows = []
     for cli in asyncio.run(cli_discovery(settings).find_all()):
         if cli.path is None:
-            rows.append((cli.name, f"not found: {cli.problem}"))
-            continue
-        version = cli.version or f"version unknown: {cli.problem}"
-        rows.append((cli.name, f"{cli.path} ({cli.source}), {version}"))
+            status = f"not found: {cli.problem}"
+        else:
+            version = cli.version or f"version unknown: {cli.problem}"
+            status = f"{cli.path} ({cli.source}), {version}"
+        if cli.name not in ORCHESTRATING_BACKENDS:
+            status += "; its agents cannot call KumiAI's orchestration tools"
+        rows.append((cli.name, status))
     return rows
 
 

@@ -173,11 +173,14 @@ def test_doctor_reports_each_cli_backend_as_the_server_finds_it(
         if len(cells := [cell.strip() for cell in line.strip("│ ").split("│")]) == 2
     }
     assert rows["claude cli"] == f"{claude} (configured), 2.1.337 (Claude Code)"
-    assert rows["codex cli"] == f"{codex} (path), codex-cli 0.98.0"
-    assert rows["gemini cli"] == "not found: `gemini` is not on PATH (or set KUMIAI_GEMINI_CLI)"
+    alone = "; its agents cannot call KumiAI's orchestration tools"
+    assert rows["codex cli"] == f"{codex} (path), codex-cli 0.98.0{alone}"
+    assert rows["gemini cli"] == (
+        f"not found: `gemini` is not on PATH (or set KUMIAI_GEMINI_CLI){alone}"
+    )
     assert rows["opencode cli"] == (
         f"{bin_folder / 'opencode'} (path), version unknown: "
-        f"`{bin_folder / 'opencode'} --version` exited with 4"
+        f"`{bin_folder / 'opencode'} --version` exited with 4{alone}"
     )
 
 

@@ -17,6 +17,10 @@ class CliBackendView(BaseModel):
         description="Models an agent of this backend may name; for `claude`, the model "
         "families the agent runtime can resolve now (none when no runtime can run)."
     )
+    orchestration_tools: bool = Field(
+        description="Its agents can call KumiAI's orchestration tools (`contact_pm`, "
+        "`spawn_instance`, ...); only Claude's can."
+    )
 
 
 class CliBackendsReport(BaseModel):

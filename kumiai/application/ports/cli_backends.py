@@ -14,6 +14,11 @@ CLAUDE = "claude"
 CLI_BACKENDS = (CLAUDE, "codex", "gemini", "opencode")
 """Every backend an agent may name, in the order the Settings page lists them."""
 
+ORCHESTRATING_BACKENDS = frozenset({CLAUDE})
+"""Backends whose agents can call KumiAI's orchestration tools (``contact_pm``,
+``spawn_instance``, ...): they are served to Claude only. A PM's specialist on another
+backend works alone on its task."""
+
 CliSource = Literal["configured", "bundled", "path"]
 
 

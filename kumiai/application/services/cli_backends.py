@@ -26,6 +26,7 @@ from kumiai.application.dtos.health import RuntimeSelection
 from kumiai.application.ports.cli_backends import (
     CLAUDE,
     CLI_BACKENDS,
+    ORCHESTRATING_BACKENDS,
     CliAccounts,
     CliDiscovery,
     CliInstallation,
@@ -69,6 +70,7 @@ class CliBackendService:
                     path=cli.path,
                     default_model=default,
                     available_models=available,
+                    orchestration_tools=cli.name in ORCHESTRATING_BACKENDS,
                 )
             )
         return CliBackendsReport(backends=views)

@@ -115,6 +115,7 @@ def backend(name: str, **fields: Any) -> JSON:
         "path": None,
         "default_model": models[0] if models else "",
         "available_models": models,
+        "orchestration_tools": False,
     }
     return found | fields
 
@@ -167,6 +168,7 @@ async def test_each_cli_is_reported_as_found_with_its_version_and_models(
                 "path": str(claude_cli),
                 "default_model": "sonnet",
                 "available_models": ["haiku", "sonnet", "opus"],
+                "orchestration_tools": True,
             },
             backend("codex", installed=True, version="codex-cli 0.98.0", path=str(codex)),
             backend("gemini"),
