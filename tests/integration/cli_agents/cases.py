@@ -12,7 +12,7 @@ from kumiai.infrastructure.cli_agents.codex import CodexBackend
 from kumiai.infrastructure.cli_agents.gemini import GeminiBackend
 from kumiai.infrastructure.cli_agents.opencode import OpenCodeBackend
 from kumiai.infrastructure.cli_agents.runtime import BackendModels, CliAgentRuntime, McpServers
-from tests.integration.cli_agents.conftest import installed_cli
+from tests.integration.cli_agents.helpers import installed_cli
 from tests.support.scripted_anthropic import RecordedRequest, ScriptedAnthropic, ToolUse
 from tests.support.scripted_gemini import ScriptedGemini, contents_texts
 from tests.support.scripted_openai import ScriptedResponses, codex_provider, input_texts

@@ -1,30 +1,16 @@
-"""The real agent CLIs, installed from npm at pinned versions into ``tests/clis``.
-
-``npm ci --prefix tests/clis`` installs them (``.ci/run`` does); without them, their
-tests are skipped with that reason, never passed.
-"""
+"""Fixtures of the agent CLI tests: a project folder, and the CLI a scenario file runs
+on (its module's ``CLI``) with that CLI's scripted server and runtime."""
 
 from __future__ import annotations
 
-import time
-import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
-from kumiai.application.ports.agent_runtime import TurnRequest, Workspace
-
-CLI_BIN = Path(__file__).resolve().parents[2] / "clis" / "node_modules" / ".bin"
-INSTALL_HINT = "run `npm ci --prefix tests/clis` (needs npm)"
-SYSTEM = "You are Dana, a careful specialist. MARKER-DANA"
-
-
-def installed_cli(name: str) -> Path:
-    path = CLI_BIN / name
-    if not path.exists():
-        pytest.skip(f"the {name} CLI is not installed: {INSTALL_HINT}")
-    return path
+from kumiai.infrastructure.cli_agents.runtime import CliAgentRuntime
+from tests.integration.cli_agents.cases import CASES, CliCase
+from tests.support.scripted_anthropic import ScriptedAnthropic
 
 
 @pytest.fixture
@@ -34,40 +20,24 @@ def project(tmp_path: Path) -> Path:
     return folder
 
 
-def turn_request(
-    project: Path,
-    messages: list[dict[str, object]],
-    *,
-    session_id: uuid.UUID | None = None,
-    model: str = "claude-sonnet-4-6",
-    backend: str = "claude",
-    **workspace: object,
-) -> TurnRequest:
-    return TurnRequest(
-        model=model,
-        backend=backend,
-        system=SYSTEM,
-        messages=messages,
-        workspace=Workspace(
-            session_id=session_id or uuid.uuid4(),
-            working_dir=str(project),
-            **workspace,  # type: ignore[arg-type]
-        ),
-    )
+@pytest.fixture(scope="module")
+def case_and_server(request: pytest.FixtureRequest) -> Iterator[tuple[CliCase, ScriptedAnthropic]]:
+    case = CASES[request.module.CLI]
+    with case.server() as server:
+        yield case, server
 
 
-def all_ended(processes: list[psutil.Process], deadline: float) -> bool:
-    """Whether every process has exited (gone, or a zombie not yet reaped) by ``deadline``
-    (``time.monotonic()``)."""
-    while True:
-        running = [process for process in processes if _running(process)]
-        if not running or time.monotonic() > deadline:
-            return not running
-        time.sleep(0.02)
+@pytest.fixture
+def case(case_and_server: tuple[CliCase, ScriptedAnthropic]) -> CliCase:
+    return case_and_server[0]
 
 
-def _running(process: psutil.Process) -> bool:
-    try:
-        return process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+@pytest.fixture
+def server(case_and_server: tuple[CliCase, ScriptedAnthropic]) -> ScriptedAnthropic:
+    case_and_server[1].reset()
+    return case_and_server[1]
+
+
+@pytest.fixture
+def runtime(case: CliCase, server: ScriptedAnthropic, tmp_path: Path) -> CliAgentRuntime:
+    return case.runtime(server, tmp_path)

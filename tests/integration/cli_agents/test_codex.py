@@ -10,7 +10,7 @@ import pytest
 from kumiai.application.ports.agent_runtime import ToolOutcome, Usage
 from kumiai.infrastructure.cli_agents.runtime import CliAgentRuntime
 from tests.integration.cli_agents.cases import CODEX
-from tests.integration.cli_agents.conftest import turn_request
+from tests.integration.cli_agents.helpers import turn_request
 from tests.support.scripted_anthropic import Reply, Text, ToolUse
 from tests.support.scripted_openai import ScriptedResponses, scripted_responses_server
 from tests.support.sinks import RecordingSink, ScriptedTools

@@ -14,7 +14,7 @@ from kumiai.infrastructure.cli_agents.codex import CodexBackend
 from kumiai.infrastructure.cli_agents.router import BackendRouter, CliRuntimes, CliSetup
 from kumiai.infrastructure.cli_agents.runtime import BackendModels
 from tests.integration.cli_agents.cases import KEY_VARIABLE
-from tests.integration.cli_agents.conftest import installed_cli, turn_request
+from tests.integration.cli_agents.helpers import installed_cli, turn_request
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
 from tests.support.scripted_openai import ScriptedResponses, codex_provider
 from tests.support.sinks import RecordingSink, ScriptedTools

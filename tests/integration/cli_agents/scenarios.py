@@ -1,6 +1,10 @@
 """What every agent CLI runtime does, each real CLI against its scripted provider server:
 a turn streams text and edits a file inside the project (and only there), is cancelled
-within a second, fails clearly, and continues with its history on the next turn."""
+within a second, fails clearly, and continues with its history on the next turn.
+
+A ``test_<cli>_turns.py`` per CLI runs these scenarios on it (its ``CLI``), so the
+CLIs' tests run in parallel.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ import asyncio
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -18,36 +21,13 @@ from kumiai.application.ports.agent_runtime import TurnRequest
 from kumiai.application.ports.mcp import McpServerDefinition
 from kumiai.core.exceptions import AgentBackendUnavailableError
 from kumiai.infrastructure.cli_agents.runtime import CliAgentRuntime
-from tests.integration.cli_agents.cases import CASES, CliCase
-from tests.integration.cli_agents.conftest import all_ended, turn_request
+from tests.integration.cli_agents.cases import CliCase
+from tests.integration.cli_agents.helpers import all_ended, turn_request
 from tests.support.mcp_probe_server import SCRIPT as PROBE
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic, Text, ToolUse
 from tests.support.sinks import RecordingSink, ScriptedTools
 
 TRANSCRIPT_MARK = "<conversation_transcript>"
-
-
-@pytest.fixture(scope="module", params=sorted(CASES))
-def case_and_server(request: pytest.FixtureRequest) -> Iterator[tuple[CliCase, ScriptedAnthropic]]:
-    case = CASES[request.param]
-    with case.server() as server:
-        yield case, server
-
-
-@pytest.fixture
-def case(case_and_server: tuple[CliCase, ScriptedAnthropic]) -> CliCase:
-    return case_and_server[0]
-
-
-@pytest.fixture
-def server(case_and_server: tuple[CliCase, ScriptedAnthropic]) -> ScriptedAnthropic:
-    case_and_server[1].reset()
-    return case_and_server[1]
-
-
-@pytest.fixture
-def runtime(case: CliCase, server: ScriptedAnthropic, tmp_path: Path) -> CliAgentRuntime:
-    return case.runtime(server, tmp_path)
 
 
 async def _run(runtime: CliAgentRuntime, request: TurnRequest) -> RecordingSink:
