@@ -1,7 +1,7 @@
 """The real agent CLIs, installed from npm at pinned versions into ``tests/clis``, and
 what their tests share.
 
-``npm ci`` and ``npm rebuild opencode-ai`` in ``tests/clis`` install them (``.ci/run``
+``npm install`` and ``npm rebuild opencode-ai`` in ``tests/clis`` install them (``.ci/run``
 does); without them, their tests are skipped with that reason, never passed.
 """
 
@@ -18,7 +18,7 @@ from kumiai.application.ports.agent_runtime import TurnRequest, Workspace
 
 CLI_BIN = Path(__file__).resolve().parents[2] / "clis" / "node_modules" / ".bin"
 INSTALL_HINT = (
-    "run `npm ci --prefix tests/clis --ignore-scripts && npm rebuild --prefix tests/clis "
+    "run `npm install --prefix tests/clis --ignore-scripts && npm rebuild --prefix tests/clis "
     "opencode-ai` (needs npm)"
 )
 SYSTEM = "You are Dana, a careful specialist. MARKER-DANA"
