@@ -65,7 +65,9 @@ def _at(day: int, minute: int) -> str:
 AGENTS = {
     "product-manager": agent_md("Product Manager", skills=["backend-dev"]),
     "backend-developer": agent_md("Backend Developer", skills=["backend-dev"]),
-    "frontend-developer": agent_md("Frontend Developer", default_model="opus"),
+    # The original writes an agent's cli_backend only when it is not claude.
+    "frontend-developer": agent_md("Frontend Developer", default_model="opus", cli_backend="codex"),
+    "qa-tester": agent_md("QA Tester", cli_backend="cursor"),  # not a backend: repaired
 }
 SKILLS = {"backend-dev": skill_md("Backend Dev", "APIs and databases", tags=["backend"])}
 

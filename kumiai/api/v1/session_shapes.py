@@ -13,7 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from kumiai.application.dtos.messages import ChatPage, MessageView
 from kumiai.application.dtos.projects import CharacterRef
 from kumiai.application.dtos.sessions import AgentRef, SessionContext, SessionView
-from kumiai.domain.value_objects import KanbanStage, MessageRole, SessionStatus, SessionType
+from kumiai.domain.value_objects import (
+    CliBackend,
+    KanbanStage,
+    MessageRole,
+    SessionStatus,
+    SessionType,
+)
 
 MAX_QUERY_CHARS = 1_000_000
 MAX_DESCRIPTION_CHARS = 10_000
@@ -27,6 +33,7 @@ class V1Session(BaseModel):
     agent_id: str | None = Field(description="The character's slug; null for an assistant.")
     project_id: UUID | None
     task_id: UUID | None = Field(description="The task the session works on; null if none.")
+    cli_backend: CliBackend = Field(description="The agent CLI the session runs on.")
     status: SessionStatus
     kanban_stage: str | None = Field(description="``context.kanban_stage``; null is backlog.")
     context: dict[str, Any]
@@ -46,6 +53,7 @@ class V1Session(BaseModel):
             agent_id=agent.slug if agent else None,
             project_id=session.project_id,
             task_id=session.task_id,
+            cli_backend=session.cli_backend,
             status=session.status,
             # The raw value: the board hides stages it does not know, as it always did.
             kanban_stage=stage if isinstance(stage, str) else None,

@@ -16,6 +16,7 @@ from kumiai.application.dtos.definitions import (
     never_cleared,
 )
 from kumiai.domain.entities import Character
+from kumiai.domain.value_objects import CliBackend
 
 # A data: URL of a small image, which also lands in agent.md's front matter.
 AvatarUrl = Annotated[str, Field(max_length=2_000_000)]
@@ -27,6 +28,9 @@ class CharacterFields(DefinitionFields):
 
     role: str
     description: str | None
+    cli_backend: CliBackend = Field(
+        description="The agent CLI its sessions run on; a session keeps the one it began with."
+    )
     default_model: str | None
     skills: list[str]
     allowed_tools: list[str]
@@ -51,6 +55,7 @@ class CharacterUpdate(DefinitionUpdate):
     name: Name | None = None
     role: Name | None = None
     description: Description | None = None
+    cli_backend: CliBackend | None = None
     default_model: Model | None = None
     skills: Labels | None = Field(default=None, description="Slugs of existing skills.")
     allowed_tools: Labels | None = None

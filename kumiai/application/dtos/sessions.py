@@ -8,7 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from kumiai.application.dtos.base import View
 from kumiai.application.dtos.projects import CharacterRef
-from kumiai.domain.value_objects import KanbanStage, SessionStatus, SessionType
+from kumiai.domain.value_objects import CliBackend, KanbanStage, SessionStatus, SessionType
 
 _TEXT_KEYS = ("description", "task_description", "project_path")
 _STAGES = [str(stage) for stage in KanbanStage]
@@ -35,6 +35,7 @@ class SessionView(View):
     character_id: UUID | None
     project_id: UUID | None
     task_id: UUID | None = Field(description="The task the session works on, set at creation.")
+    cli_backend: CliBackend = Field(description="Its character's agent CLI when it was created.")
     context: dict[str, Any]
     description: str | None = Field(
         description="``context.description``, else ``context.task_description``."

@@ -290,7 +290,12 @@ async def _assign_pm(uow: UnitOfWork, project: Project, character: Character) ->
     open a new one, and make it the project's PM session."""
     session = await uow.sessions.latest_pm_session(project.id, character.id)
     if session is None:
-        session = Session.create(SessionType.PM, character_id=character.id, project_id=project.id)
+        session = Session.create(
+            SessionType.PM,
+            character_id=character.id,
+            project_id=project.id,
+            cli_backend=character.cli_backend,
+        )
         await open_session(uow, session)
     elif session.status.is_terminal:
         await resume_session(uow, session)

@@ -20,7 +20,7 @@ from kumiai.application.services.runtime.context import WorkingDirectories
 from kumiai.core.exceptions import ConflictError, NotFoundError, ValidationError
 from kumiai.domain.entities import Character, Project, Session, Task
 from kumiai.domain.repositories import Page, PageRequest, SessionFilter
-from kumiai.domain.value_objects import EventType, SessionStatus, SessionType
+from kumiai.domain.value_objects import CliBackend, EventType, SessionStatus, SessionType
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -47,6 +47,7 @@ class SessionService:
                 project_id=None if project is None else project.id,
                 context=data.context,
                 task_id=None if task is None else task.id,
+                cli_backend=CliBackend.CLAUDE if character is None else character.cli_backend,
             )
             if project is not None:
                 _check_fits_project(session, project)

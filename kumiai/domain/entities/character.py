@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from kumiai.domain.entities._rules import clean_labels, optional_text, unique
 from kumiai.domain.entities.definition import Definition, editable
+from kumiai.domain.value_objects.cli_backend import CliBackend
 from kumiai.domain.value_objects.identifiers import (
     validate_hex_color,
     validate_name,
@@ -34,6 +35,7 @@ class Character(Definition):
 
     role: str = field(default=DEFAULT_ROLE, metadata=editable(partial(validate_name, field="role")))
     description: str | None = field(default=None, metadata=editable(optional_text))
+    cli_backend: CliBackend = field(default=CliBackend.CLAUDE, metadata=editable(CliBackend.parse))
     default_model: str | None = field(default=None, metadata=editable(optional_text))
     skills: list[str] = field(default_factory=list, metadata=editable(_skill_slugs))
     allowed_tools: list[str] = field(default_factory=list, metadata=editable(clean_labels))

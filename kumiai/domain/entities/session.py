@@ -10,6 +10,7 @@ from uuid import UUID
 
 from kumiai.core.exceptions import InvalidTransitionError, ValidationError
 from kumiai.domain.entities._rules import SoftDeletable
+from kumiai.domain.value_objects.cli_backend import CliBackend
 from kumiai.domain.value_objects.kanban_stage import KanbanStage
 from kumiai.domain.value_objects.session_status import SessionStatus
 from kumiai.domain.value_objects.session_type import SessionType
@@ -37,6 +38,8 @@ class Session(SoftDeletable):
     # Set at creation only; deleting the task clears it (a bulk update of the repository).
     task_id: UUID | None = None
     session_type: SessionType
+    # The agent CLI that runs it: its character's, copied when the session is created.
+    cli_backend: CliBackend = CliBackend.CLAUDE
     status: SessionStatus = SessionStatus.INITIALIZING
     claude_session_id: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
@@ -52,12 +55,15 @@ class Session(SoftDeletable):
         project_id: UUID | None = None,
         context: Mapping[str, Any] | None = None,
         task_id: UUID | None = None,
+        *,
+        cli_backend: CliBackend = CliBackend.CLAUDE,
     ) -> Session:
         """A new session in ``initializing``.
 
         PM and specialist sessions need a project and a character; only the assistant
         kinds may run without a character. A session bound to a task needs a project
-        (the application checks that the task is one of that project's).
+        (the application checks that the task is one of that project's). ``cli_backend``
+        is the character's, which the session keeps.
         """
         if session_type.needs_project and project_id is None:
             raise ValidationError(
@@ -79,6 +85,7 @@ class Session(SoftDeletable):
             character_id=character_id,
             project_id=project_id,
             task_id=task_id,
+            cli_backend=cli_backend,
             context=dict(context or {}),
         )
 

@@ -1,5 +1,6 @@
 """Immutable values of the domain: enums, the state machine table and identifier rules."""
 
+from kumiai.domain.value_objects.cli_backend import CliBackend
 from kumiai.domain.value_objects.event_type import EventType
 from kumiai.domain.value_objects.identifiers import (
     HEX_COLOR_PATTERN,
@@ -24,6 +25,7 @@ __all__ = [
     "NAME_MAX_LENGTH",
     "SLUG_MAX_LENGTH",
     "SLUG_PATTERN",
+    "CliBackend",
     "EventType",
     "KanbanStage",
     "MessageRole",

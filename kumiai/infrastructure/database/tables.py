@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.schema import SchemaItem
 
+from kumiai.domain.value_objects.cli_backend import CliBackend
 from kumiai.domain.value_objects.event_type import EventType
 from kumiai.domain.value_objects.message_role import MessageRole
 from kumiai.domain.value_objects.pending_input_state import PendingInputState
@@ -50,6 +51,7 @@ message_role_enum = _pg_enum(MessageRole, "message_role")
 event_type_enum = _pg_enum(EventType, "activity_event_type")
 pending_input_state_enum = _pg_enum(PendingInputState, "pending_input_state")
 task_status_enum = _pg_enum(TaskStatus, "task_status")
+cli_backend_enum = _pg_enum(CliBackend, "cli_backend")
 
 
 def _table(name: str, *items: SchemaItem) -> sa.Table:
@@ -91,6 +93,13 @@ def _reference(column: str, target: str, ondelete: str, *, nullable: bool) -> sa
     return sa.Column(column, pg.UUID(as_uuid=True), foreign_key, nullable=nullable)
 
 
+def _cli_backend() -> sa.Column[object]:
+    """The agent CLI of a character, and of each session (copied when it is created)."""
+    return sa.Column(
+        "cli_backend", cli_backend_enum, nullable=False, server_default=sa.text("'claude'")
+    )
+
+
 def _non_empty(column: str) -> sa.CheckConstraint:
     return sa.CheckConstraint(f"btrim({column}) <> ''", name=f"{column}_not_empty")
 
@@ -119,6 +128,7 @@ characters = _definition(
     "characters",
     sa.Column("role", sa.Text(), nullable=False, server_default=sa.text("'specialist'")),
     sa.Column("description", sa.Text(), nullable=True),
+    _cli_backend(),
     sa.Column("avatar_url", sa.Text(), nullable=True),
     _text_array("skills"),
     sa.Column("default_model", sa.Text(), nullable=True),
@@ -193,6 +203,7 @@ sessions = _table(
     # Set at creation, cleared in the transaction that deletes the task.
     sa.Column("task_id", pg.UUID(as_uuid=True), nullable=True),
     sa.Column("session_type", session_type_enum, nullable=False),
+    _cli_backend(),
     sa.Column(
         "status", session_status_enum, nullable=False, server_default=sa.text("'initializing'")
     ),

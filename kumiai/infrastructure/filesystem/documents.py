@@ -27,7 +27,8 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import MISSING, Field, dataclass, field
+from dataclasses import MISSING, Field, dataclass, field, replace
+from enum import Enum
 from typing import Any, get_origin, get_type_hints
 
 import yaml
@@ -251,9 +252,7 @@ class FrontMatterFormat:
                 item.name in self.written_when_changed and value == self._default(item)
             ):
                 continue
-            metadata[self._key(item.name)] = (
-                list(value) if isinstance(value, list | tuple) else value
-            )
+            metadata[self._key(item.name)] = _plain(value)
         known = {self._key(name) for name in self.fields} | set(self.also_read.values())
         extra = {key: value for key, value in document.extra.items() if key not in known}
         return _render(metadata, extra, document.body)
@@ -304,11 +303,23 @@ class FrontMatterFormat:
         return item.default
 
 
-# ``avatar_url`` is written ``avatar``; the v2 agent.md leaves the model to the user.
-AGENT_FORMAT = FrontMatterFormat(Character, "agent.md", keys={"avatar_url": "avatar"})
-# A v1 agent's CLAUDE.md: the same keys; an agent without a model used sonnet.
-V1_AGENT_FORMAT = FrontMatterFormat(
-    Character, "CLAUDE.md", keys={"avatar_url": "avatar"}, defaults={"default_model": "sonnet"}
+def _plain(value: Any) -> Any:
+    """A value as YAML's safe dumper takes it: lists, and an enum as its value."""
+    if isinstance(value, list | tuple):
+        return list(value)
+    return value.value if isinstance(value, Enum) else value
+
+
+# ``avatar_url`` is written ``avatar``; the v2 agent.md leaves the model to the user. The
+# backend is written only when it is not ``claude``, as the original app does, so the
+# files of agents that run on Claude stay as they were.
+AGENT_FORMAT = FrontMatterFormat(
+    Character,
+    "agent.md",
+    keys={"avatar_url": "avatar"},
+    written_when_changed=frozenset({"cli_backend"}),
 )
+# A v1 agent's CLAUDE.md: the same keys; an agent without a model used sonnet.
+V1_AGENT_FORMAT = replace(AGENT_FORMAT, file_name="CLAUDE.md", defaults={"default_model": "sonnet"})
 # Claude's skill format, plus KumiAI's display keys; v1 wrote the colour ``iconColor``.
 SKILL_FORMAT = FrontMatterFormat(Skill, "SKILL.md", also_read={"icon_color": "iconColor"})

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from kumiai.application.ports.documents import DefinitionDocument
 from kumiai.core.exceptions import ValidationError
+from kumiai.domain.value_objects.cli_backend import CliBackend
 from kumiai.domain.value_objects.identifiers import (
     HEX_COLOR_PATTERN,
     NAME_MAX_LENGTH,
@@ -201,6 +202,7 @@ class DefinitionPlanner:
             name = self._unique_live_name(name, folder.name)
         fields["name"] = name
         fields["icon_color"] = self._color(fields["icon_color"], "agents", folder.name)
+        fields["cli_backend"] = self._cli_backend(fields["cli_backend"], folder.name)
         fields["skills"] = self._skill_references(fields["skills"], folder.name)
         if fields["description"] is not None:
             fields["description"] = clean_text(fields["description"])
@@ -308,6 +310,18 @@ class DefinitionPlanner:
             f"icon colour {color!r} is not #RRGGBB; using {DEFAULT_COLOR}",
         )
         return DEFAULT_COLOR
+
+    def _cli_backend(self, value: str, folder: str) -> CliBackend:
+        try:
+            return CliBackend(value)
+        except ValueError:
+            self._report.add(
+                "agents",
+                folder,
+                Action.REPAIRED,
+                f"unknown cli_backend {value!r}: the agent runs on 'claude'",
+            )
+            return CliBackend.CLAUDE
 
     def _unique_slug(
         self, kind: str, v1_id: str, table: str, folder: str, *, report: bool = True

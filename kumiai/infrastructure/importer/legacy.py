@@ -52,8 +52,8 @@ KNOWN_COLUMNS: dict[str, frozenset[str]] = {
     for table, columns in {
         "projects": f"id name description pm_agent_id pm_session_id team_member_ids path {_TIMES}",
         "tasks": f"id project_id name description status {_TIMES}",
-        "sessions": "id agent_id project_id task_id session_type status claude_session_id "
-        f"context error_message {_TIMES}",
+        "sessions": "id agent_id project_id task_id session_type status cli_backend "
+        f"claude_session_id context error_message {_TIMES}",
         "messages": "id session_id role content tool_use_id sequence metadata created_at "
         "agent_id agent_name from_instance_id response_id",
         "activity_logs": "id session_id event_type event_data created_at",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kumiai.domain.entities.user_profile import default_settings
+from kumiai.domain.value_objects.cli_backend import CliBackend
 from kumiai.domain.value_objects.event_type import EventType
 from kumiai.domain.value_objects.session_status import SessionStatus
 from kumiai.domain.value_objects.session_type import SessionType
@@ -215,6 +216,7 @@ class PlanBuilder:
             "project_id": project_id,
             "task_id": self._tasks.binding(key, raw.get("task_id"), project_id, context),
             "session_type": self._session_type(key, raw, context),
+            "cli_backend": self._cli_backend(key, raw, context),
             "status": status,
             "claude_session_id": as_text(raw.get("claude_session_id")),
             "context": context,
@@ -243,6 +245,20 @@ class PlanBuilder:
             f"unknown session type {value!r}: imported as 'assistant'",
         )
         return SessionType.ASSISTANT
+
+    def _cli_backend(self, key: str, raw: dict[str, Any], context: dict[str, Any]) -> CliBackend:
+        """The session's agent CLI (2026-03 homes); ``claude`` where v1 had none."""
+        value = as_text(raw.get("cli_backend"))
+        if value is None or value == "":
+            return CliBackend.CLAUDE
+        try:
+            return CliBackend(value)
+        except ValueError:
+            context["v1_cli_backend"] = value
+        self._report.add(
+            "sessions", key, Action.MAPPED, f"unknown cli_backend {value!r}: imported as 'claude'"
+        )
+        return CliBackend.CLAUDE
 
     def _status(
         self, key: str, raw: dict[str, Any], context: dict[str, Any]
@@ -326,6 +342,7 @@ class PlanBuilder:
             "project_id": None,
             "task_id": None,
             "session_type": SessionType.ASSISTANT,
+            "cli_backend": CliBackend.CLAUDE,
             "status": SessionStatus.COMPLETED,
             "claude_session_id": None,
             "context": {

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from kumiai.domain.value_objects import (
+    CliBackend,
     EventType,
     MessageRole,
     PendingInputState,
@@ -43,6 +44,7 @@ KUMIAI_TYPES = {
     "activity_event_type",
     "pending_input_state",
     "task_status",
+    "cli_backend",
 }
 
 
@@ -172,6 +174,7 @@ async def test_every_constraint_has_the_name_the_metadata_declares(engine: Async
         ("activity_event_type", EventType),
         ("pending_input_state", PendingInputState),
         ("task_status", TaskStatus),
+        ("cli_backend", CliBackend),
     ],
 )
 async def test_database_enum_types_hold_the_domain_values_in_order(

@@ -19,8 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from kumiai.domain.value_objects import CliBackend
 from kumiai.domain.value_objects.session_type import SessionType
-from kumiai.infrastructure.database.tables import sessions, tasks
+from kumiai.infrastructure.database.tables import characters, sessions, tasks
 from kumiai.infrastructure.importer import (
     ImportOptions,
     ImportResult,
@@ -170,19 +171,34 @@ async def test_sessions_are_bound_only_to_live_tasks_of_their_own_project(
         assert reason in entries[0]["reason"]
 
 
-def test_the_cli_backend_column_is_reported_not_dropped_silently(run: Run) -> None:
-    """v2 sessions have no cli_backend yet: the column is named in the report with its
-    values, which stay in export.json."""
-    (entry,) = [e for e in _report(run.first)["entries"] if e["table"] == "sessions.cli_backend"]
-    assert entry["action"] == "skipped"
-    assert "not imported" in entry["reason"]
-    assert entry["detail"]["values"] == {"claude": 8, "codex": 1, "gemini": 1}
-    exported = json.loads(run.first.export_json.read_text(encoding="utf-8"))
-    assert {row["cli_backend"] for row in exported["tables"]["sessions"]} == {
-        "claude",
-        "codex",
-        "gemini",
+async def test_sessions_keep_their_cli_backend(run: Run, import_engine: AsyncEngine) -> None:
+    rows = await _session_rows(import_engine)
+    for session_id, expected in MANIFEST["sessions"].items():
+        assert rows[session_id].cli_backend == expected["cli_backend"], session_id
+    assert not [e for e in _report(run.first)["entries"] if e["table"] == "sessions.cli_backend"]
+
+
+async def test_agents_keep_the_cli_backend_of_their_front_matter(
+    run: Run, import_engine: AsyncEngine
+) -> None:
+    backends = {
+        row.slug: row.cli_backend for row in await fetch_all(import_engine, sa.select(characters))
     }
+    assert backends["frontend-developer"] == CliBackend.CODEX
+    assert backends["backend-developer"] == CliBackend.CLAUDE
+    assert backends["qa-tester"] == CliBackend.CLAUDE
+    (repaired,) = [
+        entry
+        for entry in _report(run.first)["entries"]
+        if entry["table"] == "agents" and entry["row_id"] == "qa-tester"
+    ]
+    assert repaired["action"] == "repaired"
+    assert "'cursor'" in repaired["reason"]
+    # Written into agent.md only when it is not claude, as the original does.
+    characters_dir = run.source.parent / "v2-home" / "characters"
+    assert "cli_backend: codex\n" in (characters_dir / "frontend-developer/agent.md").read_text()
+    for claude_agent in ("backend-developer", "qa-tester"):
+        assert "cli_backend" not in (characters_dir / claude_agent / "agent.md").read_text()
 
 
 async def test_the_reported_task_checksum_is_over_the_imported_tasks(

@@ -126,3 +126,22 @@ def test_soft_delete_keeps_the_first_timestamp() -> None:
 
     assert character.is_deleted
     assert character.deleted_at == NOW
+
+
+@pytest.mark.parametrize("backend", ["claude", "codex", "gemini", "opencode"])
+def test_every_known_cli_backend_is_accepted(backend: str) -> None:
+    assert make(cli_backend=backend).cli_backend == backend
+    assert make().cli_backend == "claude"
+
+
+@pytest.mark.parametrize("backend", ["cursor", "Codex", " codex", ""])
+def test_an_unknown_cli_backend_is_refused_by_create_and_update(backend: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        make(cli_backend=backend)
+    assert refused.value.details["field"] == "cli_backend"
+    assert refused.value.details["allowed"] == ["claude", "codex", "gemini", "opencode"]
+
+    character = make(cli_backend="codex")
+    with pytest.raises(ValidationError):
+        character.update(cli_backend=backend)
+    assert character.cli_backend == "codex"

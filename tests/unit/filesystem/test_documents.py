@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kumiai.core.exceptions import ValidationError
+from kumiai.domain.value_objects import CliBackend
 from kumiai.infrastructure.filesystem.documents import (
     AGENT_FORMAT,
     SKILL_FORMAT,
@@ -305,3 +306,23 @@ def test_skill_without_name_is_a_lenient_warning() -> None:
     skill, warnings = SKILL_FORMAT.parse_lenient("# Only a body\n", source="skills/x/SKILL.md")
     assert (skill.fields["name"], skill.body) == ("", "# Only a body")
     assert warnings == ["skills/x/SKILL.md: no 'name' in the front matter"]
+
+
+def test_the_cli_backend_is_written_only_when_it_is_not_claude() -> None:
+    claude = AGENT_FORMAT.render(AGENT_FORMAT.new(name="Ada", cli_backend=CliBackend.CLAUDE))
+    codex = AGENT_FORMAT.render(AGENT_FORMAT.new(name="Ada", cli_backend=CliBackend.CODEX))
+
+    assert "cli_backend" not in claude
+    assert codex.splitlines()[:4] == ["---", "name: Ada", "role: specialist", "cli_backend: codex"]
+    assert AGENT_FORMAT.parse(codex).fields["cli_backend"] == "codex"
+    assert AGENT_FORMAT.parse(claude).fields["cli_backend"] == "claude"
+
+
+def test_a_v1_agent_reads_its_cli_backend_where_present() -> None:
+    with_backend = V1_AGENT_FORMAT.parse("---\nname: A\ncli_backend: gemini\n---\n")
+    without = V1_AGENT_FORMAT.parse("---\nname: A\n---\n")
+
+    assert (with_backend.fields["cli_backend"], without.fields["cli_backend"]) == (
+        "gemini",
+        "claude",
+    )

@@ -81,6 +81,7 @@ class DelegationService:
                 character.id,
                 project.id,
                 _specialist_context(pm, task, project),
+                cli_backend=character.cli_backend,
             )
             specialist.mark_ready()
             await uow.sessions.add(specialist)
