@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from kumiai.core.exceptions import ValidationError
+from kumiai.domain.value_objects.choices import parse_member
 
 
 class CliBackend(StrEnum):
@@ -19,11 +19,4 @@ class CliBackend(StrEnum):
     @classmethod
     def parse(cls, value: str, field: str = "cli_backend") -> CliBackend:
         """The backend named exactly by ``value``; 422 naming ``field`` otherwise."""
-        try:
-            return cls(value)
-        except ValueError:
-            allowed = [str(backend) for backend in cls]
-            raise ValidationError(
-                f"unknown cli_backend {value!r}: use one of {', '.join(allowed)}",
-                details={"field": field, "value": str(value), "allowed": allowed},
-            ) from None
+        return parse_member(cls, value, field=field, noun="cli_backend")

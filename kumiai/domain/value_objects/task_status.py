@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from kumiai.core.exceptions import ValidationError
+from kumiai.domain.value_objects.choices import parse_member
 
 
 class TaskStatus(StrEnum):
@@ -20,11 +20,6 @@ class TaskStatus(StrEnum):
     def parse(cls, value: str, field: str = "status") -> TaskStatus:
         """The status named by ``value`` in any letter case (``"In_Progress"``), as an
         agent or a hand-edited database may spell it; 422 naming ``field`` otherwise."""
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            allowed = [str(status) for status in cls]
-            raise ValidationError(
-                f"unknown task status {value!r}: use one of {', '.join(allowed)}",
-                details={"field": field, "value": value, "allowed": allowed},
-            ) from None
+        return parse_member(
+            cls, value, field=field, noun="task status", spelling=lambda text: text.strip().lower()
+        )
