@@ -49,6 +49,7 @@ from kumiai.infrastructure.cli import (
     LocalCliAccounts,
     bundled_claude_cli,
 )
+from kumiai.infrastructure.cli_agents.codex import CodexBackend
 from kumiai.infrastructure.cli_agents.router import BackendRouter, CliRuntimes, CliSetup
 from kumiai.infrastructure.cli_agents.runtime import BackendModels
 from kumiai.infrastructure.database.engine import Database
@@ -281,7 +282,12 @@ def _agent_runtime(
         settings.home / "cli-agents",
         discovery,
         setups={
-            name: CliSetup(BackendModels(tuple(models)))
+            name: CliSetup(
+                BackendModels(tuple(models)),
+                backend=CodexBackend(config=tuple(settings.codex_config))
+                if name == "codex"
+                else None,
+            )
             for name, models in settings.cli_models().items()
         },
         mcp_servers=lambda names: mcp.resolve(names).servers,

@@ -179,6 +179,11 @@ class Settings(BaseSettings):
         default_factory=lambda: list(DEFAULT_CLI_MODELS["opencode"]),
         description="Models offered for opencode agents; the first is the default.",
     )
+    codex_config: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Codex settings (`key=value`, the value in TOML) for codex agents' "
+        "turns, e.g. a model provider: your own config.toml is not loaded for them.",
+    )
 
     @field_validator("home", "claude_config_file", mode="after")
     @classmethod
@@ -191,6 +196,7 @@ class Settings(BaseSettings):
         "codex_models",
         "gemini_models",
         "opencode_models",
+        "codex_config",
         mode="before",
     )
     @classmethod

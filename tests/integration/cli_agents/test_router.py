@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from kumiai.composition import build_container, open_database
+from kumiai.core.config import load_settings
 from kumiai.core.exceptions import AgentBackendUnavailableError
 from kumiai.infrastructure.claude import AnthropicRuntime
 from kumiai.infrastructure.cli import CliDiscoverer
@@ -93,3 +96,37 @@ async def test_an_unknown_backend_fails_the_turn_listing_the_known_ones(
         )
 
     assert raised.value.details["known"] == ["claude", "codex", "gemini", "opencode"]
+
+
+async def test_the_server_runs_codex_turns_in_the_configured_cli_with_the_configured_settings(
+    servers: tuple[ScriptedAnthropic, ScriptedResponses],
+    tmp_path: Path,
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, openai = servers
+    openai.reset()
+    openai.enqueue(Reply.text("Configured."))
+    codex_home = tmp_path / "codex-home"
+    codex_home.mkdir()
+    monkeypatch.setenv("CODEX_HOME", str(codex_home))
+    monkeypatch.setenv(KEY_VARIABLE, "test-key")
+    settings = load_settings(
+        home=tmp_path / "home",
+        database_url="postgresql://nobody@127.0.0.1:1/none",
+        codex_cli=installed_cli("codex"),
+        codex_models=json.dumps(["gpt-configured"]),
+        codex_config=json.dumps(codex_provider(openai, KEY_VARIABLE)),
+        _env_file=None,
+    )
+    container = build_container(settings, open_database(settings, settings.database_url or ""))
+    sink = RecordingSink()
+    try:
+        await container.agent_runtime.run_turn(
+            turn_request(project, HELLO, backend="codex"), ScriptedTools(), sink
+        )
+    finally:
+        await container.aclose()
+
+    assert sink.of("text_done") == [("text_done", 0, "Configured.")]
+    assert openai.requests[0].model == "gpt-configured"
