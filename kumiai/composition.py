@@ -5,11 +5,9 @@ infrastructure only through it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kumiai.application.dtos.health import RuntimeSelection
-from kumiai.application.ports.agent_runtime import AgentRuntime
 from kumiai.application.ports.files import DefinitionFiles, ProjectFiles
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.activity import ActivityService
@@ -18,19 +16,23 @@ from kumiai.application.services.cli_backends import CliBackendService
 from kumiai.application.services.conversation import ConversationService
 from kumiai.application.services.definitions_sync import DefinitionSyncService
 from kumiai.application.services.health import HealthService
-from kumiai.application.services.mcp import McpService
+from kumiai.application.services.mcp import McpConfig
+from kumiai.application.services.mcp_sessions import McpSessions
 from kumiai.application.services.messages import MessageService
 from kumiai.application.services.models import ModelResolver
 from kumiai.application.services.onboarding import OnboardingService
 from kumiai.application.services.profile import ProfileService
 from kumiai.application.services.projects import ProjectService
-from kumiai.application.services.runtime.autosave import DefinitionAutoSave, FolderIndexer
-from kumiai.application.services.runtime.context import TurnContextBuilder, WorkingDirectories
-from kumiai.application.services.runtime.delegation import DelegationLimits, DelegationService
+from kumiai.application.services.runtime.assembly import (
+    RuntimeLimits,
+    TurnServices,
+    assemble_runtime,
+)
+from kumiai.application.services.runtime.delegation import DelegationLimits
 from kumiai.application.services.runtime.events import BufferLimits, EventHub
-from kumiai.application.services.runtime.manager import RunManager
+from kumiai.application.services.runtime.inbox import Inbox
 from kumiai.application.services.runtime.orchestration import orchestration_tools
-from kumiai.application.services.runtime.runner import TurnRunner
+from kumiai.application.services.runtime.workers import SessionWorkers
 from kumiai.application.services.session_files import SessionFileService
 from kumiai.application.services.sessions import SessionService
 from kumiai.application.services.skill_sources import FILE_SCHEME, NETWORK_SCHEMES
@@ -39,6 +41,7 @@ from kumiai.application.services.streams import OpenStreams
 from kumiai.application.services.system import SystemService
 from kumiai.application.services.tasks import TaskEvents, TaskService
 from kumiai.application.services.tool_catalog import ToolCatalogService
+from kumiai.application.services.working_directories import WorkingDirectories
 from kumiai.core.config import Settings
 from kumiai.domain.value_objects import SessionType
 from kumiai.infrastructure.claude.models import AnthropicModelList
@@ -71,6 +74,7 @@ from kumiai.infrastructure.runtime_selection import CLAUDE_CODE, select_runtime
 class Container:
     settings: Settings
     database: Database
+    unit_of_work: UnitOfWorkFactory
     health: HealthService
     profile: ProfileService
     character_files: DefinitionFiles
@@ -86,13 +90,15 @@ class Container:
     messages: MessageService
     activity: ActivityService
     events: EventHub
-    runs: RunManager
+    inbox: Inbox
+    workers: SessionWorkers
     conversation: ConversationService
     runtime_selection: RuntimeSelection
     agent_runtime: ClosableRuntime
     models: ModelResolver
     onboarding: OnboardingService
-    mcp: McpService
+    mcp: McpConfig
+    mcp_sessions: McpSessions
     system: SystemService
     tools: ToolCatalogService
     streams: OpenStreams
@@ -100,15 +106,16 @@ class Container:
     cli: CliBackendService
 
     async def start(self) -> None:
-        """Recover sessions a crash left mid-turn and pick up hand-edited definitions."""
-        await self.runs.recover()
+        """Recover sessions a crash left mid-turn, start the workers (and the queues that
+        wait), and pick up hand-edited definitions."""
+        await self.workers.start()
         await self.definitions_sync.reindex()
 
     async def aclose(self) -> None:
-        await self.runs.shutdown()
+        await self.workers.shutdown()
         await self.agent_runtime.aclose()
         await self.models.aclose()
-        await self.mcp.aclose()
+        await self.mcp_sessions.aclose()
         await self.database.dispose()
 
 
@@ -123,12 +130,14 @@ def open_database(settings: Settings, database_url: str) -> Database:
 
 
 def build_container(settings: Settings, database: Database) -> Container:
+    events = EventHub(BufferLimits(settings.event_buffer_events, settings.event_buffer_bytes))
+
     def unit_of_work(*, read_only: bool = False) -> UnitOfWork:
         # Read the factories at call time: tests swap them for ones bound to their
         # transaction.
         if read_only:
             return SqlUnitOfWork(database.read_session_factory, read_only=True)
-        return SqlUnitOfWork(database.session_factory)
+        return SqlUnitOfWork(database.session_factory, events=events)
 
     home = HomeLayout(settings.home)
     character_files = DefinitionFolderStore(home.characters_dir, AGENT_MD, kind="character")
@@ -142,10 +151,12 @@ def build_container(settings: Settings, database: Database) -> Container:
         allow_file_urls=settings.skill_import_allow_file_urls,
     )
     project_files = ProjectFolderStore()
-    events = EventHub(BufferLimits(settings.event_buffer_events, settings.event_buffer_bytes))
-    mcp = McpService(
-        OptionalTextFile(home.mcp_servers_file),
-        OptionalTextFile(settings.claude_config_file),
+    directories = WorkingDirectories(settings.home)
+    mcp = McpConfig(
+        OptionalTextFile(home.mcp_servers_file), OptionalTextFile(settings.claude_config_file)
+    )
+    mcp_sessions = McpSessions(
+        mcp,
         McpSessionPool(
             start_timeout=settings.mcp_start_timeout,
             call_timeout=settings.mcp_call_timeout,
@@ -157,25 +168,46 @@ def build_container(settings: Settings, database: Database) -> Container:
     discovery = cli_discovery(settings)
     agent_runtime = _agent_runtime(settings, selection, mcp, discovery)
     models = model_resolver(settings)
-    runs, tools = _build_runtime(
-        settings,
+    tools = file_tools()
+    runtime = assemble_runtime(
         unit_of_work,
         events,
-        (agent_runtime, selection),
-        (character_files, skill_files, project_files),
-        models=models,
-        mcp=mcp,
-        libraries={
-            SessionType.SKILL_ASSISTANT: ("skill", skills),
-            SessionType.AGENT_ASSISTANT: ("agent", characters),
-        },
+        agent_runtime,
+        TurnServices(
+            prompts=FolderPromptSource(character_files, skill_files),
+            project_files=project_files,
+            file_tools=tools,
+            directories=directories,
+            models=models,
+            mcp=mcp_sessions,
+            libraries={
+                SessionType.SKILL_ASSISTANT: ("skill", skills),
+                SessionType.AGENT_ASSISTANT: ("agent", characters),
+            },
+        ),
+        claude_configured=lambda: selection.available,
+        limits=RuntimeLimits(
+            max_concurrent_turns=settings.max_concurrent_turns,
+            delegation=DelegationLimits(
+                settings.max_specialists_per_session, settings.agent_message_budget
+            ),
+            context_window_tokens=settings.context_window_tokens,
+        ),
+        session_closers=[mcp_sessions.close_session],
     )
-    projects = ProjectService(unit_of_work, project_files, home.projects_dir, runs)
+    inbox, workers = runtime.inbox, runtime.workers
+    projects = ProjectService(unit_of_work, project_files, home.projects_dir, workers, inbox)
+    # Between them, PM and specialist sessions use every orchestration tool.
+    orchestration = [
+        *orchestration_tools(runtime.delegation, "pm"),
+        *orchestration_tools(runtime.delegation, "specialist"),
+    ]
     streams = OpenStreams()
 
     return Container(
         settings=settings,
         database=database,
+        unit_of_work=unit_of_work,
         health=HealthService(
             EngineProbe(database),
             home=settings.home,
@@ -193,25 +225,24 @@ def build_container(settings: Settings, database: Database) -> Container:
         project_files=project_files,
         projects=projects,
         tasks=TaskService(unit_of_work, TaskEvents(events)),
-        sessions=SessionService(unit_of_work, runs, WorkingDirectories(settings.home)),
+        sessions=SessionService(unit_of_work, workers, inbox, directories),
         session_files=SessionFileService(
-            unit_of_work,
-            UploadFolderStore(home.uploads_dir),
-            project_files,
-            WorkingDirectories(settings.home),
+            unit_of_work, UploadFolderStore(home.uploads_dir), project_files, directories
         ),
         messages=MessageService(unit_of_work),
         activity=ActivityService(unit_of_work),
         events=events,
-        runs=runs,
-        conversation=ConversationService(unit_of_work, runs, events),
+        inbox=inbox,
+        workers=workers,
+        conversation=ConversationService(unit_of_work, inbox, workers, events),
         runtime_selection=selection,
         agent_runtime=agent_runtime,
         models=models,
         onboarding=OnboardingService(unit_of_work, characters, skills, projects),
         mcp=mcp,
+        mcp_sessions=mcp_sessions,
         system=SystemService(unit_of_work),
-        tools=tools,
+        tools=ToolCatalogService([*tools, *orchestration]),
         streams=streams,
         cli_discovery=discovery,
         cli=_cli_backends(settings, discovery, selection, models),
@@ -266,7 +297,7 @@ def _git(settings: Settings) -> GitCli:
 
 
 def _agent_runtime(
-    settings: Settings, selection: RuntimeSelection, mcp: McpService, discovery: CliDiscoverer
+    settings: Settings, selection: RuntimeSelection, mcp: McpConfig, discovery: CliDiscoverer
 ) -> ClosableRuntime:
     """The runtime of each turn's backend: for Claude agents the adapter of the selected
     runtime (the API one when none is available, so sending fails with the usual 503
@@ -324,62 +355,3 @@ def _claude_code_runtime(settings: Settings) -> ClosableRuntime:
         ),
         cli_path=settings.claude_code_cli,
     )
-
-
-def _build_runtime(
-    settings: Settings,
-    unit_of_work: UnitOfWorkFactory,
-    events: EventHub,
-    agent: tuple[AgentRuntime, RuntimeSelection],
-    stores: tuple[DefinitionFolderStore, DefinitionFolderStore, ProjectFolderStore],
-    *,
-    models: ModelResolver,
-    mcp: McpService,
-    libraries: Mapping[SessionType, tuple[str, FolderIndexer]],
-) -> tuple[RunManager, ToolCatalogService]:
-    """The run manager and the turn machinery behind it (runner, context, delegation),
-    and the catalog of the tools that machinery gives agents."""
-    character_files, skill_files, project_files = stores
-    agent_runtime, selection = agent
-    runs = RunManager(
-        unit_of_work,
-        events,
-        lambda: selection.available,
-        max_concurrent_turns=settings.max_concurrent_turns,
-    )
-    prompts = FolderPromptSource(character_files, skill_files)
-    directories = WorkingDirectories(settings.home)
-    delegation = DelegationService(
-        unit_of_work,
-        runs,
-        prompts,
-        project_files,
-        directories.for_session,
-        limits=DelegationLimits(
-            settings.max_specialists_per_session, settings.agent_message_budget
-        ),
-    )
-    tools = file_tools()
-    contexts = TurnContextBuilder(
-        unit_of_work,
-        prompts,
-        project_files,
-        file_tools=lambda: tools,
-        delegation=delegation,
-        directories=directories,
-        models=models,
-        mcp=mcp,
-        context_window_tokens=settings.context_window_tokens,
-    )
-    runs.session_closers.append(mcp.close_session)
-    autosave = DefinitionAutoSave(libraries, directories, runs)
-    runs.turn_runner = TurnRunner(
-        unit_of_work, events, agent_runtime, contexts, autosave.after_tool
-    )
-    # Between them, PM and specialist sessions use every orchestration tool.
-    orchestration = [
-        *orchestration_tools(delegation, "pm"),
-        *orchestration_tools(delegation, "specialist"),
-    ]
-    catalog = ToolCatalogService([*tools, *orchestration])
-    return runs, catalog

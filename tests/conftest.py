@@ -149,7 +149,7 @@ async def database(settings: Settings, connection: AsyncConnection) -> AsyncIter
 async def container(settings: Settings, database: Database) -> AsyncIterator[Container]:
     container = build_container(settings, database)
     yield container
-    await container.runs.shutdown()
+    await container.workers.shutdown()
 
 
 @pytest.fixture

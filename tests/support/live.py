@@ -52,12 +52,13 @@ async def live_app(settings: Settings) -> AsyncIterator[LiveApp]:
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)
+    await container.start()  # what `kumiai serve` does once its database is up
     base_url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             yield LiveApp(container, client, base_url)
     finally:
-        await container.runs.shutdown()
+        await container.workers.shutdown()
         server.should_exit = True
         await task
         await truncate_all(container)

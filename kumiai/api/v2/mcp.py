@@ -68,4 +68,4 @@ async def remove_server(name: Name, container: ContainerDep) -> None:
 async def test_server(name: Name, container: ContainerDep) -> Envelope[McpTestResult]:
     """Start the server on its own, list its tools and stop it. A server that cannot be
     reached is `ok: false` with the reason, not an HTTP error."""
-    return Envelope(data=await container.mcp.test(name))
+    return Envelope(data=await container.mcp_sessions.test(name))

@@ -1,7 +1,8 @@
-"""Stopping and restarting running turns, for services that end or reopen sessions.
+"""Stopping running turns and waking queues, for services that end or reopen sessions.
 
-Runs must be stopped before the caller locks the session row: the stopping turn
-settles its own status in its own unit of work.
+Two seams: the workers run and stop turns (:class:`RunControl`); the inbox wakes a
+session's queue (:class:`QueueWaker`). Runs must be stopped before the caller locks the
+session row: the stopping turn settles its own status in its own unit of work.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class RunControl(Protocol):
         """Free what the session's turns held (its MCP servers): the session is ending."""
         ...
 
-    def resume_queue(self, session_id: UUID) -> None:
-        """Start draining queued messages again."""
+
+class QueueWaker(Protocol):
+    def wake(self, session_id: UUID) -> None:
+        """Let the session's waiting messages run (again)."""
         ...

@@ -11,14 +11,27 @@ from kumiai.application.ports.agent_runtime import ToolOutcome, ToolSpec
 
 
 @dataclass(frozen=True)
+class ChainRef:
+    """The user message that set off the running turn, directly or through messages
+    agents sent each other, and how much of that chain's budget of agent-to-agent
+    messages was spent when this turn's input was sent."""
+
+    origin_session_id: UUID
+    origin_message_id: UUID
+    spent: int = 0
+
+
+@dataclass(frozen=True)
 class ToolContext:
-    """Who is calling and where they may work."""
+    """Who is calling, where they may work, and on behalf of which user message."""
 
     session_id: UUID
     project_id: UUID | None
     working_dir: str
     session_type: str
     bash_enabled: bool = True
+    chain: ChainRef | None = None
+    """The running turn's chain; None outside a turn."""
 
 
 class Tool(Protocol):

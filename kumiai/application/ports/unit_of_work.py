@@ -3,12 +3,17 @@
 A use case that only reads asks for ``read_only=True``: its statements then run
 without a transaction around them (no BEGIN and ROLLBACK round trips), and it can
 neither flush nor commit.
+
+Live events about what a unit of work changes are handed to it (``publish``) and go out
+only after its commit, in the order they were given: a client never hears of a change
+that was rolled back, and never before it can read it.
 """
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
+from uuid import UUID
 
 from kumiai.domain.entities import Character, Skill
 from kumiai.domain.repositories import (
@@ -45,7 +50,14 @@ class UnitOfWork(Protocol):
         """Roll back whatever was not committed."""
         ...
 
-    async def commit(self) -> None: ...
+    async def commit(self) -> None:
+        """Commit, then publish the events handed to ``publish`` since the last commit."""
+        ...
+
+    def publish(self, session_id: UUID, event_type: str, **data: Any) -> None:
+        """Announce a live event on the session once this unit of work commits (never,
+        if it does not)."""
+        ...
 
 
 class UnitOfWorkFactory(Protocol):

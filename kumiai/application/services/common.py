@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from kumiai.application.ports.unit_of_work import UnitOfWork
 from kumiai.core.exceptions import NotFoundError
 from kumiai.domain.entities import ActivityEntry, Project, Session
 from kumiai.domain.value_objects import EventType
+
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -51,3 +53,24 @@ async def record_session_activity(
     await record_activity(
         uow, event_type, session_id=session.id, project_id=session.project_id, **data
     )
+
+
+def found(entity: T | None, kind: str, key: object) -> T:
+    """``entity``, or a 404 naming what was looked for."""
+    if entity is None:
+        raise NotFoundError(kind, key)
+    return entity
+
+
+async def require_session(
+    uow: UnitOfWork, session_id: UUID, *, for_update: bool = False
+) -> Session:
+    """The live session, row-locked when it is about to change; 404 otherwise."""
+    sessions = uow.sessions
+    lookup = sessions.get_for_update(session_id) if for_update else sessions.get(session_id)
+    return found(await lookup, "session", session_id)
+
+
+async def project_of(uow: UnitOfWork, session: Session) -> Project | None:
+    """The project the session belongs to, if any."""
+    return None if session.project_id is None else await uow.projects.get(session.project_id)

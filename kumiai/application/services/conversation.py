@@ -1,4 +1,4 @@
-"""The use cases behind talking to a session; the run manager does the work."""
+"""The use cases behind talking to a session; the inbox and the workers do the work."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ from uuid import UUID
 
 from kumiai.application.dtos.conversation import QueuedItemView, QueueView, SendMessage, SentMessage
 from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
+from kumiai.application.services.common import require_session
 from kumiai.application.services.runtime.events import EventHub, Subscription
-from kumiai.application.services.runtime.manager import RunManager
-from kumiai.application.services.sessions import (
-    require_session,
-    resume_session,
-)
+from kumiai.application.services.runtime.inbox import Inbox
+from kumiai.application.services.runtime.workers import SessionWorkers
+from kumiai.application.services.session_lifecycle import resume_session
 from kumiai.core.exceptions import NotFoundError
 from kumiai.domain.value_objects import SessionStatus
 
@@ -19,13 +18,16 @@ INTERRUPT_REASON = "cleared by interrupt"
 
 
 class ConversationService:
-    def __init__(self, uow: UnitOfWorkFactory, runs: RunManager, hub: EventHub) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, inbox: Inbox, workers: SessionWorkers, hub: EventHub
+    ) -> None:
         self._uow = uow
-        self._runs = runs
+        self._inbox = inbox
+        self._workers = workers
         self._hub = hub
 
     async def send(self, session_id: UUID, body: SendMessage) -> SentMessage:
-        result = await self._runs.send(session_id, body.content)
+        result = await self._inbox.accept(session_id, body.content)
         return SentMessage(
             message_id=result.item.id, run_id=result.item.run_id, queued=result.queued
         )
@@ -40,7 +42,9 @@ class ConversationService:
         assistant sessions). True if a turn was stopped.
         """
         await self._require_session(session_id)
-        stopped = await self._runs.cancel(session_id, drop_queue=True, drop_reason=INTERRUPT_REASON)
+        stopped = await self._workers.cancel(
+            session_id, drop_queue=True, drop_reason=INTERRUPT_REASON
+        )
         await self._reopen(session_id)
         return stopped
 
@@ -51,7 +55,6 @@ class ConversationService:
                 return
             await resume_session(uow, session)
             await uow.commit()
-        self._hub.publish(session_id, "status_changed", status=session.status.value)
 
     async def send_and_follow(
         self, session_id: UUID, body: SendMessage
@@ -78,10 +81,11 @@ class ConversationService:
         return self._hub.subscribe(session_id, after=after)
 
     async def queue(self, session_id: UUID) -> QueueView:
-        state = await self._runs.queue(session_id)
+        state = await self._inbox.queue(session_id)
+        running = self._workers.running(session_id)
         return QueueView(
             session_id=session_id,
-            running=QueuedItemView.of(state.running) if state.running else None,
+            running=QueuedItemView.of(running) if running else None,
             size=len(state.waiting),
             paused=state.paused,
             messages=[QueuedItemView.of(item) for item in state.waiting],
@@ -90,5 +94,4 @@ class ConversationService:
 
     async def _require_session(self, session_id: UUID) -> None:
         async with self._uow(read_only=True) as uow:
-            if await uow.sessions.get(session_id) is None:
-                raise NotFoundError("session", session_id)
+            await require_session(uow, session_id)

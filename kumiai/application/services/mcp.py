@@ -1,4 +1,6 @@
-"""MCP servers the user configured: listed, edited, tested, and resolved for agents.
+"""MCP servers the user configured: listed, edited, and resolved for agents.
+
+(Running them for sessions is :mod:`.mcp_sessions`' job.)
 
 Two files hold them, both in Claude Code's ``mcpServers`` format
 (``{"mcpServers": {"<name>": {"command": ..., "args": [...], "env": {...}}}}`` or, for
@@ -18,7 +20,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
-from uuid import UUID
 
 from kumiai.application.dtos.mcp import (
     REDACTED,
@@ -26,18 +27,10 @@ from kumiai.application.dtos.mcp import (
     McpServerDetail,
     McpServerInput,
     McpServerView,
-    McpTestResult,
-    McpToolView,
 )
 from kumiai.application.ports.files import TextFile, TextSource
-from kumiai.application.ports.mcp import (
-    McpConnections,
-    McpServerDefinition,
-    McpToolset,
-    Source,
-    tool_name,
-)
-from kumiai.core.exceptions import ConflictError, McpServerError, NotFoundError, ValidationError
+from kumiai.application.ports.mcp import McpServerDefinition, Source
+from kumiai.core.exceptions import ConflictError, NotFoundError, ValidationError
 from kumiai.core.logging import get_logger
 
 logger = get_logger(__name__)
@@ -59,18 +52,10 @@ class McpResolution:
     unavailable: dict[str, str] = field(default_factory=dict)
 
 
-class McpService:
-    def __init__(
-        self,
-        kumiai_file: TextFile,
-        claude_config: TextSource,
-        connections: McpConnections,
-        probe_dir: str,
-    ) -> None:
+class McpConfig:
+    def __init__(self, kumiai_file: TextFile, claude_config: TextSource) -> None:
         self._kumiai_file = kumiai_file
         self._claude_config = claude_config
-        self._connections = connections
-        self._probe_dir = probe_dir
 
     # --- reading ------------------------------------------------------------------------
 
@@ -88,7 +73,7 @@ class McpService:
         return [McpServerDetail.of(server) for server in self.definitions()]
 
     def get(self, name: str) -> McpServerDetail:
-        return McpServerDetail.of(self._require(name))
+        return McpServerDetail.of(self.definition(name))
 
     def resolve(self, names: Sequence[str]) -> McpResolution:
         """The servers behind a character's ``allowed_mcps``, for running its sessions.
@@ -110,25 +95,6 @@ class McpService:
             else:
                 servers.append(server)
         return McpResolution(servers, unavailable)
-
-    async def toolset(self, session_id: UUID, working_dir: str, names: Sequence[str]) -> McpToolset:
-        """The tools of the servers in ``names`` (a character's ``allowed_mcps``), started
-        for the session if they are not running yet; failures are listed, never raised."""
-        if not names:
-            return McpToolset(tools=[])
-        resolution = self.resolve(names)
-        started = await self._connections.toolset(session_id, working_dir, resolution.servers)
-        return McpToolset(
-            tools=started.tools, unavailable={**resolution.unavailable, **started.unavailable}
-        )
-
-    async def close_session(self, session_id: UUID) -> None:
-        """The session ended (deleted, archived): stop its servers."""
-        await self._connections.close_session(session_id)
-
-    async def aclose(self) -> None:
-        """Stop every session's servers (KumiAI is shutting down)."""
-        await self._connections.aclose()
 
     # --- editing (KumiAI's file only) ---------------------------------------------------
 
@@ -163,35 +129,17 @@ class McpService:
         self._save(document, entries)
         logger.info("mcp_server_removed", server=name)
 
-    async def test(self, name: str) -> McpTestResult:
-        """Start the server on its own, list its tools and stop it again."""
-        server = self._require(name)
-        try:
-            tools = await self._connections.probe(server, self._probe_dir)
-        except McpServerError as error:
-            return McpTestResult(ok=False, tools=[], error=error.message)
-        return McpTestResult(
-            ok=True,
-            tools=[
-                McpToolView(
-                    name=tool.name,
-                    agent_name=tool_name(name, tool.name),
-                    description=tool.description,
-                )
-                for tool in tools
-            ],
-        )
-
     # --- files --------------------------------------------------------------------------
 
-    def _require(self, name: str) -> McpServerDefinition:
+    def definition(self, name: str) -> McpServerDefinition:
+        """The server named ``name``; 404 when nobody defines it."""
         for server in self.definitions():
             if server.name == name:
                 return server
         raise NotFoundError("mcp server", name)
 
     def _refuse_foreign(self, name: str) -> NoReturn:
-        self._require(name)  # 404 when nobody defines it
+        self.definition(name)  # 404 when nobody defines it
         raise ConflictError(
             f"MCP server '{name}' comes from {CLAUDE_CONFIG_FILE}, which KumiAI does not edit; "
             "add a server with the same name to override it",

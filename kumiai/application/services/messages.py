@@ -6,7 +6,8 @@ from uuid import UUID
 
 from kumiai.application.dtos.messages import ChatPage, MessageView
 from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
-from kumiai.application.services.sessions import agents_of_sessions, page_of, require_session
+from kumiai.application.services.common import require_session
+from kumiai.application.services.sessions import agents_of_sessions, page_of
 from kumiai.domain.repositories import DEFAULT_PAGE_SIZE, Page, SortOrder
 from kumiai.domain.value_objects import MessageRole
 

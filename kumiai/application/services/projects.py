@@ -15,22 +15,24 @@ from kumiai.application.dtos.projects import (
     ProjectView,
 )
 from kumiai.application.ports.files import ProjectFiles
-from kumiai.application.ports.run_control import RunControl
+from kumiai.application.ports.run_control import QueueWaker, RunControl
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from kumiai.application.services.common import record_activity, require_project, utcnow
-from kumiai.application.services.sessions import (
-    clear_pm,
-    make_pm,
+from kumiai.application.services.common import found, record_activity, require_project, utcnow
+from kumiai.application.services.session_lifecycle import (
     open_session,
-    page_of,
-    resolve_character,
-    resolve_characters,
     resume_session,
     retire_session,
     stop_if_live,
 )
+from kumiai.application.services.sessions import (
+    clear_pm,
+    make_pm,
+    page_of,
+    resolve_character,
+    resolve_characters,
+)
 from kumiai.application.services.tasks import retire_task
-from kumiai.core.exceptions import ConflictError, NotFoundError, ValidationError
+from kumiai.core.exceptions import ConflictError, ValidationError
 from kumiai.domain.entities import Character, Project, Session
 from kumiai.domain.repositories import Page, PageRequest
 from kumiai.domain.value_objects import EventType, SessionType, slugify
@@ -41,12 +43,18 @@ _FALLBACK_FOLDER = "project"
 
 class ProjectService:
     def __init__(
-        self, uow: UnitOfWorkFactory, files: ProjectFiles, projects_dir: Path, runs: RunControl
+        self,
+        uow: UnitOfWorkFactory,
+        files: ProjectFiles,
+        projects_dir: Path,
+        runs: RunControl,
+        queues: QueueWaker,
     ) -> None:
         self._uow = uow
         self._files = files
         self._projects_dir = projects_dir
         self._runs = runs
+        self._queues = queues
 
     async def create(self, data: ProjectCreate) -> ProjectView:
         """Create the folder (with ``PROJECT.md``) and the project, and assign its PM."""
@@ -135,7 +143,7 @@ class ProjectService:
         """Unarchive, then let its sessions' waiting messages run (paused queues stay paused)."""
         view = await self._mark(project_id, EventType.PROJECT_UNARCHIVED, Project.unarchive)
         for session_id in await self._session_ids(project_id):
-            self._runs.resume_queue(session_id)
+            self._queues.wake(session_id)
         return view
 
     async def delete(self, project_id: UUID) -> None:
@@ -159,9 +167,9 @@ class ProjectService:
         for session_id in await self._session_ids(project_id, include_deleted=True):
             await self._runs.stop_session(session_id)
         async with self._uow() as uow:
-            project = await uow.projects.get(project_id, include_deleted=True)
-            if project is None:
-                raise NotFoundError("project", project_id)
+            project = found(
+                await uow.projects.get(project_id, include_deleted=True), "project", project_id
+            )
             await uow.projects.delete(project)
             # The row is gone, so the entry keeps the id in its data instead of the FK.
             await record_activity(
@@ -252,8 +260,11 @@ class ProjectService:
     async def _session_ids(self, project_id: UUID, *, include_deleted: bool = False) -> list[UUID]:
         """The ids of the project's live sessions; 404 if there is no such project."""
         async with self._uow() as uow:
-            if await uow.projects.get(project_id, include_deleted=include_deleted) is None:
-                raise NotFoundError("project", project_id)
+            found(
+                await uow.projects.get(project_id, include_deleted=include_deleted),
+                "project",
+                project_id,
+            )
             return [session.id for session in await uow.sessions.list_for_project(project_id)]
 
     async def _path_of(self, project_id: UUID) -> str:

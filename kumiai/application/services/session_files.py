@@ -26,9 +26,8 @@ from kumiai.application.dtos.session_files import (
 from kumiai.application.ports.files import ProjectFiles
 from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
 from kumiai.application.ports.uploads import StagedUpload, UploadStore
-from kumiai.application.services.common import utcnow
-from kumiai.application.services.runtime.context import WorkingDirectories
-from kumiai.application.services.sessions import require_session
+from kumiai.application.services.common import project_of, require_session, utcnow
+from kumiai.application.services.working_directories import WorkingDirectories
 
 STAGED_FOR = timedelta(hours=24)
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -143,8 +142,7 @@ class SessionFileService:
         """The folder the session's agent works in; 404 for an unknown session."""
         async with self._uow(read_only=True) as uow:
             session = await require_session(uow, session_id)
-            project = await uow.projects.get(session.project_id) if session.project_id else None
-            return self._directories.for_session(session, project)
+            return self._directories.for_session(session, await project_of(uow, session))
 
 
 def _attachments_folder(session_id: UUID) -> str:

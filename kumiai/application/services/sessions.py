@@ -1,26 +1,40 @@
 """Sessions: creating agent instances and moving them through their state machine.
 
-The module-level helpers take the caller's unit of work, so the project service runs
-them inside its own transaction (assigning a PM, deleting a project) and every session
-change, wherever it starts, goes through the same code and writes the same activity.
+Every status change goes through :mod:`.session_lifecycle`. The module-level helpers
+here take the caller's unit of work, so the project service runs them inside its own
+transaction (assigning a PM, deleting a project).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
 from kumiai.application.dtos.sessions import AgentRef, SessionCreate, SessionUpdate, SessionView
-from kumiai.application.ports.run_control import RunControl
+from kumiai.application.ports.run_control import QueueWaker, RunControl
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from kumiai.application.services.common import record_activity, record_session_activity, utcnow
-from kumiai.application.services.runtime.context import WorkingDirectories
-from kumiai.core.exceptions import ConflictError, NotFoundError, ValidationError
+from kumiai.application.services.common import (
+    project_of,
+    record_activity,
+    record_session_activity,
+    require_session,
+    utcnow,
+)
+from kumiai.application.services.session_lifecycle import (
+    cancel_session,
+    complete_session,
+    open_session,
+    reset_session,
+    resume_session,
+    retire_session,
+    stop_if_live,
+)
+from kumiai.application.services.working_directories import WorkingDirectories
+from kumiai.core.exceptions import ConflictError, ValidationError
 from kumiai.domain.entities import Character, Project, Session, Task
 from kumiai.domain.repositories import Page, PageRequest, SessionFilter
-from kumiai.domain.value_objects import CliBackend, EventType, SessionStatus, SessionType
+from kumiai.domain.value_objects import CliBackend, EventType, SessionType
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -28,10 +42,15 @@ V = TypeVar("V")
 
 class SessionService:
     def __init__(
-        self, uow: UnitOfWorkFactory, runs: RunControl, directories: WorkingDirectories
+        self,
+        uow: UnitOfWorkFactory,
+        runs: RunControl,
+        queues: QueueWaker,
+        directories: WorkingDirectories,
     ) -> None:
         self._uow = uow
         self._runs = runs
+        self._queues = queues
         self._directories = directories
 
     async def create(self, data: SessionCreate) -> SessionView:
@@ -94,9 +113,7 @@ class SessionService:
         async with self._uow() as uow:
             session = await require_session(uow, session_id, for_update=True)
             if "context" in changes.model_fields_set:
-                project_id = session.project_id
-                project = await uow.projects.get(project_id) if project_id else None
-                self._check_context(changes.context or {}, project)
+                self._check_context(changes.context or {}, await project_of(uow, session))
                 session.context = dict(changes.context or {})
             if changes.kanban_stage is not None:
                 session.set_kanban_stage(changes.kanban_stage)
@@ -129,15 +146,14 @@ class SessionService:
             await resume_session(uow, session)
             await uow.commit()
             view = SessionView.of(session)
-        self._runs.resume_queue(session_id)
+        self._queues.wake(session_id)
         return view
 
     async def complete(self, session_id: UUID) -> SessionView:
         """Mark an idle session's work as done; 409 while a turn runs or once it ended."""
         async with self._uow() as uow:
             session = await require_session(uow, session_id, for_update=True)
-            session.complete()
-            await record_session_activity(uow, EventType.SESSION_COMPLETED, session)
+            await complete_session(uow, session)
             await uow.commit()
             return SessionView.of(session)
 
@@ -150,14 +166,7 @@ class SessionService:
         await self._runs.cancel(session_id, drop_queue=True)
         async with self._uow() as uow:
             session = await require_session(uow, session_id, for_update=True)
-            removed = await uow.messages.delete_all(session.id)
-            _back_to_idle(session)
-            await record_session_activity(
-                uow,
-                EventType.SESSION_RESET,
-                session,
-                messages_deleted=removed,
-            )
+            await reset_session(uow, session, await uow.messages.delete_all(session.id))
             await uow.commit()
             return SessionView.of(session)
 
@@ -175,66 +184,6 @@ class SessionService:
 
 
 # --- helpers shared with the project and message services -----------------------------------
-
-
-async def require_session(
-    uow: UnitOfWork, session_id: UUID, *, for_update: bool = False
-) -> Session:
-    """The live session, row-locked when it is about to change; 404 otherwise."""
-    repository = uow.sessions
-    session = await (
-        repository.get_for_update(session_id) if for_update else repository.get(session_id)
-    )
-    if session is None:
-        raise NotFoundError("session", session_id)
-    return session
-
-
-def refuse_if_archived(project: Project | None) -> None:
-    """The sessions of an archived project take no new messages until it is unarchived."""
-    if project is not None and project.is_archived:
-        raise ConflictError(
-            f"project '{project.name}' is archived; unarchive it to send messages to its sessions",
-            details={"project_id": str(project.id), "reason": "project_archived"},
-        )
-
-
-async def open_session(uow: UnitOfWork, session: Session) -> None:
-    """Persist a new session once it is set up (``initializing`` -> ``idle``)."""
-    session.mark_ready()
-    await uow.sessions.add(session)
-    await record_session_activity(
-        uow,
-        EventType.SESSION_CREATED,
-        session,
-        session_type=session.session_type,
-        character_id=session.character_id,
-        task_id=session.task_id,
-    )
-
-
-async def cancel_session(uow: UnitOfWork, session: Session) -> None:
-    """The one way a session is cancelled, whoever asks (user, PM change, deletion)."""
-    session.cancel()
-    await _record_session_event(uow, EventType.SESSION_CANCELLED, session)
-
-
-async def resume_session(uow: UnitOfWork, session: Session) -> None:
-    session.resume()
-    await _record_session_event(uow, EventType.SESSION_RESUMED, session)
-
-
-async def stop_if_live(uow: UnitOfWork, session: Session) -> None:
-    """Cancel the session unless it has already ended (an ended one is left as it is)."""
-    if session.status.can_move_to(SessionStatus.CANCELLED):
-        await cancel_session(uow, session)
-
-
-async def retire_session(uow: UnitOfWork, session: Session, now: datetime) -> None:
-    """Stop and soft-delete a session."""
-    await stop_if_live(uow, session)
-    session.soft_delete(now)
-    await _record_session_event(uow, EventType.SESSION_DELETED, session)
 
 
 async def make_pm(uow: UnitOfWork, project: Project, session: Session) -> None:
@@ -360,22 +309,6 @@ async def bindable_task(
 
 
 # --- private -----------------------------------------------------------------------------------
-
-
-async def _record_session_event(uow: UnitOfWork, event: EventType, session: Session) -> None:
-    await record_session_activity(
-        uow,
-        event,
-        session,
-        status=session.status,
-    )
-
-
-def _back_to_idle(session: Session) -> None:
-    """Whatever the status, reach ``idle`` through the state machine's own moves."""
-    if session.status.is_running:  # a turn that did not settle in time
-        session.cancel()
-    session.reopen()
 
 
 async def _optional_character(uow: UnitOfWork, ref: str | None) -> Character | None:

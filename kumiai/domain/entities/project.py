@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from kumiai.core.exceptions import ValidationError
+from kumiai.core.exceptions import ConflictError, ValidationError
 from kumiai.domain.entities._rules import (
     UNSET,
     SoftDeletable,
@@ -128,6 +128,14 @@ class Project(SoftDeletable):
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
+
+    def refuse_if_archived(self) -> None:
+        """An archived project's sessions take no new messages until it is unarchived."""
+        if self.is_archived:
+            raise ConflictError(
+                f"project '{self.name}' is archived; unarchive it to send messages to its sessions",
+                details={"project_id": str(self.id), "reason": "project_archived"},
+            )
 
     def _check_invariants(self) -> None:
         # Rows are loaded from the database and may have been edited outside the domain.

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
+from uuid import UUID
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kumiai.application.ports.events import EventPublisher
 from kumiai.core.exceptions import ConflictError, DatabaseUnavailableError
 from kumiai.domain.entities import Character, Skill
 from kumiai.domain.repositories import (
@@ -53,10 +55,16 @@ class SqlUnitOfWork:
     profiles: UserProfileRepository
 
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], *, read_only: bool = False
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        read_only: bool = False,
+        events: EventPublisher | None = None,
     ) -> None:
         self._factory = session_factory
         self._read_only = read_only
+        self._events = events
+        self._outbox: list[tuple[UUID, str, dict[str, Any]]] = []
         self._db: AsyncSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -84,6 +92,7 @@ class SqlUnitOfWork:
         # loaded entities readable, so a service may shape its answer after the exit.
         await self._db.close()
         self._db = None
+        self._outbox.clear()  # what was not committed is not announced
         translated = translate_database_error(exc)
         if translated is not None:
             raise translated from exc
@@ -93,6 +102,15 @@ class SqlUnitOfWork:
         if self._read_only:
             raise TypeError("a read-only unit of work cannot commit")
         await self._db.commit()
+        outbox, self._outbox = self._outbox, []
+        for session_id, event_type, data in outbox:
+            assert self._events is not None, "checked by publish()"
+            self._events.publish(session_id, event_type, **data)
+
+    def publish(self, session_id: UUID, event_type: str, **data: Any) -> None:
+        if self._read_only or self._events is None:
+            raise TypeError("this unit of work announces no events")
+        self._outbox.append((session_id, event_type, data))
 
 
 def translate_database_error(error: BaseException | None) -> Exception | None:

@@ -112,10 +112,10 @@ async def wait_for_status(
 async def wait_until_idle(live: LiveApp, session_id: str, timeout: float = 15) -> None:
     """Until the session's worker has nothing running and nothing queued."""
     deadline = asyncio.get_running_loop().time() + timeout
-    runs = live.container.runs
+    inbox, workers = live.container.inbox, live.container.workers
     key = UUID(session_id)
-    # The queue first: an input leaves it only once it is the current run.
-    while (await runs.queue(key)).waiting or runs.current_run(key) is not None:
+    # The queue first: an input leaves it only once it is the running one.
+    while (await inbox.queue(key)).waiting or workers.running(key) is not None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("the session kept running")
         await asyncio.sleep(0.05)

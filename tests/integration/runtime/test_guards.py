@@ -203,7 +203,7 @@ async def test_the_queue_of_an_archived_project_waits_until_it_is_unarchived(
     await wait_for_status(live.client, dana, "cancelled")
     await live.client.post(f"/api/v2/sessions/{dana}/resume")
     async with asyncio.timeout(10):  # until the drain found nothing it may start
-        while UUID(dana) in live.container.runs._workers:
+        while UUID(dana) in live.container.workers._workers:
             await asyncio.sleep(0.01)
     queue = (await live.client.get(f"/api/v2/sessions/{dana}/queue")).json()["data"]
     assert [item["content"] for item in queue["messages"]] == ["and this afterwards"]
@@ -231,6 +231,6 @@ async def test_deleting_a_project_for_good_stops_its_runs(
     response = await live.client.delete(f"/api/v2/projects/{team.project['id']}/permanent")
     assert response.status_code == 204
     await _next_of_type(events, "cancelled")
-    assert live.container.runs.current_run(UUID(dana)) is None
+    assert live.container.workers.running(UUID(dana)) is None
     gone = await live.client.get(f"/api/v2/sessions/{dana}")
     assert gone.status_code == 404

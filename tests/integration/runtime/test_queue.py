@@ -158,7 +158,7 @@ async def test_accepted_input_of_a_crashed_server_is_answered_after_the_restart(
     live: LiveApp, session_id: str, claude: ScriptedAnthropic, live_settings: Settings
 ) -> None:
     # What kill -9 during a turn leaves: the session mid-turn, one message still waiting.
-    async with live.container.runs._uow() as uow:
+    async with live.container.unit_of_work() as uow:
         stuck = await uow.sessions.get_for_update(UUID(session_id))
         assert stuck is not None
         stuck.reopen()
@@ -169,7 +169,7 @@ async def test_accepted_input_of_a_crashed_server_is_answered_after_the_restart(
 
     claude.enqueue(Reply.text("Yes, back again."))
     async with live_app(live_settings) as restarted:
-        await restarted.container.runs.recover()  # what `kumiai serve` does at start-up
+        await restarted.container.workers.start()  # what `kumiai serve` does at start-up
         await wait_until_idle(restarted, session_id)
         rows = await messages(restarted.client, session_id)
         assert [(row["role"], row["content"]) for row in rows] == [
@@ -249,7 +249,7 @@ async def test_a_new_message_after_a_cancel_runs_after_the_waiting_one(
 async def test_a_session_left_thinking_is_repaired_by_the_next_message(
     live: LiveApp, session_id: str, claude: ScriptedAnthropic
 ) -> None:
-    async with live.container.runs._uow() as uow:  # what a failed settle leaves behind
+    async with live.container.unit_of_work() as uow:  # what a failed settle leaves behind
         stale = await uow.sessions.get_for_update(UUID(session_id))
         assert stale is not None
         stale.reopen()
@@ -276,9 +276,9 @@ async def test_a_message_to_an_unknown_session_is_a_404_that_leaves_no_trace(
                 headers={"accept": accept},
             )
             assert response.status_code == 404
-    runs = live.container.runs
-    assert runs.current_run(UUID(unknown)) is None
-    assert UUID(unknown) not in runs._workers
+    workers = live.container.workers
+    assert workers.running(UUID(unknown)) is None
+    assert UUID(unknown) not in workers._workers
     assert UUID(unknown) not in live.container.events._logs
 
 
@@ -310,7 +310,7 @@ async def test_a_clean_shutdown_interrupts_the_turn_and_keeps_the_queue_for_the_
         session_id = await create_specialist(first_run, team, "Dana")
         running = await start_a_long_task(first_run, claude, session_id)
         waiting = await send(first_run.client, session_id, "after the restart")
-        await first_run.container.runs.shutdown()
+        await first_run.container.workers.shutdown()
         ended = await wait_for_event(first_run, session_id, "error", run_id=running["run_id"])
         assert ended.data["code"] == "interrupted"
         queue = (await first_run.client.get(f"/api/v2/sessions/{session_id}/queue")).json()
@@ -319,7 +319,7 @@ async def test_a_clean_shutdown_interrupts_the_turn_and_keeps_the_queue_for_the_
         # Nested: leaving a live app empties the database, as between tests.
         claude.enqueue(Reply.text("Back."))
         async with live_app(live_settings) as second_run:
-            await second_run.container.runs.recover()
+            await second_run.container.workers.start()
             await wait_for_event(second_run, session_id, "done", run_id=waiting["run_id"])
             rows = await messages(second_run.client, session_id)
     assert [row["content"] for row in rows if row["role"] == "user"] == [

@@ -20,7 +20,7 @@ from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
 
 async def _leave_working_with_an_open_tool_call(live: LiveApp, session_id: UUID) -> None:
     """What a crash during a tool call leaves behind in the database."""
-    async with live.container.runs._uow() as uow:  # simulating a crash
+    async with live.container.unit_of_work() as uow:  # simulating a crash
         stuck = await uow.sessions.get_for_update(session_id)
         assert stuck is not None
         await uow.messages.append(Message.user(session_id, "run the migration"))

@@ -73,8 +73,7 @@ async def _answers_again(live: LiveApp, claude: ScriptedAnthropic, session_id: s
 async def test_an_outage_while_a_turn_starts_is_retried_and_the_turn_runs_once(
     live: LiveApp, session_id: str, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runner = live.container.runs.turn_runner
-    assert runner is not None
+    runner = live.container.workers._runner
     monkeypatch.setattr(runner, "_claim", _failing(runner._claim, failures=2))
     claude.enqueue(Reply.text("started after all"))
 
@@ -89,7 +88,7 @@ async def test_an_outage_while_a_turn_starts_is_retried_and_the_turn_runs_once(
 async def test_an_outage_while_the_context_loads_ends_the_turn_with_an_error(
     live: LiveApp, session_id: str, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    contexts = live.container.runs.turn_runner._contexts  # type: ignore[union-attr]
+    contexts = live.container.workers._runner._contexts
     monkeypatch.setattr(contexts, "build", _failing(contexts.build, failures=1))
 
     types = await _stream_turn(live, session_id, "hello")
@@ -137,7 +136,7 @@ async def test_an_outage_while_the_turn_settles_still_ends_every_stream_and_heal
 async def test_a_crash_inside_the_runtime_ends_the_turn_with_an_error(
     live: LiveApp, session_id: str, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runtime = live.container.runs.turn_runner._runtime  # type: ignore[union-attr]
+    runtime = live.container.workers._runner._runtime
 
     async def explode(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom")
@@ -154,8 +153,7 @@ async def test_a_crash_inside_the_runtime_ends_the_turn_with_an_error(
 async def test_a_cancel_while_the_turn_starts_settles_it_as_cancelled(
     live: LiveApp, session_id: str, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runner = live.container.runs.turn_runner
-    assert runner is not None
+    runner = live.container.workers._runner
     claiming = asyncio.Event()
     original = runner._claim
 

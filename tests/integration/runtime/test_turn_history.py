@@ -40,7 +40,7 @@ async def test_a_turn_on_a_long_session_reads_only_its_newest_rows(
     rows = messy_session(session_id, seed=3, turns=2_000)
     async with live.container.database.engine.begin() as connection:
         await insert_rows(connection, session_id, rows)
-    contexts = live.container.runs.turn_runner._contexts  # type: ignore[union-attr]
+    contexts = live.container.workers._runner._contexts
     real_build = contexts.build
     seen: dict[str, Any] = {}
 

@@ -148,7 +148,7 @@ async def test_launch_makes_an_assistant_without_agent_project_or_a_first_turn(
     assert session["status"] == "idle"
     assert session["context"]["description"] == "Skill helper"
     assert "project_path" not in session["context"]
-    assert container.runs.current_run(UUID(session["id"])) is None
+    assert container.workers.running(UUID(session["id"])) is None
     page = (await client.get(f"{V1}/{session['id']}/messages")).json()
     assert page == {"items": [], "next_cursor": None, "has_more": False}
 
@@ -389,7 +389,7 @@ async def test_enqueue_queues_while_busy_and_interrupt_clears_the_queue_as_the_o
     assert (await live.client.post(f"{V1}/{session_id}/interrupt")).status_code in (200, 204)
     current = (await live.client.get(f"{V1}/{session_id}")).json()
     assert current["status"] == "idle"
-    assert live.container.runs.current_run(UUID(session_id)) is None
+    assert live.container.workers.running(UUID(session_id)) is None
     items = (await live.client.get(f"{V1}/{session_id}/messages")).json()["items"]
     assert [item["content"] for item in items if item["role"] == "user"] == ["first\n\nline"]
     status = (await live.client.get(f"{V1}/{session_id}/queue-status")).json()

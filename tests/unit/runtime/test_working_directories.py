@@ -6,7 +6,7 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from kumiai.application.services.runtime.context import WorkingDirectories
+from kumiai.application.services.working_directories import WorkingDirectories
 from kumiai.core.exceptions import ValidationError
 from kumiai.domain.entities import Project, Session
 from kumiai.domain.value_objects import SessionType

@@ -12,8 +12,8 @@ from pathlib import PurePath
 from typing import Protocol
 
 from kumiai.application.ports.agent_runtime import ToolCall, ToolOutcome
-from kumiai.application.services.runtime.context import WorkingDirectories
-from kumiai.application.services.runtime.manager import RunManager
+from kumiai.application.ports.events import EventPublisher
+from kumiai.application.services.working_directories import WorkingDirectories
 from kumiai.core.exceptions import KumiAIError
 from kumiai.core.logging import get_logger
 from kumiai.domain.entities import Session
@@ -33,11 +33,11 @@ class DefinitionAutoSave:
         self,
         libraries: Mapping[SessionType, tuple[str, FolderIndexer]],
         directories: WorkingDirectories,
-        runs: RunManager,
+        events: EventPublisher,
     ) -> None:
         self._libraries = libraries
         self._directories = directories
-        self._runs = runs
+        self._events = events
 
     async def after_tool(self, session: Session, call: ToolCall, outcome: ToolOutcome) -> None:
         library = self._libraries.get(session.session_type)
@@ -53,7 +53,7 @@ class DefinitionAutoSave:
             # A half-written definition (say, broken front matter) is indexed next time.
             logger.warning("auto_save_skipped", kind=kind, slug=slug, reason=error.message)
             return
-        self._runs.announce(session.id, "definition_saved", kind=kind, slug=slug)
+        self._events.publish(session.id, "definition_saved", kind=kind, slug=slug)
 
     def _definition_of(self, session: Session, call: ToolCall) -> str | None:
         """The folder (slug) directly under the library that the written file is in."""

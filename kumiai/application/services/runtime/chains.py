@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from kumiai.application.ports.tools import ChainRef
 from kumiai.core.exceptions import LimitReachedError
 
 REMEMBERED_CHAINS = 10_000
@@ -46,27 +47,33 @@ class Chain:
         }
 
 
+def chain_ref(session_id: UUID, message_id: UUID, metadata: dict[str, Any]) -> ChainRef:
+    """The chain of the turn that message ``message_id`` (with ``metadata``) starts in
+    ``session_id``: the one its ``metadata["chain"]`` names, else (a message no agent
+    sent, or unreadable metadata) a chain of its own."""
+    carried = metadata.get(CHAIN)
+    if isinstance(carried, dict):
+        try:
+            return ChainRef(
+                UUID(carried["origin_session_id"]),
+                UUID(carried["origin_message_id"]),
+                int(carried.get("sent", 0)),
+            )
+        except (KeyError, TypeError, ValueError):
+            pass
+    return ChainRef(session_id, message_id)
+
+
 class MessageChains:
     def __init__(self, budget: int, remembered: int = REMEMBERED_CHAINS) -> None:
         self.budget = budget
         self._remembered = remembered
         self._chains: OrderedDict[UUID, Chain] = OrderedDict()
 
-    def of_turn(self, session_id: UUID, message_id: UUID, metadata: dict[str, Any]) -> Chain:
-        """The chain of the turn that message ``message_id`` (with ``metadata``) started
-        in ``session_id``; a message no agent sent starts a chain of its own."""
-        carried = metadata.get(CHAIN)
-        if isinstance(carried, dict):
-            try:
-                origin = Chain(
-                    UUID(carried["origin_session_id"]),
-                    UUID(carried["origin_message_id"]),
-                    int(carried.get("sent", 0)),
-                )
-            except (KeyError, TypeError, ValueError):
-                origin = Chain(session_id, message_id)
-        else:
-            origin = Chain(session_id, message_id)
+    def of(self, ref: ChainRef) -> Chain:
+        """The running count of the chain ``ref`` names (a chain met again after a
+        restart resumes from the count its message carried)."""
+        origin = Chain(ref.origin_session_id, ref.origin_message_id, ref.spent)
         chain = self._chains.setdefault(origin.origin_message_id, origin)
         self._chains.move_to_end(origin.origin_message_id)
         while len(self._chains) > self._remembered:

@@ -2,75 +2,32 @@
 
 from __future__ import annotations
 
-import posixpath
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePath, PurePosixPath
+from typing import Protocol
 from uuid import UUID
 
 from kumiai.application.ports.agent_runtime import SERVER_TOOLS, TurnRequest, Workspace
 from kumiai.application.ports.files import ProjectFiles
+from kumiai.application.ports.mcp import McpToolset
 from kumiai.application.ports.prompts import PromptSource
-from kumiai.application.ports.tools import Tool, ToolContext
+from kumiai.application.ports.tools import ChainRef, Tool, ToolContext
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from kumiai.application.services.mcp import McpService
+from kumiai.application.services.common import found, project_of
 from kumiai.application.services.models import ModelResolver
 from kumiai.application.services.runtime.history import SessionHistories
 from kumiai.application.services.runtime.orchestration import Delegation, orchestration_tools
 from kumiai.application.services.runtime.prompt import PromptInputs, build_system_prompt
 from kumiai.application.services.runtime.toolbox import ToolBox
-from kumiai.core.exceptions import NotFoundError, ValidationError
+from kumiai.application.services.working_directories import WorkingDirectories
 from kumiai.domain.entities import Character, Project, Session, Skill, UserProfile
 from kumiai.domain.value_objects import SessionType
 
-ASSISTANT_FOLDERS = {
-    SessionType.SKILL_ASSISTANT: "skills",
-    SessionType.AGENT_ASSISTANT: "characters",
-    SessionType.ASSISTANT: "workspace",
-}
 
-
-class WorkingDirectories:
-    """Where a session's file tools work: its project, or a folder for its kind.
-
-    The server chooses: a client may name a folder (``context.project_path``) only
-    inside one of the server's own folders for sessions without a project, the
-    libraries and the workspace, so no request can hand an agent the rest of the disk.
-    """
-
-    def __init__(self, home: PurePath) -> None:
-        self._home = home
-
-    def allowed_roots(self, project: Project | None = None) -> list[str]:
-        own = [str(self._home / folder) for folder in sorted(set(ASSISTANT_FOLDERS.values()))]
-        return [project.path, *own] if project is not None else own
-
-    def for_session(self, session: Session, project: Project | None) -> str:
-        if project is not None:
-            return project.path
-        given = session.context.get("project_path")
-        if isinstance(given, str) and given.strip() and self._inside(given, self.allowed_roots()):
-            return posixpath.normpath(given)
-        # Anything else (an older or imported session, say) gets the server's folder.
-        return str(self._home / ASSISTANT_FOLDERS.get(session.session_type, "workspace"))
-
-    def check_client_path(self, given: object, project: Project | None) -> None:
-        """422 unless ``given`` is an absolute folder inside an allowed root."""
-        roots = self.allowed_roots(project)
-        if isinstance(given, str) and self._inside(given, roots):
-            return
-        raise ValidationError(
-            f"context.project_path must be an absolute folder inside {', '.join(roots)}",
-            details={"field": "context.project_path", "allowed_roots": roots},
-        )
-
-    @staticmethod
-    def _inside(given: str, roots: list[str]) -> bool:
-        if "\x00" in given or not posixpath.isabs(given):
-            return False
-        # normpath folds ".." away, so "<root>/../../etc" is judged as "/etc".
-        folder = PurePosixPath(posixpath.normpath(given))
-        return any(folder.is_relative_to(root) for root in roots)
+class McpTools(Protocol):
+    async def toolset(self, session_id: UUID, working_dir: str, names: Sequence[str]) -> McpToolset:
+        """The tools of the MCP servers in ``names`` (a character's ``allowed_mcps``)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -111,11 +68,11 @@ class TurnContextBuilder:
         prompts: PromptSource,
         project_files: ProjectFiles,
         *,
-        file_tools: Callable[[], Sequence[Tool]],
+        file_tools: Sequence[Tool],
         delegation: Delegation,
         directories: WorkingDirectories,
         models: ModelResolver,
-        mcp: McpService,
+        mcp: McpTools,
         context_window_tokens: int = 200_000,
         max_tokens: int = 8192,
     ) -> None:
@@ -138,7 +95,10 @@ class TurnContextBuilder:
         async with self._uow(read_only=True) as uow:
             return EarlyRead(await uow.sessions.get(session_id), await uow.profiles.get())
 
-    async def build(self, session_id: UUID, early: EarlyRead | None = None) -> PreparedTurn:
+    async def build(
+        self, session_id: UUID, early: EarlyRead | None = None, chain: ChainRef | None = None
+    ) -> PreparedTurn:
+        """The turn's request and tools; ``chain`` is what its tools send on behalf of."""
         snapshot = await self._snapshot(session_id, early or EarlyRead(None, None))
         working_dir = self._directories.for_session(snapshot.session, snapshot.project)
         self._project_files.create_project_dir(working_dir)
@@ -147,7 +107,7 @@ class TurnContextBuilder:
             working_dir,
             snapshot.character.allowed_mcps if snapshot.character else [],
         )
-        tool_context = self._tool_context(snapshot, working_dir)
+        tool_context = self._tool_context(snapshot, working_dir, chain)
         character = snapshot.character
         toolbox = ToolBox([*self._tools_for(snapshot), *mcp.tools], tool_context)
         prompt = self._prompt_inputs(snapshot, working_dir, mcp.unavailable)
@@ -177,11 +137,11 @@ class TurnContextBuilder:
         # Reads only, in autocommit: no BEGIN and COMMIT before the model request. (Each
         # read of a READ COMMITTED transaction saw its own snapshot anyway.)
         async with self._uow(read_only=True) as uow:
-            session = early.session or await uow.sessions.get(session_id)
-            if session is None:
-                raise NotFoundError("session", session_id)
+            session = found(
+                early.session or await uow.sessions.get(session_id), "session", session_id
+            )
             character = await _character(uow, session)
-            project = await uow.projects.get(session.project_id) if session.project_id else None
+            project = await project_of(uow, session)
             snapshot = _Snapshot(
                 session=session,
                 character=character,
@@ -205,20 +165,23 @@ class TurnContextBuilder:
             return profile
 
     def _tools_for(self, snapshot: _Snapshot) -> list[Tool]:
-        files = list(self._file_tools())
+        files = list(self._file_tools)
         allowed = set(snapshot.character.allowed_tools) if snapshot.character else set()
         if allowed:
             files = [tool for tool in files if tool.spec.name in allowed]
         session_type = snapshot.session.session_type.value
         return [*files, *orchestration_tools(self._delegation, session_type)]
 
-    def _tool_context(self, snapshot: _Snapshot, working_dir: str) -> ToolContext:
+    def _tool_context(
+        self, snapshot: _Snapshot, working_dir: str, chain: ChainRef | None
+    ) -> ToolContext:
         return ToolContext(
             session_id=snapshot.session.id,
             project_id=snapshot.session.project_id,
             working_dir=working_dir,
             session_type=snapshot.session.session_type.value,
             bash_enabled=snapshot.profile.bash_enabled,
+            chain=chain,
         )
 
     def _prompt_inputs(

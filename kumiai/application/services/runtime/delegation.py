@@ -8,24 +8,25 @@ refusal is a tool error the model reads, and a notification the user sees.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from kumiai.application.ports.events import EventPublisher
 from kumiai.application.ports.files import ProjectFiles
 from kumiai.application.ports.prompts import PromptSource
+from kumiai.application.ports.tools import ToolContext
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from kumiai.application.services.common import record_activity
+from kumiai.application.services.common import project_of, require_session
 from kumiai.application.services.runtime.chains import Chain, MessageChains
-from kumiai.application.services.runtime.manager import RunManager
-from kumiai.application.services.sessions import refuse_if_archived
-from kumiai.core.exceptions import LimitReachedError, NotFoundError, ValidationError
+from kumiai.application.services.runtime.inbox import Inbox
+from kumiai.application.services.session_lifecycle import open_session
+from kumiai.core.exceptions import LimitReachedError, ValidationError
 from kumiai.domain.entities import Character, Project, Session
-from kumiai.domain.value_objects import EventType, KanbanStage, SessionType
+from kumiai.domain.value_objects import KanbanStage, SessionType
 
-WorkingDir = Callable[[Session, Project | None], str]
 TITLE_CHARS = 120
 GUARD_TITLE = "An agent was stopped by a safety limit"
 
@@ -43,34 +44,34 @@ class DelegationService:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        runs: RunManager,
+        inbox: Inbox,
+        events: EventPublisher,
         prompts: PromptSource,
         project_files: ProjectFiles,
-        working_dir: WorkingDir,
         *,
         limits: DelegationLimits | None = None,
     ) -> None:
         self._uow = uow
-        self._runs = runs
+        self._inbox = inbox
+        self._events = events
         self._prompts = prompts
         self._project_files = project_files
-        self._working_dir = working_dir
         self._limits = limits or DelegationLimits()
         self._chains = MessageChains(self._limits.agent_messages_per_request)
 
-    async def team_of(self, session_id: UUID) -> list[dict[str, Any]]:
-        async with self._uow() as uow:
-            _, project = await _session_and_project(uow, session_id)
+    async def team_of(self, caller: ToolContext) -> list[dict[str, Any]]:
+        async with self._uow(read_only=True) as uow:
+            _, project = await _session_and_project(uow, caller.session_id)
             members = await uow.characters.get_many(project.team_character_ids)
         return [_member(member) for member in members if not member.is_deleted]
 
-    async def spawn(self, pm_session_id: UUID, agent_ref: str, task: str) -> dict[str, Any]:
-        chain = self._chain_of_turn(pm_session_id)
+    async def spawn(self, caller: ToolContext, agent_ref: str, task: str) -> dict[str, Any]:
+        chain = self._chain_of(caller)
         async with self._uow() as uow:
-            pm, project = await _session_and_project(uow, pm_session_id)
+            pm, project = await _session_and_project(uow, caller.session_id)
             if pm.session_type != SessionType.PM:
                 raise ValidationError("only a project manager can start specialists")
-            refuse_if_archived(project)
+            project.refuse_if_archived()
             with self._alerting(pm.id, project, chain):
                 await self._check_room_for_specialist(uow, pm)
                 if chain is not None:
@@ -83,16 +84,7 @@ class DelegationService:
                 _specialist_context(pm, task, project),
                 cli_backend=character.cli_backend,
             )
-            specialist.mark_ready()
-            await uow.sessions.add(specialist)
-            await record_activity(
-                uow,
-                EventType.SESSION_CREATED,
-                session_id=specialist.id,
-                project_id=project.id,
-                spawned_by=str(pm.id),
-                character=character.slug,
-            )
+            await open_session(uow, specialist)
             pm_name = await _agent_name(uow, pm)
             await uow.commit()
         await self._deliver(
@@ -106,14 +98,15 @@ class DelegationService:
             "status": "started",
         }
 
-    async def contact(self, sender_id: UUID, target_id: UUID, message: str) -> None:
+    async def contact(self, caller: ToolContext, target_id: UUID, message: str) -> None:
+        sender_id = caller.session_id
         if target_id == sender_id:
             raise ValidationError(
                 "this is your own session: contact_instance sends to another session; "
                 "continue the work yourself instead"
             )
-        chain = self._chain_of_turn(sender_id)
-        async with self._uow() as uow:
+        chain = self._chain_of(caller)
+        async with self._uow(read_only=True) as uow:
             sender, project = await _session_and_project(uow, sender_id)
             target = await uow.sessions.get(target_id)
             if target is None or target.project_id != project.id:
@@ -123,9 +116,10 @@ class DelegationService:
             chain, project, target_id, message, sender_id=sender_id, sender_name=name
         )
 
-    async def contact_pm(self, sender_id: UUID, message: str) -> UUID:
-        chain = self._chain_of_turn(sender_id)
-        async with self._uow() as uow:
+    async def contact_pm(self, caller: ToolContext, message: str) -> UUID:
+        sender_id = caller.session_id
+        chain = self._chain_of(caller)
+        async with self._uow(read_only=True) as uow:
             sender, project = await _session_and_project(uow, sender_id)
             if project.pm_session_id is None:
                 raise ValidationError("this project has no project manager")
@@ -138,10 +132,9 @@ class DelegationService:
 
     # --- guards -----------------------------------------------------------------------
 
-    def _chain_of_turn(self, session_id: UUID) -> Chain | None:
-        """The chain of the sender's running turn (None outside a turn)."""
-        turn = self._runs.current_run(session_id)
-        return None if turn is None else self._chains.of_turn(session_id, turn.id, turn.metadata)
+    def _chain_of(self, caller: ToolContext) -> Chain | None:
+        """The chain of the caller's running turn (None outside a turn)."""
+        return None if caller.chain is None else self._chains.of(caller.chain)
 
     async def _check_room_for_specialist(self, uow: UnitOfWork, pm: Session) -> None:
         limit = self._limits.specialists_per_session
@@ -172,12 +165,12 @@ class DelegationService:
         sender_name: str | None,
     ) -> None:
         """Send an agent's message to another session, out of its chain's budget."""
-        refuse_if_archived(project)
+        project.refuse_if_archived()
         if chain is not None:
             with self._alerting(sender_id, project, chain):
                 self._chains.spend(chain)
         try:
-            await self._runs.send(
+            await self._inbox.accept(
                 target_id,
                 message,
                 sender_session_id=sender_id,
@@ -197,7 +190,7 @@ class DelegationService:
             return
         sessions = {session_id} | ({chain.origin_session_id} if chain else set())
         for target in sessions:
-            self._runs.announce(
+            self._events.publish(
                 target,
                 "notification",
                 title=GUARD_TITLE,
@@ -208,10 +201,10 @@ class DelegationService:
         if chain is not None:
             chain.alerted = True
 
-    async def info(self, session_id: UUID) -> dict[str, Any]:
-        async with self._uow() as uow:
-            session = await _session(uow, session_id)
-            project = await uow.projects.get(session.project_id) if session.project_id else None
+    async def info(self, caller: ToolContext) -> dict[str, Any]:
+        async with self._uow(read_only=True) as uow:
+            session = await require_session(uow, caller.session_id)
+            project = await project_of(uow, session)
             name = await _agent_name(uow, session)
         return {
             "session_id": str(session.id),
@@ -223,27 +216,23 @@ class DelegationService:
             "pm_session_id": str(project.pm_session_id)
             if project and project.pm_session_id
             else None,
-            "working_directory": self._working_dir(session, project),
+            "working_directory": caller.working_dir,
             "task": session.description,
         }
 
-    async def show_file(self, session_id: UUID, path: str) -> str:
-        async with self._uow() as uow:
-            session = await _session(uow, session_id)
-            project = await uow.projects.get(session.project_id) if session.project_id else None
+    async def show_file(self, caller: ToolContext, path: str) -> str:
         # Reading proves the path is inside the working directory and exists.
-        self._project_files.read_file(self._working_dir(session, project), path)
+        self._project_files.read_file(caller.working_dir, path)
         return f"Showing {path} to the user."
 
     async def load_skill(self, slug: str) -> str:
         return self._prompts.skill_text(slug)
 
-    async def notify(self, session_id: UUID, title: str, message: str, priority: str) -> None:
-        async with self._uow() as uow:
-            session = await _session(uow, session_id)
-            project = await uow.projects.get(session.project_id) if session.project_id else None
-        self._runs.announce(
-            session_id,
+    async def notify(self, caller: ToolContext, title: str, message: str, priority: str) -> None:
+        async with self._uow(read_only=True) as uow:
+            project = await project_of(uow, await require_session(uow, caller.session_id))
+        self._events.publish(
+            caller.session_id,
             "notification",
             title=title,
             message=message,
@@ -252,16 +241,9 @@ class DelegationService:
         )
 
 
-async def _session(uow: UnitOfWork, session_id: UUID) -> Session:
-    session = await uow.sessions.get(session_id)
-    if session is None:
-        raise NotFoundError("session", session_id)
-    return session
-
-
 async def _session_and_project(uow: UnitOfWork, session_id: UUID) -> tuple[Session, Project]:
-    session = await _session(uow, session_id)
-    project = await uow.projects.get(session.project_id) if session.project_id else None
+    session = await require_session(uow, session_id)
+    project = await project_of(uow, session)
     if project is None:
         raise ValidationError("this session does not belong to a project")
     return session, project

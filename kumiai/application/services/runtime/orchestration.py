@@ -29,16 +29,19 @@ PRIORITIES = ("low", "normal", "high")
 
 
 class Delegation(Protocol):
-    """What the orchestration tools need from the rest of the application."""
+    """What the orchestration tools need from the rest of the application. ``caller``
+    is the calling tool's context: its session, folder, and the chain of its turn."""
 
-    async def team_of(self, session_id: UUID) -> list[dict[str, Any]]: ...
-    async def spawn(self, pm_session_id: UUID, agent_ref: str, task: str) -> dict[str, Any]: ...
-    async def contact(self, sender_id: UUID, target_id: UUID, message: str) -> None: ...
-    async def contact_pm(self, sender_id: UUID, message: str) -> UUID: ...
-    async def info(self, session_id: UUID) -> dict[str, Any]: ...
-    async def show_file(self, session_id: UUID, path: str) -> str: ...
+    async def team_of(self, caller: ToolContext) -> list[dict[str, Any]]: ...
+    async def spawn(self, caller: ToolContext, agent_ref: str, task: str) -> dict[str, Any]: ...
+    async def contact(self, caller: ToolContext, target_id: UUID, message: str) -> None: ...
+    async def contact_pm(self, caller: ToolContext, message: str) -> UUID: ...
+    async def info(self, caller: ToolContext) -> dict[str, Any]: ...
+    async def show_file(self, caller: ToolContext, path: str) -> str: ...
     async def load_skill(self, slug: str) -> str: ...
-    async def notify(self, session_id: UUID, title: str, message: str, priority: str) -> None: ...
+    async def notify(
+        self, caller: ToolContext, title: str, message: str, priority: str
+    ) -> None: ...
 
 
 Handler = Callable[[dict[str, Any], ToolContext], Awaitable[str]]
@@ -89,26 +92,26 @@ def orchestration_tools(delegation: Delegation, session_type: str) -> list[Orche
     """The orchestration tools a session of ``session_type`` may call."""
 
     async def list_team(_: dict[str, Any], ctx: ToolContext) -> str:
-        return _json(await delegation.team_of(ctx.session_id))
+        return _json(await delegation.team_of(ctx))
 
     async def spawn(args: dict[str, Any], ctx: ToolContext) -> str:
         task = _text(args, "task_description", "task")
-        return _json(await delegation.spawn(ctx.session_id, _text(args, "agent_id"), task))
+        return _json(await delegation.spawn(ctx, _text(args, "agent_id"), task))
 
     async def contact(args: dict[str, Any], ctx: ToolContext) -> str:
         target = _uuid(args, "target_instance_id")
-        await delegation.contact(ctx.session_id, target, _text(args, "message"))
+        await delegation.contact(ctx, target, _text(args, "message"))
         return f"Message delivered to session {target}."
 
     async def contact_pm(args: dict[str, Any], ctx: ToolContext) -> str:
-        pm = await delegation.contact_pm(ctx.session_id, _text(args, "message"))
+        pm = await delegation.contact_pm(ctx, _text(args, "message"))
         return f"Message delivered to the project manager (session {pm})."
 
     async def info(_: dict[str, Any], ctx: ToolContext) -> str:
-        return _json(await delegation.info(ctx.session_id))
+        return _json(await delegation.info(ctx))
 
     async def show(args: dict[str, Any], ctx: ToolContext) -> str:
-        return await delegation.show_file(ctx.session_id, _text(args, "file_path", "path"))
+        return await delegation.show_file(ctx, _text(args, "file_path", "path"))
 
     async def load_skill(args: dict[str, Any], _: ToolContext) -> str:
         return await delegation.load_skill(_text(args, "skill_id"))
@@ -118,7 +121,7 @@ def orchestration_tools(delegation: Delegation, session_type: str) -> list[Orche
         if priority not in PRIORITIES:
             raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}")
         title, message = _text(args, "title"), _text(args, "message")
-        await delegation.notify(ctx.session_id, title, message, priority)
+        await delegation.notify(ctx, title, message, priority)
         return "The user was notified."
 
     common = [

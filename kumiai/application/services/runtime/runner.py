@@ -9,31 +9,46 @@ succeeds: nothing was started, nothing is lost.
 
 A turn never holds a database session across the model stream: each step that
 persists something (a text block, a tool call, a result, the final status) is its
-own short unit of work, committed before the event announcing it is published.
+own short unit of work, and its events go out when that unit of work commits.
 
 Every started turn ends with exactly one terminal event (``done``, ``error`` or
 ``cancelled``). When the final status cannot be saved, the terminal event goes out
 anyway and the save is retried until the database is back.
+
+The worker that runs a turn hands it a :class:`TurnHandle`: the runner records there
+which input it claimed, and the worker records why it stopped the turn, if it did.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from kumiai.application.ports.agent_runtime import AgentRuntime, TurnOutcome
-from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from kumiai.application.services.common import record_activity, record_session_activity, utcnow
+from kumiai.application.ports.events import EventPublisher
+from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
+from kumiai.application.services.common import project_of, record_activity, utcnow
+from kumiai.application.services.runtime.chains import chain_ref
 from kumiai.application.services.runtime.context import EarlyRead, TurnContextBuilder
-from kumiai.application.services.runtime.events import EventHub
-from kumiai.application.services.runtime.payloads import message_payload, pending_payload
+from kumiai.application.services.runtime.inbox import announce_queue
+from kumiai.application.services.runtime.payloads import message_payload
 from kumiai.application.services.runtime.sink import AfterTool, PersistingSink, usage_dict
+from kumiai.application.services.session_lifecycle import (
+    answer_open_calls,
+    cancel_turn,
+    fail_turn,
+    finish_turn,
+    interrupt_session,
+    settle_turn,
+    start_turn,
+)
 from kumiai.core.exceptions import DatabaseUnavailableError, KumiAIError
 from kumiai.core.logging import get_logger
-from kumiai.domain.entities import Message, PendingInput, Session, synthetic_results_for
+from kumiai.domain.entities import Message, PendingInput, Session
 from kumiai.domain.value_objects import EventType, SessionStatus
 
 logger = get_logger(__name__)
@@ -44,7 +59,39 @@ STALE_REASON = "the previous turn ended without settling"
 RETRY_FIRST_DELAY = 0.2
 RETRY_MAX_DELAY = 5.0
 
-OnClaimed = Callable[[PendingInput], None]
+
+class StopReason(enum.Enum):
+    """Why a worker cancelled a turn; it decides how the turn settles."""
+
+    CANCEL = "cancel"
+    """The user stopped it: ``cancelled``, and the queue waits for a resume."""
+    SHUTDOWN = "shutdown"
+    """The server is stopping: ``error`` (interrupted), and the queue drains after the
+    restart."""
+
+
+class TurnHandle:
+    """One turn as its worker and its runner share it."""
+
+    def __init__(self) -> None:
+        self._input: PendingInput | None = None
+        self._stop = StopReason.CANCEL
+
+    @property
+    def input(self) -> PendingInput | None:
+        """The pending input the turn claimed; None until (unless) it claims one."""
+        return self._input
+
+    @property
+    def stop_reason(self) -> StopReason:
+        return self._stop
+
+    def claimed(self, item: PendingInput) -> None:
+        self._input = item
+
+    def stopping_for(self, reason: StopReason) -> None:
+        """Record why the turn is about to be cancelled."""
+        self._stop = reason
 
 
 @dataclass(frozen=True)
@@ -60,37 +107,36 @@ class TurnRunner:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        hub: EventHub,
+        events: EventPublisher,
         runtime: AgentRuntime,
         contexts: TurnContextBuilder,
         after_tool: AfterTool | None = None,
     ) -> None:
         self._uow = uow
-        self._hub = hub
+        self._events = events
         self._runtime = runtime
         self._contexts = contexts
         self._after_tool = after_tool
-        # Set on shutdown: a turn cancelled then ends as interrupted, not as the user's
-        # cancel, so its session's queue drains again after the restart.
-        self.shutting_down = False
 
-    async def run(self, session_id: UUID, on_claimed: OnClaimed) -> bool:
+    async def run(self, session_id: UUID, turn: TurnHandle) -> bool:
         """Run the session's next turn; False when there was nothing to start."""
-        claim = await self._claim_with_retry(session_id, on_claimed)
+        claim = await self._claim_with_retry(session_id, turn)
         if claim is None:
             return False
-        await self._turn(claim)
+        await self._turn(claim, turn)
         return True
 
-    async def _turn(self, claim: _Claim) -> None:
+    async def _turn(self, claim: _Claim, turn: TurnHandle) -> None:
         sink = self._sink(claim, None)
         try:
             early = await _early_read(claim)
-            prepared = await self._contexts.build(claim.session.id, early)
+            item = claim.item
+            chain = chain_ref(claim.session.id, item.id, item.metadata)
+            prepared = await self._contexts.build(claim.session.id, early, chain)
             sink = self._sink(claim, prepared.agent_name)
             outcome = await self._runtime.run_turn(prepared.request, prepared.toolbox, sink)
         except asyncio.CancelledError:
-            await asyncio.shield(self._settle_cancelled(claim, sink))
+            await asyncio.shield(self._settle_stopped(claim, sink, turn.stop_reason))
             raise
         except Exception as error:  # every failure must settle the session
             await self._settle_failed(claim, sink, error)
@@ -100,7 +146,7 @@ class TurnRunner:
     def _sink(self, claim: _Claim, agent_name: str | None) -> PersistingSink:
         return PersistingSink(
             self._uow,
-            self._hub,
+            self._events,
             claim.session,
             claim.item.run_id,
             agent_name,
@@ -109,20 +155,20 @@ class TurnRunner:
 
     # --- the claim ----------------------------------------------------------------------
 
-    async def _claim_with_retry(self, session_id: UUID, on_claimed: OnClaimed) -> _Claim | None:
+    async def _claim_with_retry(self, session_id: UUID, turn: TurnHandle) -> _Claim | None:
         delay = RETRY_FIRST_DELAY
         while True:
-            attempt = asyncio.ensure_future(self._claim(session_id, on_claimed))
+            attempt = asyncio.ensure_future(self._claim(session_id, turn))
             try:
                 return await asyncio.shield(attempt)
             except asyncio.CancelledError:
-                # A claim, once begun, completes: a turn it started must settle as cancelled.
+                # A claim, once begun, completes: a turn it started must settle.
                 try:
                     claim = await attempt
                 except Exception:
                     raise asyncio.CancelledError from None  # it changed nothing
                 if claim is not None:
-                    await self._settle_cancelled(claim, self._sink(claim, None))
+                    await self._settle_stopped(claim, self._sink(claim, None), turn.stop_reason)
                 raise
             except Exception as error:
                 # The claim is one transaction: a failed one changed nothing.
@@ -135,14 +181,14 @@ class TurnRunner:
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_DELAY)
 
-    async def _claim(self, session_id: UUID, on_claimed: OnClaimed) -> _Claim | None:
+    async def _claim(self, session_id: UUID, turn: TurnHandle) -> _Claim | None:
         async with self._uow() as uow:
             # The whole queue with the lock: under it no send adds to the queue, so
             # what follows the claimed item is what waits after this claim.
             session, queue = await uow.pending.locked_queue(session_id)
             if session is None or session.status is SessionStatus.CANCELLED:
                 return None  # gone, or its queue is paused until resume
-            project = await uow.projects.get(session.project_id) if session.project_id else None
+            project = await project_of(uow, session)
             if project is not None and project.is_archived:
                 return None  # an archived project's queues wait for it to be unarchived
             if not queue:
@@ -159,8 +205,6 @@ class TurnRunner:
             message = item.to_message()
             await uow.pending.remove(item)
             await uow.messages.append(message)
-            session.reopen()
-            session.start(utcnow())
             await record_activity(
                 uow,
                 EventType.MESSAGE_SENT,
@@ -169,23 +213,15 @@ class TurnRunner:
                 message_id=str(message.id),
                 from_session_id=str(item.sender_session_id) if item.sender_session_id else None,
             )
-            await record_session_activity(
-                uow, EventType.SESSION_STARTED, session, run_id=str(item.run_id)
+            uow.publish(session_id, "message_created", message=message_payload(message))
+            announce_queue(uow, session_id, waiting, paused=False)
+            await start_turn(uow, session, item.run_id, utcnow())
+            uow.publish(
+                session_id, "run_started", run_id=str(item.run_id), message_id=str(message.id)
             )
             await uow.commit()
             # Before any other await: the item is never out of the queue and not running.
-            on_claimed(item)
-        run_id = str(item.run_id)
-        self._hub.publish(session_id, "message_created", message=message_payload(message))
-        self._hub.publish(
-            session_id,
-            "queue_changed",
-            size=len(waiting),
-            paused=False,
-            messages=[pending_payload(waiting_item) for waiting_item in waiting],
-        )
-        self._hub.publish(session_id, "status_changed", status=session.status.value, run_id=run_id)
-        self._hub.publish(session_id, "run_started", run_id=run_id, message_id=str(message.id))
+            turn.claimed(item)
         return _Claim(item=item, session=session, early=early)
 
     # --- settling -----------------------------------------------------------------------
@@ -193,7 +229,7 @@ class TurnRunner:
     async def _settle_done(self, claim: _Claim, sink: PersistingSink, outcome: TurnOutcome) -> None:
         await self._settle(
             claim,
-            _finish_turn,
+            finish_turn,
             list,
             terminal="done",
             stop_reason=outcome.stop_reason,
@@ -201,28 +237,27 @@ class TurnRunner:
             iterations=outcome.iterations,
         )
 
-    async def _settle_cancelled(self, claim: _Claim, sink: PersistingSink) -> None:
-        if self.shutting_down:
-            await self._settle_interrupted(claim, sink)
+    async def _settle_stopped(
+        self, claim: _Claim, sink: PersistingSink, reason: StopReason
+    ) -> None:
+        if reason is StopReason.SHUTDOWN:
+            await self._settle(
+                claim,
+                fail_turn(SHUTDOWN_REASON),
+                _partials(sink, claim),
+                synthetic_reason=SHUTDOWN_REASON,
+                terminal="error",
+                error=SHUTDOWN_REASON,
+                code="interrupted",
+            )
             return
         await self._settle(
             claim,
-            lambda session: session.cancel(),
+            cancel_turn,
             _partials(sink, claim),
             synthetic_reason=CANCELLED_REASON,
             terminal="cancelled",
             reason=CANCELLED_REASON,
-        )
-
-    async def _settle_interrupted(self, claim: _Claim, sink: PersistingSink) -> None:
-        await self._settle(
-            claim,
-            lambda session: session.fail(SHUTDOWN_REASON),
-            _partials(sink, claim),
-            synthetic_reason=SHUTDOWN_REASON,
-            terminal="error",
-            error=SHUTDOWN_REASON,
-            code="interrupted",
         )
 
     async def _settle_failed(self, claim: _Claim, sink: PersistingSink, error: Exception) -> None:
@@ -234,7 +269,7 @@ class TurnRunner:
         code = error.code if isinstance(error, KumiAIError) else "internal_error"
         await self._settle(
             claim,
-            lambda session: session.fail(reason),
+            fail_turn(reason),
             _partials(sink, claim),
             synthetic_reason=reason,
             terminal="error",
@@ -245,7 +280,7 @@ class TurnRunner:
     async def _settle(
         self,
         claim: _Claim,
-        move: Callable[[Session], None],
+        end: Callable[[Session], None],
         partials: Callable[[], list[Message]],
         *,
         terminal: str,
@@ -263,7 +298,7 @@ class TurnRunner:
         announced = False
         while True:
             try:
-                status = await self._save_end(session_id, move, partials, synthetic_reason)
+                await self._save_end(claim, end, partials, synthetic_reason)
                 break
             except DatabaseUnavailableError as error:
                 logger.warning(
@@ -273,41 +308,33 @@ class TurnRunner:
                 # Not an outage: retrying would fail the same way. The next claim (or the
                 # next start-up) repairs the status this turn leaves behind.
                 logger.error("turn_settle_crashed", session_id=str(session_id), exc_info=error)
-                status = None
                 break
             if not announced:
-                self._hub.publish(session_id, terminal, run_id=run_id, **data)
+                self._events.publish(session_id, terminal, run_id=run_id, **data)
                 announced = True
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_DELAY)
-        if status is not None:
-            self._hub.publish(session_id, "status_changed", status=status.value, run_id=run_id)
         if not announced:
-            self._hub.publish(session_id, terminal, run_id=run_id, **data)
+            self._events.publish(session_id, terminal, run_id=run_id, **data)
 
     async def _save_end(
         self,
-        session_id: UUID,
-        move: Callable[[Session], None],
+        claim: _Claim,
+        end: Callable[[Session], None],
         partials: Callable[[], list[Message]],
         synthetic_reason: str | None,
-    ) -> SessionStatus | None:
+    ) -> None:
         """Write leftovers and the final status in one unit of work."""
         async with self._uow() as uow:
-            session = await uow.sessions.get_for_update(session_id)
+            session = await uow.sessions.get_for_update(claim.session.id)
             if session is None:
-                return None
+                return
             for message in partials():
                 await uow.messages.append(message)
             if synthetic_reason is not None:
-                open_calls = await uow.messages.unanswered_tool_uses(session_id)
-                for result in synthetic_results_for(open_calls, synthetic_reason):
-                    await uow.messages.append(result)
-            if session.status.is_running:
-                move(session)
-            await _record_end(uow, session)
+                await answer_open_calls(uow, session.id, synthetic_reason)
+            await settle_turn(uow, session, end, claim.item.run_id)
             await uow.commit()
-            return session.status
 
 
 async def _early_read(claim: _Claim) -> EarlyRead | None:
@@ -327,10 +354,6 @@ def _ignore_failure(task: asyncio.Future[EarlyRead]) -> None:
         task.exception()
 
 
-def _finish_turn(session: Session) -> None:
-    session.finish_turn()
-
-
 def _partials(sink: PersistingSink, claim: _Claim) -> Callable[[], list[Message]]:
     """Text that streamed but never finished its block, kept so nothing shown is lost.
 
@@ -348,27 +371,3 @@ def _partials(sink: PersistingSink, claim: _Claim) -> Callable[[], list[Message]
         return partials
 
     return messages
-
-
-async def interrupt_session(uow: UnitOfWork, session: Session, reason: str) -> None:
-    """A session whose turn died with no one to settle it: answer its open tool calls
-    and move it to ``error``, so it can be resumed."""
-    open_calls = await uow.messages.unanswered_tool_uses(session.id)
-    for result in synthetic_results_for(open_calls, reason):
-        await uow.messages.append(result)
-    session.fail(reason)
-    await record_session_activity(uow, EventType.SESSION_FAILED, session, error=reason)
-
-
-async def _record_end(uow: UnitOfWork, session: Session) -> None:
-    event = {
-        SessionStatus.CANCELLED: EventType.SESSION_CANCELLED,
-        SessionStatus.ERROR: EventType.SESSION_FAILED,
-    }.get(session.status)
-    if event is not None:
-        await record_session_activity(
-            uow,
-            event,
-            session,
-            error=session.error_message,
-        )

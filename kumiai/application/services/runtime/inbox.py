@@ -1,0 +1,196 @@
+"""The inbox: accepts messages for sessions, keeps their queues, and wakes the workers.
+
+Sending a message accepts it durably as *pending input* (``pending_inputs``), in one
+transaction that holds the session row's lock, so whether it waits (``queued``) is
+decided against every other send and turn start, in this process or another. Then the
+inbox rings its doorbell: the session's worker (:mod:`.workers`) answers by draining
+the queue, one turn per message. The inbox never runs a turn and knows no worker; the
+workers know the inbox. So a turn that messages another session (delegation) only
+rings a bell, and never calls back into what runs it.
+
+A queue can be *held*: the workers hold it when they stop a session (cancel), and it
+claims nothing more until a new message or a resume wakes it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from kumiai.application.ports.events import EventPublisher
+from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
+from kumiai.application.services.common import project_of, require_session, utcnow
+from kumiai.application.services.runtime.payloads import pending_payload
+from kumiai.application.services.session_lifecycle import resume_session
+from kumiai.core.exceptions import ClaudeUnavailableError, NotFoundError, PayloadTooLargeError
+from kumiai.domain.entities import PendingInput
+from kumiai.domain.value_objects import SessionStatus
+
+MAX_MESSAGE_CHARS = 1_000_000
+DROPPED_LISTED = 50
+
+
+@dataclass(frozen=True)
+class SendResult:
+    item: PendingInput
+    queued: bool
+
+
+@dataclass(frozen=True)
+class WaitingQueue:
+    """A session's queue as the inbox knows it (what runs now is the workers' to say)."""
+
+    waiting: list[PendingInput]
+    dropped: list[PendingInput]
+    paused: bool
+
+
+class TurnSlots:
+    """The server-wide cap on turns running at once. Turns beyond it wait for a slot
+    with their input still pending, so a message sent meanwhile says ``queued``."""
+
+    def __init__(self, cap: int) -> None:
+        self._semaphore = asyncio.Semaphore(cap)
+
+    @property
+    def full(self) -> bool:
+        return self._semaphore.locked()
+
+    async def __aenter__(self) -> None:
+        await self._semaphore.acquire()
+
+    async def __aexit__(self, *_: object) -> None:
+        self._semaphore.release()
+
+
+def announce_queue(
+    events: EventPublisher, session_id: UUID, waiting: list[PendingInput], *, paused: bool
+) -> None:
+    """``queue_changed``: what waits now, and whether it is paused (the one place its
+    payload is built; ``events`` is a unit of work when it announces a change it makes)."""
+    events.publish(
+        session_id,
+        "queue_changed",
+        size=len(waiting),
+        paused=paused,
+        messages=[pending_payload(item) for item in waiting],
+    )
+
+
+class Inbox:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        events: EventPublisher,
+        slots: TurnSlots,
+        claude_configured: Callable[[], bool],
+    ) -> None:
+        self._uow = uow
+        self._events = events
+        self._slots = slots
+        self._claude_configured = claude_configured
+        self._held: set[UUID] = set()
+        self._doorbell: asyncio.Queue[UUID] = asyncio.Queue()
+
+    async def accept(
+        self,
+        session_id: UUID,
+        content: str,
+        *,
+        sender_session_id: UUID | None = None,
+        sender_name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> SendResult:
+        """Accept a message durably and wake the session's worker."""
+        if len(content) > MAX_MESSAGE_CHARS:
+            raise PayloadTooLargeError(f"a message may hold at most {MAX_MESSAGE_CHARS} characters")
+        async with self._uow() as uow:
+            # The row lock orders this send against other sends and turn starts.
+            session, ahead = await uow.pending.locked_queue(session_id)
+            if session is None:
+                raise NotFoundError("session", session_id)
+            project = await project_of(uow, session)
+            if project is not None:
+                project.refuse_if_archived()
+            self._require_claude(session_id)
+            item = PendingInput.accept(
+                session_id, content, sender_session_id, sender_name, metadata
+            )
+            queued = bool(ahead) or session.status.is_running or self._slots.full
+            if queued:
+                item.metadata = {**item.metadata, "queued": True}
+            await uow.pending.add(item)
+            if session.status is SessionStatus.CANCELLED:
+                # A new message to a stopped session is a request to carry on.
+                await resume_session(uow, session)
+            if queued:
+                announce_queue(uow, session_id, [*ahead, item], paused=False)
+            await uow.commit()
+        self.wake(session_id)
+        return SendResult(item=item, queued=queued)
+
+    def _require_claude(self, session_id: UUID) -> None:
+        if not self._claude_configured():
+            error = ClaudeUnavailableError(
+                "Claude is not configured: set ANTHROPIC_API_KEY, or log in to Claude Code"
+                " (or set CLAUDE_CODE_OAUTH_TOKEN), and restart KumiAI"
+            )
+            self._events.publish(session_id, "error", error=error.message, code=error.code)
+            raise error
+
+    # --- waking and holding -----------------------------------------------------------
+
+    def wake(self, session_id: UUID) -> None:
+        """Let the session's queue drain (again): after a send, a resume, an unarchive."""
+        self._held.discard(session_id)
+        self._doorbell.put_nowait(session_id)
+
+    def hold(self, session_id: UUID) -> None:
+        """Claim nothing more from the session's queue until it is woken again."""
+        self._held.add(session_id)
+
+    def is_held(self, session_id: UUID) -> bool:
+        return session_id in self._held
+
+    def forget(self, session_id: UUID) -> None:
+        """The session is gone: nothing to hold any more."""
+        self._held.discard(session_id)
+
+    async def next_woken(self) -> UUID:
+        """The next session whose queue was woken (the workers wait on this)."""
+        return await self._doorbell.get()
+
+    async def wake_every_waiting_queue(self) -> None:
+        """At start-up: every session with pending input drains, so what was accepted
+        before a crash is answered without anyone asking."""
+        async with self._uow(read_only=True) as uow:
+            waiting = await uow.pending.sessions_waiting()
+        for session_id in waiting:
+            self.wake(session_id)
+
+    # --- the queue --------------------------------------------------------------------
+
+    async def queue(self, session_id: UUID) -> WaitingQueue:
+        async with self._uow(read_only=True) as uow:
+            session = await require_session(uow, session_id)
+            waiting = await uow.pending.waiting(session_id)
+            dropped = await uow.pending.dropped(session_id, DROPPED_LISTED)
+        paused = session.status is SessionStatus.CANCELLED or self.is_held(session_id)
+        return WaitingQueue(waiting=waiting, dropped=dropped, paused=bool(waiting) and paused)
+
+    async def drop_waiting(self, session_id: UUID, reason: str) -> None:
+        """Take every waiting message off the queue; they stay listable as dropped."""
+        async with self._uow() as uow:
+            now = utcnow()
+            for item in await uow.pending.waiting(session_id):
+                item.drop(reason, now)
+            await uow.commit()
+
+    async def announce(self, session_id: UUID) -> None:
+        """Tell clients what waits now (after a cancel: nothing runs next while paused)."""
+        async with self._uow(read_only=True) as uow:
+            waiting = await uow.pending.waiting(session_id)
+        announce_queue(self._events, session_id, waiting, paused=bool(waiting))

@@ -1,0 +1,205 @@
+"""The session workers: they run turns, one session at a time each, and stop them.
+
+Runs belong to these background tasks, never to HTTP connections: a disconnect does
+not stop a run. The workers answer the inbox's doorbell: a woken session gets a worker
+(a drain task) that runs its turns in order, one per pending message, each through
+the :class:`TurnRunner`, within the server-wide cap of turns running at once. A worker
+retires when its queue is empty; the next message makes a new one.
+
+Stopping is theirs too: cancel (the user's; the queue is held or dropped), a session
+going away, and shutdown (every turn settles as interrupted, so its queue drains after
+the restart). At start-up they repair sessions a crash left mid-turn and wake every
+queue that still holds messages, so a 202 survives ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from uuid import UUID
+
+from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
+from kumiai.application.services.runtime.events import EventHub
+from kumiai.application.services.runtime.inbox import Inbox, TurnSlots
+from kumiai.application.services.runtime.runner import StopReason, TurnHandle, TurnRunner
+from kumiai.application.services.session_lifecycle import interrupt_session
+from kumiai.core.logging import get_logger
+from kumiai.domain.entities import PendingInput
+from kumiai.domain.value_objects import SessionStatus
+
+logger = get_logger(__name__)
+
+RESTART_REASON = "interrupted by server restart"
+SETTLE_TIMEOUT = 10.0
+STOPPED_REASON = "dropped when the session was stopped"
+DELETED_REASON = "the session was deleted"
+
+SessionCloser = Callable[[UUID], Awaitable[None]]
+
+
+class _Worker:
+    """The drain of one session's queue and the turn it runs now."""
+
+    def __init__(self) -> None:
+        self.drain: asyncio.Task[None] | None = None
+        self.turn: asyncio.Task[bool] | None = None
+        self.handle: TurnHandle | None = None
+        # Set when the session is woken while this drain runs, so a drain about to
+        # retire looks at its queue once more.
+        self.kicked = False
+
+
+class SessionWorkers:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        inbox: Inbox,
+        runner: TurnRunner,
+        slots: TurnSlots,
+        hub: EventHub,
+        *,
+        session_closers: Sequence[SessionCloser] = (),
+    ) -> None:
+        self._uow = uow
+        self._inbox = inbox
+        self._runner = runner
+        self._slots = slots
+        self._hub = hub
+        # Called when a session ends, to free what its turns held (its MCP servers).
+        self._closers = tuple(session_closers)
+        self._workers: dict[UUID, _Worker] = {}
+        self._doorbell: asyncio.Task[None] | None = None
+
+    # --- starting ---------------------------------------------------------------------
+
+    async def start(self) -> list[UUID]:
+        """Repair what a crash left, answer the doorbell from now on, and wake every
+        queue with messages waiting. Returns the sessions repaired."""
+        repaired = await self._recover()
+        if self._doorbell is None or self._doorbell.done():
+            self._doorbell = asyncio.create_task(self._answer_doorbell(), name="kumiai-doorbell")
+        await self._inbox.wake_every_waiting_queue()
+        return repaired
+
+    async def _recover(self) -> list[UUID]:
+        """Sessions caught mid-turn by a crash move to error, with synthetic results."""
+        async with self._uow() as uow:
+            stuck = await uow.sessions.list_in_status(
+                [SessionStatus.THINKING, SessionStatus.WORKING, SessionStatus.WAITING]
+            )
+            running = {session_id for session_id, worker in self._workers.items() if worker.turn}
+            stuck = [session for session in stuck if session.id not in running]
+            for session in stuck:
+                await interrupt_session(uow, session, RESTART_REASON)
+            await uow.commit()
+        if stuck:
+            logger.warning("recovered_interrupted_sessions", count=len(stuck))
+        return [session.id for session in stuck]
+
+    async def _answer_doorbell(self) -> None:
+        while True:
+            session_id = await self._inbox.next_woken()
+            worker = self._workers.setdefault(session_id, _Worker())
+            worker.kicked = True
+            if worker.drain is None or worker.drain.done():
+                worker.drain = asyncio.create_task(
+                    self._drain(session_id, worker), name=f"kumiai-session-{session_id}"
+                )
+
+    # --- running ----------------------------------------------------------------------
+
+    async def _drain(self, session_id: UUID, worker: _Worker) -> None:
+        try:
+            while not self._inbox.is_held(session_id):
+                worker.kicked = False
+                async with self._slots:
+                    ran = not self._inbox.is_held(session_id) and await self._run_one(
+                        session_id, worker
+                    )
+                if not ran and not worker.kicked:
+                    break
+        except asyncio.CancelledError:
+            raise  # the server is shutting down
+        except Exception as error:  # a drain must never die unseen
+            logger.error("session_drain_crashed", session_id=str(session_id), exc_info=error)
+        finally:
+            if self._workers.get(session_id) is worker and worker.turn is None:
+                # An idle worker holds nothing worth keeping; the next wake makes a new one.
+                del self._workers[session_id]
+
+    async def _run_one(self, session_id: UUID, worker: _Worker) -> bool:
+        """Run the next turn, if any; False when nothing could start."""
+        handle = TurnHandle()
+        worker.handle = handle
+        worker.turn = asyncio.create_task(self._runner.run(session_id, handle))
+        try:
+            return await worker.turn
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the drain itself is being cancelled: the server is shutting down
+            return True  # only the turn was cancelled (a user's cancel): carry on
+        finally:
+            worker.turn = None
+            worker.handle = None
+
+    def running(self, session_id: UUID) -> PendingInput | None:
+        """The input whose turn runs now in this process, if any."""
+        worker = self._workers.get(session_id)
+        return worker.handle.input if worker is not None and worker.handle else None
+
+    # --- stopping ---------------------------------------------------------------------
+
+    async def cancel(
+        self, session_id: UUID, *, drop_queue: bool = False, drop_reason: str = STOPPED_REASON
+    ) -> bool:
+        """Stop the running turn, if any, and hold (or drop) the queue.
+
+        True if a turn stopped: it settles as ``cancelled`` by itself, which keeps the
+        queue paused until ``resume`` or a new message.
+        """
+        self._inbox.hold(session_id)
+        if drop_queue:
+            await self._inbox.drop_waiting(session_id, drop_reason)
+        # Announced before the turn's terminal event, so clients know nothing runs next.
+        await self._inbox.announce(session_id)
+        worker = self._workers.get(session_id)
+        turn = worker.turn if worker is not None else None
+        if turn is None or turn.done():
+            return False
+        turn.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(asyncio.shield(turn), SETTLE_TIMEOUT)
+        return True
+
+    async def stop_session(self, session_id: UUID) -> None:
+        """Before a session goes away: stop its turn, drop its queue, forget its events."""
+        await self.cancel(session_id, drop_queue=True, drop_reason=DELETED_REASON)
+        worker = self._workers.pop(session_id, None)
+        if worker is not None and worker.drain is not None:
+            worker.drain.cancel()
+        self._inbox.forget(session_id)
+        self._hub.forget(session_id)
+        await self.release(session_id)
+
+    async def release(self, session_id: UUID) -> None:
+        """The session is ending (deleted or archived): free what its turns held."""
+        for close in self._closers:
+            await close(session_id)
+
+    async def shutdown(self) -> None:
+        """Stop every run; each settles as interrupted, and its queue drains on restart."""
+        if self._doorbell is not None:
+            self._doorbell.cancel()
+        drains = []
+        for worker in self._workers.values():
+            if worker.handle is not None:
+                worker.handle.stopping_for(StopReason.SHUTDOWN)
+            if worker.drain is not None and not worker.drain.done():
+                drains.append(worker.drain)
+        for task in drains:
+            task.cancel()
+        await asyncio.gather(*drains, return_exceptions=True)
+        if self._doorbell is not None:
+            await asyncio.gather(self._doorbell, return_exceptions=True)
