@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from kumiai.application.ports.unit_of_work import UnitOfWork
@@ -12,24 +12,18 @@ from kumiai.domain.entities import ActivityEntry, Project, Session
 from kumiai.domain.value_objects import EventType
 
 T = TypeVar("T")
+E_co = TypeVar("E_co", covariant=True)
+
+
+class Lockable(Protocol[E_co]):
+    """A repository whose entities can be read, or read and row-locked."""
+
+    async def get(self, key: UUID, /) -> E_co | None: ...
+    async def get_for_update(self, key: UUID, /) -> E_co | None: ...
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-async def require_project(
-    uow: UnitOfWork, project_id: UUID, *, for_update: bool = False
-) -> Project:
-    """The live project, row-locked when it is about to change (or be built on); 404
-    otherwise."""
-    repository = uow.projects
-    project = await (
-        repository.get_for_update(project_id) if for_update else repository.get(project_id)
-    )
-    if project is None:
-        raise NotFoundError("project", project_id)
-    return project
 
 
 async def record_activity(
@@ -62,13 +56,23 @@ def found(entity: T | None, kind: str, key: object) -> T:
     return entity
 
 
+async def require(repository: Lockable[T], key: UUID, kind: str, *, for_update: bool = False) -> T:
+    """The live entity, row-locked when it is about to change; 404 otherwise."""
+    lookup = repository.get_for_update(key) if for_update else repository.get(key)
+    return found(await lookup, kind, key)
+
+
 async def require_session(
     uow: UnitOfWork, session_id: UUID, *, for_update: bool = False
 ) -> Session:
-    """The live session, row-locked when it is about to change; 404 otherwise."""
-    sessions = uow.sessions
-    lookup = sessions.get_for_update(session_id) if for_update else sessions.get(session_id)
-    return found(await lookup, "session", session_id)
+    return await require(uow.sessions, session_id, "session", for_update=for_update)
+
+
+async def require_project(
+    uow: UnitOfWork, project_id: UUID, *, for_update: bool = False
+) -> Project:
+    """Row-locked also when something is about to be built on it (a task, a session)."""
+    return await require(uow.projects, project_id, "project", for_update=for_update)
 
 
 async def project_of(uow: UnitOfWork, session: Session) -> Project | None:

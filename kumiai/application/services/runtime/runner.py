@@ -241,15 +241,7 @@ class TurnRunner:
         self, claim: _Claim, sink: PersistingSink, reason: StopReason
     ) -> None:
         if reason is StopReason.SHUTDOWN:
-            await self._settle(
-                claim,
-                fail_turn(SHUTDOWN_REASON),
-                _partials(sink, claim),
-                synthetic_reason=SHUTDOWN_REASON,
-                terminal="error",
-                error=SHUTDOWN_REASON,
-                code="interrupted",
-            )
+            await self._settle_error(claim, sink, SHUTDOWN_REASON, "interrupted")
             return
         await self._settle(
             claim,
@@ -261,12 +253,17 @@ class TurnRunner:
         )
 
     async def _settle_failed(self, claim: _Claim, sink: PersistingSink, error: Exception) -> None:
-        reason = error.message if isinstance(error, KumiAIError) else f"internal error: {error}"
-        if not isinstance(error, KumiAIError):
-            logger.error(
-                "turn_crashed", session_id=str(claim.session.id), error=repr(error), exc_info=error
-            )
-        code = error.code if isinstance(error, KumiAIError) else "internal_error"
+        if isinstance(error, KumiAIError):
+            await self._settle_error(claim, sink, error.message, error.code)
+            return
+        logger.error(
+            "turn_crashed", session_id=str(claim.session.id), error=repr(error), exc_info=error
+        )
+        await self._settle_error(claim, sink, f"internal error: {error}", "internal_error")
+
+    async def _settle_error(
+        self, claim: _Claim, sink: PersistingSink, reason: str, code: str
+    ) -> None:
         await self._settle(
             claim,
             fail_turn(reason),
