@@ -87,7 +87,7 @@ def serve(settings: Settings, database: Database, machine: Machine) -> Serve:
             async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
                 yield http
         finally:
-            await container.runs.shutdown()
+            await container.workers.shutdown()
             await container.models.aclose()
 
     return serving
