@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,18 +25,7 @@ class CharacterService(DefinitionService[Character, CharacterView, CharacterView
     def __init__(
         self, uow: UnitOfWorkFactory, files: DefinitionFiles, codec: DocumentCodec
     ) -> None:
-        catalog = DefinitionCatalog(
-            uow,
-            DefinitionKind(
-                entity=Character,
-                main_document=AGENT_MD,
-                files=files,
-                codec=codec,
-                repository=lambda unit: unit.characters,
-                locate=lambda slug: os.path.join(files.folder(slug), AGENT_MD),
-                check=_check_character,
-            ),
-        )
+        catalog = DefinitionCatalog(uow, CHARACTERS, files, codec)
         super().__init__(catalog, listed=CharacterView.of, detail=CharacterView.of)
 
     async def search_by_tags(self, tags: Sequence[str], *, match_all: bool) -> list[CharacterView]:
@@ -89,3 +77,12 @@ async def _check_character(
             f"unknown skills: {', '.join(unknown)}",
             details={"field": "skills", "unknown": unknown},
         )
+
+
+CHARACTERS = DefinitionKind(
+    Character,
+    AGENT_MD,
+    repository=lambda unit: unit.characters,
+    file_path="document",
+    check=_check_character,
+)

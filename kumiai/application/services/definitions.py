@@ -12,11 +12,12 @@ for one kind of definition:
 from __future__ import annotations
 
 import itertools
+import os
 import posixpath
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum, auto
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 from kumiai.application.dtos.definitions import DefinitionUpdate, NewDefinition
@@ -72,14 +73,13 @@ class DefinitionEvents:
 
 @dataclass(frozen=True)
 class DefinitionKind(Generic[D]):
-    """Everything that differs between characters and skills."""
+    """Everything that differs between characters and skills, besides their files."""
 
     entity: type[D]
     main_document: str
-    files: DefinitionFiles
-    codec: DocumentCodec
     repository: Callable[[UnitOfWork], DefinitionRepository[D]]
-    locate: Callable[[str], str]  # slug -> the row's file_path
+    # What the row's ``file_path`` names: the main document, or the folder holding it.
+    file_path: Literal["document", "folder"]
     check: Rule[D] = no_rule
 
     @property
@@ -90,10 +90,6 @@ class DefinitionKind(Generic[D]):
     @property
     def events(self) -> DefinitionEvents:
         return DefinitionEvents.of(self.label)
-
-    def new(self, slug: str, fields: Mapping[str, Any]) -> D:
-        """A new, validated definition in the folder named ``slug``."""
-        return self.entity.create(slug=slug, file_path=self.locate(slug), **fields)
 
 
 class _Outcome(Enum):
@@ -113,9 +109,17 @@ class DefinitionCatalog(Generic[D]):
     ``view`` and return what it makes of the entity while the session is open.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, kind: DefinitionKind[D]) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        kind: DefinitionKind[D],
+        files: DefinitionFiles,
+        codec: DocumentCodec,
+    ) -> None:
         self._uow = uow
         self._kind = kind
+        self._files = files
+        self._codec = codec
 
     async def page(
         self, request: PageRequest, filters: DefinitionFilter, view: Callable[[D], V]
@@ -144,7 +148,7 @@ class DefinitionCatalog(Generic[D]):
 
     @property
     def files(self) -> DefinitionFiles:
-        return self._kind.files
+        return self._files
 
     def is_main_document(self, path: str) -> bool:
         return posixpath.normpath(path) == self._kind.main_document
@@ -166,7 +170,7 @@ class DefinitionCatalog(Generic[D]):
         return found
 
     def read_document(self, definition: D) -> str:
-        return self._kind.files.read_main(definition.slug)
+        return self._files.read_main(definition.slug)
 
     def body(self, definition: D) -> str:
         """The main document's Markdown body, without the front matter."""
@@ -177,12 +181,12 @@ class DefinitionCatalog(Generic[D]):
     ) -> V:
         async with self._uow() as uow:
             chosen = await self._allocate_slug(uow, fields["name"], slug)
-            definition = self._kind.new(chosen, fields)
+            definition = self._new(chosen, fields)
             await self._kind.check(uow, definition, {})
             await self._kind.repository(uow).add(definition)
             await self._record(uow, self._kind.events.created, definition)
             document = DefinitionDocument(fields=definition.values(), body=body)
-            await self._commit_with_document(uow, chosen, self._kind.codec.render(document), None)
+            await self._commit_with_document(uow, chosen, self._codec.render(document), None)
             return view(definition)
 
     async def update(
@@ -207,7 +211,7 @@ class DefinitionCatalog(Generic[D]):
                 fields=definition.values(),
                 body=document.body if body is None else body,
             )
-            text = self._kind.codec.render(document)
+            text = self._codec.render(document)
             await self._commit_with_document(uow, definition.slug, text, previous)
             return view(definition)
 
@@ -237,8 +241,8 @@ class DefinitionCatalog(Generic[D]):
             definition = await self.find(uow, ref)
             definition.soft_delete(utcnow())
             await self._record(uow, self._kind.events.deleted, definition)
-            if self._kind.files.exists(definition.slug):
-                self._kind.files.delete_folder(definition.slug)
+            if self._files.exists(definition.slug):
+                self._files.delete_folder(definition.slug)
             await uow.commit()
 
     async def change_files(self, ref: str, change: Callable[[str], None], **details: Any) -> None:
@@ -256,7 +260,7 @@ class DefinitionCatalog(Generic[D]):
     def check_document(self, slug: str, text: str) -> None:
         """Raise the ``ValidationError`` that indexing ``text`` as a new ``slug`` would."""
         fields = self._indexed_fields(slug, self._parse(slug, text))
-        self._kind.new(slug, fields)
+        self._new(slug, fields)
 
     async def slug_in_use(self, slug: str) -> bool:
         """Whether a row (deleted ones too) or a folder holds ``slug``."""
@@ -270,7 +274,7 @@ class DefinitionCatalog(Generic[D]):
         ``skipped`` without holding back the others.
         """
         counts = SyncCounts()
-        for slug in self._kind.files.list_slugs():
+        for slug in self._files.list_slugs():
             try:
                 outcome = await self._sync_folder(slug)
             except _FOLDER_PROBLEMS as problem:
@@ -280,17 +284,17 @@ class DefinitionCatalog(Generic[D]):
             counts.updated += outcome is _Outcome.UPDATED
         # A missing library (a new KUMIAI_HOME over an old database) is not a reason to
         # delete every definition; only folders gone from an existing library are.
-        if self._kind.files.library_exists():
+        if self._files.library_exists():
             counts.removed = await self._remove_rows_without_folder()
         return counts
 
     async def _sync_folder(self, slug: str) -> _Outcome:
         async with self._uow() as uow:
-            document = self._parse(slug, self._kind.files.read_main(slug))
+            document = self._parse(slug, self._files.read_main(slug))
             fields = self._indexed_fields(slug, document)
             existing = await self._kind.repository(uow).get_by_slug(slug, include_deleted=True)
             if existing is None:
-                definition = self._kind.new(slug, fields)
+                definition = self._new(slug, fields)
                 await self._kind.check(uow, definition, {})
                 await self._kind.repository(uow).add(definition)
                 event, outcome = self._kind.events.created, _Outcome.ADDED
@@ -314,7 +318,7 @@ class DefinitionCatalog(Generic[D]):
             missing = [
                 definition
                 for definition in await self._kind.repository(uow).list_live()
-                if not self._kind.files.exists(definition.slug)
+                if not self._files.exists(definition.slug)
             ]
             now = utcnow()
             for definition in missing:
@@ -342,7 +346,7 @@ class DefinitionCatalog(Generic[D]):
         return slug
 
     async def _slug_in_use(self, uow: UnitOfWork, slug: str) -> bool:
-        return await self._kind.repository(uow).slug_taken(slug) or self._kind.files.exists(slug)
+        return await self._kind.repository(uow).slug_taken(slug) or self._files.exists(slug)
 
     def _current_document(self, definition: D) -> tuple[str | None, DefinitionDocument]:
         """The main document's text and parts; a missing file is rebuilt from the row."""
@@ -360,7 +364,7 @@ class DefinitionCatalog(Generic[D]):
         A folder that did not exist before (``previous`` is None) is moved aside, the
         only removal the store offers.
         """
-        files = self._kind.files
+        files = self._files
         files.write_main(slug, text)
         try:
             await uow.commit()
@@ -376,8 +380,15 @@ class DefinitionCatalog(Generic[D]):
         # A hand-written file without a name is named after its folder.
         return {**document.fields, "name": document.fields.get("name") or slug}
 
+    def _new(self, slug: str, fields: Mapping[str, Any]) -> D:
+        """A new, validated definition in the folder named ``slug``."""
+        folder = self._files.folder(slug)
+        if self._kind.file_path == "document":
+            folder = os.path.join(folder, self._kind.main_document)
+        return self._kind.entity.create(slug=slug, file_path=folder, **fields)
+
     def _parse(self, slug: str, text: str) -> DefinitionDocument:
-        return self._kind.codec.parse(text, source=f"{slug}/{self._kind.main_document}")
+        return self._codec.parse(text, source=f"{slug}/{self._kind.main_document}")
 
     async def _record(
         self, uow: UnitOfWork, event: EventType, definition: D, **details: Any

@@ -29,6 +29,7 @@ from kumiai.domain.entities import Skill
 from kumiai.domain.value_objects import slugify, validate_slug
 
 SKILL_MD = "SKILL.md"
+SKILLS = DefinitionKind(Skill, SKILL_MD, repository=lambda unit: unit.skills, file_path="folder")
 
 _LINK_NOT_FOLLOWED = "symbolic link: not followed"
 _NOT_COPIED = "symbolic link or special file: not copied"
@@ -49,17 +50,7 @@ class SkillService(DefinitionService[Skill, SkillView, SkillDetail]):
     ) -> None:
         self._git = git
         self._allow_file_urls = allow_file_urls
-        catalog = DefinitionCatalog(
-            uow,
-            DefinitionKind(
-                entity=Skill,
-                main_document=SKILL_MD,
-                files=files,
-                codec=codec,
-                repository=lambda unit: unit.skills,
-                locate=files.folder,
-            ),
-        )
+        catalog = DefinitionCatalog(uow, SKILLS, files, codec)
         # A skill is answered with the body of its SKILL.md as ``content``.
         super().__init__(catalog, listed=SkillView.of, detail=self._with_content)
 
