@@ -24,7 +24,8 @@ import anthropic
 import httpx2
 
 from kumiai.application.ports.agent_runtime import TurnRequest
-from kumiai.application.services.runtime.history import ApiMessage, fit_to_budget
+from kumiai.application.services.runtime.history.budget import fit_to_budget
+from kumiai.application.services.runtime.history.replay import ApiMessage
 from kumiai.core.logging import get_logger
 
 logger = get_logger(__name__)

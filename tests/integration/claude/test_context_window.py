@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kumiai.application.ports.agent_runtime import ToolOutcome
-from kumiai.application.services.runtime.history import TRIMMED_PLACEHOLDER
+from kumiai.application.services.runtime.history.budget import TRIMMED_PLACEHOLDER
 from kumiai.core.exceptions import ContextWindowExceededError
 from kumiai.infrastructure.claude import AnthropicRuntime
 from tests.integration.claude.test_anthropic_runtime import (

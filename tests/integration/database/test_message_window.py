@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kumiai.application.services.runtime.history import (
+from kumiai.application.services.runtime.history.budget import (
     ELIDED_OUTPUT,
     fit_to_budget,
-    recent_history,
-    to_api_messages,
     trim_to_budget,
 )
+from kumiai.application.services.runtime.history.replay import to_api_messages
+from kumiai.application.services.runtime.history.window import recent_history
 from kumiai.infrastructure.database.engine import Database
 from kumiai.infrastructure.database.unit_of_work import SqlUnitOfWork
 from tests.factories.conversations import all_rows, rows_loaded, session_with_messy_history

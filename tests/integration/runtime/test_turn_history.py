@@ -9,7 +9,8 @@ from uuid import UUID
 import pytest
 
 from kumiai.application.services.runtime.context import PreparedTurn
-from kumiai.application.services.runtime.history import to_api_messages, trim_to_budget
+from kumiai.application.services.runtime.history.budget import trim_to_budget
+from kumiai.application.services.runtime.history.replay import to_api_messages
 from kumiai.core.config import Settings, load_settings
 from tests.factories.conversations import all_rows, insert_rows, messy_session, rows_loaded
 from tests.integration.runtime.helpers import send, wait_until_idle

@@ -6,7 +6,7 @@ from pathlib import Path
 from uuid import uuid4
 
 from kumiai.application.ports.agent_runtime import ToolSpec, Workspace
-from kumiai.application.services.runtime.history import to_api_messages
+from kumiai.application.services.runtime.history.replay import to_api_messages
 from kumiai.domain.entities import Message
 from kumiai.infrastructure.claude_code.tools import builtin_tools, refusal_for
 from kumiai.infrastructure.continuity import (

@@ -5,14 +5,16 @@ from __future__ import annotations
 import itertools
 from uuid import uuid4
 
-from kumiai.application.services.runtime.history import (
-    OPENING_PLACEHOLDER,
+from kumiai.application.services.runtime.history.budget import (
     TRIMMED_PLACEHOLDER,
     elide_tool_outputs,
     estimate_tokens,
     fit_to_budget,
-    to_api_messages,
     trim_to_budget,
+)
+from kumiai.application.services.runtime.history.replay import (
+    OPENING_PLACEHOLDER,
+    to_api_messages,
 )
 from kumiai.domain.entities import Message
 

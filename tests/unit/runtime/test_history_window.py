@@ -9,14 +9,12 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from kumiai.application.services.runtime import history as history_module
-from kumiai.application.services.runtime.history import (
-    TRIMMED_PLACEHOLDER,
-    ApiMessage,
+from kumiai.application.services.runtime.history import window as window_module
+from kumiai.application.services.runtime.history.budget import TRIMMED_PLACEHOLDER, trim_to_budget
+from kumiai.application.services.runtime.history.replay import ApiMessage, to_api_messages
+from kumiai.application.services.runtime.history.window import (
     SessionHistories,
     recent_history,
-    to_api_messages,
-    trim_to_budget,
     trim_window,
 )
 from kumiai.domain.entities import Message
@@ -64,7 +62,7 @@ def _whole(rows: list[Message], budget: int) -> list[ApiMessage]:
 async def test_the_newest_rows_give_the_same_history_as_the_whole_session(
     seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(history_module, "FIRST_PAGE_ROWS", 1 + seed % 7)  # many small pages
+    monkeypatch.setattr(window_module, "FIRST_PAGE_ROWS", 1 + seed % 7)  # many small pages
     rows = messy_session(SESSION, seed, turns=120)
     total = sum(len(repr(message["content"])) // 4 for message in to_api_messages(rows))
     for budget in (1, 50, 400, total // 3, total - 10, total + 10):
@@ -217,7 +215,7 @@ def test_rows_after_a_result_for_an_older_web_call_replay_alike_only_after_a_res
 async def test_a_growing_session_read_only_where_it_grew_gives_the_same_history(
     seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(history_module, "FIRST_PAGE_ROWS", 1 + seed % 5)
+    monkeypatch.setattr(window_module, "FIRST_PAGE_ROWS", 1 + seed % 5)
     every_row = messy_session(SESSION, 500 + seed, turns=150)
     budget = (50, 300, 2_000)[seed % 3]
     repository = ListMessages([])

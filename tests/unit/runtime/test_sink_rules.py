@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kumiai.application.dtos.sessions import SessionCreate
 from kumiai.application.ports.agent_runtime import ToolCall, ToolExecutor, ToolOutcome, TurnSink
-from kumiai.application.services.runtime.history import SERVER_TOOL
+from kumiai.application.services.runtime.history.replay import SERVER_TOOL
 from kumiai.domain.value_objects import SessionType
 from tests.support.fake_runtime import RecordingTool, call, say
 from tests.support.runtime_app import RuntimeApp, runtime_app

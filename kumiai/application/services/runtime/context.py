@@ -15,7 +15,7 @@ from kumiai.application.ports.tools import ChainRef, Tool, ToolContext
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.common import found, project_of
 from kumiai.application.services.models import ModelResolver
-from kumiai.application.services.runtime.history import SessionHistories
+from kumiai.application.services.runtime.history.window import SessionHistories
 from kumiai.application.services.runtime.orchestration import Delegation, orchestration_tools
 from kumiai.application.services.runtime.prompt import PromptInputs, build_system_prompt
 from kumiai.application.services.runtime.toolbox import ToolBox

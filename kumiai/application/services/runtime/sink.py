@@ -16,7 +16,7 @@ from kumiai.application.ports.agent_runtime import ToolCall, ToolOutcome, Usage
 from kumiai.application.ports.events import EventPublisher
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.common import record_session_activity
-from kumiai.application.services.runtime.history import SERVER_TOOL
+from kumiai.application.services.runtime.history.replay import SERVER_TOOL
 from kumiai.application.services.runtime.payloads import message_payload
 from kumiai.application.services.session_lifecycle import begin_tool, end_tool
 from kumiai.domain.entities import Message, Session
