@@ -146,23 +146,30 @@ class Agent(CharacterFields):
     default_model: Annotated[ModelAlias, BeforeValidator(model_alias)]
 
 
-class AgentBody(CharacterUpdate):
-    """``POST /agents`` (only ``name`` is required) and the partial ``PUT /agents/{id}``:
-    the character's fields, and ``id`` for the slug of a new agent.
+class ClientNamed(BaseModel):
+    """The body of a v1 create or partial update of an agent or skill: the definition's
+    fields (the command's, listed first among the bases) and ``id``, the slug the client
+    may choose for a new one."""
+
+    id: str | None = None
+
+    def creation(self) -> dict[str, Any]:
+        """The fields of a new definition, with ``slug``; null means the default."""
+        fields = self.model_dump(exclude={"id"}, exclude_none=True)
+        return {**fields, "slug": self.id} if self.id else fields
+
+    def changes(self) -> dict[str, Any]:
+        """The keys present in the request, but ``id``: a definition keeps its slug."""
+        return self.model_dump(exclude={"id"}, exclude_unset=True)
+
+
+class AgentBody(ClientNamed, CharacterUpdate):
+    """``POST /agents`` (only ``name`` is required) and the partial ``PUT /agents/{id}``.
 
     Keys the client sends but this server does not use (``file_path``) are ignored.
     """
 
     model_config = pydantic.ConfigDict(extra="ignore")
-
-    id: str | None = None
-
-    def creation(self) -> dict[str, Any]:
-        fields = self.model_dump(exclude={"id"}, exclude_none=True)
-        return {**fields, "slug": self.id} if self.id else fields
-
-    def changes(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"id"}, exclude_unset=True)
 
 
 class AgentFileContent(BaseModel):
@@ -184,7 +191,7 @@ class SkillDetail(Skill):
     content: str
 
 
-class SkillBody(SkillUpdate):
+class SkillBody(ClientNamed, SkillUpdate):
     """``POST /skills`` (with the client's ``id``) and the partial ``PUT /skills/{id}``.
 
     The client spells the colour ``iconColor``; ``icon_color`` is accepted too. Keys
@@ -193,21 +200,12 @@ class SkillBody(SkillUpdate):
 
     model_config = pydantic.ConfigDict(extra="ignore")
 
-    id: str | None = None
-
     @pydantic.model_validator(mode="before")
     @classmethod
     def _snake_case_colour(cls, body: Any) -> Any:
         if isinstance(body, dict) and "iconColor" in body:
             body = {**body, "icon_color": body["iconColor"]}
         return body
-
-    def creation(self) -> dict[str, Any]:
-        fields = self.model_dump(exclude={"id"}, exclude_none=True)
-        return {**fields, "slug": self.id} if self.id else fields
-
-    def changes(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"id"}, exclude_unset=True)
 
 
 class SkillFileContent(BaseModel):
