@@ -129,6 +129,9 @@ class TurnContextBuilder:
             ),
             # The runtime fits the whole request (system, tools, history) into this.
             context_window_tokens=self._context_window,
+            # Which runtime runs it: Claude, or the agent's CLI (a model name that is not
+            # Claude's, an agent's default_model for its CLI, passes through as given).
+            backend=snapshot.session.cli_backend.value,
         )
         agent_name = snapshot.character.name if snapshot.character else None
         return PreparedTurn(request=request, toolbox=toolbox, agent_name=agent_name)

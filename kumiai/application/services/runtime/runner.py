@@ -28,13 +28,19 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from kumiai.application.ports.agent_runtime import AgentRuntime, TurnOutcome
+from kumiai.application.ports.agent_runtime import AgentRuntime, ToolCall, TurnOutcome
+from kumiai.application.ports.cli_backends import ORCHESTRATING_BACKENDS
 from kumiai.application.ports.events import EventPublisher
 from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
 from kumiai.application.services.common import project_of, record_activity, utcnow
 from kumiai.application.services.runtime.chains import chain_ref
-from kumiai.application.services.runtime.context import EarlyRead, TurnContextBuilder
+from kumiai.application.services.runtime.context import (
+    EarlyRead,
+    PreparedTurn,
+    TurnContextBuilder,
+)
 from kumiai.application.services.runtime.inbox import announce_queue
+from kumiai.application.services.runtime.orchestration import CONTACT_PM
 from kumiai.application.services.runtime.payloads import message_payload
 from kumiai.application.services.runtime.sink import AfterTool, PersistingSink, usage_dict
 from kumiai.application.services.session_lifecycle import (
@@ -135,6 +141,7 @@ class TurnRunner:
             prepared = await self._contexts.build(claim.session.id, early, chain)
             sink = self._sink(claim, prepared.agent_name)
             outcome = await self._runtime.run_turn(prepared.request, prepared.toolbox, sink)
+            await _answer_for_agent_without_orchestration(claim, prepared, sink)
         except asyncio.CancelledError:
             await asyncio.shield(self._settle_stopped(claim, sink, turn.stop_reason))
             raise
@@ -332,6 +339,25 @@ class TurnRunner:
                 await answer_open_calls(uow, session.id, synthetic_reason)
             await settle_turn(uow, session, end, claim.item.run_id)
             await uow.commit()
+
+
+async def _answer_for_agent_without_orchestration(
+    claim: _Claim, prepared: PreparedTurn, sink: PersistingSink
+) -> None:
+    """A specialist on a CLI that cannot call KumiAI's orchestration tools cannot report to
+    its PM (``contact_pm``) itself: when another agent asked for the turn, its answer (the
+    turn's last text) goes to the PM through ``contact_pm``, as from the specialist."""
+    request = prepared.request
+    if request.backend in ORCHESTRATING_BACKENDS or claim.item.sender_session_id is None:
+        return
+    if not sink.state.last_text or CONTACT_PM not in {spec.name for spec in request.tools}:
+        return
+    call = ToolCall(f"answer_{claim.item.run_id}", CONTACT_PM, {"message": sink.state.last_text})
+    outcome = await prepared.toolbox.execute(call)
+    if outcome.is_error:
+        logger.warning(
+            "answer_to_pm_failed", session_id=str(claim.session.id), error=outcome.content
+        )
 
 
 async def _early_read(claim: _Claim) -> EarlyRead | None:

@@ -32,6 +32,8 @@ class TurnState:
     partial_text: dict[int, list[str]] = field(default_factory=dict)
     """The pieces of each unfinished text block, joined only if the turn ends early."""
     last_assistant_id: UUID | None = None
+    last_text: str | None = None
+    """The turn's last complete text block: its answer."""
     usage: Usage = field(default_factory=Usage)
     open_tools: int = 0
 
@@ -72,6 +74,7 @@ class PersistingSink:
 
     async def text_done(self, block_index: int, text: str) -> None:
         self.state.partial_text.pop(block_index, None)
+        self.state.last_text = text
         message = Message.assistant_text(
             self._session_id, text, self._run, sender_name=self._sender_name
         )

@@ -1,0 +1,119 @@
+"""An agent whose ``cli_backend`` is another CLI runs its turns there: the real Codex CLI
+against the scripted Responses API server, stored and streamed like a Claude turn."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kumiai.core.config import Settings
+from tests.integration.cli_agents.cases import KEY_VARIABLE
+from tests.integration.cli_agents.helpers import installed_cli
+from tests.integration.runtime.helpers import (
+    Team,
+    create_specialist,
+    create_team,
+    messages,
+    send,
+    settle,
+    wait_until_idle,
+)
+from tests.support.live import LiveApp
+from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
+from tests.support.scripted_openai import ScriptedResponses, codex_provider, input_texts
+
+CLI_TIMEOUT = 60
+SPAWN = "mcp__pm_management__spawn_instance"
+
+
+@pytest.fixture(scope="module")
+def openai() -> Iterator[ScriptedResponses]:
+    with ScriptedResponses() as server:
+        yield server
+
+
+@pytest.fixture
+def live_settings(
+    live_settings: Settings,
+    openai: ScriptedResponses,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Settings:
+    """The live app's settings, with Codex installed and pointed at the scripted server."""
+    openai.reset()
+    codex_home = tmp_path / "codex-home"
+    codex_home.mkdir()
+    monkeypatch.setenv("CODEX_HOME", str(codex_home))
+    monkeypatch.setenv(KEY_VARIABLE, "test-key")
+    return live_settings.model_copy(
+        update={
+            "codex_cli": installed_cli("codex"),
+            "codex_models": ["gpt-scripted"],
+            "codex_config": codex_provider(openai, KEY_VARIABLE),
+        }
+    )
+
+
+async def _codex_team(live: LiveApp) -> Team:
+    """A project whose PM is Pat, on Claude, and whose specialist Cody is on Codex."""
+    team = await create_team(live, "Cody")
+    slug = team.members["Cody"]["slug"]
+    response = await live.client.patch(f"/api/v2/characters/{slug}", json={"cli_backend": "codex"})
+    assert response.status_code == 200, response.text
+    return team
+
+
+async def test_a_codex_agent_s_turn_runs_in_codex_and_is_stored_like_any_other(
+    live: LiveApp, openai: ScriptedResponses, claude: ScriptedAnthropic
+) -> None:
+    session_id = await create_specialist(live, await _codex_team(live), "Cody")
+    openai.enqueue(Reply.text("Hello from Codex."))
+
+    await send(live.client, session_id, "hi Cody")
+    await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
+
+    rows = await messages(live.client, session_id)
+    assert [(row["role"], row["content"]) for row in rows] == [
+        ("user", "hi Cody"),
+        ("assistant", "Hello from Codex."),
+    ]
+    assert claude.requests == []
+    asked = openai.requests[0]
+    assert asked.model == "gpt-scripted"
+    assert input_texts(asked, "user")[-1] == "hi Cody"
+    assert "Cody" in "\n".join(input_texts(asked, "developer"))
+
+
+async def test_a_pm_delegates_to_a_codex_specialist_whose_answer_comes_back_from_it(
+    live: LiveApp, openai: ScriptedResponses, claude: ScriptedAnthropic
+) -> None:
+    team = await _codex_team(live)
+    slug = team.members["Cody"]["slug"]
+    claude.enqueue(
+        Reply.tool_use(SPAWN, {"agent_id": slug, "task_description": "What is the answer?"}),
+        Reply.text("I have asked Cody."),
+        Reply.text("Cody says the answer is 42."),
+        when_system_contains="You are Pat,",
+    )
+    openai.enqueue(Reply.text("The answer is 42."))
+
+    await send(live.client, team.pm_session_id, "Find out the answer, please.")
+    await settle(live, claude, [team.pm_session_id])
+    listed = await live.client.get(
+        "/api/v2/sessions", params={"project_id": team.project["id"], "session_type": "specialist"}
+    )
+    (specialist,) = listed.json()["data"]
+    await wait_until_idle(live, specialist["id"], timeout=CLI_TIMEOUT)
+    await wait_until_idle(live, team.pm_session_id, timeout=CLI_TIMEOUT)
+
+    # Codex cannot call contact_pm: its answer reaches the PM as a message from Cody.
+    pm_rows = await messages(live.client, team.pm_session_id)
+    from_cody = [row for row in pm_rows if row["role"] == "user" and row["sender_name"]]
+    assert [(row["sender_name"], row["content"]) for row in from_cody] == [
+        ("Cody", "The answer is 42.")
+    ]
+    assert from_cody[0]["sender_session_id"] == specialist["id"]
+    assert pm_rows[-1]["content"] == "Cody says the answer is 42."
+    assert "What is the answer?" in input_texts(openai.requests[0], "user")[-1]
