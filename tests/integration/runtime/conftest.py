@@ -55,6 +55,11 @@ def live_settings(
         claude_config_file=tmp_path / ".claude.json",
         ANTHROPIC_API_KEY="test-key",
         ANTHROPIC_BASE_URL=claude.base_url,
+        # No agent CLI of the machine's PATH ever runs a test's turn: a test that wants
+        # one names it.
+        codex_cli=tmp_path / "no-cli" / "codex",
+        gemini_cli=tmp_path / "no-cli" / "gemini",
+        opencode_cli=tmp_path / "no-cli" / "opencode",
         _env_file=None,
     )
 
