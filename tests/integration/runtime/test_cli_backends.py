@@ -20,7 +20,7 @@ from tests.integration.runtime.helpers import (
     settle,
     wait_until_idle,
 )
-from tests.support.live import LiveApp
+from tests.support.live import LiveApp, live_app
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
 from tests.support.scripted_openai import ScriptedResponses, codex_provider, input_texts
 
@@ -117,3 +117,18 @@ async def test_a_pm_delegates_to_a_codex_specialist_whose_answer_comes_back_from
     assert from_cody[0]["sender_session_id"] == specialist["id"]
     assert pm_rows[-1]["content"] == "Cody says the answer is 42."
     assert "What is the answer?" in input_texts(openai.requests[0], "user")[-1]
+
+
+async def test_a_codex_agent_works_on_a_server_without_claude(
+    live_settings: Settings, openai: ScriptedResponses
+) -> None:
+    without_claude = live_settings.model_copy(update={"anthropic_api_key": None})
+    async with live_app(without_claude) as live:
+        session_id = await create_specialist(live, await _codex_team(live), "Cody")
+        openai.enqueue(Reply.text("No Claude needed."))
+
+        await send(live.client, session_id, "hi Cody")
+        await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
+
+        rows = await messages(live.client, session_id)
+    assert rows[-1]["content"] == "No Claude needed."

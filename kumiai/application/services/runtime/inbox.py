@@ -28,6 +28,7 @@ from kumiai.application.services.session_lifecycle import resume_session
 from kumiai.core.exceptions import ClaudeUnavailableError, NotFoundError, PayloadTooLargeError
 from kumiai.domain.entities import PendingInput
 from kumiai.domain.value_objects import SessionStatus
+from kumiai.domain.value_objects.cli_backend import CliBackend
 
 MAX_MESSAGE_CHARS = 1_000_000
 DROPPED_LISTED = 50
@@ -115,7 +116,9 @@ class Inbox:
             project = await project_of(uow, session)
             if project is not None:
                 project.refuse_if_archived()
-            self._require_claude(session_id)
+            # An agent on another CLI needs that CLI, not Claude; a missing CLI fails its turn.
+            if session.cli_backend is CliBackend.CLAUDE:
+                self._require_claude(session_id)
             item = PendingInput.accept(
                 session_id, content, sender_session_id, sender_name, metadata
             )
