@@ -110,12 +110,13 @@ async def wait_for_status(
 
 
 async def wait_until_idle(live: LiveApp, session_id: str, timeout: float = 15) -> None:
-    """Until the session's worker has nothing running and nothing queued."""
+    """Until the session's worker has nothing running, nothing queued and has retired
+    (a worker reads its queue once more after a turn: that read belongs to this turn)."""
     deadline = asyncio.get_running_loop().time() + timeout
     inbox, workers = live.container.inbox, live.container.workers
     key = UUID(session_id)
     # The queue first: an input leaves it only once it is the running one.
-    while (await inbox.queue(key)).waiting or workers.running(key) is not None:
+    while (await inbox.queue(key)).waiting or workers.draining(key):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("the session kept running")
         await asyncio.sleep(0.05)

@@ -144,6 +144,11 @@ class SessionWorkers:
             worker.turn = None
             worker.handle = None
 
+    def draining(self, session_id: UUID) -> bool:
+        """True while a worker drains the session's queue, between its turns too."""
+        worker = self._workers.get(session_id)
+        return worker is not None and worker.drain is not None and not worker.drain.done()
+
     def running(self, session_id: UUID) -> PendingInput | None:
         """The input whose turn runs now in this process, if any."""
         worker = self._workers.get(session_id)
