@@ -65,6 +65,7 @@ class StreamMapper:
             "definition_saved": self._auto_save,
             "notification": self._user_notification,
             "retry": self._retry,
+            "task_changed": self._task_status,
         }
 
     def sender_to_look_up(self, event: SessionEvent) -> UUID | None:
@@ -169,6 +170,20 @@ class StreamMapper:
             "corrective_message": data.get("corrective_message"),
         }
         return [self._event(event, "retry", payload)]
+
+    def _task_status(self, event: SessionEvent) -> list[V1Event]:
+        """A task's status moved (its session started working on it, a drag on the board,
+        the PM's tool): the client refetches the project's tasks."""
+        data = event.data
+        if data.get("change") != "updated" or "status" not in (data.get("fields") or []):
+            return []
+        task = data.get("task") or {}
+        payload = {
+            "task_id": data.get("task_id"),
+            "status": task.get("status"),
+            "project_id": data.get("project_id"),
+        }
+        return [self._event(event, "task_status", payload)]
 
     def _message_complete(self, event: SessionEvent) -> list[V1Event]:
         next_runs = self._queue_size > 0 and not self._paused

@@ -20,9 +20,9 @@ from typing import Any
 from uuid import UUID
 
 from kumiai.application.dtos.tasks import TaskCreate, TaskUpdate, TaskView
+from kumiai.application.ports.events import EventPublisher
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.common import record_activity, require_project, utcnow
-from kumiai.application.services.runtime.events import EventHub
 from kumiai.application.services.sessions import page_of
 from kumiai.core.exceptions import NotFoundError, ValidationError
 from kumiai.domain.entities import Task
@@ -56,8 +56,8 @@ class TaskChange:
 class TaskEvents:
     """Publishes ``task_changed`` on the event log of each recipient session."""
 
-    def __init__(self, hub: EventHub) -> None:
-        self._hub = hub
+    def __init__(self, events: EventPublisher) -> None:
+        self._events = events
 
     def publish(self, change: TaskChange | None) -> None:
         if change is None:
@@ -72,7 +72,7 @@ class TaskEvents:
             "unbound_session_ids": [str(session_id) for session_id in change.unbound_session_ids],
         }
         for session_id in change.recipients:
-            self._hub.publish(session_id, TASK_CHANGED, **data)
+            self._events.publish(session_id, TASK_CHANGED, **data)
 
 
 class TaskService:

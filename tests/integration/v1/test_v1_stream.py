@@ -6,11 +6,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from uuid import UUID
 
 import pytest
 
 from kumiai.api.v1 import streaming
-from tests.integration.runtime.helpers import create_team, wait_for_status, wait_until_idle
+from kumiai.application.services.runtime.events import SessionEvent
+from tests.factories.tasks import bound_session, create_task
+from tests.integration.runtime.helpers import (
+    create_team,
+    wait_for_status,
+    wait_until_idle,
+)
 from tests.support.live import LiveApp
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic, Text, ToolUse
 from tests.support.sse import Event, events
@@ -207,6 +214,68 @@ async def test_a_message_sent_while_busy_shows_in_the_queue_and_interrupt_ends_t
     complete = [event.data for event in seen if event.type == "message_complete"]
     assert complete[-1]["has_more_messages"] is False
     _assert_v1_framing(seen)
+
+
+async def test_a_session_bound_to_an_open_task_moves_it_in_progress_when_it_starts_working(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    task = await create_task(live.client, team.project["id"], "Checkout page")
+    specialist = await bound_session(live.client, team.project, task, team.members["Dana"]["slug"])
+    claude.enqueue(Reply.text("On it."), Reply.text("Still on it."))
+    async with _stream(live, specialist["id"]) as stream:
+        await _enqueue(live, specialist["id"], "build the checkout page")
+        seen = await _read_until(stream, _turn_ended)
+        await _enqueue(live, specialist["id"], "and the receipt")
+        seen += await _read_until(stream, _turn_ended)
+
+    (task_status,) = [event.data for event in seen if event.type == "task_status"]
+    assert task_status | {"event_id": ""} == {
+        "task_id": task["id"],
+        "status": "in_progress",
+        "project_id": team.project["id"],
+        "event_id": "",
+    }
+    assert _story(seen)[:3] == ["user_message", "session_status:working", "task_status"]
+    fetched = await live.client.get(f"/api/v1/tasks/{task['id']}")
+    assert fetched.json()["status"] == "in_progress"
+    # The board listens on the PM's stream: it hears the move as task_changed.
+    changed = await _task_updated(live, team.pm_session_id)
+    assert changed.data["fields"] == ["status"]
+    assert changed.data["task"]["status"] == "in_progress"
+    activity = await live.client.get("/api/v2/activity", params={"event_type": "task_updated"})
+    (entry,) = activity.json()["data"]
+    assert entry["event_data"]["automatic"] is True
+
+
+async def _task_updated(live: LiveApp, session_id: str) -> SessionEvent:
+    """The first ``task_changed`` of an update in the session's log (created comes first)."""
+    subscription = live.container.events.subscribe(UUID(session_id), after=0)
+    try:
+        async with asyncio.timeout(10):
+            async for event in subscription:
+                if event.type == "task_changed" and event.data["change"] == "updated":
+                    return event
+    finally:
+        subscription.close()
+    raise AssertionError("no task update")
+
+
+async def test_a_task_already_in_progress_done_or_archived_keeps_its_status(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    task = await create_task(live.client, team.project["id"], "Shipped")
+    moved = await live.client.patch(f"/api/v1/tasks/{task['id']}", json={"status": "done"})
+    assert moved.status_code == 200
+    specialist = await bound_session(live.client, team.project, task, team.members["Dana"]["slug"])
+    claude.enqueue(Reply.text("Looking again."))
+    async with _stream(live, specialist["id"]) as stream:
+        await _enqueue(live, specialist["id"], "one more look")
+        seen = await _read_until(stream, _turn_ended)
+    assert "task_status" not in _story(seen)
+    fetched = await live.client.get(f"/api/v1/tasks/{task['id']}")
+    assert fetched.json()["status"] == "done"
 
 
 async def test_the_legacy_query_streams_one_turn_and_ends(

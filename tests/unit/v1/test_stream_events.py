@@ -366,3 +366,37 @@ def test_a_system_note_is_not_streamed_as_a_user_message(hub: EventHub) -> None:
     # The client shows system rows from the message list, which it reloads after the turn.
     event = _publish(hub, "message_created", message=_message("system", "Retrying."))
     assert StreamMapper(DANA, "epoch").map(event) == []
+
+
+def _task_changed(hub: EventHub, change: str, fields: list[str]) -> SessionEvent:
+    task_id, project_id = str(uuid4()), str(uuid4())
+    task = {"id": task_id, "project_id": project_id, "status": "in_progress"}
+    return _publish(
+        hub,
+        "task_changed",
+        change=change,
+        task_id=task_id,
+        project_id=project_id,
+        task=task,
+        fields=fields,
+        unbound_session_ids=[],
+    )
+
+
+def test_a_task_status_change_reads_as_the_task_status_event(hub: EventHub) -> None:
+    event = _task_changed(hub, "updated", ["status"])
+    ((name, payload),) = StreamMapper(DANA, "e1").map(event)
+    assert name == "task_status"
+    assert payload | {"event_id": ""} == {
+        "task_id": event.data["task_id"],
+        "status": "in_progress",
+        "project_id": event.data["project_id"],
+        "event_id": "",
+    }
+
+
+@pytest.mark.parametrize(("change", "fields"), [("updated", ["name"]), ("created", [])])
+def test_other_task_changes_are_not_shown_on_the_v1_stream(
+    hub: EventHub, change: str, fields: list[str]
+) -> None:
+    assert StreamMapper(DANA, "e1").map(_task_changed(hub, change, fields)) == []

@@ -52,6 +52,7 @@ from kumiai.application.services.session_lifecycle import (
     settle_turn,
     start_turn,
 )
+from kumiai.application.services.tasks import TaskChange, TaskEvents, start_if_open
 from kumiai.core.exceptions import DatabaseUnavailableError, KumiAIError
 from kumiai.core.logging import get_logger
 from kumiai.domain.entities import Message, PendingInput, Session
@@ -123,6 +124,7 @@ class TurnRunner:
         self._runtime = runtime
         self._contexts = contexts
         self._after_tool = after_tool
+        self._tasks = TaskEvents(events)
 
     async def run(self, session_id: UUID, turn: TurnHandle) -> bool:
         """Run the session's next turn; False when there was nothing to start."""
@@ -223,12 +225,17 @@ class TurnRunner:
             uow.publish(session_id, "message_created", message=message_payload(message))
             announce_queue(uow, session_id, waiting, paused=False)
             await start_turn(uow, session, item.run_id, utcnow())
+            # Work begins on the session's task: an open one is now in progress.
+            task_change: TaskChange | None = None
+            if session.task_id is not None:
+                task_change = await start_if_open(uow, session.task_id)
             uow.publish(
                 session_id, "run_started", run_id=str(item.run_id), message_id=str(message.id)
             )
             await uow.commit()
             # Before any other await: the item is never out of the queue and not running.
             turn.claimed(item)
+        self._tasks.publish(task_change)
         return _Claim(item=item, session=session, early=early)
 
     # --- settling -----------------------------------------------------------------------
