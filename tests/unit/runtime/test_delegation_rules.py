@@ -67,6 +67,7 @@ async def test_a_pm_spawns_a_specialist_which_gets_the_task_from_the_pm(app: Run
         "session_id": str(dana),
         "agent_id": team["Dana"].slug,
         "agent_name": "Dana",
+        "task_id": None,
         "status": "started",
     }
     session = app.db.session(dana)

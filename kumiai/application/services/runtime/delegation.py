@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from kumiai.application.dtos.tasks import TaskCreate, TaskUpdate, TaskView
 from kumiai.application.ports.events import EventPublisher
 from kumiai.application.ports.files import ProjectFiles
 from kumiai.application.ports.prompts import PromptSource
@@ -23,9 +24,11 @@ from kumiai.application.services.common import project_of, require_session
 from kumiai.application.services.runtime.chains import Chain, MessageChains
 from kumiai.application.services.runtime.inbox import Inbox
 from kumiai.application.services.session_lifecycle import open_session
+from kumiai.application.services.sessions import bindable_task
+from kumiai.application.services.tasks import TaskEvents, TaskService
 from kumiai.core.exceptions import LimitReachedError, ValidationError
 from kumiai.domain.entities import Character, Project, Session
-from kumiai.domain.value_objects import KanbanStage, SessionType
+from kumiai.domain.value_objects import KanbanStage, SessionType, TaskStatus
 
 TITLE_CHARS = 120
 GUARD_TITLE = "An agent was stopped by a safety limit"
@@ -58,6 +61,7 @@ class DelegationService:
         self._project_files = project_files
         self._limits = limits or DelegationLimits()
         self._chains = MessageChains(self._limits.agent_messages_per_request)
+        self._tasks = TaskService(uow, TaskEvents(events))
 
     async def team_of(self, caller: ToolContext) -> list[dict[str, Any]]:
         async with self._uow(read_only=True) as uow:
@@ -65,7 +69,11 @@ class DelegationService:
             members = await uow.characters.get_many(project.team_character_ids)
         return [_member(member) for member in members if not member.is_deleted]
 
-    async def spawn(self, caller: ToolContext, agent_ref: str, task: str) -> dict[str, Any]:
+    async def spawn(
+        self, caller: ToolContext, agent_ref: str, task: str, task_id: UUID | None = None
+    ) -> dict[str, Any]:
+        """Start a specialist of the team; with ``task_id``, bound to that task of the
+        PM's project (any other task is refused)."""
         chain = self._chain_of(caller)
         async with self._uow() as uow:
             pm, project = await _session_and_project(uow, caller.session_id)
@@ -77,11 +85,13 @@ class DelegationService:
                 if chain is not None:
                     self._chains.require_room(chain)
             character = await _team_member(uow, project, agent_ref)
+            bound = await bindable_task(uow, task_id, project)
             specialist = Session.create(
                 SessionType.SPECIALIST,
                 character.id,
                 project.id,
                 _specialist_context(pm, task, project),
+                bound.id if bound else None,
                 cli_backend=character.cli_backend,
             )
             await open_session(uow, specialist)
@@ -95,8 +105,38 @@ class DelegationService:
             "session_id": str(specialist.id),
             "agent_id": character.slug,
             "agent_name": character.name,
+            "task_id": str(bound.id) if bound else None,
             "status": "started",
         }
+
+    # --- the PM's tasks (confined to the PM's own project) --------------------------------
+
+    async def create_task(
+        self, caller: ToolContext, name: str, description: str | None
+    ) -> TaskView:
+        project_id = await self._pm_project(caller)
+        return await self._tasks.create(project_id, TaskCreate(name=name, description=description))
+
+    async def list_tasks(self, caller: ToolContext) -> list[TaskView]:
+        return await self._tasks.list_all(await self._pm_project(caller))
+
+    async def update_task_status(
+        self, caller: ToolContext, task_id: UUID, status: TaskStatus
+    ) -> tuple[TaskStatus, TaskView]:
+        """The task's status before, and the task after. Another project's task is not
+        found."""
+        project_id = await self._pm_project(caller)
+        before = await self._tasks.get(task_id, project_id=project_id)
+        after = await self._tasks.update(task_id, TaskUpdate(status=status), project_id=project_id)
+        return before.status, after
+
+    async def _pm_project(self, caller: ToolContext) -> UUID:
+        """The project of the calling PM session; the task tools work only there."""
+        async with self._uow(read_only=True) as uow:
+            session, project = await _session_and_project(uow, caller.session_id)
+        if session.session_type != SessionType.PM:
+            raise ValidationError("only a project manager can manage the project's tasks")
+        return project.id
 
     async def contact(self, caller: ToolContext, target_id: UUID, message: str) -> None:
         sender_id = caller.session_id

@@ -13,13 +13,18 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
+from kumiai.application.dtos.tasks import TaskView
 from kumiai.application.ports.agent_runtime import ToolOutcome, ToolSpec
 from kumiai.application.ports.tools import ToolContext
 from kumiai.core.exceptions import KumiAIError
+from kumiai.domain.value_objects import TaskStatus
 
 LIST_TEAM = "mcp__pm_management__list_team_members"
 SPAWN = "mcp__pm_management__spawn_instance"
 CONTACT_INSTANCE = "mcp__pm_management__contact_instance"
+CREATE_TASK = "mcp__pm_management__create_task"
+LIST_TASKS = "mcp__pm_management__list_tasks"
+UPDATE_TASK_STATUS = "mcp__pm_management__update_task_status"
 CONTACT_PM = "mcp__common_tools__contact_pm"
 SESSION_INFO = "mcp__common_tools__get_session_info"
 SHOW_FILE = "mcp__common_tools__show_file"
@@ -33,7 +38,16 @@ class Delegation(Protocol):
     is the calling tool's context: its session, folder, and the chain of its turn."""
 
     async def team_of(self, caller: ToolContext) -> list[dict[str, Any]]: ...
-    async def spawn(self, caller: ToolContext, agent_ref: str, task: str) -> dict[str, Any]: ...
+    async def spawn(
+        self, caller: ToolContext, agent_ref: str, task: str, task_id: UUID | None = None
+    ) -> dict[str, Any]: ...
+    async def create_task(
+        self, caller: ToolContext, name: str, description: str | None
+    ) -> TaskView: ...
+    async def list_tasks(self, caller: ToolContext) -> list[TaskView]: ...
+    async def update_task_status(
+        self, caller: ToolContext, task_id: UUID, status: TaskStatus
+    ) -> tuple[TaskStatus, TaskView]: ...
     async def contact(self, caller: ToolContext, target_id: UUID, message: str) -> None: ...
     async def contact_pm(self, caller: ToolContext, message: str) -> UUID: ...
     async def info(self, caller: ToolContext) -> dict[str, Any]: ...
@@ -84,6 +98,26 @@ def _uuid(arguments: dict[str, Any], name: str) -> UUID:
     return UUID(_text(arguments, name))
 
 
+def _optional_uuid(arguments: dict[str, Any], name: str) -> UUID | None:
+    """An id the model may leave out or send empty (the original's "no task")."""
+    value = arguments.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return UUID(str(value).strip())
+    except ValueError:
+        raise ValueError(f"'{name}' must be a task id from list_tasks, not {value!r}") from None
+
+
+def _task(task: TaskView) -> dict[str, Any]:
+    return {
+        "task_id": str(task.id),
+        "name": task.name,
+        "description": task.description,
+        "status": task.status.value,
+    }
+
+
 def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2, default=str)
 
@@ -96,7 +130,32 @@ def orchestration_tools(delegation: Delegation, session_type: str) -> list[Orche
 
     async def spawn(args: dict[str, Any], ctx: ToolContext) -> str:
         task = _text(args, "task_description", "task")
-        return _json(await delegation.spawn(ctx, _text(args, "agent_id"), task))
+        task_id = _optional_uuid(args, "task_id")
+        return _json(await delegation.spawn(ctx, _text(args, "agent_id"), task, task_id))
+
+    async def create_task(args: dict[str, Any], ctx: ToolContext) -> str:
+        description = args.get("description")
+        if not isinstance(description, str) or not description.strip():
+            description = None
+        created = await delegation.create_task(ctx, _text(args, "name"), description)
+        hint = f"Bind specialists to it: spawn_instance with task_id {created.id}."
+        return _json({**_task(created), "hint": hint})
+
+    async def list_tasks(_: dict[str, Any], ctx: ToolContext) -> str:
+        tasks = await delegation.list_tasks(ctx)
+        by_status: dict[str, list[dict[str, Any]]] = {status.value: [] for status in TaskStatus}
+        for task in tasks:
+            by_status[task.status.value].append(_task(task))
+        listing: dict[str, Any] = {"total": len(tasks), "by_status": by_status}
+        if not tasks:
+            listing["hint"] = "This project has no tasks yet; create_task adds one."
+        return _json(listing)
+
+    async def update_task_status(args: dict[str, Any], ctx: ToolContext) -> str:
+        task_id = _uuid(args, "task_id")
+        status = TaskStatus.parse(_text(args, "new_status").strip(), "new_status")
+        before, after = await delegation.update_task_status(ctx, task_id, status)
+        return _json({**_task(after), "old_status": before.value, "new_status": after.status.value})
 
     async def contact(args: dict[str, Any], ctx: ToolContext) -> str:
         target = _uuid(args, "target_instance_id")
@@ -186,15 +245,53 @@ def orchestration_tools(delegation: Delegation, session_type: str) -> list[Orche
             OrchestrationTool(
                 ToolSpec(
                     SPAWN,
-                    "Start a specialist from the team on a task. Returns its session id.",
+                    "Start a specialist from the team on a piece of work. Returns its "
+                    "session id. Give task_id (from create_task or list_tasks) to file the "
+                    "session under that task of this project; leave it out for none.",
                     _schema(
-                        {"agent_id": _TEXT, "task_description": _TEXT},
+                        {"agent_id": _TEXT, "task_description": _TEXT, "task_id": _TEXT},
                         ["agent_id", "task_description"],
                     ),
                 ),
                 spawn,
             ),
             contact_tool,
+            OrchestrationTool(
+                ToolSpec(
+                    CREATE_TASK,
+                    "Add a task to this project's board (it starts open). Returns its "
+                    "task_id, which spawn_instance takes to bind specialists to it.",
+                    _schema({"name": _TEXT, "description": _TEXT}, ["name"]),
+                ),
+                create_task,
+            ),
+            OrchestrationTool(
+                ToolSpec(
+                    LIST_TASKS,
+                    "List this project's tasks, grouped by status "
+                    "(open, in_progress, done, archived).",
+                    _schema({}, []),
+                ),
+                list_tasks,
+            ),
+            OrchestrationTool(
+                ToolSpec(
+                    UPDATE_TASK_STATUS,
+                    "Move one of this project's tasks to another status: open, "
+                    "in_progress, done or archived.",
+                    _schema(
+                        {
+                            "task_id": _TEXT,
+                            "new_status": {
+                                "type": "string",
+                                "description": "open, in_progress, done or archived",
+                            },
+                        },
+                        ["task_id", "new_status"],
+                    ),
+                ),
+                update_task_status,
+            ),
         ]
     if session_type == "specialist":
         return [

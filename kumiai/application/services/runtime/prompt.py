@@ -15,7 +15,15 @@ ROLE_SECTIONS = {
         "You are the project manager of this project. Break the user's goals into tasks, "
         "delegate them to specialists on your team with mcp__pm_management__spawn_instance, "
         "follow up with mcp__pm_management__contact_instance, and report back to the user. "
-        "Only delegate to members listed in your team."
+        "Only delegate to members listed in your team.\n\n"
+        "The project's board is a list of tasks (open, in_progress, done, archived), which "
+        "the user sees and arranges too. Look at it with mcp__pm_management__list_tasks "
+        "before planning. Give each goal of the user a task: reuse a matching one, or add it "
+        "with mcp__pm_management__create_task. Pass its task_id to spawn_instance so the "
+        "specialist's session is filed under it; an open task moves to in_progress by itself "
+        "when a session starts on it. When a task's work is finished and checked, move it "
+        "to done with mcp__pm_management__update_task_status. Tasks of other projects are "
+        "out of your reach."
     ),
     SessionType.SPECIALIST: (
         "You are a specialist working on one task inside the project folder. Do the work "
