@@ -32,6 +32,7 @@ from kumiai.application.services.runtime.delegation import DelegationLimits
 from kumiai.application.services.runtime.events import BufferLimits, EventHub
 from kumiai.application.services.runtime.inbox import Inbox
 from kumiai.application.services.runtime.orchestration import orchestration_tools
+from kumiai.application.services.runtime.slots import TurnCaps
 from kumiai.application.services.runtime.workers import SessionWorkers
 from kumiai.application.services.session_files import SessionFileService
 from kumiai.application.services.sessions import SessionService
@@ -67,7 +68,7 @@ from kumiai.infrastructure.filesystem.text_file import OptionalTextFile
 from kumiai.infrastructure.filesystem.uploads import UploadFolderStore
 from kumiai.infrastructure.git import GitCli
 from kumiai.infrastructure.mcp.pool import McpSessionPool
-from kumiai.infrastructure.runtime_selection import CLAUDE_CODE, select_runtime
+from kumiai.infrastructure.runtime_selection import ANTHROPIC, CLAUDE_CODE, select_runtime
 
 
 @dataclass
@@ -187,7 +188,7 @@ def build_container(settings: Settings, database: Database) -> Container:
         ),
         claude_configured=lambda: selection.available,
         limits=RuntimeLimits(
-            max_concurrent_turns=settings.max_concurrent_turns,
+            turn_caps=turn_caps(settings, selection),
             delegation=DelegationLimits(
                 settings.max_specialists_per_session, settings.agent_message_budget
             ),
@@ -293,6 +294,17 @@ def _git(settings: Settings) -> GitCli:
         protocols=protocols,
         timeout_seconds=settings.skill_import_timeout,
         max_bytes=settings.skill_import_max_bytes,
+    )
+
+
+def turn_caps(settings: Settings, selection: RuntimeSelection) -> TurnCaps:
+    """The cap of each runtime: the API's from its setting, every CLI's from memory (or
+    its setting); Claude agents run on the selected Claude runtime."""
+    return TurnCaps(
+        per_runtime={ANTHROPIC: settings.max_api_turns},
+        default=settings.cli_turn_cap(),
+        claude_runtime=selection.active or ANTHROPIC,
+        server=settings.max_concurrent_turns,
     )
 
 

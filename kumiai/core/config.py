@@ -7,6 +7,7 @@ standard names so the same shell setup works for every Anthropic tool.
 from __future__ import annotations
 
 import json
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -45,6 +46,27 @@ DEFAULT_CLI_MODELS: dict[str, tuple[str, ...]] = {
 }
 
 RuntimeName = Literal["anthropic", "claude-code", "auto"]
+
+
+CLI_MEMORY_SHARE = 0.5
+"""The share of the machine's memory the agent CLI processes of one runtime may take."""
+UNKNOWN_MEMORY_CLI_CAP = 4
+"""The CLI cap where the machine's memory cannot be read."""
+
+
+def physical_memory_bytes() -> int | None:
+    """The machine's memory, or None where the OS does not say (Windows)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def memory_based_cap(memory_bytes: int | None, process_mb: int) -> int:
+    """How many processes of ``process_mb`` fit in the CLI share of ``memory_bytes``."""
+    if not memory_bytes or memory_bytes <= 0:
+        return UNKNOWN_MEMORY_CLI_CAP
+    return max(1, int(memory_bytes * CLI_MEMORY_SHARE) // (process_mb * 1024 * 1024))
 
 
 def _split_csv(value: object) -> object:
@@ -120,8 +142,27 @@ class Settings(BaseSettings):
     skill_import_allow_file_urls: bool = Field(
         default=False, description="Accept file:// git URLs (tests and local mirrors)."
     )
-    max_concurrent_turns: int = Field(
-        default=8, ge=1, description="Turns running at once across the server; more wait."
+    max_concurrent_turns: int | None = Field(
+        default=None,
+        ge=1,
+        description="Turns running at once across every runtime, if set; more wait.",
+    )
+    max_api_turns: int = Field(
+        default=64,
+        ge=1,
+        description="Turns running at once on the Anthropic API runtime (they wait on I/O).",
+    )
+    max_cli_turns: int | None = Field(
+        default=None,
+        ge=1,
+        description="Turns running at once on each CLI runtime (Claude Code, Codex, Gemini,"
+        " OpenCode: one process each); unset, it follows the memory (cli_turn_memory_mb).",
+    )
+    cli_turn_memory_mb: int = Field(
+        default=512,
+        ge=16,
+        description="Memory one agent CLI process is taken to need: the default CLI cap is"
+        " half the machine's memory divided by this.",
     )
     event_buffer_events: int = Field(
         default=2000, ge=10, description="Events kept per session for Last-Event-ID replay."
@@ -252,6 +293,13 @@ class Settings(BaseSettings):
             "gemini": self.gemini_cli,
             "opencode": self.opencode_cli,
         }
+
+    def cli_turn_cap(self) -> int:
+        """Turns each CLI runtime may run at once: the setting, else as many processes
+        as half the machine's memory holds."""
+        if self.max_cli_turns is not None:
+            return self.max_cli_turns
+        return memory_based_cap(physical_memory_bytes(), self.cli_turn_memory_mb)
 
     def cli_models(self) -> dict[str, list[str]]:
         """The configured models of the backends other than ``claude`` (whose models are

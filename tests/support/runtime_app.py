@@ -35,6 +35,7 @@ from kumiai.application.services.runtime.assembly import (
 from kumiai.application.services.runtime.autosave import FolderIndexer
 from kumiai.application.services.runtime.delegation import DelegationLimits
 from kumiai.application.services.runtime.events import EventHub, SessionEvent
+from kumiai.application.services.runtime.slots import TurnCaps
 from kumiai.application.services.sessions import SessionService
 from kumiai.application.services.working_directories import WorkingDirectories
 from kumiai.core.exceptions import NotFoundError
@@ -223,7 +224,8 @@ class RuntimeApp:
 async def runtime_app(
     home: Path,
     *,
-    max_concurrent_turns: int = 8,
+    max_concurrent_turns: int | None = None,
+    turn_caps: TurnCaps | None = None,
     delegation: DelegationLimits | None = None,
     libraries: dict[SessionType, tuple[str, FolderIndexer]] | None = None,
     claude_configured: bool = True,
@@ -257,7 +259,8 @@ async def runtime_app(
         ),
         claude_configured=lambda: claude_configured,
         limits=RuntimeLimits(
-            max_concurrent_turns=max_concurrent_turns,
+            turn_caps=turn_caps
+            or TurnCaps(per_runtime={}, default=64, server=max_concurrent_turns),
             delegation=delegation or DelegationLimits(),
         ),
     )

@@ -25,8 +25,9 @@ from kumiai.application.services.runtime.autosave import DefinitionAutoSave, Fol
 from kumiai.application.services.runtime.context import McpTools, TurnContextBuilder
 from kumiai.application.services.runtime.delegation import DelegationLimits, DelegationService
 from kumiai.application.services.runtime.events import EventHub
-from kumiai.application.services.runtime.inbox import Inbox, TurnSlots
+from kumiai.application.services.runtime.inbox import Inbox
 from kumiai.application.services.runtime.runner import TurnRunner
+from kumiai.application.services.runtime.slots import TurnCaps, TurnSlots
 from kumiai.application.services.runtime.workers import SessionCloser, SessionWorkers
 from kumiai.application.services.working_directories import WorkingDirectories
 from kumiai.domain.value_objects import SessionType
@@ -34,7 +35,7 @@ from kumiai.domain.value_objects import SessionType
 
 @dataclass(frozen=True)
 class RuntimeLimits:
-    max_concurrent_turns: int = 8
+    turn_caps: TurnCaps = field(default_factory=lambda: TurnCaps(per_runtime={}, default=64))
     delegation: DelegationLimits = field(default_factory=DelegationLimits)
     context_window_tokens: int = 200_000
 
@@ -70,7 +71,7 @@ def assemble_runtime(
     limits: RuntimeLimits,
     session_closers: Sequence[SessionCloser] = (),
 ) -> Runtime:
-    slots = TurnSlots(limits.max_concurrent_turns)
+    slots = TurnSlots(limits.turn_caps)
     inbox = Inbox(uow, hub, slots, claude_configured)
     delegation = DelegationService(
         uow, inbox, hub, services.prompts, services.project_files, limits=limits.delegation

@@ -24,6 +24,7 @@ from kumiai.application.ports.events import EventPublisher
 from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
 from kumiai.application.services.common import project_of, require_session, utcnow
 from kumiai.application.services.runtime.payloads import pending_payload
+from kumiai.application.services.runtime.slots import TurnSlots
 from kumiai.application.services.session_lifecycle import resume_session
 from kumiai.core.exceptions import ClaudeUnavailableError, NotFoundError, PayloadTooLargeError
 from kumiai.domain.entities import PendingInput
@@ -47,24 +48,6 @@ class WaitingQueue:
     waiting: list[PendingInput]
     dropped: list[PendingInput]
     paused: bool
-
-
-class TurnSlots:
-    """The server-wide cap on turns running at once. Turns beyond it wait for a slot
-    with their input still pending, so a message sent meanwhile says ``queued``."""
-
-    def __init__(self, cap: int) -> None:
-        self._semaphore = asyncio.Semaphore(cap)
-
-    @property
-    def full(self) -> bool:
-        return self._semaphore.locked()
-
-    async def __aenter__(self) -> None:
-        await self._semaphore.acquire()
-
-    async def __aexit__(self, *_: object) -> None:
-        self._semaphore.release()
 
 
 def announce_queue(
@@ -122,7 +105,11 @@ class Inbox:
             item = PendingInput.accept(
                 session_id, content, sender_session_id, sender_name, metadata
             )
-            queued = bool(ahead) or session.status.is_running or self._slots.full
+            queued = (
+                bool(ahead)
+                or session.status.is_running
+                or self._slots.full(self._slots.runtime_of(session_id, session.cli_backend))
+            )
             if queued:
                 item.metadata = {**item.metadata, "queued": True}
             await uow.pending.add(item)

@@ -3,7 +3,8 @@
 Runs belong to these background tasks, never to HTTP connections: a disconnect does
 not stop a run. The workers answer the inbox's doorbell: a woken session gets a worker
 (a drain task) that runs its turns in order, one per pending message, each through
-the :class:`TurnRunner`, within the server-wide cap of turns running at once. A worker
+the :class:`TurnRunner`, within the cap of turns running at once on the session's
+runtime (:mod:`.slots`). A worker
 retires when its queue is empty; the next message makes a new one.
 
 Stopping is theirs too: cancel (the user's; the queue is held or dropped), a session
@@ -21,12 +22,21 @@ from uuid import UUID
 
 from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
 from kumiai.application.services.runtime.events import EventHub
-from kumiai.application.services.runtime.inbox import Inbox, TurnSlots
-from kumiai.application.services.runtime.runner import StopReason, TurnHandle, TurnRunner
+from kumiai.application.services.runtime.inbox import Inbox
+from kumiai.application.services.runtime.runner import (
+    RETRY_FIRST_DELAY,
+    RETRY_MAX_DELAY,
+    StopReason,
+    TurnHandle,
+    TurnRunner,
+)
+from kumiai.application.services.runtime.slots import TurnSlots
 from kumiai.application.services.session_lifecycle import interrupt_session
+from kumiai.core.exceptions import DatabaseUnavailableError
 from kumiai.core.logging import get_logger
 from kumiai.domain.entities import PendingInput
 from kumiai.domain.value_objects import SessionStatus
+from kumiai.domain.value_objects.cli_backend import CliBackend
 
 logger = get_logger(__name__)
 
@@ -111,12 +121,16 @@ class SessionWorkers:
 
     async def _drain(self, session_id: UUID, worker: _Worker) -> None:
         try:
+            runtime = await self._runtime_of(session_id)
             while not self._inbox.is_held(session_id):
                 worker.kicked = False
-                async with self._slots:
+                slot = await self._slots.take(runtime, session_id)
+                try:
                     ran = not self._inbox.is_held(session_id) and await self._run_one(
                         session_id, worker
                     )
+                finally:
+                    slot.release()
                 if not ran and not worker.kicked:
                     break
         except asyncio.CancelledError:
@@ -127,6 +141,23 @@ class SessionWorkers:
             if self._workers.get(session_id) is worker and worker.turn is None:
                 # An idle worker holds nothing worth keeping; the next wake makes a new one.
                 del self._workers[session_id]
+
+    async def _runtime_of(self, session_id: UUID) -> str:
+        """The session's runtime, whose slot its turns take: known since its last send,
+        else read (retried through an outage, as a claim is)."""
+        delay = RETRY_FIRST_DELAY
+        while (runtime := self._slots.known_runtime(session_id)) is None:
+            try:
+                async with self._uow(read_only=True) as uow:
+                    session = await uow.sessions.get(session_id)
+            except DatabaseUnavailableError:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_DELAY)
+                continue
+            # A session that is gone has no turn to run: any runtime's slot will do.
+            backend = session.cli_backend if session is not None else CliBackend.CLAUDE
+            return self._slots.runtime_of(session_id, backend)
+        return runtime
 
     async def _run_one(self, session_id: UUID, worker: _Worker) -> bool:
         """Run the next turn, if any; False when nothing could start."""
@@ -186,6 +217,7 @@ class SessionWorkers:
             worker.drain.cancel()
         self._inbox.forget(session_id)
         self._hub.forget(session_id)
+        self._slots.forget(session_id)
         await self.release(session_id)
 
     async def release(self, session_id: UUID) -> None:
