@@ -235,11 +235,17 @@ export const JOURNEYS = [
     name: 'task-auto-progress',
     title: 'The session works on a message; its task moves to In Progress',
     async run(ctx) {
-      needs(ctx.state.taskId, 'a task (create-task)');
+      const taskId = needs(ctx.state.taskId, 'a task (create-task)');
       const sessionId = needs(ctx.state.sessionId, 'a session (session-for-task)');
       const input = await openSession(ctx);
       await ctx.backend.enqueue({ text: WORKING_REPLY });
+      // The chat logs each task_status event of the session stream as it refetches the tasks.
+      const announced = ctx.page.waitForEvent('console', {
+        predicate: (message) => message.text().includes('Task status changed') && message.text().includes(taskId),
+        timeout: 20_000,
+      });
       await sendChat(ctx, input, 'Begin, please.');
+      await announced;
       await ctx.page.locator('main').getByText(WORKING_REPLY).first().waitFor({ timeout: 20_000 });
       await sessionAtRest(ctx, sessionId);
       await openBoard(ctx);
