@@ -79,6 +79,14 @@ class _Conversation:
             self.rows.append(Message.user(self.session, "meanwhile " + self.words(3)))
         self.rows.append(Message.tool_result(self.session, call_id, self.words(20), False))
 
+    def interrupt(self, number: int) -> None:
+        """The turn ended early: its last row says so (who stopped it cycles)."""
+        by = ("user", "server", "error")[number % 3]
+        self.rows[-1].metadata = {
+            **self.rows[-1].metadata,
+            "interrupted": {"by": by, "reason": f"stopped {number}"},
+        }
+
     def oddity(self) -> None:
         if self.pick.random() < 0.5:
             self.rows.append(Message.system(self.session, "notice"))
@@ -88,14 +96,17 @@ class _Conversation:
 
 def messy_session(session: UUID, seed: int, turns: int) -> list[Message]:
     """Turns with text, parallel tool calls, web tool calls, queued and agent messages,
-    unanswered, repeated and stray results, system notices and delivery points."""
+    unanswered, repeated and stray results, system notices, delivery points and turns
+    that ended early (every seventh; without drawing from the seed's choices)."""
     conversation = _Conversation(session, seed)
     steps = [conversation.text] * 6 + [conversation.tool_calls] * 9 + [conversation.web_call] * 2
     steps += [conversation.oddity] * 3
-    for _ in range(turns):
+    for number in range(turns):
         conversation.user()
         for _ in range(conversation.pick.randint(0, 3)):
             conversation.pick.choice(steps)()
+        if number % 7 == 3:
+            conversation.interrupt(number)
     return numbered(conversation.rows)
 
 

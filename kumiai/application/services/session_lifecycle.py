@@ -16,6 +16,10 @@ from uuid import UUID
 
 from kumiai.application.ports.unit_of_work import UnitOfWork
 from kumiai.application.services.common import record_session_activity
+from kumiai.application.services.runtime.history.replay import (
+    INTERRUPTED,
+    INTERRUPTED_BY_SERVER,
+)
 from kumiai.domain.entities import Message, Session, synthetic_results_for
 from kumiai.domain.value_objects import EventType, SessionStatus
 
@@ -135,12 +139,26 @@ async def settle_turn(
         await _record(uow, event, session, run_id=run_id)
 
 
-async def interrupt_session(uow: UnitOfWork, session: Session, reason: str) -> None:
-    """A session whose turn died with no one to settle it: answer its open tool calls
-    and move it to ``error``, so it can be resumed."""
+async def interrupt_session(
+    uow: UnitOfWork, session: Session, reason: str, *, by: str = INTERRUPTED_BY_SERVER
+) -> None:
+    """A session whose turn died with no one to settle it: answer its open tool calls,
+    mark the turn interrupted and move it to ``error``, so it can be resumed."""
     await answer_open_calls(uow, session.id, reason)
+    await mark_interrupted(uow, session.id, by, reason)
     session.fail(reason)
     await _record(uow, EventType.SESSION_FAILED, session)
+
+
+async def mark_interrupted(uow: UnitOfWork, session_id: UUID, by: str, reason: str) -> None:
+    """The turn that just ended early says so on its last row (the claimed message when
+    nothing followed it), so the model's next request tells it (see ``replay``).
+
+    Called once the turn's leftovers (partial text, synthetic results) are written.
+    """
+    newest = await uow.messages.newest(session_id, limit=1)
+    if newest:
+        await uow.messages.merge_metadata(newest[0].id, {INTERRUPTED: {"by": by, "reason": reason}})
 
 
 async def answer_open_calls(uow: UnitOfWork, session_id: UUID, reason: str) -> list[Message]:

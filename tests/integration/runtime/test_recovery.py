@@ -55,5 +55,19 @@ async def test_a_session_stuck_working_after_a_restart_errors_then_resumes(
     await wait_until_idle(live, session_id)
     assert (await session(live.client, session_id))["status"] == "idle"
     replayed = claude.requests[-1].messages
-    assert [message["role"] for message in replayed] == ["user", "assistant", "user"]
+    assert [message["role"] for message in replayed] == [
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+    ]
     assert replayed[2]["content"][0]["tool_use_id"] == "toolu_crash"
+    # The model is told the turn was cut, so it does not read the new message as the
+    # answer to its call.
+    assert replayed[3]["content"] == [
+        {
+            "type": "text",
+            "text": "[Reply interrupted: the server stopped before this reply was finished]",
+        }
+    ]

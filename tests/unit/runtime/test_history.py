@@ -14,6 +14,7 @@ from kumiai.application.services.runtime.history.budget import (
 )
 from kumiai.application.services.runtime.history.replay import (
     OPENING_PLACEHOLDER,
+    USER_INTERRUPT_MARKER,
     to_api_messages,
 )
 from kumiai.domain.entities import Message
@@ -303,3 +304,50 @@ def test_string_contents_can_be_trimmed() -> None:
             ],
         }
     ]
+
+
+def _interrupted(message: Message, by: str, reason: str = "why") -> Message:
+    message.metadata = {**message.metadata, "interrupted": {"by": by, "reason": reason}}
+    return message
+
+
+def test_a_request_stopped_before_any_answer_is_followed_by_the_users_interrupt() -> None:
+    history = to_api_messages(
+        _number([_user("first"), _interrupted(_user("stop me"), "user"), _user("next")])
+    )
+
+    _assert_valid(history)
+    assert [(m["role"], [b["text"] for b in m["content"]]) for m in history[1:]] == [
+        ("assistant", [USER_INTERRUPT_MARKER]),
+        ("user", ["next"]),
+    ]
+    assert history[0]["content"][-1]["text"] == "stop me"
+
+
+def test_a_partial_reply_cut_by_a_crash_reads_as_cut() -> None:
+    partial = _interrupted(_text("half a th"), "server")
+
+    history = to_api_messages(_number([_user("go"), partial, _user("again")]))
+
+    assert history[1] == {
+        "role": "assistant",
+        "content": [
+            {"type": "text", "text": "half a th"},
+            {
+                "type": "text",
+                "text": "[Reply interrupted: the server stopped before this reply was finished]",
+            },
+        ],
+    }
+
+
+def test_a_turn_ended_by_an_error_after_a_tool_call_says_which_error() -> None:
+    rows = [_user("go"), _call("t1"), _interrupted(_result("t1", "cancelled"), "error", "boom")]
+
+    history = to_api_messages(_number([*rows, _user("again")]))
+
+    _assert_valid(history)
+    assert history[-2] == {
+        "role": "assistant",
+        "content": [{"type": "text", "text": "[Reply interrupted by an error: boom]"}],
+    }

@@ -123,7 +123,10 @@ async def test_text_that_never_finished_its_block_is_kept_as_partial(app: Runtim
     await app.sessions.cancel(session_id)
 
     last = app.db.transcript(session_id)[-1]
-    assert (last.content, last.metadata) == ("half a thou", {"partial": True})
+    assert (last.content, last.metadata) == (
+        "half a thou",
+        {"partial": True, "interrupted": {"by": "user", "reason": CANCELLED_REASON}},
+    )
     assert _terminals(app, session_id) == ["cancelled"]
 
 

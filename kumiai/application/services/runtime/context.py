@@ -88,6 +88,10 @@ class TurnContextBuilder:
         self._max_tokens = max_tokens
         self._histories = SessionHistories()
 
+    def forget_history(self, session_id: UUID) -> None:
+        """Read the session's history afresh next turn: a row it holds has changed."""
+        self._histories.forget(session_id)
+
     async def read_early(self, session_id: UUID) -> EarlyRead:
         """The session and the profile, which a claim leaves as they are (it moves only
         the status, which the context does not use): read on another connection while

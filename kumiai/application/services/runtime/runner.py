@@ -39,6 +39,11 @@ from kumiai.application.services.runtime.context import (
     PreparedTurn,
     TurnContextBuilder,
 )
+from kumiai.application.services.runtime.history.replay import (
+    INTERRUPTED_BY_ERROR,
+    INTERRUPTED_BY_SERVER,
+    INTERRUPTED_BY_USER,
+)
 from kumiai.application.services.runtime.inbox import announce_queue
 from kumiai.application.services.runtime.orchestration import CONTACT_PM
 from kumiai.application.services.runtime.payloads import message_payload
@@ -49,6 +54,7 @@ from kumiai.application.services.session_lifecycle import (
     fail_turn,
     finish_turn,
     interrupt_session,
+    mark_interrupted,
     settle_turn,
     start_turn,
 )
@@ -210,7 +216,8 @@ class TurnRunner:
             if session.status.is_running:
                 # No turn of this session is live (its worker is here, claiming), so the
                 # status is what a failed settle left behind: repair it, don't refuse.
-                await interrupt_session(uow, session, STALE_REASON)
+                await interrupt_session(uow, session, STALE_REASON, by=INTERRUPTED_BY_ERROR)
+                self._contexts.forget_history(session_id)
             message = item.to_message()
             await uow.pending.remove(item)
             await uow.messages.append(message)
@@ -255,13 +262,15 @@ class TurnRunner:
         self, claim: _Claim, sink: PersistingSink, reason: StopReason
     ) -> None:
         if reason is StopReason.SHUTDOWN:
-            await self._settle_error(claim, sink, SHUTDOWN_REASON, "interrupted")
+            await self._settle_error(
+                claim, sink, SHUTDOWN_REASON, "interrupted", by=INTERRUPTED_BY_SERVER
+            )
             return
         await self._settle(
             claim,
             cancel_turn,
             _partials(sink, claim),
-            synthetic_reason=CANCELLED_REASON,
+            interrupted=(INTERRUPTED_BY_USER, CANCELLED_REASON),
             terminal="cancelled",
             reason=CANCELLED_REASON,
         )
@@ -276,13 +285,19 @@ class TurnRunner:
         await self._settle_error(claim, sink, f"internal error: {error}", "internal_error")
 
     async def _settle_error(
-        self, claim: _Claim, sink: PersistingSink, reason: str, code: str
+        self,
+        claim: _Claim,
+        sink: PersistingSink,
+        reason: str,
+        code: str,
+        *,
+        by: str = INTERRUPTED_BY_ERROR,
     ) -> None:
         await self._settle(
             claim,
             fail_turn(reason),
             _partials(sink, claim),
-            synthetic_reason=reason,
+            interrupted=(by, reason),
             terminal="error",
             error=reason,
             code=code,
@@ -295,11 +310,12 @@ class TurnRunner:
         partials: Callable[[], list[Message]],
         *,
         terminal: str,
-        synthetic_reason: str | None = None,
+        interrupted: tuple[str, str] | None = None,
         **data: Any,
     ) -> None:
         """Save the end of the turn, then announce it; exactly one terminal event.
 
+        ``interrupted`` (who ended the turn early, and why) marks the turn for the model.
         While the database is unavailable the terminal event goes out first, so no
         stream waits on an outage, and the save is retried until it succeeds.
         """
@@ -309,7 +325,7 @@ class TurnRunner:
         announced = False
         while True:
             try:
-                await self._save_end(claim, end, partials, synthetic_reason)
+                await self._save_end(claim, end, partials, interrupted)
                 break
             except DatabaseUnavailableError as error:
                 logger.warning(
@@ -327,13 +343,16 @@ class TurnRunner:
             delay = min(delay * 2, RETRY_MAX_DELAY)
         if not announced:
             self._events.publish(session_id, terminal, run_id=run_id, **data)
+        if interrupted is not None:
+            # The window kept between turns holds the claimed message as it was read.
+            self._contexts.forget_history(session_id)
 
     async def _save_end(
         self,
         claim: _Claim,
         end: Callable[[Session], None],
         partials: Callable[[], list[Message]],
-        synthetic_reason: str | None,
+        interrupted: tuple[str, str] | None,
     ) -> None:
         """Write leftovers and the final status in one unit of work."""
         async with self._uow() as uow:
@@ -342,8 +361,10 @@ class TurnRunner:
                 return
             for message in partials():
                 await uow.messages.append(message)
-            if synthetic_reason is not None:
-                await answer_open_calls(uow, session.id, synthetic_reason)
+            if interrupted is not None:
+                by, reason = interrupted
+                await answer_open_calls(uow, session.id, reason)
+                await mark_interrupted(uow, session.id, by, reason)
             await settle_turn(uow, session, end, claim.item.run_id)
             await uow.commit()
 

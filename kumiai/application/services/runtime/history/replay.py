@@ -10,6 +10,12 @@ greeting. This module repairs all of that while keeping every persisted word.
 Calls the API ran itself (web search, web fetch) are replayed as the assistant's own
 text: their original blocks are not kept, and a ``tool_use`` for a tool the request
 does not define would be refused.
+
+A turn that ended early (a user's stop, a crash, an error) has its last row marked
+``metadata["interrupted"]``; replay follows that row with an assistant text saying so
+(:func:`interruption_marker`), so the model never reads the interrupted request and the
+next one as a single user turn. The marker is made from the stored row alone, so the
+history's prefix stays the same from request to request (prompt caching).
 """
 
 from __future__ import annotations
@@ -30,6 +36,14 @@ SERVER_TOOL = "server_tool"
 """Metadata flag of a tool call the API ran itself (web search, web fetch)."""
 OPENING_PLACEHOLDER = "(conversation continues)"
 UNANSWERED_RESULT = "Tool call was not completed."
+INTERRUPTED = "interrupted"
+"""Metadata of the last row of a turn that ended early: ``{"by": ..., "reason": ...}``."""
+INTERRUPTED_BY_USER = "user"
+INTERRUPTED_BY_SERVER = "server"
+INTERRUPTED_BY_ERROR = "error"
+USER_INTERRUPT_MARKER = "[Request interrupted by user]"
+"""Claude Code's words for a turn the user stopped."""
+SERVER_INTERRUPT_MARKER = "[Reply interrupted: the server stopped before this reply was finished]"
 
 
 def replay_order(messages: Sequence[Message]) -> list[Message]:
@@ -112,6 +126,23 @@ def add_row(builder: ReplayBuilder, message: Message) -> None:
     elif message.role == MessageRole.TOOL_RESULT and message.tool_use_id in builder.pending:
         builder.answer(message.tool_use_id, message.content, message.is_error)
     # System rows are display-only, and a result whose call is unknown cannot be replayed.
+    marker = interruption_marker(message)
+    if marker is not None:
+        builder.close_pending()
+        builder.add("assistant", {"type": "text", "text": marker})
+
+
+def interruption_marker(message: Message) -> str | None:
+    """What the model reads after the last row of a turn that ended early, if it did."""
+    mark = message.metadata.get(INTERRUPTED)
+    if not isinstance(mark, dict):
+        return None
+    if mark.get("by") == INTERRUPTED_BY_USER:
+        return USER_INTERRUPT_MARKER
+    if mark.get("by") == INTERRUPTED_BY_SERVER:
+        return SERVER_INTERRUPT_MARKER
+    reason = str(mark.get("reason") or "unknown error")
+    return f"[Reply interrupted by an error: {reason}]"
 
 
 def _add_user_text(builder: ReplayBuilder, text: str) -> None:

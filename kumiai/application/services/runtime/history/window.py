@@ -27,6 +27,7 @@ from kumiai.application.services.runtime.history.replay import (
     ReplayBuilder,
     add_row,
     attributed_text,
+    interruption_marker,
     replay_order,
     to_api_messages,
 )
@@ -203,6 +204,8 @@ def _clean_restarts(ordered: Sequence[Message], strays: Set[str]) -> Iterator[in
 
 def _resets(message: Message) -> bool:
     """Rows replayed by first answering every open call (see ``_add_row``)."""
+    if interruption_marker(message) is not None:
+        return True
     if message.is_tool_use:
         return message.metadata.get(SERVER_TOOL) is True
     return message.role == MessageRole.ASSISTANT and bool(message.content.strip())
@@ -282,6 +285,10 @@ class SessionHistories:
         trimmed, window, newest = await _read_window(messages, session_id, budget_tokens)
         self._keep(session_id, _Kept(budget_tokens, window, newest))
         return trimmed
+
+    def forget(self, session_id: UUID) -> None:
+        """Drop what is kept of the session (a row it holds was changed in place)."""
+        self._kept.pop(session_id, None)
 
     def _keep(self, session_id: UUID, kept: _Kept) -> None:
         self._kept[session_id] = kept

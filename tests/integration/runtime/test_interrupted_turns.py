@@ -1,0 +1,91 @@
+"""A turn that ended early says so to the model: its next request never reads the
+interrupted message and the new one as a single user turn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.runtime.conftest import BOTH_RUNTIMES
+from tests.integration.runtime.helpers import (
+    messages,
+    send,
+    wait_for_event,
+    wait_for_status,
+    wait_until_idle,
+)
+from tests.support.live import LiveApp
+from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
+
+USER_STOP = "[Request interrupted by user]"
+
+
+def conversation_read(request_messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """What the model read, as (role, text) pairs: the API runtime sends the history as
+    messages; Claude Code, starting afresh, as a transcript inside the first prompt."""
+    pairs = [
+        (message["role"], block["text"])
+        for message in request_messages
+        for block in message["content"]
+        if isinstance(block, dict) and block.get("type") == "text"
+    ]
+    if "<conversation_transcript>" not in pairs[-1][1]:
+        return [(role, text.strip()) for role, text in pairs]
+    text = pairs[-1][1]
+    transcript, newest = text.split("<conversation_transcript>\n", 1)[1].split(
+        "\n</conversation_transcript>\n\n"
+    )
+    lines = []
+    for entry in transcript.split("\n\n["):
+        role, _, said = entry.lstrip("[").partition("]\n")
+        lines.append((role, said.strip()))
+    return [*lines, ("user", newest.strip())]
+
+
+@BOTH_RUNTIMES
+async def test_a_request_cancelled_before_any_text_reads_as_interrupted_by_the_user(
+    live: LiveApp, claude: ScriptedAnthropic, session_id: str
+) -> None:
+    asked = len(claude.requests)
+    # The reply opens, then hangs before its first word.
+    claude.enqueue(Reply.text("never said", chunks=1).hang(after_events=2, timeout=60))
+    sent = await send(live.client, session_id, "stop me")
+    await wait_for_event(live, session_id, "run_started", run_id=sent["run_id"])
+    await claude.wait_for_requests_async(asked + 1, timeout=30)
+
+    await live.client.post(f"/api/v2/sessions/{session_id}/cancel")
+    await wait_for_status(live.client, session_id, "cancelled")
+    rows = await messages(live.client, session_id)
+    assert rows[-1]["content"] == "stop me"
+    assert rows[-1]["metadata"]["interrupted"]["by"] == "user"
+
+    claude.enqueue(Reply.text("Something else, then."))
+    await send(live.client, session_id, "do something else")
+    await wait_until_idle(live, session_id)
+
+    assert conversation_read(claude.requests[-1].messages)[-3:] == [
+        ("user", "stop me"),
+        ("assistant", USER_STOP),
+        ("user", "do something else"),
+    ]
+
+
+@BOTH_RUNTIMES
+async def test_a_turn_that_ended_in_error_reads_as_cut_by_that_error(
+    live: LiveApp, claude: ScriptedAnthropic, session_id: str
+) -> None:
+    # Claude Code tries a refused request again in other shapes before it gives up.
+    claude.enqueue(*[Reply.error(400, message="scripted refusal")] * 5)
+    await send(live.client, session_id, "fail please")
+    await wait_for_status(live.client, session_id, "error")
+
+    claude.reset()
+    claude.enqueue(Reply.text("Better now."))
+    await send(live.client, session_id, "try again")
+    await wait_until_idle(live, session_id)
+
+    read = conversation_read(claude.requests[-1].messages)
+    assert read[-3][0:2] == ("user", "fail please")
+    assert read[-2][0] == "assistant"
+    assert read[-2][1].startswith("[Reply interrupted by an error:")
+    assert "scripted refusal" in read[-2][1]
+    assert read[-1] == ("user", "try again")
