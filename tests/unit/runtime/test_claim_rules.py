@@ -4,10 +4,12 @@ the session to thinking; a failed claim changed nothing and is tried again."""
 from __future__ import annotations
 
 from pathlib import Path
+from uuid import UUID
 
+from kumiai.application.dtos.sessions import SessionCreate
 from kumiai.application.services.runtime.runner import STALE_REASON
-from kumiai.domain.entities import Message, PendingInput, Session
-from kumiai.domain.value_objects import SessionStatus, SessionType
+from kumiai.domain.entities import Message, PendingInput, Session, Task
+from kumiai.domain.value_objects import SessionStatus, SessionType, TaskStatus
 from tests.support.fake_runtime import RecordingTool, call, say
 from tests.support.runtime_app import RuntimeApp, runtime_app
 
@@ -171,3 +173,77 @@ async def test_sessions_are_created_ready_and_say_so(app: RuntimeApp) -> None:
         "character_id": None,
         "task_id": None,
     }
+
+
+# --- a session bound to a task (auto-progress) ------------------------------------------
+
+
+async def _bound_specialist(
+    app: RuntimeApp, status: TaskStatus = TaskStatus.OPEN
+) -> tuple[UUID, UUID, Task]:
+    """Dana's specialist session bound to a task of its project: (PM session, session, task)."""
+    project_id, pm, team = await app.team("Dana")
+    task = Task.create(project_id=project_id, name="Checkout")
+    task.status = status
+    app.db.insert(task)
+    created = await app.sessions.create(
+        SessionCreate(
+            session_type=SessionType.SPECIALIST,
+            character_id=team["Dana"].slug,
+            project_id=project_id,
+            task_id=task.id,
+        )
+    )
+    return pm, created.id, task
+
+
+async def test_a_claim_moves_the_sessions_open_task_to_in_progress_and_announces_it_after(
+    app: RuntimeApp,
+) -> None:
+    pm, session_id, task = await _bound_specialist(app)
+    sent = await app.send(session_id, "build it")
+    await app.finished(session_id, sent.run_id)
+
+    assert app.db.get(Task, task.id).status is TaskStatus.IN_PROGRESS
+    claimed = [kind for kind in app.types(session_id) if kind in {"run_started", "task_changed"}]
+    assert claimed == ["run_started", "task_changed"]
+    for recipient in (pm, session_id):
+        changed = await app.event(recipient, "task_changed")
+        assert (changed.data["change"], changed.data["fields"]) == ("updated", ["status"])
+        assert changed.data["task"]["status"] == "in_progress"
+    (entry,) = app.db.events_of("task_updated")
+    assert entry.event_data["automatic"] is True
+
+
+async def test_a_claim_whose_commit_fails_moves_the_task_once_when_it_succeeds(
+    app: RuntimeApp,
+) -> None:
+    _, session_id, task = await _bound_specialist(app)
+    sent = await app.send(session_id, "build it")
+    app.db.fail_commits(1)  # the claim's first attempt
+    await app.finished(session_id, sent.run_id)
+
+    assert app.db.get(Task, task.id).status is TaskStatus.IN_PROGRESS
+    assert len(app.db.events_of("task_updated")) == 1
+    assert app.types(session_id).count("task_changed") == 1
+
+
+async def test_work_starting_leaves_a_task_that_is_not_open_where_the_user_put_it(
+    app: RuntimeApp,
+) -> None:
+    _, session_id, task = await _bound_specialist(app, TaskStatus.DONE)
+    sent = await app.send(session_id, "one more look")
+    await app.finished(session_id, sent.run_id)
+
+    assert app.db.get(Task, task.id).status is TaskStatus.DONE
+    assert "task_changed" not in app.types(session_id)
+
+
+async def test_a_task_locked_by_another_transaction_is_left_alone_and_the_turn_runs(
+    app: RuntimeApp,
+) -> None:
+    _, session_id, task = await _bound_specialist(app)
+    async with app.db.lock(task.id):  # e.g. a deletion of the task, under way
+        sent = await app.send(session_id, "build it")
+        assert await app.finished(session_id, sent.run_id) == "done"
+    assert app.db.get(Task, task.id).status is TaskStatus.OPEN
