@@ -12,13 +12,18 @@ is measured once per request, and not again by the next request that repeats it.
 A request over the budget is shrunk to a lower target (old tool outputs elided first,
 then the oldest whole exchanges dropped, see ``history.fit_to_budget``), so the next
 requests of the turn have room and share the same, cacheable prefix.
+
+How the history appears in the request is the runtime's :class:`RequestLayout`: the API
+runtime sends it as API messages (:class:`ApiLayout`); the Claude Code runtime sends it
+as a transcript inside one prompt, next to a system prompt and tools of the CLI's own
+(``claude_code/fitting.py``). The rules above are the same for both.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Protocol
 
 import anthropic
 import httpx2
@@ -64,10 +69,48 @@ def prompt_too_long(error: Exception) -> PromptTooLongError | None:
     return None
 
 
+class RequestLayout(Protocol):
+    """Where the parts of a turn's request go on the wire, for measuring it."""
+
+    def message_chars(self, message: ApiMessage) -> int:
+        """The characters one history message adds to the request."""
+        ...
+
+    def fixed_chars(self, request: TurnRequest) -> int:
+        """The characters of what else KumiAI sends: system prompt, tools, framing."""
+        ...
+
+    def count_params(self, request: TurnRequest, messages: list[ApiMessage]) -> dict[str, Any]:
+        """The ``messages.count_tokens`` arguments that count what KumiAI sends."""
+        ...
+
+    def unseen_tokens(self, request: TurnRequest) -> int:
+        """Tokens the request carries that KumiAI neither sees nor can count."""
+        ...
+
+
+class ApiLayout:
+    """The Messages API request the API runtime sends: every part is KumiAI's."""
+
+    def message_chars(self, message: ApiMessage) -> int:
+        return len(json.dumps(message))
+
+    def fixed_chars(self, request: TurnRequest) -> int:
+        params = request_params(request, [])
+        return len(json.dumps(params.get("system", ""))) + len(json.dumps(params.get("tools", [])))
+
+    def count_params(self, request: TurnRequest, messages: list[ApiMessage]) -> dict[str, Any]:
+        return request_params(request, messages)
+
+    def unseen_tokens(self, request: TurnRequest) -> int:
+        return 0
+
+
 class ContextWindow:
     """Measures requests and shrinks them to the budget; one per runtime."""
 
-    def __init__(self) -> None:
+    def __init__(self, layout: RequestLayout | None = None) -> None:
+        self._layout: RequestLayout = layout or ApiLayout()
         self._chars_per_token = DEFAULT_CHARS_PER_TOKEN
         self._calibrated = False
         self._counting = True
@@ -79,13 +122,14 @@ class ContextWindow:
 
     async def fit(
         self,
-        client: anthropic.AsyncAnthropic,
+        client: anthropic.AsyncAnthropic | None,
         request: TurnRequest,
         messages: list[ApiMessage],
     ) -> list[ApiMessage]:
-        """``messages`` if the request fits, else a shrunk copy."""
+        """``messages`` if the request fits, else a shrunk copy. Without a ``client`` the
+        request is only estimated, never counted."""
         self._sizes = {id(message): (message, self._chars(message)) for message in messages}
-        budget = self._budget(request)
+        budget = self.budget(request)
         if await self._measure(client, request, messages, budget) <= budget:
             return messages
         return self._shrink(request, messages, SHRINK_TO, keep_last=2)
@@ -97,7 +141,8 @@ class ContextWindow:
         if refusal.stated_maximum:
             self._stated_windows[request.model] = refusal.stated_maximum
         if refusal.stated_tokens:
-            self._learn(_request_chars(request, messages), refusal.stated_tokens)
+            seen = refusal.stated_tokens - self._layout.unseen_tokens(request)
+            self._learn(self._request_chars(request, messages), max(1, seen))
         else:
             self._chars_per_token = max(CHARS_PER_TOKEN_BOUNDS[0], self._chars_per_token * 0.75)
         return self._shrink(request, messages, HARD_SHRINK_TO, keep_last=1)
@@ -105,17 +150,29 @@ class ContextWindow:
     def estimate(self, message: ApiMessage) -> int:
         return max(1, round(self._chars(message) / self._chars_per_token))
 
+    def seen_tokens(self, request: TurnRequest, messages: list[ApiMessage]) -> int:
+        """The estimated size of the part of the request KumiAI sends itself."""
+        return round(self._request_chars(request, messages) / self._chars_per_token)
+
+    def text_tokens(self, text: str) -> int:
+        """The estimated size of a text."""
+        return round(len(text) / self._chars_per_token)
+
     def _chars(self, message: ApiMessage) -> int:
         known = self._sizes.get(id(message))
         if known is not None and known[0] is message:
             return known[1]
-        return len(json.dumps(message))
+        return self._layout.message_chars(message)
+
+    def _request_chars(self, request: TurnRequest, messages: list[ApiMessage]) -> int:
+        return self._layout.fixed_chars(request) + sum(self._chars(message) for message in messages)
 
     def _shrink(
         self, request: TurnRequest, messages: list[ApiMessage], share: float, *, keep_last: int
     ) -> list[ApiMessage]:
-        fixed = round(_fixed_chars(request) / self._chars_per_token)
-        budget = self._budget(request)
+        fixed = round(self._layout.fixed_chars(request) / self._chars_per_token)
+        fixed += self._layout.unseen_tokens(request)
+        budget = self.budget(request)
         room = max(0, int(budget * share) - fixed)
         shrunk = fit_to_budget(messages, room, self.estimate, keep_last=keep_last)
         logger.info(
@@ -129,19 +186,21 @@ class ContextWindow:
 
     async def _measure(
         self,
-        client: anthropic.AsyncAnthropic,
+        client: anthropic.AsyncAnthropic | None,
         request: TurnRequest,
         messages: list[ApiMessage],
         budget: int,
     ) -> int:
-        chars = _fixed_chars(request) + sum(self._chars(message) for message in messages)
-        estimate = round(chars / self._chars_per_token)
-        if estimate < budget * COUNT_ABOVE or not self._counting:
+        chars = self._request_chars(request, messages)
+        unseen = self._layout.unseen_tokens(request)
+        estimate = round(chars / self._chars_per_token) + unseen
+        if client is None or estimate < budget * COUNT_ABOVE or not self._counting:
             return estimate
         if self._calibrated and estimate > budget * SURELY_OVER:
             return estimate
         try:
-            counted = await client.messages.count_tokens(**request_params(request, messages))
+            params = self._layout.count_params(request, messages)
+            counted = await client.messages.count_tokens(**params)
         except anthropic.NotFoundError:
             # A gateway without the counting endpoint: estimates from now on.
             self._counting = False
@@ -150,9 +209,9 @@ class ContextWindow:
             logger.warning("claude_count_tokens_failed", error=str(error))
             return estimate
         self._learn(chars, counted.input_tokens)
-        return counted.input_tokens
+        return counted.input_tokens + unseen
 
-    def _budget(self, request: TurnRequest) -> int:
+    def budget(self, request: TurnRequest) -> int:
         """Input tokens a request may use: the window less the room for the answer."""
         window = request.context_window_tokens
         window = min(window, self._stated_windows.get(request.model, window))
@@ -175,15 +234,6 @@ def request_params(request: TurnRequest, messages: list[ApiMessage]) -> dict[str
             for tool in request.tools
         ]
     return params
-
-
-def _fixed_chars(request: TurnRequest) -> int:
-    params = request_params(request, [])
-    return len(json.dumps(params.get("system", ""))) + len(json.dumps(params.get("tools", [])))
-
-
-def _request_chars(request: TurnRequest, messages: list[ApiMessage]) -> int:
-    return _fixed_chars(request) + sum(len(json.dumps(message)) for message in messages)
 
 
 def _error_message(error: anthropic.APIStatusError) -> str:
