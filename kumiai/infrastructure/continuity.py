@@ -24,7 +24,14 @@ from kumiai.core.logging import get_logger
 logger = get_logger(__name__)
 
 TOOL_RESULT_PREVIEW = 4000
-"""Most characters of one tool result repeated in a rebuilt transcript."""
+"""Most characters of one tool result repeated in a rebuilt transcript, by default."""
+TRANSCRIPT_OPENING = (
+    "This conversation started earlier; its transcript so far is below. Continue it: "
+    "the message after the transcript is the newest one.\n\n"
+    "<conversation_transcript>\n"
+)
+TRANSCRIPT_CLOSING = "\n</conversation_transcript>\n\n"
+LINE_SEPARATOR = "\n\n"
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,8 @@ class ResumePoint:
     cli_session_id: str
     working_dir: str
     fingerprint: str
+    context_tokens: int | None = None
+    """The size of the CLI's session after its last response, when the CLI reported it."""
 
 
 class ResumePoints:
@@ -55,14 +64,14 @@ class ResumePoints:
 
     def continuing(
         self, session_id: UUID, working_dir: str, history: list[dict[str, Any]]
-    ) -> str | None:
+    ) -> ResumePoint | None:
         """The CLI session that holds exactly ``history`` in ``working_dir``, if any."""
         point = self.get(session_id)
         if point is None or point.working_dir != working_dir:
             return None
         if point.fingerprint != fingerprint(history):
             return None
-        return point.cli_session_id
+        return point
 
     def put(self, session_id: UUID, point: ResumePoint) -> None:
         self._folder.mkdir(parents=True, exist_ok=True)
@@ -126,29 +135,24 @@ def split_prompt(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
     return history, "\n\n".join(text for text in texts if text)
 
 
-def transcript_prompt(history: list[dict[str, Any]], prompt: str) -> str:
-    """The first prompt of a fresh CLI session that continues ``history``."""
-    lines = [
-        _line(message["role"], block) for message in history for block in message_blocks(message)
-    ]
-    lines = [line for line in lines if line]
+def transcript_prompt(
+    history: list[dict[str, Any]], prompt: str, *, preview: int | None = TOOL_RESULT_PREVIEW
+) -> str:
+    """The first prompt of a fresh CLI session that continues ``history``; tool results
+    longer than ``preview`` characters are cut (None: kept whole)."""
+    lines = [line for message in history for line in transcript_lines(message, preview)]
     if not lines:
         return prompt
-    return (
-        "This conversation started earlier; its transcript so far is below. Continue it: "
-        "the message after the transcript is the newest one.\n\n"
-        "<conversation_transcript>\n"
-        + "\n\n".join(lines)
-        + "\n</conversation_transcript>\n\n"
-        + prompt
-    )
+    return TRANSCRIPT_OPENING + LINE_SEPARATOR.join(lines) + TRANSCRIPT_CLOSING + prompt
 
 
-def message_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
-    return _blocks(message.get("content"))
+def transcript_lines(message: dict[str, Any], preview: int | None) -> list[str]:
+    """What one history message contributes to a transcript, block by block."""
+    lines = (_line(message["role"], block, preview) for block in _blocks(message.get("content")))
+    return [line for line in lines if line]
 
 
-def _line(role: str, block: dict[str, Any]) -> str:
+def _line(role: str, block: dict[str, Any], preview: int | None) -> str:
     kind = block.get("type")
     if kind == "text":
         return f"[{role}]\n{block.get('text', '')}"
@@ -157,8 +161,8 @@ def _line(role: str, block: dict[str, Any]) -> str:
         return f"[assistant called {block.get('name')} ({block.get('id')})]\n{arguments}"
     if kind == "tool_result":
         content = _result_text(block.get("content"))
-        if len(content) > TOOL_RESULT_PREVIEW:
-            content = content[:TOOL_RESULT_PREVIEW] + "\n(... cut)"
+        if preview is not None and len(content) > preview:
+            content = content[:preview] + "\n(... cut)"
         error = " (error)" if block.get("is_error") else ""
         return f"[result of {block.get('tool_use_id')}{error}]\n{content}"
     return ""

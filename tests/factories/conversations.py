@@ -110,6 +110,22 @@ def messy_session(session: UUID, seed: int, turns: int) -> list[Message]:
     return numbered(conversation.rows)
 
 
+def tool_exchanges(session: UUID, exchanges: int, output_words: int) -> list[Message]:
+    """``exchanges`` times: a question, a tool call, its output (``output N:`` and that
+    many words) and an answer; four rows each."""
+    rows: list[Message] = []
+    for number in range(exchanges):
+        call_id = f"toolu_{number}"
+        output = f"output {number}: " + " ".join(["lorem"] * output_words)
+        rows += [
+            Message.user(session, f"question {number}"),
+            Message.tool_use(session, call_id, "Read", {"file_path": f"{number}.txt"}, "run"),
+            Message.tool_result(session, call_id, output, False),
+            Message.assistant_text(session, f"answer {number}", "run"),
+        ]
+    return numbered(rows)
+
+
 async def insert_rows(connection: AsyncConnection, session_id: UUID, rows: list[Message]) -> None:
     """Write numbered ``rows`` as the whole conversation of ``session_id``, in bulk."""
     await connection.execute(

@@ -38,7 +38,8 @@ tools and messages over ``chars_per_token`` (cache markers left out).
 ``POST /v1/messages/count_tokens`` answers that size (or 404 while
 ``count_tokens_available`` is false), and with ``max_prompt_tokens`` set, a larger
 ``POST /v1/messages`` is refused with the API's 400 "prompt is too long" error without
-consuming a reply.
+consuming a reply. With ``usage_reports_prompt`` set, a reply's usage reports that size
+as its ``input_tokens``, as the API does.
 """
 
 from __future__ import annotations
@@ -707,6 +708,7 @@ class ScriptedAnthropic:
         self.max_prompt_tokens: int | None = None
         self.chars_per_token = 4
         self.count_tokens_available = True
+        self.usage_reports_prompt = False
 
     # lifecycle -------------------------------------------------------------
 
@@ -818,6 +820,7 @@ class ScriptedAnthropic:
             self.max_prompt_tokens = None
             self.chars_per_token = 4
             self.count_tokens_available = True
+            self.usage_reports_prompt = False
 
     def set_models(self, models: Sequence[ScriptedModel] | ApiError) -> None:
         """Serve these models on ``GET /v1/models``, or answer it with this error."""
@@ -926,6 +929,8 @@ class ScriptedAnthropic:
             return _error_response(_no_reply_left(len(self.requests)))
         if isinstance(reply, ApiError):
             return _error_response(reply)
+        if self.usage_reports_prompt:
+            reply = replace(reply, usage=replace(reply.usage, input_tokens=size))
         return _playback(reply, recorded, request.app.state.stopping)
 
     async def _count_tokens(self, request: Request) -> JSONResponse:

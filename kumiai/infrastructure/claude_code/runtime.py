@@ -50,6 +50,7 @@ from kumiai.application.ports.agent_runtime import (
 )
 from kumiai.core.exceptions import ClaudeUnavailableError
 from kumiai.core.logging import get_logger
+from kumiai.infrastructure.claude_code.fitting import TranscriptFitting
 from kumiai.infrastructure.claude_code.tools import (
     ToolCalls,
     builtin_tools,
@@ -61,7 +62,6 @@ from kumiai.infrastructure.continuity import (
     ResumePoints,
     fingerprint,
     split_prompt,
-    transcript_prompt,
 )
 
 logger = get_logger(__name__)
@@ -89,11 +89,13 @@ class ClaudeCodeRuntime:
         self._environment = {**CLI_ENVIRONMENT, **(environment or {})}
         self._cli_path = cli_path
         self._stopping: set[asyncio.Task[None]] = set()
+        self._fitting = TranscriptFitting(self._environment)
 
     async def aclose(self) -> None:
         """Wait for the CLI processes of cancelled turns to finish stopping."""
         if self._stopping:
             await asyncio.gather(*self._stopping, return_exceptions=True)
+        await self._fitting.aclose()
 
     def _stop_in_background(self, client: ClaudeSDKClient) -> None:
         """Interrupt a cancelled turn's CLI, then stop it, without holding up the cancel.
@@ -113,7 +115,9 @@ class ClaudeCodeRuntime:
         if workspace is None:
             raise ClaudeUnavailableError("Claude Code needs the session's working folder")
         history, prompt = split_prompt(request.messages)
-        resume = self._resume_point(workspace, history)
+        resume = self._resume_point(request, workspace, history)
+        # A fresh session is sent the history as a transcript, fitted to the budget.
+        transcript = None if resume else await self._fitting.transcript(request, history)
         calls = ToolCalls()
         reader = _TurnReader(sink, calls)
         options = self._options(request, workspace, tools, calls, resume)
@@ -121,7 +125,7 @@ class ClaudeCodeRuntime:
         client = ClaudeSDKClient(options)
         try:
             await client.connect()
-            await client.query(prompt if resume else transcript_prompt(history, prompt))
+            await client.query(transcript.prompt if transcript else prompt)
             async for message in client.receive_response():
                 await reader.on_message(message)
         except asyncio.CancelledError:
@@ -140,23 +144,28 @@ class ClaudeCodeRuntime:
             raise
         await _disconnect(client)
         result = reader.finish()
+        if transcript and reader.responses:
+            self._fitting.learn(request, transcript, reader.responses[0])
         self._resume_points.put(
             workspace.session_id,
             ResumePoint(
                 cli_session_id=result.session_id,
                 working_dir=workspace.working_dir,
                 fingerprint=fingerprint([*request.messages, *reader.produced]),
+                context_tokens=reader.context_tokens,
             ),
         )
         return TurnOutcome(result.stop_reason or "end_turn", reader.total, result.num_turns)
 
-    def _resume_point(self, workspace: Workspace, history: list[dict[str, Any]]) -> str | None:
-        """Claude Code's session to continue, when it holds exactly this history."""
-        resume = self._resume_points.continuing(
-            workspace.session_id, workspace.working_dir, history
-        )
-        if resume is None:
+    def _resume_point(
+        self, request: TurnRequest, workspace: Workspace, history: list[dict[str, Any]]
+    ) -> str | None:
+        """Claude Code's session to continue, when it holds exactly this history and the
+        new message still fits beside it."""
+        point = self._resume_points.continuing(workspace.session_id, workspace.working_dir, history)
+        if point is None or not self._fitting.resumable(request, point):
             return None
+        resume = point.cli_session_id
         if get_session_info(resume, directory=workspace.working_dir) is None:
             logger.info("claude_code_session_lost", claude_session_id=resume)
             return None
@@ -188,7 +197,8 @@ class ClaudeCodeRuntime:
             include_partial_messages=True,
             max_turns=request.max_iterations,
             resume=resume,
-            env=self._environment,
+            # The answer's room the budget keeps free (ContextWindow.budget).
+            env={**self._environment, "CLAUDE_CODE_MAX_OUTPUT_TOKENS": str(request.max_tokens)},
             cli_path=self._cli_path,
         )
 
@@ -208,6 +218,8 @@ class _TurnReader:
     total: Usage = field(default_factory=Usage)
     produced: list[dict[str, Any]] = field(default_factory=list)
     """This turn's content in API message form, for the resume fingerprint."""
+    responses: list[Usage] = field(default_factory=list)
+    """The usage of each model response, in order."""
     stderr: list[str] = field(default_factory=list)
     _result: ResultMessage | None = None
     _offset: int = 0
@@ -274,6 +286,7 @@ class _TurnReader:
     async def _on_response_end(self) -> None:
         usage = _usage_from(self._usage)
         self.total += usage
+        self.responses.append(usage)
         await self.sink.usage(usage, self._stop_reason)
 
     async def _on_assistant(self, message: AssistantMessage) -> None:
@@ -317,6 +330,14 @@ class _TurnReader:
                     }
                 )
                 await self.sink.tool_result(call, outcome)
+
+    @property
+    def context_tokens(self) -> int | None:
+        """The size of the CLI's session after the last response: its prompt and answer."""
+        if not self.responses:
+            return None
+        last = self.responses[-1]
+        return last.prompt_tokens + last.output_tokens
 
     def finish(self) -> ResultMessage:
         """The turn's result; raises when the CLI reported a failure or never finished."""

@@ -183,9 +183,8 @@ class CliAgentRuntime:
         if workspace is None:
             raise self._unavailable("needs the session's working folder")
         history, prompt = split_prompt(request.messages)
-        resume = self._resume_points.continuing(
-            workspace.session_id, workspace.working_dir, history
-        )
+        point = self._resume_points.continuing(workspace.session_id, workspace.working_dir, history)
+        resume = point.cli_session_id if point else None
         run_dir = self._state_dir / "runs" / str(workspace.session_id)
         run_dir.mkdir(parents=True, exist_ok=True)
         turn = CliTurn(
