@@ -32,6 +32,7 @@ from kumiai.application.services.runtime.delegation import DelegationLimits
 from kumiai.application.services.runtime.events import BufferLimits, EventHub
 from kumiai.application.services.runtime.inbox import Inbox
 from kumiai.application.services.runtime.orchestration import orchestration_tools
+from kumiai.application.services.runtime.questions import AskUserQuestionTool
 from kumiai.application.services.runtime.slots import TurnCaps
 from kumiai.application.services.runtime.workers import SessionWorkers
 from kumiai.application.services.session_files import SessionFileService
@@ -235,7 +236,7 @@ def build_container(settings: Settings, database: Database) -> Container:
         events=events,
         inbox=inbox,
         workers=workers,
-        conversation=ConversationService(unit_of_work, inbox, workers, events),
+        conversation=ConversationService(unit_of_work, inbox, workers, events, runtime.questions),
         runtime_selection=selection,
         agent_runtime=agent_runtime,
         models=models,
@@ -243,7 +244,7 @@ def build_container(settings: Settings, database: Database) -> Container:
         mcp=mcp,
         mcp_sessions=mcp_sessions,
         system=SystemService(unit_of_work),
-        tools=ToolCatalogService([*tools, *orchestration]),
+        tools=ToolCatalogService([*tools, AskUserQuestionTool(runtime.questions), *orchestration]),
         streams=streams,
         cli_discovery=discovery,
         cli=_cli_backends(settings, discovery, selection, models),

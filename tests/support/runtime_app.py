@@ -272,7 +272,7 @@ async def runtime_app(
         runtime=runtime,
         sessions=SessionService(uow, workers, inbox, directories),
         projects=ProjectService(uow, project_files, home / "projects", workers, inbox),
-        conversation=ConversationService(uow, inbox, workers, hub),
+        conversation=ConversationService(uow, inbox, workers, hub, runtime.questions),
         home=home,
         prompts=prompts,
     )

@@ -28,11 +28,12 @@ from kumiai.application.services.runtime.events import SessionEvent
 V1Event = tuple[str, dict[str, Any]]
 
 WORKING, IDLE, ERROR = "working", "idle", "error"
-# The client only knows these three; every running status shows as working.
+# The client only knows these three; a turn at work shows as working, and one waiting
+# for the user's answers as idle (the indicator off, the question form live).
 V1_STATUS = {
     "thinking": WORKING,
     "working": WORKING,
-    "waiting": WORKING,
+    "waiting": IDLE,
     "idle": IDLE,
     "cancelled": IDLE,
     "error": ERROR,

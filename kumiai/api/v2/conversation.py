@@ -14,7 +14,13 @@ from kumiai.api.deps import ContainerDep
 from kumiai.api.routing import FlatRouter
 from kumiai.api.schemas import Envelope
 from kumiai.api.v2.responses import errors
-from kumiai.application.dtos.conversation import QueueView, SendMessage, SentMessage
+from kumiai.application.dtos.conversation import (
+    AnswerQuestions,
+    AnswersTaken,
+    QueueView,
+    SendMessage,
+    SentMessage,
+)
 from kumiai.application.services.runtime.events import SessionEvent, Subscription
 from kumiai.application.services.streams import OpenStreams
 
@@ -87,6 +93,20 @@ async def send_message(
         headers=SSE_HEADERS,
         ping=HEARTBEAT_SECONDS,
     )
+
+
+@router.post(
+    "/{session_id}/answers",
+    response_model=Envelope[AnswersTaken],
+    responses=errors(404, 409, 422),
+)
+async def answer_questions(
+    session_id: UUID, body: AnswerQuestions, container: ContainerDep
+) -> Envelope[AnswersTaken]:
+    """Answer the agent's open `AskUserQuestion` call: the answers become its result and
+    the waiting turn goes on. 409 when the session is not waiting for answers; 422 when
+    an answer names no question of the call or gives several to a single-choice one."""
+    return Envelope(data=await container.conversation.answer(session_id, body))
 
 
 @router.get(

@@ -21,6 +21,35 @@ class SentMessage(BaseModel):
     )
     run_id: UUID = Field(description="The turn that will answer this message.")
     queued: bool = Field(description="True when the message waits behind another turn.")
+    answers_tool_use_id: str | None = Field(
+        default=None,
+        description="Set when the message answered the agent's open AskUserQuestion call: "
+        "it became that call's result (``message_id`` is the call's row, ``run_id`` the "
+        "turn that goes on) instead of a new message.",
+    )
+
+
+class AnswerQuestions(BaseModel):
+    """Answers to the agent's open ``AskUserQuestion`` call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answers: dict[str, str | list[str]] = Field(
+        min_length=1,
+        max_length=4,
+        description="By question text: an option's label or the user's own words; a list "
+        "of several for a multiSelect question.",
+    )
+
+
+class AnswersTaken(BaseModel):
+    session_id: UUID
+    tool_use_id: str = Field(description="The AskUserQuestion call the answers settle.")
+    message_id: UUID = Field(description="The call's row in the transcript.")
+    run_id: UUID = Field(description="The turn that goes on with the answers.")
+    answers: dict[str, str] = Field(
+        description='As the model gets them: by question text, several choices joined with ", ".'
+    )
 
 
 class QueuedItemView(View):

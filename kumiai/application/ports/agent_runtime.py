@@ -9,6 +9,7 @@ the model ends its turn. It never touches the database itself.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
@@ -58,6 +59,9 @@ class ToolOutcome:
 
     content: str
     is_error: bool = False
+    data: Mapping[str, Any] | None = None
+    """What the tool returned as data, for a runtime that words the result itself
+    (Claude Code words the answers of ``AskUserQuestion``)."""
 
 
 @dataclass(frozen=True)

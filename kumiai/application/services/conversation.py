@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from kumiai.application.dtos.conversation import QueuedItemView, QueueView, SendMessage, SentMessage
+from kumiai.application.dtos.conversation import (
+    AnswerQuestions,
+    AnswersTaken,
+    QueuedItemView,
+    QueueView,
+    SendMessage,
+    SentMessage,
+)
 from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
 from kumiai.application.services.common import require_session
 from kumiai.application.services.runtime.events import EventHub, Subscription
 from kumiai.application.services.runtime.inbox import Inbox
+from kumiai.application.services.runtime.questions import AnsweredQuestion, QuestionDesk
 from kumiai.application.services.runtime.workers import SessionWorkers
 from kumiai.application.services.session_lifecycle import resume_session
 from kumiai.core.exceptions import NotFoundError
@@ -19,17 +27,40 @@ INTERRUPT_REASON = "cleared by interrupt"
 
 class ConversationService:
     def __init__(
-        self, uow: UnitOfWorkFactory, inbox: Inbox, workers: SessionWorkers, hub: EventHub
+        self,
+        uow: UnitOfWorkFactory,
+        inbox: Inbox,
+        workers: SessionWorkers,
+        hub: EventHub,
+        questions: QuestionDesk,
     ) -> None:
         self._uow = uow
         self._inbox = inbox
+        self._questions = questions
         self._workers = workers
         self._hub = hub
 
     async def send(self, session_id: UUID, body: SendMessage) -> SentMessage:
+        """Queue the user's message, or, while the agent waits on a question, answer it."""
+        answered = self._questions.answer_with_message(session_id, body.content)
+        if answered is not None:
+            return _sent_answer(answered)
         result = await self._inbox.accept(session_id, body.content)
         return SentMessage(
             message_id=result.item.id, run_id=result.item.run_id, queued=result.queued
+        )
+
+    async def answer(self, session_id: UUID, body: AnswerQuestions) -> AnswersTaken:
+        """Structured answers to the question the session waits on (409 when none)."""
+        await self._require_session(session_id)
+        answered = self._questions.answer(session_id, body.answers)
+        question = answered.question
+        return AnswersTaken(
+            session_id=session_id,
+            tool_use_id=question.tool_use_id,
+            message_id=question.message_id,
+            run_id=question.run_id,
+            answers=answered.answers,
         )
 
     async def interrupt(self, session_id: UUID) -> bool:
@@ -95,3 +126,14 @@ class ConversationService:
     async def _require_session(self, session_id: UUID) -> None:
         async with self._uow(read_only=True) as uow:
             await require_session(uow, session_id)
+
+
+def _sent_answer(answered: AnsweredQuestion) -> SentMessage:
+    """A message that answered a question: it is that call's result, in the running turn."""
+    question = answered.question
+    return SentMessage(
+        message_id=question.message_id,
+        run_id=question.run_id,
+        queued=False,
+        answers_tool_use_id=question.tool_use_id,
+    )

@@ -15,7 +15,7 @@ from datetime import datetime
 from uuid import UUID
 
 from kumiai.application.ports.unit_of_work import UnitOfWork
-from kumiai.application.services.common import record_session_activity
+from kumiai.application.services.common import record_session_activity, utcnow
 from kumiai.application.services.runtime.history.replay import (
     INTERRUPTED,
     INTERRUPTED_BY_SERVER,
@@ -107,6 +107,25 @@ async def end_tool(uow: UnitOfWork, session_id: UUID, run_id: UUID) -> None:
     session = await uow.sessions.get_for_update(session_id)
     if session is not None and session.status is SessionStatus.WORKING:
         session.end_tool()
+        _announce(uow, session, run_id)
+
+
+async def wait_for_answer(uow: UnitOfWork, session_id: UUID) -> None:
+    """The agent asked the user a question: ``thinking``/``working`` -> ``waiting``.
+
+    Announced without the run, so clients show the session at rest at once (a status
+    with a run is otherwise held back until the run ends)."""
+    session = await uow.sessions.get_for_update(session_id)
+    if session is not None and session.status in (SessionStatus.THINKING, SessionStatus.WORKING):
+        session.wait()
+        _announce(uow, session, None)
+
+
+async def take_answer(uow: UnitOfWork, session_id: UUID, run_id: UUID | None) -> None:
+    """The user answered: ``waiting`` -> ``thinking``, and the turn goes on."""
+    session = await uow.sessions.get_for_update(session_id)
+    if session is not None and session.status is SessionStatus.WAITING:
+        session.start(utcnow())
         _announce(uow, session, run_id)
 
 

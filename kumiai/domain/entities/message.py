@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 from kumiai.core.exceptions import ValidationError
 from kumiai.domain.entities._rules import require_text
 from kumiai.domain.value_objects.message_role import MessageRole
+from kumiai.domain.value_objects.questions import ASK_USER_QUESTION, not_answered
 
 UNASSIGNED_SEQUENCE = -1
 # Sequences live in a PostgreSQL ``integer`` column; larger bounds are refused as input.
@@ -170,8 +171,8 @@ def synthetic_results_for(history: Sequence[Message], reason: str) -> list[Messa
     Written when a turn is cancelled or crashes between a tool call and its result.
     """
     return [
-        _synthetic_result(session_id, tool_use_id, reason)
-        for session_id, tool_use_id in _pending_calls(history)
+        _synthetic_result(session_id, tool_use_id, call.tool_name, reason)
+        for (session_id, tool_use_id), call in _pending_calls(history).items()
     ]
 
 
@@ -188,13 +189,16 @@ def _pending_calls(history: Sequence[Message]) -> dict[tuple[UUID, str], Message
     return pending
 
 
-def _synthetic_result(session_id: UUID, tool_use_id: str, reason: str) -> Message:
-    result = Message.tool_result(
-        session_id,
-        tool_use_id,
-        content=f"Tool call was not completed: {reason}",
-        is_error=True,
+def _synthetic_result(
+    session_id: UUID, tool_use_id: str, tool_name: str | None, reason: str
+) -> Message:
+    # A question the user never answered says so: the model must not take it as answered.
+    content = (
+        not_answered(reason)
+        if tool_name == ASK_USER_QUESTION
+        else f"Tool call was not completed: {reason}"
     )
+    result = Message.tool_result(session_id, tool_use_id, content=content, is_error=True)
     # Lets clients tell KumiAI's stand-in results from real tool output.
     result.metadata = {**result.metadata, "synthetic": True}
     return result

@@ -56,6 +56,7 @@ from kumiai.infrastructure.claude_code.tools import (
     builtin_tools,
     guard_hooks,
     kumiai_servers,
+    permission_callback,
 )
 from kumiai.infrastructure.continuity import (
     ResumePoint,
@@ -192,6 +193,7 @@ class ClaudeCodeRuntime:
             mcp_servers=servers,
             strict_mcp_config=True,
             hooks=guard_hooks(workspace, calls),  # type: ignore[arg-type]
+            can_use_tool=permission_callback(tools),
             permission_mode="default",
             setting_sources=[],
             include_partial_messages=True,

@@ -17,11 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from claude_agent_sdk import (
+    CanUseTool,
     HookContext,
     HookJSONOutput,
     HookMatcher,
     McpServerConfig,
+    PermissionResultAllow,
+    PermissionResultDeny,
     SdkMcpTool,
+    ToolPermissionContext,
     create_sdk_mcp_server,
 )
 from claude_agent_sdk.types import HookInput
@@ -29,6 +33,7 @@ from claude_agent_sdk.types import HookInput
 from kumiai.application.ports.agent_runtime import ToolCall, ToolExecutor, ToolSpec, Workspace
 from kumiai.core.exceptions import PathNotAllowedError
 from kumiai.core.logging import get_logger
+from kumiai.domain.value_objects.questions import ASK_USER_QUESTION
 from kumiai.infrastructure.filesystem.paths import confine
 
 logger = get_logger(__name__)
@@ -119,7 +124,10 @@ class ToolCalls:
 
 
 def guard_hooks(workspace: Workspace, calls: ToolCalls) -> dict[str, list[HookMatcher]]:
-    """A ``PreToolUse`` hook deciding every call: confined paths, Bash per the profile."""
+    """A ``PreToolUse`` hook deciding every call: confined paths, Bash per the profile.
+
+    ``AskUserQuestion`` is left undecided: it goes on to the permission callback
+    (:func:`permission_callback`), which waits for the user's answers."""
 
     async def decide(
         hook_input: HookInput, tool_use_id: str | None, _: HookContext
@@ -129,6 +137,8 @@ def guard_hooks(workspace: Workspace, calls: ToolCalls) -> dict[str, list[HookMa
         refusal = refusal_for(name, arguments if isinstance(arguments, dict) else {}, workspace)
         if refusal is None and tool_use_id:
             await calls.wait_persisted(tool_use_id)
+        if name == ASK_USER_QUESTION:
+            return {}
         return {
             "hookSpecificOutput": {
                 "hookEventName": "PreToolUse",
@@ -138,6 +148,27 @@ def guard_hooks(workspace: Workspace, calls: ToolCalls) -> dict[str, list[HookMa
         }
 
     return {"PreToolUse": [HookMatcher(matcher=None, hooks=[decide])]}
+
+
+def permission_callback(executor: ToolExecutor) -> CanUseTool:
+    """Claude Code asks this callback about ``AskUserQuestion`` (every other call is
+    decided by the hook). The turn's own tool asks the user and waits, so the CLI
+    waits too, with no model request; the answers go back in the call's input, and
+    Claude Code words the result itself. A bad input or a cancelled wait is a denial
+    the model reads as the tool's error."""
+
+    async def can_use_tool(
+        name: str, arguments: dict[str, Any], context: ToolPermissionContext
+    ) -> PermissionResultAllow | PermissionResultDeny:
+        if name != ASK_USER_QUESTION:
+            return PermissionResultAllow()
+        outcome = await executor.execute(ToolCall(context.tool_use_id or "", name, arguments))
+        answers = outcome.data.get("answers") if outcome.data else None
+        if outcome.is_error or not isinstance(answers, dict):
+            return PermissionResultDeny(message=outcome.content)
+        return PermissionResultAllow(updated_input={**arguments, "answers": answers})
+
+    return can_use_tool
 
 
 def refusal_for(name: str, arguments: Mapping[str, Any], workspace: Workspace) -> str | None:

@@ -26,6 +26,7 @@ from kumiai.application.services.runtime.context import McpTools, TurnContextBui
 from kumiai.application.services.runtime.delegation import DelegationLimits, DelegationService
 from kumiai.application.services.runtime.events import EventHub
 from kumiai.application.services.runtime.inbox import Inbox
+from kumiai.application.services.runtime.questions import QuestionDesk
 from kumiai.application.services.runtime.runner import TurnRunner
 from kumiai.application.services.runtime.slots import TurnCaps, TurnSlots
 from kumiai.application.services.runtime.workers import SessionCloser, SessionWorkers
@@ -59,6 +60,7 @@ class Runtime:
     inbox: Inbox
     workers: SessionWorkers
     delegation: DelegationService
+    questions: QuestionDesk
 
 
 def assemble_runtime(
@@ -76,12 +78,14 @@ def assemble_runtime(
     delegation = DelegationService(
         uow, inbox, hub, services.prompts, services.project_files, limits=limits.delegation
     )
+    questions = QuestionDesk(uow)
     contexts = TurnContextBuilder(
         uow,
         services.prompts,
         services.project_files,
         file_tools=services.file_tools,
         delegation=delegation,
+        questions=questions,
         directories=services.directories,
         models=services.models,
         mcp=services.mcp,
@@ -90,4 +94,4 @@ def assemble_runtime(
     autosave = DefinitionAutoSave(services.libraries, services.directories, hub)
     runner = TurnRunner(uow, hub, agent, contexts, autosave.after_tool)
     workers = SessionWorkers(uow, inbox, runner, slots, hub, session_closers=session_closers)
-    return Runtime(inbox=inbox, workers=workers, delegation=delegation)
+    return Runtime(inbox=inbox, workers=workers, delegation=delegation, questions=questions)

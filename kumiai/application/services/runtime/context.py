@@ -18,6 +18,7 @@ from kumiai.application.services.models import ModelResolver
 from kumiai.application.services.runtime.history.window import SessionHistories
 from kumiai.application.services.runtime.orchestration import Delegation, orchestration_tools
 from kumiai.application.services.runtime.prompt import PromptInputs, build_system_prompt
+from kumiai.application.services.runtime.questions import AskUserQuestionTool, QuestionDesk
 from kumiai.application.services.runtime.toolbox import ToolBox
 from kumiai.application.services.working_directories import WorkingDirectories
 from kumiai.domain.entities import Character, Project, Session, Skill, UserProfile
@@ -70,6 +71,7 @@ class TurnContextBuilder:
         *,
         file_tools: Sequence[Tool],
         delegation: Delegation,
+        questions: QuestionDesk,
         directories: WorkingDirectories,
         models: ModelResolver,
         mcp: McpTools,
@@ -81,6 +83,7 @@ class TurnContextBuilder:
         self._project_files = project_files
         self._file_tools = file_tools
         self._delegation = delegation
+        self._ask = AskUserQuestionTool(questions)
         self._directories = directories
         self._models = models
         self._mcp = mcp
@@ -172,7 +175,7 @@ class TurnContextBuilder:
             return profile
 
     def _tools_for(self, snapshot: _Snapshot) -> list[Tool]:
-        files = list(self._file_tools)
+        files = [*self._file_tools, self._ask]
         allowed = set(snapshot.character.allowed_tools) if snapshot.character else set()
         if allowed:
             files = [tool for tool in files if tool.spec.name in allowed]
