@@ -7,7 +7,7 @@ transaction (assigning a PM, deleting a project).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar
 from uuid import UUID
 
@@ -133,27 +133,25 @@ class SessionService:
         """
         if await self._runs.cancel(session_id, drop_queue=drop_queue):
             return await self.get(session_id)
-        async with self._uow() as uow:
-            session = await require_session(uow, session_id, for_update=True)
-            await cancel_session(uow, session)
-            await uow.commit()
-            return SessionView.of(session)
+        return await self._move(session_id, cancel_session)
 
     async def resume(self, session_id: UUID) -> SessionView:
         """Reopen an ended session; 409 (``InvalidTransitionError``) while it is live."""
-        async with self._uow() as uow:
-            session = await require_session(uow, session_id, for_update=True)
-            await resume_session(uow, session)
-            await uow.commit()
-            view = SessionView.of(session)
+        view = await self._move(session_id, resume_session)
         self._queues.wake(session_id)
         return view
 
     async def complete(self, session_id: UUID) -> SessionView:
         """Mark an idle session's work as done; 409 while a turn runs or once it ended."""
+        return await self._move(session_id, complete_session)
+
+    async def _move(
+        self, session_id: UUID, move: Callable[[UnitOfWork, Session], Awaitable[None]]
+    ) -> SessionView:
+        """Apply one lifecycle move to the row-locked session and commit it."""
         async with self._uow() as uow:
             session = await require_session(uow, session_id, for_update=True)
-            await complete_session(uow, session)
+            await move(uow, session)
             await uow.commit()
             return SessionView.of(session)
 
