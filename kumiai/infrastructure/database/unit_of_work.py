@@ -11,18 +11,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kumiai.application.ports.events import EventPublisher
+from kumiai.application.ports.unit_of_work import UnitOfWork
 from kumiai.core.exceptions import ConflictError, DatabaseUnavailableError
-from kumiai.domain.entities import Character, Skill
-from kumiai.domain.repositories import (
-    ActivityLogRepository,
-    DefinitionRepository,
-    MessageRepository,
-    PendingInputRepository,
-    ProjectRepository,
-    SessionRepository,
-    TaskRepository,
-    UserProfileRepository,
-)
 from kumiai.infrastructure.database.repositories.activity import SqlActivityLogRepository
 from kumiai.infrastructure.database.repositories.definitions import (
     SqlCharacterRepository,
@@ -43,16 +33,8 @@ CONNECTION_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
 OUTAGE_SQLSTATE_PREFIXES = ("08", "53", "57P")
 
 
-class SqlUnitOfWork:
-    characters: DefinitionRepository[Character]
-    skills: DefinitionRepository[Skill]
-    projects: ProjectRepository
-    tasks: TaskRepository
-    sessions: SessionRepository
-    messages: MessageRepository
-    pending: PendingInputRepository
-    activity: ActivityLogRepository
-    profiles: UserProfileRepository
+class SqlUnitOfWork(UnitOfWork):
+    """The port's repositories over one SQLAlchemy session, opened on enter."""
 
     def __init__(
         self,
