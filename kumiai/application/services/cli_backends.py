@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass
 
 from kumiai.application.dtos.cli_backends import (
     CliBackendsReport,
@@ -38,29 +39,20 @@ from kumiai.application.services.models import ModelResolver
 UNAVAILABLE = "unavailable"
 
 
+@dataclass(frozen=True, eq=False)
 class CliBackendService:
-    def __init__(
-        self,
-        discovery: CliDiscovery,
-        accounts: CliAccounts,
-        live: LiveUsageSource,
-        *,
-        models: ModelResolver,
-        runtime: RuntimeSelection,
-        cli_models: Mapping[str, Sequence[str]],
-    ) -> None:
-        """``cli_models``: the models configured for each backend but ``claude``, the
-        default first."""
-        self._discovery = discovery
-        self._accounts = accounts
-        self._live = live
-        self._models = models
-        self._runtime = runtime
-        self._cli_models = cli_models
+    discovery: CliDiscovery
+    accounts: CliAccounts
+    live: LiveUsageSource
+    _: KW_ONLY
+    models: ModelResolver
+    runtime: RuntimeSelection
+    # The models configured for each backend but ``claude``, the default first.
+    cli_models: Mapping[str, Sequence[str]]
 
     async def backends(self) -> CliBackendsReport:
         views = []
-        for cli in await self._discovery.find_all():
+        for cli in await self.discovery.find_all():
             default, available = await self._models_of(cli.name)
             views.append(
                 CliBackendView(
@@ -77,40 +69,40 @@ class CliBackendService:
 
     async def usage(self) -> CliUsageReport:
         return CliUsageReport(
-            backends=[await self._usage_of(cli) for cli in await self._discovery.find_all()]
+            backends=[await self._usage_of(cli) for cli in await self.discovery.find_all()]
         )
 
     async def live_usage(self) -> LiveUsageReport:
         """Only Claude's usage is asked for: the other providers' usage endpoints are
         outside the configured base URLs, which are the only hosts KumiAI contacts."""
         usage = {name: LiveUsage(error=UNAVAILABLE) for name in CLI_BACKENDS}
-        usage[CLAUDE] = await self._live.claude()
+        usage[CLAUDE] = await self.live.claude()
         return LiveUsageReport(usage={name: _live_view(found) for name, found in usage.items()})
 
     async def _models_of(self, name: str) -> tuple[str, list[str]]:
         if name != CLAUDE:
-            models = list(self._cli_models.get(name, ()))
+            models = list(self.cli_models.get(name, ()))
             return (models[0] if models else ""), models
-        default = self._models.default
-        if not self._runtime.available:
+        default = self.models.default
+        if not self.runtime.available:
             return default, []
-        families = [model.requested for model in await self._models.usable_families()]
+        families = [model.requested for model in await self.models.usable_families()]
         # A full model id as the default is usable as given.
         return default, families if default.lower() in families else [default, *families]
 
     async def _usage_of(self, cli: CliInstallation) -> CliUsageView:
         # Claude's turns run on KumiAI's own runtimes, with or without its CLI.
-        if cli.name == CLAUDE and not self._runtime.available:
+        if cli.name == CLAUDE and not self.runtime.available:
             return CliUsageView(name=CLAUDE, installed=False, auth_status="not configured")
         if cli.name != CLAUDE and not cli.installed:
             return CliUsageView(name=cli.name, installed=False)
-        account = await asyncio.to_thread(self._accounts.read, cli.name)
+        account = await asyncio.to_thread(self.accounts.read, cli.name)
         extra = dict(account.extra)
         if cli.name == CLAUDE:
-            configured = (await self._models.resolve()).id
-            extra["runtime"] = self._runtime.active
+            configured = (await self.models.resolve()).id
+            extra["runtime"] = self.runtime.active
         else:
-            defaults = self._cli_models.get(cli.name, ())
+            defaults = self.cli_models.get(cli.name, ())
             configured = account.configured_model or (defaults[0] if defaults else "")
         return CliUsageView(
             name=cli.name,

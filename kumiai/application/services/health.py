@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import KW_ONLY, asdict, dataclass
 from pathlib import PurePath
 
 from kumiai import __version__
@@ -26,26 +26,18 @@ POOL_DEGRADED_ABOVE = 0.8
 STREAMS_DEGRADED_ABOVE = 50
 
 
+@dataclass(frozen=True, eq=False)
 class HealthService:
-    def __init__(
-        self,
-        probe: DatabaseProbe,
-        *,
-        home: PurePath,
-        embedded: bool,
-        runtime: RuntimeSelection,
-        models: ModelResolver,
-        streams: OpenStreams,
-    ) -> None:
-        self._probe = probe
-        self._streams = streams
-        self._models = models
-        self._home = home
-        self._embedded = embedded
-        self._runtime = runtime
+    probe: DatabaseProbe
+    _: KW_ONLY
+    home: PurePath
+    embedded: bool  # the database is the embedded PostgreSQL (no KUMIAI_DATABASE_URL)
+    runtime: RuntimeSelection
+    models: ModelResolver
+    streams: OpenStreams
 
     async def report(self) -> HealthReport:
-        status = await self._probe.status()
+        status = await self.probe.status()
         checks = self._checks()
         pressed = "degraded" in (checks.connection_pool.status, checks.sse_connections.status)
         return HealthReport(
@@ -54,24 +46,24 @@ class HealthService:
             database=DatabaseHealth(
                 reachable=status.reachable,
                 server_version=status.server_version,
-                embedded=self._embedded,
+                embedded=self.embedded,
                 error=status.error,
             ),
             folders=HomeFolders(
-                home=str(self._home),
-                characters=str(self._home / "characters"),
-                skills=str(self._home / "skills"),
-                projects=str(self._home / "projects"),
+                home=str(self.home),
+                characters=str(self.home / "characters"),
+                skills=str(self.home / "skills"),
+                projects=str(self.home / "projects"),
             ),
-            claude_configured=self._runtime.available,
-            runtime=self._runtime,
-            model=ModelHealth(**asdict(await self._models.resolve())),
+            claude_configured=self.runtime.available,
+            runtime=self.runtime,
+            model=ModelHealth(**asdict(await self.models.resolve())),
             checks=checks,
         )
 
     def _checks(self) -> HealthChecks:
-        pool = self._probe.pool()
-        streams = self._streams.count()
+        pool = self.probe.pool()
+        streams = self.streams.count()
         return HealthChecks(
             connection_pool=PoolCheck(
                 status=_status(pool.utilization > POOL_DEGRADED_ABOVE),
