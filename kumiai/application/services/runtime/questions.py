@@ -120,7 +120,14 @@ class QuestionDesk:
         return waiting.question if waiting is not None else None
 
     async def ask(self, session_id: UUID, questions: Questions) -> Answers:
-        """Wait (``waiting``) until the user answers; then the turn goes on."""
+        """Wait (``waiting``) until the user answers; then the turn goes on.
+
+        One question at a time: a second call while one waits (Claude Code may run the
+        calls of one response together) is refused, so every answer has one home."""
+        if session_id in self._waiting:
+            raise ConflictError(
+                "another question is waiting for the user's answers: ask one at a time"
+            )
         answered: asyncio.Future[Answers] = asyncio.get_running_loop().create_future()
         async with self._uow() as uow:
             question = await _recorded_call(uow, session_id, questions)
@@ -169,13 +176,14 @@ class QuestionDesk:
 
 
 async def _recorded_call(uow: UnitOfWork, session_id: UUID, questions: Questions) -> OpenQuestion:
-    """The call as the transcript holds it: the newest unanswered ``AskUserQuestion``."""
+    """The call as the transcript holds it: the oldest unanswered ``AskUserQuestion``
+    (a call that ended unanswered always got a result, so older ones are this turn's)."""
     calls = [
         call
         for call in await uow.messages.unanswered_tool_uses(session_id)
         if call.tool_name == ASK_USER_QUESTION
     ]
-    call = calls[-1] if calls else None
+    call = calls[0] if calls else None
     if call is None or call.tool_use_id is None or call.response_id is None:
         raise ConflictError("the question's call is not in the transcript")
     return OpenQuestion(
