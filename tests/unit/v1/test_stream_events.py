@@ -217,9 +217,21 @@ def test_an_error_outside_a_run_still_completes_and_explains(hub: EventHub) -> N
 def test_statuses_are_sent_only_when_they_change(hub: EventHub) -> None:
     mapper = StreamMapper(DANA, "e1")
     first = mapper.map(_publish(hub, "status_changed", status="thinking", run_id=RUN))
-    again = mapper.map(_publish(hub, "status_changed", status="waiting", run_id=RUN))
+    again = mapper.map(_publish(hub, "status_changed", status="working", run_id=RUN))
     assert [payload["status"] for _, payload in first] == ["working"]
     assert again == []
+
+
+def test_a_turn_waiting_for_the_users_answers_shows_idle_at_once_then_working_again(
+    hub: EventHub,
+) -> None:
+    mapper = StreamMapper(DANA, "e1")
+    mapper.map(_publish(hub, "status_changed", status="working", run_id=RUN))
+    # The question is announced without its run, so the form is live while the turn waits.
+    asked = mapper.map(_publish(hub, "status_changed", status="waiting"))
+    answered = mapper.map(_publish(hub, "status_changed", status="thinking", run_id=RUN))
+    assert [(name, payload["status"]) for name, payload in asked] == [("session_status", "idle")]
+    assert [payload["status"] for _, payload in answered] == ["working"]
 
 
 def test_unknown_statuses_and_runtime_only_events_are_ignored(hub: EventHub) -> None:
