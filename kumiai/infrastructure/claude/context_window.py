@@ -44,7 +44,11 @@ COUNT_ABOVE = 0.7  # count exactly once an estimate passes this share of the bud
 SURELY_OVER = 1.1
 SHRINK_TO = 0.75  # a request over the budget is shrunk to this share of it
 HARD_SHRINK_TO = 0.5  # after the API refused a request as too long
-_STATED_SIZE = re.compile(r"prompt is too long: (\d+) tokens(?: > (\d+) maximum)?")
+_STATED_SIZES = (
+    re.compile(r"prompt is too long: (\d+) tokens(?: > (\d+) maximum)?"),
+    # Claude Code's own report of the same refusal.
+    re.compile(r"Prompt is too long\W+the request is ~?(\d+) tokens(?: \(limit (\d+)\))?"),
+)
 _TOO_LONG_MARKERS = ("prompt is too long", "exceed context limit", "context window")
 
 
@@ -54,7 +58,7 @@ class PromptTooLongError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        match = _STATED_SIZE.search(reason)
+        match = next(filter(None, (stated.search(reason) for stated in _STATED_SIZES)), None)
         self.stated_tokens = int(match.group(1)) if match else None
         self.stated_maximum = int(match.group(2)) if match and match.group(2) else None
 
@@ -138,14 +142,18 @@ class ContextWindow:
         self, request: TurnRequest, messages: list[ApiMessage], refusal: PromptTooLongError
     ) -> list[ApiMessage]:
         """After the API refused ``messages`` as too long: learn its size, shrink further."""
-        if refusal.stated_maximum:
-            self._stated_windows[request.model] = refusal.stated_maximum
+        self.learn_window(request, refusal)
         if refusal.stated_tokens:
             seen = refusal.stated_tokens - self._layout.unseen_tokens(request)
             self._learn(self._request_chars(request, messages), max(1, seen))
         else:
             self._chars_per_token = max(CHARS_PER_TOKEN_BOUNDS[0], self._chars_per_token * 0.75)
         return self._shrink(request, messages, HARD_SHRINK_TO, keep_last=1)
+
+    def learn_window(self, request: TurnRequest, refusal: PromptTooLongError) -> None:
+        """Keep to the window a refusal states, when smaller than the configured one."""
+        if refusal.stated_maximum:
+            self._stated_windows[request.model] = refusal.stated_maximum
 
     def estimate(self, message: ApiMessage) -> int:
         return max(1, round(self._chars(message) / self._chars_per_token))

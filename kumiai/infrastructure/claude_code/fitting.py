@@ -30,7 +30,12 @@ import anthropic
 
 from kumiai.application.ports.agent_runtime import TurnRequest, Usage
 from kumiai.application.services.runtime.history.replay import ApiMessage
-from kumiai.infrastructure.claude.context_window import ContextWindow, request_params
+from kumiai.core.exceptions import ContextWindowExceededError
+from kumiai.infrastructure.claude.context_window import (
+    ContextWindow,
+    PromptTooLongError,
+    request_params,
+)
 from kumiai.infrastructure.claude_code.tools import MCP_PREFIX, builtin_tools
 from kumiai.infrastructure.continuity import (
     LINE_SEPARATOR,
@@ -47,6 +52,7 @@ DEFAULT_UNSEEN_TOKENS = 24_000
 the definitions of its built-in tools and its reminders (some 58,000 characters with
 every file tool in Claude Code 2, about 16,000 tokens), with a margin."""
 COUNT_TIMEOUT = 10.0
+TOO_LONG = "prompt is too long"
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,26 @@ class TranscriptFitting:
         seen = self.window.seen_tokens(request, sent.history)
         if first_response.prompt_tokens > seen:  # else the usage is not the request's
             self.layout.learn_unseen(request, first_response.prompt_tokens - seen)
+
+    def too_long(
+        self, request: TurnRequest, sent: Transcript | None, reason: str
+    ) -> ContextWindowExceededError | None:
+        """The error for a turn Claude Code failed as too long (None for another failure),
+        after learning what the refusal states for the next turn: the window, and the
+        whole request's size, of which Claude Code added all but KumiAI's part."""
+        if TOO_LONG not in reason.lower():
+            return None
+        refusal = PromptTooLongError(reason)
+        self.window.learn_window(request, refusal)
+        if sent is not None and refusal.stated_tokens:
+            seen = self.window.seen_tokens(request, sent.history)
+            if refusal.stated_tokens > seen:
+                self.layout.learn_unseen(request, refusal.stated_tokens - seen)
+        return ContextWindowExceededError(
+            "The conversation did not fit the model's context window; the next message "
+            f"is fitted to what Claude Code reported ({reason})",
+            details={"runtime": "claude-code", "reason": reason},
+        )
 
 
 def _kumiai_tools(request: TurnRequest) -> list[dict[str, Any]]:

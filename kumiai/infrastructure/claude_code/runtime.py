@@ -144,7 +144,13 @@ class ClaudeCodeRuntime:
             await _disconnect(client)
             raise
         await _disconnect(client)
-        result = reader.finish()
+        try:
+            result = reader.finish()
+        except ClaudeUnavailableError as error:
+            too_long = self._fitting.too_long(request, transcript, str(error))
+            if too_long is None:
+                raise
+            raise too_long from error
         if transcript and reader.responses:
             self._fitting.learn(request, transcript, reader.responses[0])
         self._resume_points.put(

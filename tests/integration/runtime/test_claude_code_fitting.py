@@ -4,6 +4,7 @@ request over the budget with the API's "prompt is too long" error)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 from pathlib import Path
@@ -11,6 +12,7 @@ from uuid import UUID
 
 import pytest
 
+from kumiai.application.services.runtime.events import SessionEvent, Subscription
 from kumiai.application.services.runtime.history.budget import (
     ELIDED_OUTPUT,
     TRIMMED_PLACEHOLDER,
@@ -18,6 +20,7 @@ from kumiai.application.services.runtime.history.budget import (
 from kumiai.core.config import Settings
 from tests.factories.conversations import insert_rows, tool_exchanges
 from tests.integration.runtime.helpers import (
+    TERMINAL,
     create_specialist,
     create_team,
     messages,
@@ -41,6 +44,16 @@ pytestmark = pytest.mark.parametrize("runtime", ["claude-code"], indirect=True)
 @pytest.fixture
 def live_settings(live_settings: Settings) -> Settings:
     return live_settings.model_copy(update={"context_window_tokens": WINDOW})
+
+
+async def _terminal(subscription: Subscription) -> SessionEvent:
+    async def find() -> SessionEvent:
+        while (event := await subscription.next()) is not None:
+            if event.type in TERMINAL:
+                return event
+        raise AssertionError("the subscription ended before the turn did")
+
+    return await asyncio.wait_for(find(), timeout=CLI_TIMEOUT)
 
 
 def _model_requests(claude: ScriptedAnthropic) -> list[RecordedRequest]:
@@ -132,3 +145,31 @@ async def test_a_claude_code_session_grown_past_the_budget_is_not_resumed_but_fi
     sent = _transcript(_model_requests(claude)[-1])
     assert sent.index("what is the answer?") < sent.index("The answer is 42.") < sent.index(CLOSING)
     assert (await messages(live.client, session_id))[-1]["content"] == "You asked about 42."
+
+
+async def test_a_window_claude_code_reports_refusing_a_turn_is_kept_by_the_next_one(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    # About 30,000 tokens of history: the request fits the configured window, and is
+    # larger than the server takes.
+    rows = tool_exchanges(UUID(session_id), 100, output_words=150)
+    async with live.container.database.engine.begin() as connection:
+        await insert_rows(connection, UUID(session_id), rows)
+    claude.max_prompt_tokens = limit = 40_000
+    claude.enqueue(Reply.text("Caught up."))
+    events = live.container.events.subscribe(UUID(session_id))
+
+    await send(live.client, session_id, "and now?")
+    refused = await _terminal(events)
+    await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
+    await send(live.client, session_id, "and now, fitted?")
+    finished = await _terminal(events)
+
+    assert refused.type == "error" and refused.data["code"] == "context_too_long"
+    assert f"(limit {limit})" in refused.data["error"]
+    assert finished.type == "done"
+    fitted = _model_requests(claude)[-1]
+    assert claude.prompt_tokens(fitted.body) <= limit - MAX_TOKENS
+    assert _transcript(fitted).endswith(f"{CLOSING}\n\nand now, fitted?")

@@ -150,3 +150,24 @@ def test_a_session_is_resumed_only_while_it_and_the_new_message_fit(tmp_path: Pa
     assert fitting.resumable(request, point(budget - prompt))
     assert not fitting.resumable(request, point(budget - prompt + 1))
     assert fitting.resumable(request, point(None))
+
+
+async def test_a_refusal_claude_code_reports_teaches_the_window_and_its_own_part(
+    tmp_path: Path,
+) -> None:
+    history = [message for number in range(5) for message in _exchange(number, 300)]
+    fitting = TranscriptFitting({})
+    request = _request(history, 50_000, tmp_path)
+    sent = await fitting.transcript(request, split_prompt(request.messages)[0])
+    seen = fitting.window.seen_tokens(request, sent.history)
+    reason = (
+        f"Claude Code: Prompt is too long · the request is ~{seen + 7_000} tokens "
+        "(limit 30000) but this conversation is only ~444 tokens"
+    )
+
+    error = fitting.too_long(request, sent, reason)
+
+    assert error is not None and error.code == "context_too_long"
+    assert fitting.layout.unseen_tokens(request) == 7_000
+    assert fitting.window.budget(request) == 30_000 - MAX_TOKENS
+    assert fitting.too_long(request, sent, "Claude Code: overloaded") is None
