@@ -6,8 +6,10 @@ infrastructure only through it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from kumiai.application.dtos.health import RuntimeSelection
+from kumiai.application.ports.events import Retention
 from kumiai.application.ports.files import DefinitionFiles, ProjectFiles
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.activity import ActivityService
@@ -58,6 +60,7 @@ from kumiai.infrastructure.cli_agents.codex import CodexBackend
 from kumiai.infrastructure.cli_agents.router import BackendRouter, CliRuntimes, CliSetup
 from kumiai.infrastructure.cli_agents.runtime import BackendModels
 from kumiai.infrastructure.database.engine import Database
+from kumiai.infrastructure.database.event_log import PostgresEventLog
 from kumiai.infrastructure.database.probe import EngineProbe
 from kumiai.infrastructure.database.unit_of_work import SqlUnitOfWork
 from kumiai.infrastructure.deferred_runtime import ClosableRuntime, DeferredRuntime
@@ -110,11 +113,13 @@ class Container:
     async def start(self) -> None:
         """Recover sessions a crash left mid-turn, start the workers (and the queues that
         wait), and pick up hand-edited definitions."""
+        await self.events.start()
         await self.workers.start()
         await self.definitions_sync.reindex()
 
     async def aclose(self) -> None:
         await self.workers.shutdown()
+        await self.events.aclose()
         await self.agent_runtime.aclose()
         await self.models.aclose()
         await self.mcp_sessions.aclose()
@@ -132,7 +137,15 @@ def open_database(settings: Settings, database_url: str) -> Database:
 
 
 def build_container(settings: Settings, database: Database) -> Container:
-    events = EventHub(BufferLimits(settings.event_buffer_events, settings.event_buffer_bytes))
+    events = EventHub(
+        BufferLimits(settings.event_buffer_events, settings.event_buffer_bytes),
+        store=PostgresEventLog(database.url, connect_timeout=settings.db_connect_timeout),
+        retention=Retention(
+            max_age=timedelta(hours=settings.event_retention_hours),
+            max_per_session=settings.event_retention_per_session,
+        ),
+        prune_interval=settings.event_prune_interval,
+    )
 
     def unit_of_work(*, read_only: bool = False) -> UnitOfWork:
         # Read the factories at call time: tests swap them for ones bound to their

@@ -170,6 +170,19 @@ class Settings(BaseSettings):
     event_buffer_bytes: int = Field(
         default=1024 * 1024, ge=4096, description="Bytes of events kept per session for replay."
     )
+    event_retention_hours: float = Field(
+        default=7 * 24,
+        gt=0,
+        description="Hours a persisted event stays replayable; older ones are pruned.",
+    )
+    event_retention_per_session: int = Field(
+        default=20_000,
+        ge=100,
+        description="Persisted events kept per session; the oldest beyond it are pruned.",
+    )
+    event_prune_interval: float = Field(
+        default=300.0, gt=0, description="Seconds between two background prunings of events."
+    )
     max_specialists_per_session: int = Field(
         default=20, ge=1, description="Live specialists one PM session may have started."
     )

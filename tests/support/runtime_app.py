@@ -20,6 +20,7 @@ from uuid import UUID
 from kumiai.application.dtos.conversation import SendMessage, SentMessage
 from kumiai.application.dtos.projects import ProjectCreate
 from kumiai.application.dtos.sessions import SessionCreate
+from kumiai.application.ports.events import SessionEvent
 from kumiai.application.ports.mcp import McpToolset
 from kumiai.application.ports.models import ModelInfo
 from kumiai.application.ports.tools import Tool
@@ -34,7 +35,7 @@ from kumiai.application.services.runtime.assembly import (
 )
 from kumiai.application.services.runtime.autosave import FolderIndexer
 from kumiai.application.services.runtime.delegation import DelegationLimits
-from kumiai.application.services.runtime.events import EventHub, SessionEvent
+from kumiai.application.services.runtime.events import FROM_THE_START, EventHub
 from kumiai.application.services.runtime.slots import TurnCaps
 from kumiai.application.services.sessions import SessionService
 from kumiai.application.services.working_directories import WorkingDirectories
@@ -143,7 +144,7 @@ class RuntimeApp:
 
     def events(self, session_id: UUID) -> list[SessionEvent]:
         """Every event the session's log still holds, oldest first."""
-        subscription = self.hub.subscribe(session_id, after=0)
+        subscription = self.hub.log(session_id).subscribe(FROM_THE_START, capacity=10**6)
         try:
             return subscription.ready()
         finally:
@@ -170,7 +171,7 @@ class RuntimeApp:
         the next to come."""
         if run_id is not None:
             data["run_id"] = str(run_id)
-        subscription = self.hub.subscribe(session_id, after=0)
+        subscription = await self.hub.subscribe(session_id, after=0)
         try:
             async with asyncio.timeout(timeout):
                 async for event in subscription:
@@ -183,7 +184,7 @@ class RuntimeApp:
 
     async def finished(self, session_id: UUID, run_id: UUID, timeout: float = 5) -> str:
         """The terminal event of the run (done, error or cancelled)."""
-        subscription = self.hub.subscribe(session_id, after=0)
+        subscription = await self.hub.subscribe(session_id, after=0)
         try:
             async with asyncio.timeout(timeout):
                 async for event in subscription:

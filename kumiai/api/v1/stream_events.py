@@ -23,7 +23,7 @@ from typing import Any
 from uuid import UUID
 
 from kumiai.application.dtos.sessions import AgentRef
-from kumiai.application.services.runtime.events import SessionEvent
+from kumiai.application.ports.events import SessionEvent
 
 V1Event = tuple[str, dict[str, Any]]
 

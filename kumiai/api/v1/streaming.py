@@ -20,7 +20,8 @@ from kumiai.api.routing import FlatRouter
 from kumiai.api.v1.session_shapes import UserQuery
 from kumiai.api.v1.stream_events import StreamMapper
 from kumiai.application.dtos.conversation import SendMessage
-from kumiai.application.services.runtime.events import SessionEvent, Subscription
+from kumiai.application.ports.events import SessionEvent
+from kumiai.application.services.runtime.events import Subscription
 from kumiai.composition import Container
 
 router = FlatRouter(prefix="/sessions", tags=["v1 streaming"])

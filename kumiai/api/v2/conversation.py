@@ -21,7 +21,8 @@ from kumiai.application.dtos.conversation import (
     SendMessage,
     SentMessage,
 )
-from kumiai.application.services.runtime.events import SessionEvent, Subscription
+from kumiai.application.ports.events import SessionEvent
+from kumiai.application.services.runtime.events import Subscription
 from kumiai.application.services.streams import OpenStreams
 
 router = FlatRouter(prefix="/sessions", tags=["conversation"])

@@ -95,7 +95,7 @@ class ConversationService:
         The send itself finds the session (404 otherwise), so the subscription skips
         the separate look-up ``subscribe`` makes: one transaction less before the turn.
         """
-        subscription = self._hub.subscribe(session_id, after=None)
+        subscription = await self._hub.subscribe(session_id, after=None)
         try:
             sent = await self.send(session_id, body)
         except NotFoundError:
@@ -109,7 +109,7 @@ class ConversationService:
 
     async def subscribe(self, session_id: UUID, after: int | None) -> Subscription:
         await self._require_session(session_id)
-        return self._hub.subscribe(session_id, after=after)
+        return await self._hub.subscribe(session_id, after=after)
 
     async def queue(self, session_id: UUID) -> QueueView:
         state = await self._inbox.queue(session_id)

@@ -310,6 +310,31 @@ user_profiles = _table(
     sa.Index("uq_user_profiles_singleton", sa.text("(true)"), unique=True),
 )
 
+# The replayable event log. Ids come from one server-wide counter, assigned under a lock
+# (see repositories/session_events.py) so that they commit in id order: a reader that
+# resumes after an id never skips one committed later. No foreign key to sessions: a
+# writer must never wait on a session row's lock; events of deleted sessions are pruned.
+session_events = sa.Table(
+    "session_events",
+    metadata,
+    sa.Column("id", sa.BigInteger(), sa.Identity(always=True), primary_key=True),
+    sa.Column("session_id", pg.UUID(as_uuid=True), nullable=False),
+    sa.Column("type", sa.Text(), nullable=False),
+    _jsonb("data"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Index("ix_session_events_session_id_id", "session_id", "id"),
+    sa.Index("ix_session_events_created_at", "created_at"),
+)
+
+# How far retention has pruned each session's events: a replay from an id below
+# ``pruned_through`` has lost events, so it gets a ``reset``.
+session_event_horizons = sa.Table(
+    "session_event_horizons",
+    metadata,
+    sa.Column("session_id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("pruned_through", sa.BigInteger(), nullable=False),
+)
+
 TABLES_WITH_UPDATED_AT = (
     "characters",
     "skills",

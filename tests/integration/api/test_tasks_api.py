@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kumiai.application.dtos.tasks import TaskUpdate
+from kumiai.application.ports.events import SessionEvent
 from kumiai.application.services import tasks as task_service
-from kumiai.application.services.runtime.events import SessionEvent
 from kumiai.composition import Container
 from kumiai.core.exceptions import NotFoundError
 from kumiai.domain.value_objects import TaskStatus

@@ -36,6 +36,8 @@ KUMIAI_TABLES = {
     "pending_inputs",
     "user_profiles",
     "tasks",
+    "session_events",
+    "session_event_horizons",
 }
 KUMIAI_TYPES = {
     "session_type",

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import httpx
 
-from kumiai.application.services.runtime.events import SessionEvent
+from kumiai.application.ports.events import SessionEvent
 from tests.support.live import LiveApp
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
 
@@ -132,7 +132,7 @@ async def wait_for_event(
 ) -> SessionEvent:
     """The first event of ``event_type`` (of ``run_id``) in the session's log, replayed
     from the start, or the next one to come; fails after ``timeout`` seconds."""
-    subscription = live.container.events.subscribe(UUID(session_id), after=0)
+    subscription = await live.container.events.subscribe(UUID(session_id), after=0)
     try:
         async with asyncio.timeout(timeout):
             async for event in subscription:

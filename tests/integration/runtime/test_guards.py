@@ -9,7 +9,8 @@ from uuid import UUID
 
 import pytest
 
-from kumiai.application.services.runtime.events import SessionEvent, Subscription
+from kumiai.application.ports.events import SessionEvent
+from kumiai.application.services.runtime.events import Subscription
 from kumiai.core.config import Settings
 from tests.integration.runtime.helpers import (
     create_specialist,
@@ -86,7 +87,7 @@ async def test_a_pm_cannot_start_more_specialists_than_the_limit(
         when_system_contains="You are Pat,",
     )
     claude.enqueue(Reply.text("On it."), when_system_contains="You are Dana,")
-    pm_events = guarded.container.events.subscribe(UUID(team.pm_session_id))
+    pm_events = await guarded.container.events.subscribe(UUID(team.pm_session_id))
 
     await send(guarded.client, team.pm_session_id, "split the work")
     notification = await _next_of_type(pm_events, "notification")
@@ -123,7 +124,7 @@ async def test_agents_messaging_each_other_stop_when_the_request_budget_is_spent
     # Dana -> Eli -> Dana -> Eli spends the budget of 3; Eli's next message is refused.
     _script_ping_pong(claude, "Dana", eli, turns=2)
     _script_ping_pong(claude, "Eli", dana, turns=2)
-    dana_events = guarded.container.events.subscribe(UUID(dana))
+    dana_events = await guarded.container.events.subscribe(UUID(dana))
 
     await send(guarded.client, dana, "start the relay")
     notification = await _next_of_type(dana_events, "notification")
@@ -224,7 +225,7 @@ async def test_deleting_a_project_for_good_stops_its_runs(
     team = await create_team(live, "Dana")
     dana = await create_specialist(live, team, "Dana")
     claude.enqueue(Reply.hang("Working on it"))
-    events = live.container.events.subscribe(UUID(dana))
+    events = await live.container.events.subscribe(UUID(dana))
     await send(live.client, dana, "a long job")
     await wait_for_status(live.client, dana, "thinking")
 

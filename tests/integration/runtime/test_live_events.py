@@ -63,17 +63,21 @@ def _reading(events: list[Event]) -> tuple[str, list[tuple[str | None, str]]]:
     return text, others
 
 
-async def test_reconnecting_with_an_unknown_old_id_gets_a_reset(
+async def test_reconnecting_with_an_id_no_server_gave_gets_a_reset(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:
     team = await create_team(live, "Dana")
     session_id = await create_specialist(live, team, "Dana")
     live.container.events.publish(UUID(session_id), "status_changed", status="idle")
     async with live.client.stream(
-        "GET", f"/api/v2/sessions/{session_id}/events", headers={"last-event-id": "9999"}
+        "GET",
+        f"/api/v2/sessions/{session_id}/events",
+        # An id of the per-process logs before events were persisted (microseconds).
+        headers={"last-event-id": str(1_700_000_000_000_000)},
     ) as response:
         (event,) = await collect(response, count=1)
     assert event.type == "reset"
+    assert event.data["reason"] == "unknown_id"
 
 
 async def test_events_of_an_unknown_session_are_a_404(live: LiveApp) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from uuid import UUID
 
-from kumiai.application.services.runtime.events import SessionEvent, Subscription
+from kumiai.application.ports.events import SessionEvent
+from kumiai.application.services.runtime.events import Subscription
 from tests.integration.runtime.helpers import (
     TERMINAL,
     create_specialist,
@@ -33,7 +34,7 @@ async def test_a_request_that_never_fits_ends_with_a_clear_error_and_the_next_me
 ) -> None:
     team = await create_team(live, "Dana")
     dana = await create_specialist(live, team, "Dana")
-    events = live.container.events.subscribe(UUID(dana))
+    events = await live.container.events.subscribe(UUID(dana))
     claude.max_prompt_tokens = 5
 
     await send(live.client, dana, "hello")
@@ -65,7 +66,7 @@ async def test_a_history_too_long_for_the_window_is_trimmed_instead_of_failing(
     grown = claude.prompt_tokens(claude.requests[-1].body)
     claude.max_prompt_tokens = grown  # the next, longer request would be refused whole
     claude.enqueue(Reply.text("Still here."))
-    events = live.container.events.subscribe(UUID(dana))
+    events = await live.container.events.subscribe(UUID(dana))
 
     await send(live.client, dana, "one more " * 400)
     finished = await _terminal(events)

@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 
 from kumiai.api.v1 import streaming
-from kumiai.application.services.runtime.events import SessionEvent
+from kumiai.application.ports.events import SessionEvent
 from tests.factories.tasks import bound_session, create_task
 from tests.integration.runtime.helpers import (
     create_team,
@@ -250,7 +250,7 @@ async def test_a_session_bound_to_an_open_task_moves_it_in_progress_when_it_star
 
 async def _task_updated(live: LiveApp, session_id: str) -> SessionEvent:
     """The first ``task_changed`` of an update in the session's log (created comes first)."""
-    subscription = live.container.events.subscribe(UUID(session_id), after=0)
+    subscription = await live.container.events.subscribe(UUID(session_id), after=0)
     try:
         async with asyncio.timeout(10):
             async for event in subscription:

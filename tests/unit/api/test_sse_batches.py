@@ -24,7 +24,7 @@ def _events(chunk: bytes) -> list[tuple[str, dict[str, object]]]:
 async def test_waiting_events_go_out_together_and_the_turn_ends_at_its_terminal_event() -> None:
     hub = EventHub()
     session, run = uuid4(), uuid4()
-    subscription = hub.subscribe(session)
+    subscription = await hub.subscribe(session)
     hub.publish(session, "run_started", run_id=str(run))
     for piece in ("Hel", "lo"):
         hub.publish(session, "text_delta", run_id=str(run), block_index=0, text=piece)
@@ -46,7 +46,7 @@ async def test_waiting_events_go_out_together_and_the_turn_ends_at_its_terminal_
 async def test_another_runs_terminal_event_does_not_end_the_stream() -> None:
     hub = EventHub()
     session, run = uuid4(), uuid4()
-    subscription = hub.subscribe(session)
+    subscription = await hub.subscribe(session)
     hub.publish(session, "done", run_id="earlier")
     hub.publish(session, "done", run_id=str(run))
 

@@ -129,7 +129,7 @@ async def test_a_cancel_while_the_claim_runs_settles_the_started_turn_as_cancell
 
 async def test_deleting_a_session_stops_its_turn_and_drops_its_queue(app: RuntimeApp) -> None:
     session_id, _ = await _busy(app)
-    events = app.hub.subscribe(session_id)
+    events = await app.hub.subscribe(session_id)
     await app.send(session_id, "never answered")
 
     await app.sessions.delete(session_id)

@@ -38,7 +38,7 @@ def test_ids_of_the_real_clock_are_safe_for_javascript() -> None:
 async def test_a_live_subscriber_sees_new_events_in_order() -> None:
     hub = EventHub()
     session = uuid4()
-    subscription = hub.subscribe(session)
+    subscription = await hub.subscribe(session)
     for name in ("run_started", "text_delta", "done"):
         hub.publish(session, name)
     events = await _drain(subscription, 3)
@@ -51,7 +51,7 @@ async def test_reconnecting_after_an_id_replays_exactly_the_missed_events() -> N
     session = uuid4()
     for index in range(5):
         hub.publish(session, "text_delta", n=index)
-    subscription = hub.subscribe(session, after=hub.log(session).last_id - 2)
+    subscription = await hub.subscribe(session, after=hub.log(session).last_id - 2)
     hub.publish(session, "done")
     events = await _drain(subscription, 3)
     assert [event.type for event in events] == ["text_delta", "text_delta", "done"]
@@ -61,10 +61,10 @@ async def test_reconnecting_after_an_id_replays_exactly_the_missed_events() -> N
 async def test_after_zero_replays_the_whole_log_from_its_start() -> None:
     hub = EventHub()
     session = uuid4()
-    subscription = hub.subscribe(session, after=0)
+    subscription = await hub.subscribe(session, after=0)
     for index in range(3):
         hub.publish(session, "text_delta", n=index)
-    late = hub.subscribe(session, after=0)
+    late = await hub.subscribe(session, after=0)
     assert [event.data["n"] for event in await _drain(subscription, 3)] == [0, 1, 2]
     assert [event.data["n"] for event in await _drain(late, 3)] == [0, 1, 2]
 
@@ -74,7 +74,7 @@ async def test_reconnecting_past_the_replay_window_gets_a_reset() -> None:
     session = uuid4()
     for _ in range(10):
         hub.publish(session, "text_delta")
-    subscription = hub.subscribe(session, after=2)
+    subscription = await hub.subscribe(session, after=2)
     (event,) = await _drain(subscription, 1)
     assert event.type == "reset"
     assert event.data["resume_from"] == 10
@@ -87,9 +87,9 @@ async def test_the_replay_buffer_is_bounded_by_bytes_too() -> None:
         hub.publish(session, "tool_result", content="x" * 1_000)
     log = hub.log(session)
     assert log.buffered_bytes <= 10_000
-    kept = await _drain(hub.subscribe(session, after=log.last_id - 9), 9)
+    kept = await _drain(await hub.subscribe(session, after=log.last_id - 9), 9)
     assert [event.type for event in kept] == ["tool_result"] * 9
-    (event,) = await _drain(hub.subscribe(session, after=log.last_id - 10), 1)
+    (event,) = await _drain(await hub.subscribe(session, after=log.last_id - 10), 1)
     assert event.type == "reset"
 
 
@@ -104,7 +104,7 @@ async def test_an_id_beyond_the_newest_gets_a_reset() -> None:
     hub = EventHub()
     session = uuid4()
     event = hub.publish(session, "x")
-    subscription = hub.subscribe(session, after=event.id + 500)
+    subscription = await hub.subscribe(session, after=event.id + 500)
     (reset,) = await _drain(subscription, 1)
     assert reset.type == "reset"
 
@@ -118,7 +118,7 @@ async def test_an_id_from_before_a_restart_gets_a_reset() -> None:
     after = EventHub(clock=clock)
     for _ in range(60):
         after.publish(session, "text_delta")
-    (event,) = await _drain(after.subscribe(session, after=stale), 1)
+    (event,) = await _drain(await after.subscribe(session, after=stale), 1)
     assert event.type == "reset"
     assert event.data["requested_after"] == stale
 
@@ -126,14 +126,14 @@ async def test_an_id_from_before_a_restart_gets_a_reset() -> None:
 async def test_an_id_from_before_a_restart_gets_a_reset_before_any_new_event() -> None:
     session = uuid4()
     stale = EventHub().publish(session, "x").id
-    (event,) = await _drain(EventHub().subscribe(session, after=stale), 1)
+    (event,) = await _drain(await EventHub().subscribe(session, after=stale), 1)
     assert event.type == "reset"
 
 
 async def test_a_slow_subscriber_is_dropped_without_blocking_the_publisher() -> None:
     hub = EventHub(subscriber_capacity=2)
     session = uuid4()
-    slow = hub.subscribe(session)
+    slow = await hub.subscribe(session)
     for _ in range(10):
         hub.publish(session, "text_delta")
     assert slow.dropped
@@ -144,7 +144,7 @@ async def test_a_slow_subscriber_is_dropped_without_blocking_the_publisher() -> 
 async def test_closing_a_subscription_stops_delivery() -> None:
     hub = EventHub()
     session = uuid4()
-    subscription = hub.subscribe(session)
+    subscription = await hub.subscribe(session)
     subscription.close()
     hub.publish(session, "x")
     try:
@@ -157,7 +157,7 @@ async def test_closing_a_subscription_stops_delivery() -> None:
 async def test_iterating_a_subscription_ends_when_it_is_dropped() -> None:
     hub = EventHub(subscriber_capacity=1)
     session = uuid4()
-    subscription = hub.subscribe(session)
+    subscription = await hub.subscribe(session)
     hub.publish(session, "a")
     hub.publish(session, "b")
     seen = [event async for event in subscription]
@@ -183,13 +183,13 @@ def test_a_forgotten_session_numbers_on_even_if_the_clock_stepped_back() -> None
     assert hub.publish(session, "z").id == last + 1
 
 
-def test_idle_logs_beyond_the_limit_are_retired_without_reusing_ids() -> None:
+async def test_idle_logs_beyond_the_limit_are_retired_without_reusing_ids() -> None:
     hub = EventHub(max_logs=2, clock=Clock(0))
     first, second, third = uuid4(), uuid4(), uuid4()
     for session in (first, second):
         hub.publish(session, "x")
         hub.publish(session, "y")
-    followed = hub.subscribe(second)
+    followed = await hub.subscribe(second)
     hub.publish(third, "x")
     assert hub.publish(first, "z").id == 3
     assert not followed.dropped
@@ -202,7 +202,7 @@ async def test_a_retired_log_answers_an_old_id_with_a_reset() -> None:
     hub.publish(first, "x")
     hub.publish(first, "y")
     hub.publish(second, "x")
-    subscription = hub.subscribe(first, after=1)
+    subscription = await hub.subscribe(first, after=1)
     (event,) = await _drain(subscription, 1)
     assert event.type == "reset"
 
@@ -214,7 +214,7 @@ def _delta(hub: EventHub, session, text: str, block: int = 0, run: str = "r1"): 
 async def test_a_reader_that_keeps_up_gets_every_delta_on_its_own() -> None:
     hub = EventHub()
     session = uuid4()
-    subscription = hub.subscribe(session)
+    subscription = await hub.subscribe(session)
     texts = []
     for piece in ("Hel", "lo", "!"):
         _delta(hub, session, piece)
@@ -226,7 +226,7 @@ async def test_a_reader_that_keeps_up_gets_every_delta_on_its_own() -> None:
 async def test_unread_deltas_of_one_block_join_under_the_newest_id() -> None:
     hub = EventHub()
     session = uuid4()
-    subscription = hub.subscribe(session)
+    subscription = await hub.subscribe(session)
     started = hub.publish(session, "run_started", run_id="r1")
     first = [_delta(hub, session, piece) for piece in ("Hel", "lo")]
     other_block = _delta(hub, session, " there", block=1)
@@ -246,7 +246,7 @@ async def test_unread_deltas_of_one_block_join_under_the_newest_id() -> None:
 async def test_deltas_of_different_runs_or_around_other_events_stay_apart() -> None:
     hub = EventHub()
     session = uuid4()
-    subscription = hub.subscribe(session)
+    subscription = await hub.subscribe(session)
     _delta(hub, session, "a", run="r1")
     _delta(hub, session, "b", run="r2")
     hub.publish(session, "usage", run_id="r2")
@@ -265,7 +265,7 @@ async def test_deltas_of_different_runs_or_around_other_events_stay_apart() -> N
 async def test_a_burst_of_deltas_fills_one_slot_of_a_slow_reader() -> None:
     hub = EventHub(subscriber_capacity=2)
     session = uuid4()
-    slow = hub.subscribe(session)
+    slow = await hub.subscribe(session)
     for _ in range(1000):
         _delta(hub, session, "x")
     assert not slow.dropped
@@ -273,11 +273,12 @@ async def test_a_burst_of_deltas_fills_one_slot_of_a_slow_reader() -> None:
     assert event.data["text"] == "x" * 1000
 
 
-def test_the_replay_buffer_keeps_each_delta() -> None:
+async def test_the_replay_buffer_keeps_each_delta() -> None:
     hub = EventHub()
     session = uuid4()
     first, second = _delta(hub, session, "a"), _delta(hub, session, "b")
     # A replay is unread too, so it joins; the buffer still resumes after either delta.
-    assert [event.data["text"] for event in hub.subscribe(session, after=0).ready()] == ["ab"]
-    (event,) = hub.subscribe(session, after=first.id).ready()
+    replayed = (await hub.subscribe(session, after=0)).ready()
+    assert [event.data["text"] for event in replayed] == ["ab"]
+    (event,) = (await hub.subscribe(session, after=first.id)).ready()
     assert (event.id, event.data["text"]) == (second.id, "b")

@@ -28,7 +28,7 @@ async def test_changes_and_events_count_only_once_committed() -> None:
         loaded.cancel()
         rolled_back.publish(session.id, "status_changed", status="cancelled")
     assert db.session(session.id).status.value == "idle"
-    assert hub.subscribe(session.id, after=0).ready() == []
+    assert (await hub.subscribe(session.id, after=0)).ready() == []
 
     async with uow() as committed:
         loaded = await committed.sessions.get(session.id)
@@ -37,7 +37,8 @@ async def test_changes_and_events_count_only_once_committed() -> None:
         committed.publish(session.id, "status_changed", status="cancelled")
         await committed.commit()
     assert db.session(session.id).status.value == "cancelled"
-    assert [e.type for e in hub.subscribe(session.id, after=0).ready()] == ["status_changed"]
+    replayed = (await hub.subscribe(session.id, after=0)).ready()
+    assert [e.type for e in replayed] == ["status_changed"]
 
 
 async def test_a_row_lock_holds_other_units_of_work_until_the_first_one_ends() -> None:

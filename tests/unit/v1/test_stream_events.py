@@ -10,7 +10,8 @@ import pytest
 
 from kumiai.api.v1.stream_events import StreamMapper, V1Event
 from kumiai.application.dtos.sessions import AgentRef
-from kumiai.application.services.runtime.events import EventHub, SessionEvent
+from kumiai.application.ports.events import SessionEvent
+from kumiai.application.services.runtime.events import EventHub
 
 DANA = AgentRef(slug="dana", name="Dana")
 SESSION = uuid4()

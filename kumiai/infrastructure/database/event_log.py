@@ -1,0 +1,127 @@
+"""The persisted event log on PostgreSQL: one writer connection, a small read pool, and
+a listener that hears every append of every process (``LISTEN kumiai_events``).
+
+The SQL is in :mod:`kumiai.infrastructure.database.repositories.session_events`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from uuid import UUID
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from kumiai.application.ports.events import (
+    AppendedCallback,
+    NewEvent,
+    ReplayPage,
+    Retention,
+    SessionEvent,
+)
+from kumiai.core.logging import get_logger
+from kumiai.infrastructure.database.repositories import session_events
+
+logger = get_logger(__name__)
+
+RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+def asyncpg_dsn(url: str) -> str:
+    """A SQLAlchemy URL (``postgresql+asyncpg://``) as asyncpg's own DSN."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class PostgresEventLog:
+    def __init__(self, url: str, *, connect_timeout: float = 5.0, read_pool_size: int = 4) -> None:
+        self._dsn = asyncpg_dsn(url)
+        self._timeout = connect_timeout
+        self._read_pool_size = read_pool_size
+        self._writer: asyncpg.Connection | None = None
+        self._readers: asyncpg.Pool | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._on_appended: AppendedCallback | None = None
+        self._on_reconnect: Callable[[], None] | None = None
+        self._relisten: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def start(self, on_appended: AppendedCallback, on_reconnect: Callable[[], None]) -> None:
+        self._on_appended = on_appended
+        self._on_reconnect = on_reconnect
+        self._readers = await asyncpg.create_pool(
+            self._dsn, min_size=1, max_size=self._read_pool_size, timeout=self._timeout
+        )
+        await self._listen()
+
+    async def append(self, events: Sequence[NewEvent]) -> dict[UUID, int]:
+        if self._writer is None or self._writer.is_closed():
+            self._writer = await self._connect()
+        return await session_events.append(self._writer, events)
+
+    async def head(self, session_id: UUID) -> int:
+        return await session_events.head(self._pool(), session_id)
+
+    async def read_new(self, cursors: Mapping[UUID, int], limit: int) -> list[SessionEvent]:
+        return await session_events.read_new(self._pool(), cursors, limit)
+
+    async def read_after(self, session_id: UUID, after: int, limit: int) -> ReplayPage:
+        async with self._pool().acquire() as connection:
+            return await session_events.read_after(connection, session_id, after, limit)
+
+    async def prune(self, retention: Retention) -> int:
+        async with self._pool().acquire() as connection:
+            return await session_events.prune(connection, retention)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._relisten is not None:
+            self._relisten.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relisten
+        for connection in (self._listener, self._writer):
+            if connection is not None and not connection.is_closed():
+                await connection.close()
+        if self._readers is not None:
+            await self._readers.close()
+
+    def _pool(self) -> asyncpg.Pool:
+        assert self._readers is not None, "the event log is not started"
+        return self._readers
+
+    async def _connect(self) -> asyncpg.Connection:
+        return await asyncpg.connect(self._dsn, timeout=self._timeout)
+
+    async def _listen(self) -> None:
+        listener = await self._connect()
+        await listener.add_listener(session_events.CHANNEL, self._notified)
+        listener.add_termination_listener(self._lost)
+        self._listener = listener
+
+    def _notified(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
+        assert self._on_appended is not None
+        session, first_id = payload.split(" ")
+        self._on_appended(UUID(session), int(first_id))
+
+    def _lost(self, _connection: object) -> None:
+        if not self._closed and (self._relisten is None or self._relisten.done()):
+            self._relisten = asyncio.get_running_loop().create_task(self._listen_again())
+
+    async def _listen_again(self) -> None:
+        """Listen again after the connection dropped; appends in between were not heard,
+        so the readers are told to catch up."""
+        attempt = 0
+        while not self._closed:
+            try:
+                await self._listen()
+            except (OSError, asyncpg.PostgresError) as error:
+                delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+                logger.warning("event_listener_reconnect_failed", error=str(error), retry_in=delay)
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+            logger.info("event_listener_reconnected")
+            assert self._on_reconnect is not None
+            self._on_reconnect()
+            return

@@ -1,0 +1,240 @@
+"""The persisted event log: server-wide ids, fan-out between processes through
+LISTEN/NOTIFY, exact replay across restarts, retention and its ``reset``.
+
+Each "process" is an :class:`EventHub` on a store of its own connections, as every
+``kumiai serve`` process has; several of them share one database here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+
+from kumiai.application.ports.events import Retention, SessionEvent
+from kumiai.application.services.runtime.events import EventHub, Subscription
+from kumiai.infrastructure.database.event_log import PostgresEventLog, asyncpg_dsn
+from tests.support.database import create_scratch_database, drop_database
+
+KEEP_EVERYTHING = Retention(max_age=timedelta(days=1), max_per_session=1_000_000)
+Process = Callable[..., contextlib.AbstractAsyncContextManager[EventHub]]
+
+
+@pytest.fixture(scope="module")
+def events_database_url(postgres_server_url: str, migrated_template: str) -> Iterator[str]:
+    url = create_scratch_database(
+        postgres_server_url, prefix="kumiai_events", template=migrated_template
+    )
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture
+def process(events_database_url: str) -> Process:
+    """Starts a hub on the shared database, like one server process."""
+
+    @contextlib.asynccontextmanager
+    async def start(**options: Any) -> AsyncIterator[EventHub]:
+        hub = EventHub(store=PostgresEventLog(events_database_url), **options)
+        await hub.start()
+        try:
+            yield hub
+        finally:
+            await hub.aclose()
+
+    return start
+
+
+async def _take(subscription: Subscription, count: int, timeout: float = 10) -> list[SessionEvent]:
+    events: list[SessionEvent] = []
+    async with asyncio.timeout(timeout):
+        while len(events) < count:
+            event = await subscription.next()
+            assert event is not None, "the subscription was dropped"
+            events.append(event)
+    return events
+
+
+async def _published(hub: EventHub, session: UUID, count: int, **data: Any) -> list[int]:
+    """Publish ``count`` events on ``hub`` and read their ids back from its log."""
+    follower = await hub.subscribe(session)
+    for index in range(count):
+        hub.publish(session, "step", n=index, **data)
+    events = await _take(follower, count)
+    follower.close()
+    return [event.id for event in events]
+
+
+async def test_subscribers_on_two_processes_see_every_event_of_both_in_the_same_order(
+    process: Process,
+) -> None:
+    session = uuid4()
+    async with process() as first, process() as second:
+        readers = [await first.subscribe(session), await second.subscribe(session)]
+
+        async def publish(hub: EventHub, name: str) -> None:
+            for index in range(150):
+                hub.publish(session, "step", source=name, n=index)
+                if index % 10 == 0:
+                    await asyncio.sleep(0)  # let the other writer interleave
+
+        await asyncio.gather(publish(first, "first"), publish(second, "second"))
+        seen = [await _take(reader, 300) for reader in readers]
+
+    on_first, on_second = seen
+    assert [event.id for event in on_first] == [event.id for event in on_second]
+    ids = [event.id for event in on_first]
+    assert ids == sorted(set(ids))
+    for name in ("first", "second"):
+        mine = [event.data["n"] for event in on_first if event.data["source"] == name]
+        assert mine == list(range(150))  # each once, in publishing order
+
+
+async def test_a_replay_after_an_id_is_exact_after_a_restart_on_another_process(
+    process: Process,
+) -> None:
+    session = uuid4()
+    async with process() as before_restart:
+        ids = await _published(before_restart, session, 20)
+
+    async with process() as after_restart:
+        replay = await after_restart.subscribe(session, after=ids[4])
+        after_restart.publish(session, "step", n="live")
+        events = await _take(replay, 16)
+
+    assert [event.id for event in events[:15]] == ids[5:]
+    assert [event.data["n"] for event in events] == [*range(5, 20), "live"]
+    assert events[-1].id > ids[-1]
+
+
+async def test_deltas_waiting_for_one_write_are_stored_joined_and_replay_the_same_text(
+    process: Process,
+) -> None:
+    session = uuid4()
+    pieces = [f"word{index} " for index in range(300)]
+    async with process() as hub:
+        for piece in pieces:  # no await in between: all wait for the same write
+            hub.publish(session, "text_delta", run_id="r1", block_index=0, text=piece)
+        hub.publish(session, "done", run_id="r1")
+        await hub.flush()
+
+    async with process() as restarted:
+        replay = await restarted.subscribe(session, after=0)
+        delta, done = await _take(replay, 2)
+
+    assert (delta.type, delta.data["text"]) == ("text_delta", "".join(pieces))
+    assert done.type == "done"
+
+
+async def test_an_event_far_larger_than_a_notification_reaches_another_process(
+    process: Process,
+) -> None:
+    session = uuid4()
+    content = "x" * 200_000  # NOTIFY refuses payloads over 8000 bytes
+    async with process() as writer, process() as reader:
+        follower = await reader.subscribe(session)
+        writer.publish(session, "tool_result", content=content)
+        (event,) = await _take(follower, 1)
+    assert event.data["content"] == content
+
+
+async def test_replay_from_before_what_retention_kept_gets_a_reset_with_the_reason(
+    process: Process, events_database_url: str
+) -> None:
+    session = uuid4()
+    async with process() as hub:
+        ids = await _published(hub, session, 30)
+        store = PostgresEventLog(events_database_url)
+        await store.start(lambda *_: None, lambda: None)
+        try:
+            pruned = await store.prune(Retention(max_age=timedelta(days=1), max_per_session=10))
+        finally:
+            await store.aclose()
+    assert pruned >= 20
+
+    async with process() as restarted:
+        kept = await _take(await restarted.subscribe(session, after=ids[19]), 10)
+        (reset,) = await _take(await restarted.subscribe(session, after=ids[5]), 1)
+
+    assert [event.id for event in kept] == ids[20:]
+    assert reset.type == "reset"
+    assert reset.data["reason"] == "retention"
+    assert reset.data["requested_after"] == ids[5]
+    assert reset.data["resume_from"] >= ids[-1]
+
+
+async def test_events_older_than_retention_are_pruned_in_the_background(
+    process: Process, events_database_url: str
+) -> None:
+    session = uuid4()
+    async with process() as hub:
+        ids = await _published(hub, session, 5)
+    connection = await asyncpg.connect(asyncpg_dsn(events_database_url))
+    try:
+        await connection.execute(
+            "UPDATE session_events SET created_at = created_at - interval '2 hours'"
+            " WHERE session_id = $1",
+            session,
+        )
+        retention = Retention(max_age=timedelta(hours=1), max_per_session=1000)
+        async with process(retention=retention, prune_interval=0.05) as pruning:
+            async with asyncio.timeout(10):
+                while await connection.fetchval(
+                    "SELECT count(*) FROM session_events WHERE session_id = $1", session
+                ):
+                    await asyncio.sleep(0.02)
+            (reset,) = await _take(await pruning.subscribe(session, after=ids[0]), 1)
+    finally:
+        await connection.close()
+    assert (reset.type, reset.data["reason"]) == ("reset", "retention")
+
+
+async def test_an_id_newer_than_any_the_log_gave_gets_a_reset(process: Process) -> None:
+    session = uuid4()
+    async with process() as hub:
+        ids = await _published(hub, session, 2)
+        (reset,) = await _take(await hub.subscribe(session, after=ids[-1] + 10**9), 1)
+    assert (reset.type, reset.data["reason"]) == ("reset", "unknown_id")
+    assert reset.data["resume_from"] >= ids[-1]
+
+
+async def test_a_reconnect_on_the_same_process_replays_exactly_from_memory(
+    process: Process,
+) -> None:
+    session = uuid4()
+    async with process() as hub:
+        ids = await _published(hub, session, 10)
+        replay = await hub.subscribe(session, after=ids[6])
+        assert [event.id for event in replay.ready()] == ids[7:]
+
+
+async def test_a_live_subscriber_starts_after_every_event_published_before_it(
+    process: Process,
+) -> None:
+    session = uuid4()
+    async with process() as hub, process() as other:
+        hub.publish(session, "step", n="before, here")
+        other.publish(session, "step", n="before, on another process")
+        await other.flush()
+        follower = await hub.subscribe(session)
+        hub.publish(session, "step", n="after")
+        (event,) = await _take(follower, 1)
+    assert event.data["n"] == "after"
+
+
+async def test_a_deleted_sessions_subscribers_still_hear_what_was_published_before(
+    process: Process,
+) -> None:
+    session = uuid4()
+    async with process() as hub:
+        follower = await hub.subscribe(session)
+        hub.publish(session, "cancelled", run_id="r1")
+        hub.forget(session)
+        (event,) = await _take(follower, 1)
+    assert event.type == "cancelled"
