@@ -12,7 +12,8 @@ from uuid import UUID
 
 import pytest
 
-from kumiai.application.services.runtime.events import SessionEvent, Subscription
+from kumiai.application.ports.events import SessionEvent
+from kumiai.application.services.runtime.events import Subscription
 from kumiai.application.services.runtime.history.budget import (
     ELIDED_OUTPUT,
     TRIMMED_PLACEHOLDER,
@@ -159,7 +160,7 @@ async def test_a_window_claude_code_reports_refusing_a_turn_is_kept_by_the_next_
         await insert_rows(connection, UUID(session_id), rows)
     claude.max_prompt_tokens = limit = 40_000
     claude.enqueue(Reply.text("Caught up."))
-    events = live.container.events.subscribe(UUID(session_id))
+    events = await live.container.events.subscribe(UUID(session_id))
 
     await send(live.client, session_id, "and now?")
     refused = await _terminal(events)
