@@ -73,6 +73,7 @@ from kumiai.infrastructure.filesystem.uploads import UploadFolderStore
 from kumiai.infrastructure.git import GitCli
 from kumiai.infrastructure.mcp.pool import McpSessionPool
 from kumiai.infrastructure.runtime_selection import ANTHROPIC, CLAUDE_CODE, select_runtime
+from kumiai.infrastructure.starter_teams import load_starter_teams
 
 
 @dataclass
@@ -253,7 +254,9 @@ def build_container(settings: Settings, database: Database) -> Container:
         runtime_selection=selection,
         agent_runtime=agent_runtime,
         models=models,
-        onboarding=OnboardingService(unit_of_work, characters, skills, projects),
+        onboarding=OnboardingService(
+            unit_of_work, characters, skills, projects, teams=load_starter_teams()
+        ),
         mcp=mcp,
         mcp_sessions=mcp_sessions,
         system=SystemService(unit_of_work),

@@ -8,7 +8,7 @@ of duplicating it; the user's edits to reused definitions are kept.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -19,12 +19,7 @@ from kumiai.application.dtos.skills import SkillCreate
 from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
 from kumiai.application.services.characters import CharacterService
 from kumiai.application.services.common import record_activity
-from kumiai.application.services.onboarding_teams import (
-    TEAMS,
-    MemberTemplate,
-    SkillTemplate,
-    TeamTemplate,
-)
+from kumiai.application.services.onboarding_teams import TeamTemplate
 from kumiai.application.services.projects import ProjectService
 from kumiai.application.services.skills import SkillService
 from kumiai.core.exceptions import ValidationError
@@ -60,11 +55,14 @@ class OnboardingService:
         characters: CharacterService,
         skills: SkillService,
         projects: ProjectService,
+        teams: Mapping[str, TeamTemplate],
     ) -> None:
+        """``teams``: the starter teams by the key the welcome dialog sends."""
         self._uow = uow
         self._characters = characters
         self._skills = skills
         self._projects = projects
+        self._teams = teams
 
     async def status(self) -> OnboardingStatus:
         async with self._uow() as uow:
@@ -74,11 +72,11 @@ class OnboardingService:
 
     async def setup(self, team: str) -> OnboardingResult:
         """Make the starter ``team`` and mark onboarding completed."""
-        template = _template(team)
+        template = self._template(team)
         skills = await _ensure(await self._skills.list_all(), template.skills, self._create_skill)
         characters = await _ensure(
             await self._characters.list_all(),
-            (template.pm, *template.members),
+            template.characters,
             lambda member: self._create_character(member, skills.slugs),
         )
         project = await self._ensure_project(template, characters.slugs)
@@ -97,27 +95,13 @@ class OnboardingService:
         """Show the welcome dialog again; nothing that setup made is removed."""
         return await self._record(UserProfile.reset_onboarding)
 
-    async def _create_skill(self, skill: SkillTemplate) -> str:
-        data = SkillCreate(
-            name=skill.name,
-            description=skill.description,
-            icon=skill.icon,
-            tags=list(skill.tags),
-            content=skill.instructions,
-        )
-        return (await self._skills.create(data)).slug
+    async def _create_skill(self, skill: SkillCreate) -> str:
+        return (await self._skills.create(skill)).slug
 
-    async def _create_character(self, member: MemberTemplate, skills: dict[str, str]) -> str:
-        data = CharacterCreate(
-            name=member.name,
-            role=member.role,
-            description=member.description,
-            tags=list(member.tags),
-            skills=[skills[name] for name in member.skills],
-            icon_color=member.icon_color,
-            content=member.prompt,
-        )
-        return (await self._characters.create(data)).slug
+    async def _create_character(self, member: CharacterCreate, skills: dict[str, str]) -> str:
+        """``skills``: the slugs of the team's skills by name."""
+        named = {"skills": [skills[name] for name in member.skills or ()]}
+        return (await self._characters.create(member.model_copy(update=named))).slug
 
     async def _ensure_project(self, team: TeamTemplate, slugs: dict[str, str]) -> ProjectView:
         """The live demo project, given its PM; created with the whole team if missing."""
@@ -133,6 +117,15 @@ class OnboardingService:
                 pm_character_id=pm,
             )
         )
+
+    def _template(self, team: str) -> TeamTemplate:
+        try:
+            return self._teams[team]
+        except KeyError:
+            raise ValidationError(
+                f"unknown team {team!r}: choose one of {', '.join(self._teams)}",
+                details={"field": "team", "value": team},
+            ) from None
 
     async def _record(self, change: Callable[[UserProfile], None]) -> OnboardingStatus:
         async with self._uow() as uow:
@@ -162,16 +155,6 @@ async def _ensure(
 def _existing_slug(existing: Sequence[_Definition], name: str) -> str | None:
     wanted = slugify(name)
     return next((item.slug for item in existing if item.slug == wanted or item.name == name), None)
-
-
-def _template(team: str) -> TeamTemplate:
-    try:
-        return TEAMS[team]
-    except KeyError:
-        raise ValidationError(
-            f"unknown team {team!r}: choose one of {', '.join(TEAMS)}",
-            details={"field": "team", "value": team},
-        ) from None
 
 
 def _status(profile: UserProfile) -> OnboardingStatus:
