@@ -22,6 +22,7 @@ from tests.integration.runtime.helpers import (
 )
 from tests.support.live import LiveApp, live_app
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic, Text, ToolUse
+from tests.support.sse import collect
 
 DATABASE = "Which database should the service use?"
 EXTRAS = "Which extras do you want?"
@@ -138,6 +139,32 @@ async def test_the_v1_clients_answer_message_is_the_calls_result_not_a_new_messa
     assert [row["content"] for row in rows if row["role"] == "user"] == ["set up the service"]
     v1_rows = (await live.client.get(f"/api/v1/sessions/{session_id}/messages")).json()
     assert query not in str(v1_rows)
+
+
+async def test_a_streamed_v2_message_answers_and_streams_the_rest_of_the_turn(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    call = await _ask(live, claude, session_id)
+
+    async with live.client.stream(
+        "POST",
+        f"/api/v2/sessions/{session_id}/messages",
+        json={"content": "Let's use SQLite, no extras."},
+        headers={"accept": "text/event-stream"},
+    ) as response:
+        assert response.status_code == 200
+        streamed = await collect(response, until="done")
+
+    results = [event for event in streamed if event.type == "tool_result"]
+    assert [event.data["tool_use_id"] for event in results] == [call.id]
+    assert results[0].data["content"].startswith(f'The user answered: "{DATABASE}"=')
+    assert [event.data["status"] for event in streamed if event.type == "status_changed"] == [
+        "thinking",
+        "idle",
+    ]
+    assert streamed[-1].type == "done"
 
 
 async def test_a_question_with_bad_input_is_a_tool_error_and_the_turn_goes_on(
