@@ -132,11 +132,9 @@ class TranscriptFitting:
         return Transcript(fitted, transcript_prompt(fitted, prompt, preview=None))
 
     def learn(self, request: TurnRequest, sent: Transcript, first_response: Usage) -> None:
-        """What the CLI added to ``sent``: the whole request's size (which the first
-        response reports) less KumiAI's part."""
-        seen = self.window.seen_tokens(request, sent.history)
-        if first_response.prompt_tokens > seen:  # else the usage is not the request's
-            self.layout.learn_unseen(request, first_response.prompt_tokens - seen)
+        """What the CLI added to ``sent``, from the whole request's size the first
+        response reports."""
+        self._learn_request_size(request, sent, first_response.prompt_tokens)
 
     def too_long(
         self, request: TurnRequest, sent: Transcript | None, reason: str
@@ -149,14 +147,18 @@ class TranscriptFitting:
         refusal = PromptTooLongError(reason)
         self.window.learn_window(request, refusal)
         if sent is not None and refusal.stated_tokens:
-            seen = self.window.seen_tokens(request, sent.history)
-            if refusal.stated_tokens > seen:
-                self.layout.learn_unseen(request, refusal.stated_tokens - seen)
+            self._learn_request_size(request, sent, refusal.stated_tokens)
         return ContextWindowExceededError(
             "The conversation did not fit the model's context window; the next message "
             f"is fitted to what Claude Code reported ({reason})",
             details={"runtime": "claude-code", "reason": reason},
         )
+
+    def _learn_request_size(self, request: TurnRequest, sent: Transcript, tokens: int) -> None:
+        """Claude Code's part of a request of ``tokens``: all but KumiAI's."""
+        seen = self.window.seen_tokens(request, sent.history)
+        if tokens > seen:  # else the size is not the request's (a stub server's usage)
+            self.layout.learn_unseen(request, tokens - seen)
 
 
 def _kumiai_tools(request: TurnRequest) -> list[dict[str, Any]]:
