@@ -140,7 +140,11 @@ def open_database(settings: Settings, database_url: str) -> Database:
 def build_container(settings: Settings, database: Database) -> Container:
     events = EventHub(
         BufferLimits(settings.event_buffer_events, settings.event_buffer_bytes),
-        store=PostgresEventLog(database.url, connect_timeout=settings.db_connect_timeout),
+        store=PostgresEventLog(
+            database.url,
+            connect_timeout=settings.db_connect_timeout,
+            durable_commit=settings.event_durable_commit,
+        ),
         retention=Retention(
             max_age=timedelta(hours=settings.event_retention_hours),
             max_per_session=settings.event_retention_per_session,

@@ -180,6 +180,11 @@ class Settings(BaseSettings):
         ge=100,
         description="Persisted events kept per session; the oldest beyond it are pruned.",
     )
+    event_durable_commit: bool = Field(
+        default=False,
+        description="Each event write waits for the disk: no event lost even if PostgreSQL "
+        "itself crashes, at the cost of a disk flush per write (see DESIGN.md, Events).",
+    )
     event_prune_interval: float = Field(
         default=300.0, gt=0, description="Seconds between two background prunings of events."
     )

@@ -35,8 +35,16 @@ def asyncpg_dsn(url: str) -> str:
 
 
 class PostgresEventLog:
-    def __init__(self, url: str, *, connect_timeout: float = 5.0, read_pool_size: int = 4) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: float = 5.0,
+        read_pool_size: int = 4,
+        durable_commit: bool = False,
+    ) -> None:
         self._dsn = asyncpg_dsn(url)
+        self._durable = durable_commit
         self._timeout = connect_timeout
         self._read_pool_size = read_pool_size
         self._writer: asyncpg.Connection | None = None
@@ -57,7 +65,7 @@ class PostgresEventLog:
 
     async def append(self, events: Sequence[NewEvent]) -> dict[UUID, int]:
         if self._writer is None or self._writer.is_closed():
-            self._writer = await self._connect()
+            self._writer = await self._connect_writer()
         return await session_events.append(self._writer, events)
 
     async def head(self, session_id: UUID) -> int:
@@ -92,6 +100,18 @@ class PostgresEventLog:
 
     async def _connect(self) -> asyncpg.Connection:
         return await asyncpg.connect(self._dsn, timeout=self._timeout)
+
+    async def _connect_writer(self) -> asyncpg.Connection:
+        """The writer's connection. Unless commits are durable, an append does not wait
+        for the disk (the flush costs more than the rest of the fan-out); a PostgreSQL
+        crash may then lose the last fraction of a second of events, and the ids they
+        took: so the writer first moves the id counter past anything a crash could
+        have lost, and an id a client already holds is never given again."""
+        connection = await self._connect()
+        if not self._durable:
+            await connection.execute("SET synchronous_commit = off")
+            await session_events.skip_ids_a_crash_may_have_lost(connection)
+        return connection
 
     async def _listen(self) -> None:
         listener = await self._connect()

@@ -238,3 +238,22 @@ async def test_a_deleted_sessions_subscribers_still_hear_what_was_published_befo
         hub.forget(session)
         (event,) = await _take(follower, 1)
     assert event.type == "cancelled"
+
+
+async def test_a_writer_never_gives_again_an_id_a_database_crash_may_have_lost(
+    process: Process, events_database_url: str
+) -> None:
+    session = uuid4()
+    async with process() as before_crash:
+        ids = await _published(before_crash, session, 3)
+    # A crash loses the newest asynchronous commits, and the counter steps back with them.
+    connection = await asyncpg.connect(asyncpg_dsn(events_database_url))
+    try:
+        await connection.execute("DELETE FROM session_events WHERE id >= $1", ids[1])
+        await connection.execute("SELECT setval('session_events_id_seq', $1)", ids[0])
+    finally:
+        await connection.close()
+
+    async with process() as after_crash:
+        (new,) = await _published(after_crash, session, 1)
+    assert new > ids[-1]

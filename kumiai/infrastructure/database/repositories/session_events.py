@@ -53,6 +53,16 @@ FROM (
 
 _HEAD = "SELECT coalesce(max(id), 0) FROM session_events WHERE session_id = $1"
 
+# Far more ids than the events a crash can lose (those of the last few hundred
+# milliseconds of asynchronous commits), and still nothing next to 2**53.
+CRASH_ID_MARGIN = 1_000_000
+_SKIP_IDS = f"""
+SELECT setval('session_events_id_seq', greatest(
+    (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM session_events_id_seq),
+    (SELECT coalesce(max(id), 0) FROM session_events)
+) + {CRASH_ID_MARGIN})
+"""
+
 _COLUMNS = "id, session_id, type, data::text AS data, created_at"
 
 _READ_NEW = f"""
@@ -120,6 +130,16 @@ async def append(connection: asyncpg.Connection, events: Sequence[NewEvent]) -> 
         [encode_data(event.data) for event in events],
     )
     return {row["session_id"]: row["last_id"] for row in rows}
+
+
+async def skip_ids_a_crash_may_have_lost(connection: asyncpg.Connection) -> None:
+    """Move the id counter well past the last id given, durably (this commit waits for
+    the disk whatever the session's setting: it is the one that must survive)."""
+    async with connection.transaction():
+        await connection.execute("SET LOCAL synchronous_commit = on")
+        await connection.fetchval(_SKIP_IDS)
+        # A transaction id makes the commit a real one, which waits for the flush.
+        await connection.fetchval("SELECT pg_current_xact_id()")
 
 
 async def head(connection: asyncpg.Pool, session_id: UUID) -> int:
