@@ -9,7 +9,7 @@ from kumiai.application.dtos.mcp import McpServerView
 router = FlatRouter(prefix="/mcp", tags=["v1 mcp"])
 
 
-@router.get("/servers", response_model=list[McpServerView])
+@router.get("/servers")
 async def list_mcp_servers(container: ContainerDep) -> list[McpServerView]:
     """The servers under `mcpServers` in `$KUMIAI_HOME/mcp_servers.json` (the format of
     Claude Code's `.mcp.json`); an empty list when the file is missing or malformed."""

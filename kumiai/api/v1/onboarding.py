@@ -15,13 +15,13 @@ class SetupBody(BaseModel):
     team: TeamName
 
 
-@router.get("/status", response_model=OnboardingStatus)
+@router.get("/status")
 async def get_status(container: ContainerDep) -> OnboardingStatus:
     """While `completed` is false the client opens the welcome dialog on every load."""
     return await container.onboarding.status()
 
 
-@router.post("/setup", response_model=OnboardingResult)
+@router.post("/setup")
 async def set_up_team(body: SetupBody, container: ContainerDep) -> OnboardingResult:
     """Create the team's skills and agents and a demo project with its PM session, then
     mark onboarding completed. Existing agents and skills of the same name are reused,
@@ -29,7 +29,7 @@ async def set_up_team(body: SetupBody, container: ContainerDep) -> OnboardingRes
     return await container.onboarding.setup(body.team)
 
 
-@router.post("/reset", response_model=OnboardingStatus)
+@router.post("/reset")
 async def reset_onboarding(container: ContainerDep) -> OnboardingStatus:
     """Show the welcome dialog again; nothing the setup made is removed."""
     return await container.onboarding.reset()

@@ -10,12 +10,12 @@ from kumiai.application.dtos.profile import ProfileUpdate, ProfileView
 router = FlatRouter(prefix="/profile", tags=["v1 profile"])
 
 
-@router.get("", response_model=UserProfile)
+@router.get("")
 async def get_profile(container: ContainerDep) -> UserProfile:
     return _v1_profile(await container.profile.get())
 
 
-@router.post("", response_model=UserProfile)
+@router.post("")
 async def save_profile(body: ProfileBody, container: ContainerDep) -> UserProfile:
     """Replace avatar, description and preferences; an empty avatar removes it.
 

@@ -36,7 +36,7 @@ router = FlatRouter(prefix="/projects", tags=["v1 projects"])
 ProjectId = Annotated[str, Path(max_length=200)]
 
 
-@router.get("", response_model=list[Project])
+@router.get("")
 async def list_projects(
     container: ContainerDep,
     include_archived: Annotated[bool, Query(description="Also list archived projects.")] = False,
@@ -46,7 +46,7 @@ async def list_projects(
     return await _v1_projects(container, sorted(projects, key=_last_change, reverse=True))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=Project, responses=errors(409))
+@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(409))
 async def create_project(body: ProjectBody, container: ContainerDep) -> Project:
     """A new project; without `path` it gets a folder under `$KUMIAI_HOME/projects`.
 
@@ -56,12 +56,12 @@ async def create_project(body: ProjectBody, container: ContainerDep) -> Project:
     return await _v1_project(container, project)
 
 
-@router.get("/{project_id}", response_model=Project)
+@router.get("/{project_id}")
 async def get_project(project_id: ProjectId, container: ContainerDep) -> Project:
     return await _v1_project(container, await container.projects.get(project_uuid(project_id)))
 
 
-@router.patch("/{project_id}", response_model=Project)
+@router.patch("/{project_id}")
 async def update_project(
     project_id: ProjectId, body: ProjectBody, container: ContainerDep
 ) -> Project:
@@ -79,7 +79,7 @@ async def archive_project(project_id: ProjectId, container: ContainerDep) -> Non
     await container.projects.archive(project_uuid(project_id))
 
 
-@router.post("/{project_id}/unarchive", response_model=Unarchived)
+@router.post("/{project_id}/unarchive")
 async def unarchive_project(project_id: ProjectId, container: ContainerDep) -> Unarchived:
     project = await container.projects.unarchive(project_uuid(project_id))
     return Unarchived(message="Project unarchived", project_id=project.id)
@@ -93,7 +93,7 @@ async def delete_project_permanently(project_id: ProjectId, container: Container
     await container.projects.delete_permanently(project_uuid(project_id))
 
 
-@router.get("/{project_id}/files/content", response_model=ProjectFileContent)
+@router.get("/{project_id}/files/content")
 async def read_project_file(
     project_id: ProjectId, file_path: FilePath, container: ContainerDep
 ) -> ProjectFileContent:

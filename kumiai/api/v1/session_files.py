@@ -28,7 +28,7 @@ router = FlatRouter(prefix="/sessions/{session_id}/files", tags=["v1 session fil
 FilePath = Annotated[str, Query(min_length=1, max_length=4096)]
 
 
-@router.post("/prepare", response_model=Prepared)
+@router.post("/prepare")
 async def prepare_files(
     session_id: UUID, files: Annotated[list[UploadFile], File()], container: ContainerDep
 ) -> Prepared:
@@ -37,27 +37,27 @@ async def prepare_files(
     return Prepared.model_validate(await container.session_files.prepare(session_id, uploads))
 
 
-@router.delete("/prepare", status_code=status.HTTP_204_NO_CONTENT, response_model=None)
+@router.delete("/prepare", status_code=status.HTTP_204_NO_CONTENT)
 async def discard_files(
     session_id: UUID, file_ids: Annotated[list[str], Query()], container: ContainerDep
 ) -> None:
     await container.session_files.discard(session_id, file_ids)
 
 
-@router.post("/commit", response_model=Committed)
+@router.post("/commit")
 async def commit_files(session_id: UUID, body: CommitFiles, container: ContainerDep) -> Committed:
     """Move staged uploads into the session's working folder, where the agent reads them."""
     return Committed.model_validate(await container.session_files.commit(session_id, body.file_ids))
 
 
-@router.get("/content", response_model=FileContent)
+@router.get("/content")
 async def read_file(session_id: UUID, file_path: FilePath, container: ContainerDep) -> FileContent:
     return FileContent.model_validate(
         await container.session_files.read_text(session_id, file_path)
     )
 
 
-@router.put("/content", status_code=status.HTTP_204_NO_CONTENT, response_model=None)
+@router.put("/content", status_code=status.HTTP_204_NO_CONTENT)
 async def write_file(session_id: UUID, body: FileWrite, container: ContainerDep) -> None:
     await container.session_files.write_text(session_id, body.file_path, body.content)
 
@@ -77,6 +77,6 @@ async def download_file(
     )
 
 
-@router.delete("", status_code=status.HTTP_204_NO_CONTENT, response_model=None)
+@router.delete("", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_file(session_id: UUID, file_path: FilePath, container: ContainerDep) -> None:
     await container.session_files.delete(session_id, file_path)

@@ -47,7 +47,7 @@ async def list_sessions(
     return await array_even_if_unavailable(load)
 
 
-@router.post("/launch", status_code=status.HTTP_201_CREATED, response_model=V1Session)
+@router.post("/launch", status_code=status.HTTP_201_CREATED)
 async def launch_session(body: LaunchSession, container: ContainerDep) -> V1Session:
     """An assistant session; its folder is the server's choice unless ``project_path`` is set."""
     context: dict[str, Any] = {"description": body.session_description}
@@ -65,9 +65,7 @@ async def launch_session(body: LaunchSession, container: ContainerDep) -> V1Sess
     return await _one(container, created)
 
 
-@router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=V1Session, responses=errors(404, 409)
-)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(404, 409))
 async def create_session(body: CreateSession, container: ContainerDep) -> V1Session:
     """A session stored with ``context`` as given; a specialist's agent must be on the team,
     and ``task_id`` must be a live task of the project (422 otherwise)."""
@@ -84,54 +82,49 @@ async def create_session(body: CreateSession, container: ContainerDep) -> V1Sess
 
 
 # ":uuid": "/sessions/launch" is not a session, so GET on it is a 405, not a bad id.
-@router.get("/{session_id:uuid}", response_model=V1Session)
+@router.get("/{session_id:uuid}")
 async def get_session(session_id: UUID, container: ContainerDep) -> V1Session:
     return await _one(container, await container.sessions.get(session_id))
 
 
-@router.delete("/{session_id:uuid}", status_code=status.HTTP_204_NO_CONTENT, response_model=None)
+@router.delete("/{session_id:uuid}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_session(session_id: UUID, container: ContainerDep) -> None:
     """Stop the session and hide it."""
     await container.sessions.delete(session_id)
 
 
-@router.patch("/{session_id}/stage", response_model=V1Session)
+@router.patch("/{session_id}/stage")
 async def move_to_stage(session_id: UUID, body: StageChange, container: ContainerDep) -> V1Session:
     changed = await container.sessions.update(session_id, SessionUpdate(kanban_stage=body.stage))
     return await _one(container, changed)
 
 
-@router.post("/{session_id}/recreate", response_model=V1Session)
+@router.post("/{session_id}/recreate")
 async def recreate_session(session_id: UUID, container: ContainerDep) -> V1Session:
     """Start over in place: the same id, no history, ``idle``."""
     return await _one(container, await container.sessions.reset(session_id))
 
 
-@router.post("/{session_id}/interrupt", status_code=status.HTTP_204_NO_CONTENT, response_model=None)
+@router.post("/{session_id}/interrupt", status_code=status.HTTP_204_NO_CONTENT)
 async def interrupt(session_id: UUID, container: ContainerDep) -> None:
     """Stop the running response (its output so far is kept) and clear the queue."""
     await container.conversation.interrupt(session_id)
 
 
-@router.post(
-    "/{session_id}/enqueue",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=Enqueued,
-    responses=errors(409),
-)
+@router.post("/{session_id}/enqueue", status_code=status.HTTP_202_ACCEPTED, responses=errors(409))
 async def enqueue(session_id: UUID, body: UserQuery, container: ContainerDep) -> Enqueued:
     """Store ``query`` verbatim as a user message; it waits while a response runs."""
     sent = await container.conversation.send(session_id, SendMessage(content=body.query))
     return Enqueued(message_id=sent.message_id, run_id=sent.run_id, queued=sent.queued)
 
 
-@router.get("/{session_id}/queue-status", response_model=QueueStatus)
+@router.get("/{session_id}/queue-status")
 async def queue_status(session_id: UUID, container: ContainerDep) -> QueueStatus:
     queue = await container.conversation.queue(session_id)
     return QueueStatus(queue_size=queue.size, is_processing=queue.running is not None)
 
 
-@router.get("/{session_id}/messages", response_model=MessagePage)
+@router.get("/{session_id}/messages")
 async def list_messages(
     session_id: UUID,
     container: ContainerDep,

@@ -46,7 +46,7 @@ class UpdateTask(BaseModel):
         return TaskUpdate.model_validate(self.model_dump(exclude_none=True))
 
 
-@router.get("/projects/{project_id}/tasks", response_model=list[TaskView])
+@router.get("/projects/{project_id}/tasks")
 async def list_tasks(project_id: ProjectId, container: ContainerDep) -> list[TaskView]:
     """The project's live tasks, oldest first."""
     return await container.tasks.list_all(project_uuid(project_id))
@@ -55,7 +55,6 @@ async def list_tasks(project_id: ProjectId, container: ContainerDep) -> list[Tas
 @router.post(
     "/projects/{project_id}/tasks",
     status_code=status.HTTP_201_CREATED,
-    response_model=TaskView,
     responses=errors(404),
 )
 async def create_task(project_id: ProjectId, body: CreateTask, container: ContainerDep) -> TaskView:
@@ -64,12 +63,12 @@ async def create_task(project_id: ProjectId, body: CreateTask, container: Contai
     return await container.tasks.create(project_uuid(project_id), data)
 
 
-@router.get("/tasks/{task_id}", response_model=TaskView)
+@router.get("/tasks/{task_id}")
 async def get_task(task_id: UUID, container: ContainerDep) -> TaskView:
     return await container.tasks.get(task_id)
 
 
-@router.patch("/tasks/{task_id}", response_model=TaskView)
+@router.patch("/tasks/{task_id}")
 async def update_task(task_id: UUID, body: UpdateTask, container: ContainerDep) -> TaskView:
     """What the board's drag sends (``{status}``); an unknown status is a 422."""
     return await container.tasks.update(task_id, body.changes())

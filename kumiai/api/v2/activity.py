@@ -14,7 +14,7 @@ from kumiai.domain.value_objects import EventType
 router = FlatRouter(prefix="/activity", tags=["activity"])
 
 
-@router.get("", response_model=ListEnvelope[ActivityView], responses=errors(422))
+@router.get("", responses=errors(422))
 async def list_activity(
     page: PageDep,
     container: ContainerDep,

@@ -96,11 +96,7 @@ async def send_message(
     )
 
 
-@router.post(
-    "/{session_id}/answers",
-    response_model=Envelope[AnswersTaken],
-    responses=errors(404, 409, 422),
-)
+@router.post("/{session_id}/answers", responses=errors(404, 409, 422))
 async def answer_questions(
     session_id: UUID, body: AnswerQuestions, container: ContainerDep
 ) -> Envelope[AnswersTaken]:
@@ -140,7 +136,7 @@ async def follow_events(
     )
 
 
-@router.get("/{session_id}/queue", response_model=Envelope[QueueView], responses=errors(404))
+@router.get("/{session_id}/queue", responses=errors(404))
 async def get_queue(session_id: UUID, container: ContainerDep) -> Envelope[QueueView]:
     """The running turn and the messages waiting behind it."""
     return Envelope(data=await container.conversation.queue(session_id))

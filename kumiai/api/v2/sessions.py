@@ -19,12 +19,7 @@ from kumiai.domain.value_objects import SessionStatus, SessionType
 router = FlatRouter(prefix="/sessions", tags=["sessions"])
 
 
-@router.post(
-    "",
-    status_code=201,
-    response_model=Envelope[SessionView],
-    responses=errors(409, 422),
-)
+@router.post("", status_code=201, responses=errors(409, 422))
 async def create_session(data: SessionCreate, container: ContainerDep) -> Envelope[SessionView]:
     """Create a session, ready (`idle`).
 
@@ -35,7 +30,7 @@ async def create_session(data: SessionCreate, container: ContainerDep) -> Envelo
     return Envelope(data=await container.sessions.create(data))
 
 
-@router.get("", response_model=ListEnvelope[SessionView], responses=errors(422))
+@router.get("", responses=errors(422))
 async def list_sessions(
     page: PageDep,
     container: ContainerDep,
@@ -58,12 +53,12 @@ async def list_sessions(
     return list_envelope(sessions, SessionView.model_validate)
 
 
-@router.get("/{session_id}", response_model=Envelope[SessionView], responses=errors(404, 422))
+@router.get("/{session_id}", responses=errors(404, 422))
 async def get_session(session_id: UUID, container: ContainerDep) -> Envelope[SessionView]:
     return Envelope(data=await container.sessions.get(session_id))
 
 
-@router.patch("/{session_id}", response_model=Envelope[SessionView], responses=errors(404, 422))
+@router.patch("/{session_id}", responses=errors(404, 422))
 async def update_session(
     session_id: UUID, changes: SessionUpdate, container: ContainerDep
 ) -> Envelope[SessionView]:
@@ -71,20 +66,13 @@ async def update_session(
     return Envelope(data=await container.sessions.update(session_id, changes))
 
 
-@router.delete(
-    "/{session_id}",
-    status_code=204,
-    response_model=None,
-    responses=errors(404, 422),
-)
+@router.delete("/{session_id}", status_code=204, responses=errors(404, 422))
 async def delete_session(session_id: UUID, container: ContainerDep) -> None:
     """Soft-delete: the session is stopped and hidden; a PM session stops being the PM."""
     await container.sessions.delete(session_id)
 
 
-@router.post(
-    "/{session_id}/cancel", response_model=Envelope[SessionView], responses=errors(404, 409, 422)
-)
+@router.post("/{session_id}/cancel", responses=errors(404, 409, 422))
 async def cancel_session(
     session_id: UUID,
     container: ContainerDep,
@@ -100,27 +88,19 @@ async def cancel_session(
     return Envelope(data=await container.sessions.cancel(session_id, drop_queue=drop_queue))
 
 
-@router.post(
-    "/{session_id}/resume", response_model=Envelope[SessionView], responses=errors(404, 409, 422)
-)
+@router.post("/{session_id}/resume", responses=errors(404, 409, 422))
 async def resume_session(session_id: UUID, container: ContainerDep) -> Envelope[SessionView]:
     """Reopen an ended session; 409 with `current_status` and `allowed` while it is live."""
     return Envelope(data=await container.sessions.resume(session_id))
 
 
-@router.post(
-    "/{session_id}/complete", response_model=Envelope[SessionView], responses=errors(404, 409, 422)
-)
+@router.post("/{session_id}/complete", responses=errors(404, 409, 422))
 async def complete_session(session_id: UUID, container: ContainerDep) -> Envelope[SessionView]:
     """Mark the work of an idle session as done (`completed`); `resume` reopens it."""
     return Envelope(data=await container.sessions.complete(session_id))
 
 
-@router.get(
-    "/{session_id}/messages",
-    response_model=ListEnvelope[MessageView],
-    responses=errors(404, 422),
-)
+@router.get("/{session_id}/messages", responses=errors(404, 422))
 async def list_messages(
     session_id: UUID,
     container: ContainerDep,

@@ -18,12 +18,7 @@ from kumiai.domain.value_objects import TaskStatus
 router = FlatRouter(tags=["tasks"])
 
 
-@router.post(
-    "/projects/{project_id}/tasks",
-    status_code=201,
-    response_model=Envelope[TaskView],
-    responses=errors(404, 422),
-)
+@router.post("/projects/{project_id}/tasks", status_code=201, responses=errors(404, 422))
 async def create_task(
     project_id: UUID, data: TaskCreate, container: ContainerDep
 ) -> Envelope[TaskView]:
@@ -31,11 +26,7 @@ async def create_task(
     return Envelope(data=await container.tasks.create(project_id, data))
 
 
-@router.get(
-    "/projects/{project_id}/tasks",
-    response_model=ListEnvelope[TaskView],
-    responses=errors(404, 422),
-)
+@router.get("/projects/{project_id}/tasks", responses=errors(404, 422))
 async def list_tasks(
     project_id: UUID,
     page: PageDep,
@@ -47,12 +38,12 @@ async def list_tasks(
     return list_envelope(tasks, TaskView.model_validate)
 
 
-@router.get("/tasks/{task_id}", response_model=Envelope[TaskView], responses=errors(404, 422))
+@router.get("/tasks/{task_id}", responses=errors(404, 422))
 async def get_task(task_id: UUID, container: ContainerDep) -> Envelope[TaskView]:
     return Envelope(data=await container.tasks.get(task_id))
 
 
-@router.patch("/tasks/{task_id}", response_model=Envelope[TaskView], responses=errors(404, 422))
+@router.patch("/tasks/{task_id}", responses=errors(404, 422))
 async def update_task(
     task_id: UUID, changes: TaskUpdate, container: ContainerDep
 ) -> Envelope[TaskView]:
@@ -61,7 +52,7 @@ async def update_task(
     return Envelope(data=await container.tasks.update(task_id, changes))
 
 
-@router.delete("/tasks/{task_id}", status_code=204, response_model=None, responses=errors(404, 422))
+@router.delete("/tasks/{task_id}", status_code=204, responses=errors(404, 422))
 async def delete_task(task_id: UUID, container: ContainerDep) -> None:
     """Soft-delete the task; its sessions are unbound (`task_id: null`) in the same
     transaction."""
