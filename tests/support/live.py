@@ -37,7 +37,9 @@ async def truncate_all(container: Container) -> None:
 
 
 @contextlib.asynccontextmanager
-async def live_app(settings: Settings) -> AsyncIterator[LiveApp]:
+async def live_app(settings: Settings, *, keep_data: bool = False) -> AsyncIterator[LiveApp]:
+    """``keep_data``: leave the database as it is on exit, for a second app on the same
+    database (a second server process) inside a test's own."""
     container = build_container(settings, open_database(settings, settings.database_url or ""))
     port = free_port()
     server = uvicorn.Server(
@@ -61,5 +63,6 @@ async def live_app(settings: Settings) -> AsyncIterator[LiveApp]:
         await container.workers.shutdown()
         server.should_exit = True
         await task
-        await truncate_all(container)
+        if not keep_data:
+            await truncate_all(container)
         await container.aclose()

@@ -12,6 +12,7 @@ import httpx
 from kumiai.application.ports.events import SessionEvent
 from tests.support.live import LiveApp
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
+from tests.support.sse import Event, collect
 
 TERMINAL = {"done", "error", "cancelled"}
 
@@ -179,3 +180,25 @@ def assert_history_pairs(rows: list[dict[str, Any]]) -> None:
         if row["role"] == "tool_result":
             assert row["tool_use_id"] in seen
     assert [row["sequence"] for row in rows] == list(range(len(rows)))
+
+
+async def follow_events(app: LiveApp, session_id: str, **kwargs: object) -> list[Event]:
+    """A session's v2 event stream (``GET …/events``), read until a ``done``."""
+    async with app.client.stream(
+        "GET",
+        f"/api/v2/sessions/{session_id}/events",
+        **kwargs,  # type: ignore[arg-type]
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["x-accel-buffering"] == "no"
+        return await collect(response, until="done")
+
+
+def stream_reading(events: list[Event]) -> tuple[str, list[tuple[str | None, str]]]:
+    """What a client makes of a stream: the streamed text, and every other event. A
+    reader that falls behind reads adjacent deltas joined under the newest id (and a
+    replay reads them as they were written), so two readings agree on the text and on
+    every other event, not on delta ids."""
+    text = "".join(str(event.data["text"]) for event in events if event.type == "text_delta")
+    others = [(event.id, event.type) for event in events if event.type != "text_delta"]
+    return text, others

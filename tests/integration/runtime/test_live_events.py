@@ -8,24 +8,15 @@ from uuid import UUID
 from tests.integration.runtime.helpers import (
     create_specialist,
     create_team,
+    follow_events,
     send,
+    stream_reading,
     wait_for_subscriber,
     wait_until_idle,
 )
 from tests.support.live import LiveApp
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
-from tests.support.sse import Event, collect
-
-
-async def _follow(live: LiveApp, session_id: str, **kwargs: object) -> list[Event]:
-    async with live.client.stream(
-        "GET",
-        f"/api/v2/sessions/{session_id}/events",
-        **kwargs,  # type: ignore[arg-type]
-    ) as response:
-        assert response.status_code == 200
-        assert response.headers["x-accel-buffering"] == "no"
-        return await collect(response, until="done")
+from tests.support.sse import collect
 
 
 async def test_reconnecting_with_last_event_id_mid_run_sees_every_event_exactly_once(
@@ -34,7 +25,7 @@ async def test_reconnecting_with_last_event_id_mid_run_sees_every_event_exactly_
     team = await create_team(live, "Dana")
     session_id = await create_specialist(live, team, "Dana")
     claude.enqueue(Reply.text("a fairly long streamed answer " * 4, chunks=30).slow(0.02))
-    witness = asyncio.create_task(_follow(live, session_id, params={"after": 0}))
+    witness = asyncio.create_task(follow_events(live, session_id, params={"after": 0}))
     await wait_for_subscriber(live, session_id)
     await send(live.client, session_id, "talk to me")
 
@@ -43,7 +34,7 @@ async def test_reconnecting_with_last_event_id_mid_run_sees_every_event_exactly_
     ) as response:
         first_part = await collect(response, count=8)
     assert first_part[-1].type != "done"
-    second_part = await _follow(
+    second_part = await follow_events(
         live, session_id, headers={"last-event-id": first_part[-1].id or ""}
     )
 
@@ -52,15 +43,8 @@ async def test_reconnecting_with_last_event_id_mid_run_sees_every_event_exactly_
     assert ids == sorted(set(ids))  # in order, none twice
     # A reader that falls behind reads adjacent deltas joined under the newest id, so
     # the two readings agree on the text and on every other event, not on delta ids.
-    assert _reading(first_part + second_part) == _reading(everything)
+    assert stream_reading(first_part + second_part) == stream_reading(everything)
     assert [event.type for event in everything].count("done") == 1
-
-
-def _reading(events: list[Event]) -> tuple[str, list[tuple[str | None, str]]]:
-    """What a client makes of a stream: the streamed text, and every other event."""
-    text = "".join(str(event.data["text"]) for event in events if event.type == "text_delta")
-    others = [(event.id, event.type) for event in events if event.type != "text_delta"]
-    return text, others
 
 
 async def test_reconnecting_with_an_id_no_server_gave_gets_a_reset(
@@ -108,7 +92,7 @@ async def test_an_open_stream_keeps_working_after_the_session_is_reset_in_place(
 ) -> None:
     team = await create_team(live, "Dana")
     session_id = await create_specialist(live, team, "Dana")
-    follower = asyncio.create_task(_follow(live, session_id, params={"after": 0}))
+    follower = asyncio.create_task(follow_events(live, session_id, params={"after": 0}))
     await wait_for_subscriber(live, session_id)
     reset = await live.client.post(f"/api/v1/sessions/{session_id}/recreate")
     assert reset.status_code == 200
