@@ -32,6 +32,8 @@ class ToolContext:
     bash_enabled: bool = True
     chain: ChainRef | None = None
     """The running turn's chain; None outside a turn."""
+    tool_use_id: str | None = None
+    """The call being run (set per call by the turn's toolbox)."""
 
 
 class Tool(Protocol):

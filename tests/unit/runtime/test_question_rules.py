@@ -12,6 +12,7 @@ import pytest
 from kumiai.application.dtos.conversation import AnswerQuestions
 from kumiai.application.ports.agent_runtime import ToolCall, ToolExecutor, TurnSink
 from kumiai.core.exceptions import ConflictError
+from kumiai.domain.entities import Message
 from kumiai.domain.value_objects import SessionStatus
 from tests.support.fake_runtime import call, say
 from tests.support.runtime_app import RuntimeApp
@@ -104,3 +105,24 @@ async def test_a_second_question_while_one_waits_is_refused(app: RuntimeApp) -> 
     assert outcomes == [
         ("another question is waiting for the user's answers: ask one at a time", True)
     ]
+
+
+async def test_an_old_question_left_unanswered_by_the_original_app_is_not_the_one_answered(
+    app: RuntimeApp,
+) -> None:
+    session_id = await app.assistant()
+    # The original app stored no result for a question; an imported session keeps it open.
+    async with app.db.unit_of_work(app.hub)() as uow:
+        await uow.messages.append(Message.user(session_id, "earlier"))
+        await uow.messages.append(
+            Message.tool_use(session_id, "toolu_imported", "AskUserQuestion", ASKED, "old-run")
+        )
+        await uow.commit()
+    app.claude.script(call("AskUserQuestion", ASKED), say("Shipping."))
+    sent = await app.send(session_id, "release?")
+    await app.event(session_id, "status_changed", status="waiting")
+
+    answered = await app.send(session_id, "Yes")
+
+    assert answered.answers_tool_use_id not in (None, "toolu_imported")
+    assert await app.finished(session_id, sent.run_id) == "done"

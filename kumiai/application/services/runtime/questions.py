@@ -119,7 +119,7 @@ class QuestionDesk:
         waiting = self._waiting.get(session_id)
         return waiting.question if waiting is not None else None
 
-    async def ask(self, session_id: UUID, questions: Questions) -> Answers:
+    async def ask(self, session_id: UUID, tool_use_id: str, questions: Questions) -> Answers:
         """Wait (``waiting``) until the user answers; then the turn goes on.
 
         One question at a time: a second call while one waits (Claude Code may run the
@@ -130,7 +130,7 @@ class QuestionDesk:
             )
         answered: asyncio.Future[Answers] = asyncio.get_running_loop().create_future()
         async with self._uow() as uow:
-            question = await _recorded_call(uow, session_id, questions)
+            question = await _recorded_call(uow, session_id, tool_use_id, questions)
             await wait_for_answer(uow, session_id)
             # Open before the commit: a client that sees ``waiting`` can answer.
             waiting = self._waiting[session_id] = _Waiting(question, answered)
@@ -175,15 +175,16 @@ class QuestionDesk:
             del self._waiting[session_id]
 
 
-async def _recorded_call(uow: UnitOfWork, session_id: UUID, questions: Questions) -> OpenQuestion:
-    """The call as the transcript holds it: the oldest unanswered ``AskUserQuestion``
-    (a call that ended unanswered always got a result, so older ones are this turn's)."""
+async def _recorded_call(
+    uow: UnitOfWork, session_id: UUID, tool_use_id: str, questions: Questions
+) -> OpenQuestion:
+    """The call as the transcript holds it (persisted before any tool runs)."""
     calls = [
         call
         for call in await uow.messages.unanswered_tool_uses(session_id)
-        if call.tool_name == ASK_USER_QUESTION
+        if call.tool_name == ASK_USER_QUESTION and call.tool_use_id == tool_use_id
     ]
-    call = calls[0] if calls else None
+    call = calls[-1] if calls else None
     if call is None or call.tool_use_id is None or call.response_id is None:
         raise ConflictError("the question's call is not in the transcript")
     return OpenQuestion(
@@ -206,7 +207,7 @@ class AskUserQuestionTool:
     async def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolOutcome:
         try:
             questions = Questions.parse(arguments)
-            answers = await self._desk.ask(context.session_id, questions)
+            answers = await self._desk.ask(context.session_id, context.tool_use_id or "", questions)
         except KumiAIError as error:
             return ToolOutcome(content=error.message, is_error=True)
         return ToolOutcome(content=questions.result_text(answers), data={"answers": answers})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from kumiai.application.ports.agent_runtime import ToolCall, ToolOutcome, ToolSpec
 from kumiai.application.ports.tools import Tool, ToolContext
@@ -25,7 +26,7 @@ class ToolBox:
         if tool is None:
             return ToolOutcome(content=f"unknown tool: {call.name}", is_error=True)
         try:
-            return await tool.run(call.input, self._context)
+            return await tool.run(call.input, replace(self._context, tool_use_id=call.id))
         except Exception as error:  # a broken tool must not end the turn
             logger.exception("tool_crashed", tool=call.name)
             return ToolOutcome(content=f"{call.name} failed: {error}", is_error=True)
