@@ -31,7 +31,6 @@ from kumiai.core.config import Settings, get_settings, load_settings
 from kumiai.core.exceptions import KumiAIError
 from kumiai.core.logging import configure_logging
 from kumiai.infrastructure.database import embedded
-from kumiai.infrastructure.home_lock import HomeLock
 from kumiai.infrastructure.importer import OnConflict
 
 if TYPE_CHECKING:
@@ -39,6 +38,8 @@ if TYPE_CHECKING:
     from kumiai.infrastructure.importer import UndoResult
 
 APP_MODULE = "kumiai.main"
+# pg_advisory_lock key under which a starting server migrates ("kumiai" in ASCII).
+MIGRATION_LOCK = 0x6B756D6961
 
 app = typer.Typer(
     help="KumiAI: run a team of Claude agents on your own projects.", no_args_is_help=True
@@ -91,22 +92,33 @@ def _prepare_database(url: str) -> None:
     """Check that the database answers and upgrade it to head, unless it is there.
 
     A database at head costs one query: Alembic (its import, its script directory, its
-    environment and engine) only runs when a migration is pending.
+    environment and engine) only runs when a migration is pending. Servers starting
+    together on one database migrate one at a time, under an advisory lock.
     """
+    from sqlalchemy import text  # noqa: PLC0415
+
     from kumiai.infrastructure.database.engine import Database  # noqa: PLC0415
     from kumiai.infrastructure.database.migrations import runner  # noqa: PLC0415
 
-    async def check() -> bool:
+    async def prepare() -> None:
         database = Database(url, pool_size=1, max_overflow=0)
         try:
             await database.ensure_reachable()
             async with database.engine.connect() as connection:
-                return await runner.pending(connection)
+                if not await runner.pending(connection):
+                    return
+                lock = {"key": MIGRATION_LOCK}
+                await connection.execute(text("SELECT pg_advisory_lock(:key)"), lock)
+                try:
+                    if await runner.pending(connection):  # unless another server just did
+                        await runner.upgrade_on(connection)
+                        await connection.commit()
+                finally:
+                    await connection.execute(text("SELECT pg_advisory_unlock(:key)"), lock)
         finally:
             await database.dispose()
 
-    if asyncio.run(check()):
-        runner.upgrade(url)
+    asyncio.run(prepare())
 
 
 @app.command()
@@ -114,18 +126,27 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 7892).")] = None,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes serving the port (default 1).")
+    ] = 1,
 ) -> None:
-    """Run the HTTP server; start the embedded PostgreSQL unless a URL is configured."""
+    """Run the HTTP server; start the embedded PostgreSQL unless a URL is configured.
+
+    Any number of servers may share one database and home (other ports or hosts, or
+    ``--workers``): each process holds a lease, and a session's turns run in one of them.
+    """
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
     host, port = host or settings.host, port or settings.port
     _ensure_port_free(host, port)
-    lock = HomeLock(settings.home)
+    if reload and workers > 1:
+        raise _fail("--reload serves from one process: drop --workers or --reload", 2)
     try:
-        lock.acquire()
         url_ready: Future[str] = Future()
-        # --reload serves from worker processes, which build the app from the environment.
-        building = None if reload else _build_app_in_background(settings, url_ready.result)
+        # --reload and --workers serve from worker processes, which build the app from the
+        # environment.
+        in_process = not reload and workers == 1
+        building = _build_app_in_background(settings, url_ready.result) if in_process else None
         with _database_url(settings) as url:
             _prepare_database(url)
             if settings.uses_embedded_database:
@@ -138,13 +159,12 @@ def serve(
                 host=host,
                 port=port,
                 reload=reload,
+                workers=workers,
                 log_config=None,
                 timeout_graceful_shutdown=5,
             )
     except KumiAIError as error:
         raise _fail(error.message) from None
-    finally:
-        lock.release()
 
 
 def _build_app_in_background(settings: Settings, database_url: Callable[[], str]) -> Future[Any]:

@@ -34,6 +34,7 @@ from kumiai.application.services.runtime.delegation import DelegationLimits
 from kumiai.application.services.runtime.events import BufferLimits, EventHub
 from kumiai.application.services.runtime.inbox import Inbox
 from kumiai.application.services.runtime.orchestration import orchestration_tools
+from kumiai.application.services.runtime.ownership import LeaseTiming, SessionOwnership
 from kumiai.application.services.runtime.questions import AskUserQuestionTool
 from kumiai.application.services.runtime.slots import TurnCaps
 from kumiai.application.services.runtime.workers import SessionWorkers
@@ -59,9 +60,11 @@ from kumiai.infrastructure.cli import (
 from kumiai.infrastructure.cli_agents.codex import CodexBackend
 from kumiai.infrastructure.cli_agents.router import BackendRouter, CliRuntimes, CliSetup
 from kumiai.infrastructure.cli_agents.runtime import BackendModels
+from kumiai.infrastructure.database.control_channel import PgControlChannel
 from kumiai.infrastructure.database.engine import Database
 from kumiai.infrastructure.database.event_log import PostgresEventLog
 from kumiai.infrastructure.database.probe import EngineProbe
+from kumiai.infrastructure.database.repositories.processes import SqlProcessLeases
 from kumiai.infrastructure.database.unit_of_work import SqlUnitOfWork
 from kumiai.infrastructure.deferred_runtime import ClosableRuntime, DeferredRuntime
 from kumiai.infrastructure.filesystem.documents import AGENT_FORMAT, SKILL_FORMAT
@@ -214,6 +217,11 @@ def build_container(settings: Settings, database: Database) -> Container:
             context_window_tokens=settings.context_window_tokens,
         ),
         session_closers=[mcp_sessions.close_session],
+        ownership=SessionOwnership(
+            SqlProcessLeases(database.url, settings.db_connect_timeout),
+            PgControlChannel(database.url, settings.db_connect_timeout),
+            LeaseTiming(settings.process_lease_seconds, settings.process_heartbeat_seconds),
+        ),
     )
     inbox, workers = runtime.inbox, runtime.workers
     projects = ProjectService(unit_of_work, project_files, home.projects_dir, workers, inbox)

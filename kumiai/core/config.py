@@ -142,6 +142,14 @@ class Settings(BaseSettings):
     skill_import_allow_file_urls: bool = Field(
         default=False, description="Accept file:// git URLs (tests and local mirrors)."
     )
+    process_lease_seconds: float = Field(
+        default=5.0,
+        ge=0.5,
+        description="A server process silent this long is dead; another takes its sessions.",
+    )
+    process_heartbeat_seconds: float = Field(
+        default=1.0, gt=0, description="How often a server process renews its lease."
+    )
     max_concurrent_turns: int | None = Field(
         default=None,
         ge=1,

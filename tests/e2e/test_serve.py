@@ -59,13 +59,18 @@ def test_serve_on_a_fresh_home_keeps_data_across_restarts(home: Path) -> None:
     assert _postgres_processes(home / "pgdata") == []
 
 
-def test_a_second_server_on_the_same_home_is_refused(home: Path) -> None:
+def test_a_second_server_on_the_same_home_adopts_postgres_and_the_last_one_stops_it(
+    home: Path,
+) -> None:
     env = kumiai_env(home)
-    with serving(env) as server:
-        second = run_kumiai("serve", "--port", str(free_port()), env=env)
-        assert second.returncode == 1
-        assert "already using" in second.stderr
-        assert httpx.get(f"{server.base_url}/api/health").status_code == 200
+    with serving(env) as first, serving(env) as second:
+        _write_profile(first.base_url, "Shared")
+        assert _read_profile_name(second.base_url) == "Shared"
+        assert first.stop(signal.SIGTERM) == 0
+        # The first one started PostgreSQL; the second still uses it.
+        assert _read_profile_name(second.base_url) == "Shared"
+        assert second.stop(signal.SIGTERM) == 0
+    assert _postgres_processes(home / "pgdata") == []
 
 
 def test_after_a_kill_9_the_next_server_adopts_postgres_and_stops_it_on_sigterm(

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,17 +86,23 @@ def _wait_until_healthy(server: RunningServer, timeout: float) -> None:
 
 @contextmanager
 def serving(
-    env: dict[str, str], timeout: float = 60, *, port: int | None = None, log: Path | None = None
+    env: dict[str, str],
+    timeout: float = 60,
+    *,
+    port: int | None = None,
+    log: Path | None = None,
+    args: Sequence[str] = (),
 ) -> Iterator[RunningServer]:
     """`kumiai serve` on ``port`` (a free one by default), healthy, stopped afterwards.
 
-    Its output goes to a pipe, or to the file ``log`` when given (a long run fills a pipe).
+    Its output goes to a pipe, or to the file ``log`` when given (a long run fills a pipe);
+    ``args`` are more options for ``serve`` (``--workers 2``).
     """
     port = port or free_port()
     with contextlib.ExitStack() as stack:
         output = stack.enter_context(log.open("w")) if log else subprocess.PIPE
         process = subprocess.Popen(
-            [sys.executable, "-m", "kumiai", "serve", "--port", str(port)],
+            [sys.executable, "-m", "kumiai", "serve", "--port", str(port), *args],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -1,4 +1,4 @@
-"""The nine tables, as SQLAlchemy Core metadata.
+"""The tables, as SQLAlchemy Core metadata.
 
 This module is the single description of the schema that the ORM mapping and the
 Alembic drift check read. The migrations under ``migrations/versions`` are frozen
@@ -333,6 +333,40 @@ session_event_horizons = sa.Table(
     metadata,
     sa.Column("session_id", pg.UUID(as_uuid=True), primary_key=True),
     sa.Column("pruned_through", sa.BigInteger(), nullable=False),
+)
+
+# One row per running server process: its lease, renewed by its heartbeat. A process
+# whose heartbeat is older than the lease is dead, and another takes over its sessions.
+server_processes = sa.Table(
+    "server_processes",
+    metadata,
+    # Chosen by the process itself when it starts, so it can name itself before its row.
+    sa.Column("id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("host", sa.Text(), nullable=False),
+    sa.Column("pid", sa.Integer(), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+# Which process runs a session's turns. Claimed before a turn starts, kept while the
+# process lives; its rows go with the process's lease.
+session_owners = sa.Table(
+    "session_owners",
+    metadata,
+    sa.Column(
+        "session_id",
+        pg.UUID(as_uuid=True),
+        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "process_id",
+        pg.UUID(as_uuid=True),
+        sa.ForeignKey("server_processes.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Index("ix_session_owners_process_id", "process_id"),
 )
 
 TABLES_WITH_UPDATED_AT = (

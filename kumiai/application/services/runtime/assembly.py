@@ -26,6 +26,7 @@ from kumiai.application.services.runtime.context import McpTools, TurnContextBui
 from kumiai.application.services.runtime.delegation import DelegationLimits, DelegationService
 from kumiai.application.services.runtime.events import EventHub
 from kumiai.application.services.runtime.inbox import Inbox
+from kumiai.application.services.runtime.ownership import SessionOwnership
 from kumiai.application.services.runtime.questions import QuestionDesk
 from kumiai.application.services.runtime.runner import TurnRunner
 from kumiai.application.services.runtime.slots import TurnCaps, TurnSlots
@@ -72,6 +73,7 @@ def assemble_runtime(
     claude_configured: Callable[[], bool],
     limits: RuntimeLimits,
     session_closers: Sequence[SessionCloser] = (),
+    ownership: SessionOwnership | None = None,
 ) -> Runtime:
     slots = TurnSlots(limits.turn_caps)
     inbox = Inbox(uow, hub, slots, claude_configured)
@@ -93,5 +95,7 @@ def assemble_runtime(
     )
     autosave = DefinitionAutoSave(services.libraries, services.directories, hub)
     runner = TurnRunner(uow, hub, agent, contexts, autosave.after_tool)
-    workers = SessionWorkers(uow, inbox, runner, slots, hub, session_closers=session_closers)
+    workers = SessionWorkers(
+        uow, inbox, runner, slots, hub, session_closers=session_closers, ownership=ownership
+    )
     return Runtime(inbox=inbox, workers=workers, delegation=delegation, questions=questions)

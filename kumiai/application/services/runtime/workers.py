@@ -11,6 +11,12 @@ Stopping is theirs too: cancel (the user's; the queue is held or dropped), a ses
 going away, and shutdown (every turn settles as interrupted, so its queue drains after
 the restart). At start-up they repair sessions a crash left mid-turn and wake every
 queue that still holds messages, so a 202 survives ``kill -9``.
+
+With several server processes on one database, a session's worker runs in the process
+that owns the session (:mod:`.ownership`): a worker woken elsewhere passes the wake on
+to the owner, and stopping a session (cancel, interrupt, delete, archive) is asked of
+the owner wherever the request lands. When a process dies, the one that takes its
+sessions over repairs and drains them as it would after its own crash.
 """
 
 from __future__ import annotations
@@ -18,11 +24,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 from uuid import UUID
 
 from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
 from kumiai.application.services.runtime.events import EventHub
 from kumiai.application.services.runtime.inbox import Inbox
+from kumiai.application.services.runtime.ownership import WAKE, SessionOwnership
 from kumiai.application.services.runtime.runner import (
     RETRY_FIRST_DELAY,
     RETRY_MAX_DELAY,
@@ -47,6 +55,11 @@ DELETED_REASON = "the session was deleted"
 
 SessionCloser = Callable[[UUID], Awaitable[None]]
 
+# What another process may ask of the owner of a session.
+CANCEL = "cancel"
+STOP = "stop"
+RELEASE = "release"
+
 
 class _Worker:
     """The drain of one session's queue and the turn it runs now."""
@@ -70,6 +83,7 @@ class SessionWorkers:
         hub: EventHub,
         *,
         session_closers: Sequence[SessionCloser] = (),
+        ownership: SessionOwnership | None = None,
     ) -> None:
         self._uow = uow
         self._inbox = inbox
@@ -78,6 +92,7 @@ class SessionWorkers:
         self._hub = hub
         # Called when a session ends, to free what its turns held (its MCP servers).
         self._closers = tuple(session_closers)
+        self._ownership = ownership or SessionOwnership()
         self._workers: dict[UUID, _Worker] = {}
         self._doorbell: asyncio.Task[None] | None = None
 
@@ -86,6 +101,7 @@ class SessionWorkers:
     async def start(self) -> list[UUID]:
         """Repair what a crash left, answer the doorbell from now on, and wake every
         queue with messages waiting. Returns the sessions repaired."""
+        await self._ownership.join(self._on_request, self._on_takeover)
         repaired = await self._recover()
         if self._doorbell is None or self._doorbell.done():
             self._doorbell = asyncio.create_task(self._answer_doorbell(), name="kumiai-doorbell")
@@ -93,19 +109,43 @@ class SessionWorkers:
         return repaired
 
     async def _recover(self) -> list[UUID]:
-        """Sessions caught mid-turn by a crash move to error, with synthetic results."""
+        """Sessions caught mid-turn by a crash move to error, with synthetic results:
+        those whose turn runs nowhere (not here, and no other live process owns them)."""
         async with self._uow() as uow:
             stuck = await uow.sessions.list_in_status(
                 [SessionStatus.THINKING, SessionStatus.WORKING, SessionStatus.WAITING]
             )
             running = {session_id for session_id, worker in self._workers.items() if worker.turn}
-            stuck = [session for session in stuck if session.id not in running]
+            mine = set(await self._ownership.settleable([session.id for session in stuck]))
+            stuck = [session for session in stuck if session.id in mine - running]
             for session in stuck:
                 await interrupt_session(uow, session, RESTART_REASON)
             await uow.commit()
         if stuck:
             logger.warning("recovered_interrupted_sessions", count=len(stuck))
         return [session.id for session in stuck]
+
+    async def _on_takeover(self, sessions: list[UUID]) -> None:
+        """Sessions of a dead process are this one's now: settle, then drain them."""
+        await self._recover()
+        for session_id in sessions:
+            self._inbox.wake(session_id)
+
+    async def _on_request(self, op: str, session_id: UUID, arguments: dict[str, Any]) -> object:
+        """What another process asks of this one, as the owner of the session."""
+        if op == WAKE:
+            self._inbox.wake(session_id)
+        elif op == CANCEL:
+            return await self._cancel_here(
+                session_id,
+                drop_queue=bool(arguments.get("drop_queue")),
+                drop_reason=str(arguments.get("drop_reason") or STOPPED_REASON),
+            )
+        elif op == STOP:
+            await self._stop_here(session_id)
+        elif op == RELEASE:
+            await self._release_here(session_id)
+        return None
 
     async def _answer_doorbell(self) -> None:
         while True:
@@ -121,6 +161,11 @@ class SessionWorkers:
 
     async def _drain(self, session_id: UUID, worker: _Worker) -> None:
         try:
+            owner = await self._ownership.claim(session_id)
+            if owner != self._ownership.process_id:
+                if owner is not None:
+                    await self._ownership.wake_owner(owner, session_id)
+                return  # another process drains it (or takes it over if it died)
             runtime = await self._runtime_of(session_id)
             while not self._inbox.is_held(session_id):
                 worker.kicked = False
@@ -195,6 +240,15 @@ class SessionWorkers:
         True if a turn stopped: it settles as ``cancelled`` by itself, which keeps the
         queue paused until ``resume`` or a new message.
         """
+        owner = await self._ownership.owner_elsewhere(session_id)
+        if owner is not None:
+            stopped = await self._ownership.ask(
+                owner, CANCEL, session_id, drop_queue=drop_queue, drop_reason=drop_reason
+            )
+            return stopped is True
+        return await self._cancel_here(session_id, drop_queue=drop_queue, drop_reason=drop_reason)
+
+    async def _cancel_here(self, session_id: UUID, *, drop_queue: bool, drop_reason: str) -> bool:
         self._inbox.hold(session_id)
         if drop_queue:
             await self._inbox.drop_waiting(session_id, drop_reason)
@@ -211,19 +265,38 @@ class SessionWorkers:
 
     async def stop_session(self, session_id: UUID) -> None:
         """Before a session goes away: stop its turn, drop its queue, forget its events."""
-        await self.cancel(session_id, drop_queue=True, drop_reason=DELETED_REASON)
+        owner = await self._ownership.owner_elsewhere(session_id)
+        if owner is None:
+            await self._stop_here(session_id)
+            return
+        await self._ownership.ask(owner, STOP, session_id)
+        # What this process heard of the session goes too.
+        self._inbox.forget(session_id)
+        self._hub.forget(session_id)
+
+    async def _stop_here(self, session_id: UUID) -> None:
+        await self._cancel_here(session_id, drop_queue=True, drop_reason=DELETED_REASON)
         worker = self._workers.pop(session_id, None)
         if worker is not None and worker.drain is not None:
             worker.drain.cancel()
         self._inbox.forget(session_id)
         self._hub.forget(session_id)
         self._slots.forget(session_id)
-        await self.release(session_id)
+        await self._release_here(session_id)
 
     async def release(self, session_id: UUID) -> None:
-        """The session is ending (deleted or archived): free what its turns held."""
+        """The session is ending (deleted or archived): free what its turns held, in the
+        process that runs them."""
+        owner = await self._ownership.owner_elsewhere(session_id)
+        if owner is not None:
+            await self._ownership.ask(owner, RELEASE, session_id)
+        else:
+            await self._release_here(session_id)
+
+    async def _release_here(self, session_id: UUID) -> None:
         for close in self._closers:
             await close(session_id)
+        await self._ownership.release(session_id)
 
     async def shutdown(self) -> None:
         """Stop every run; each settles as interrupted, and its queue drains on restart."""
@@ -240,3 +313,5 @@ class SessionWorkers:
         await asyncio.gather(*drains, return_exceptions=True)
         if self._doorbell is not None:
             await asyncio.gather(self._doorbell, return_exceptions=True)
+        # Last, once every turn here has settled: the sessions are free for the others.
+        await self._ownership.leave()

@@ -1,0 +1,233 @@
+"""Several `kumiai serve` processes on one database and home, as a deployment runs them:
+two servers on two ports, or one server with ``--workers 2``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+import asyncpg
+import httpx
+import pytest
+
+from kumiai.infrastructure.database.control_channel import asyncpg_dsn
+from tests.support.database import create_scratch_database, drop_database
+from tests.support.processes import RunningServer, kumiai_env, serving
+from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
+
+pytestmark = pytest.mark.slow
+
+LEASE_SECONDS = 2.0
+TAKEOVER_LIMIT = 10.0
+
+
+@dataclass
+class Cluster:
+    """Two ways in (``a`` and ``b``; the same port under ``--workers``), one database."""
+
+    a: str
+    b: str
+    database_url: str
+    servers: list[RunningServer]
+
+    def kill_owner(self, session_id: str) -> str:
+        """kill -9 the process that runs the session's turns; the way in that is left."""
+        pid = asyncio.run(_owner_pid(self.database_url, UUID(session_id)))
+        assert pid is not None, "the session has no owner"
+        os.kill(pid, signal.SIGKILL)
+        survivors = [server for server in self.servers if server.process.pid != pid]
+        return survivors[0].base_url
+
+
+async def _owner_pid(database_url: str, session_id: UUID) -> int | None:
+    connection = await asyncpg.connect(**asyncpg_dsn(database_url))
+    try:
+        pid: int | None = await connection.fetchval(
+            "SELECT p.pid FROM session_owners o JOIN server_processes p ON p.id = o.process_id"
+            " WHERE o.session_id = $1",
+            session_id,
+        )
+        return pid
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def claude() -> Iterator[ScriptedAnthropic]:
+    with ScriptedAnthropic() as scripted:
+        yield scripted
+
+
+@pytest.fixture(params=["two-servers", "workers-2"])
+def cluster(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    postgres_server_url: str,
+    claude: ScriptedAnthropic,
+) -> Iterator[Cluster]:
+    url = create_scratch_database(postgres_server_url, prefix="kumiai_scale")
+    env = kumiai_env(
+        tmp_path / "home",
+        KUMIAI_DATABASE_URL=url,
+        ANTHROPIC_API_KEY="test-key",
+        ANTHROPIC_BASE_URL=claude.base_url,
+        KUMIAI_PROCESS_LEASE_SECONDS=str(LEASE_SECONDS),
+        KUMIAI_PROCESS_HEARTBEAT_SECONDS="0.5",
+    )
+    try:
+        with ExitStack() as stack:
+            if request.param == "two-servers":
+                # One after the other: the first migrates the database.
+                a = stack.enter_context(serving(env, timeout=180, log=tmp_path / "a.log"))
+                b = stack.enter_context(serving(env, timeout=180, log=tmp_path / "b.log"))
+                yield Cluster(a.base_url, b.base_url, url, [a, b])
+            else:
+                both = stack.enter_context(
+                    serving(env, timeout=180, log=tmp_path / "w.log", args=["--workers", "2"])
+                )
+                _wait_for_processes(url, 2)
+                yield Cluster(both.base_url, both.base_url, url, [both])
+    finally:
+        drop_database(url)
+
+
+def _wait_for_processes(database_url: str, count: int) -> None:
+    async def joined() -> int:
+        connection = await asyncpg.connect(**asyncpg_dsn(database_url))
+        try:
+            return int(await connection.fetchval("SELECT count(*) FROM server_processes"))
+        finally:
+            await connection.close()
+
+    _wait_until(lambda: asyncio.run(joined()) >= count, 120, "the worker processes to join")
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _post(base_url: str, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
+    response = httpx.post(f"{base_url}{path}", json=body or {}, timeout=30)
+    assert response.status_code in (200, 201, 202), response.text
+    return response.json()["data"]  # type: ignore[no-any-return]
+
+
+def _get(base_url: str, path: str) -> object:
+    response = httpx.get(f"{base_url}{path}", timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+def _new_session(base_url: str, name: str) -> str:
+    character = _post(base_url, "/api/v2/characters", {"name": name})
+    project = _post(
+        base_url, "/api/v2/projects", {"name": name, "team_character_ids": [character["slug"]]}
+    )
+    session = _post(
+        base_url,
+        "/api/v2/sessions",
+        {
+            "session_type": "specialist",
+            "character_id": character["slug"],
+            "project_id": project["id"],
+        },
+    )
+    return str(session["id"])
+
+
+def _messages(base_url: str, session_id: str) -> list[dict[str, object]]:
+    rows = _get(base_url, f"/api/v2/sessions/{session_id}/messages?limit=200")
+    assert isinstance(rows, list)
+    return rows
+
+
+def _in_transcript(base_url: str, session_id: str, content: str) -> bool:
+    return any(row["content"] == content for row in _messages(base_url, session_id))
+
+
+def _status(base_url: str, session_id: str) -> str:
+    session = _get(base_url, f"/api/v2/sessions/{session_id}")
+    assert isinstance(session, dict)
+    return str(session["status"])
+
+
+def _wait_for_answers(base_url: str, session_id: str, answers: int, timeout: float = 90) -> None:
+    def answered() -> bool:
+        rows = _messages(base_url, session_id)
+        done = sum(1 for row in rows if row["role"] == "assistant") >= answers
+        return done and _status(base_url, session_id) == "idle"
+
+    _wait_until(answered, timeout, f"{answers} answers")
+
+
+def test_messages_sent_through_either_process_are_each_answered_once_in_order(
+    cluster: Cluster, claude: ScriptedAnthropic
+) -> None:
+    session_id = _new_session(cluster.a, "Dana Order")
+    claude.enqueue(*[Reply.text(f"answer {number}") for number in range(20)])
+    for number in range(20):
+        way_in = cluster.a if number % 2 == 0 else cluster.b
+        _post(way_in, f"/api/v2/sessions/{session_id}/messages", {"content": f"message {number}"})
+
+    _wait_for_answers(cluster.b, session_id, 20)
+    rows = _messages(cluster.b, session_id)
+    expected = []
+    for number in range(20):
+        expected += [("user", f"message {number}"), ("assistant", f"answer {number}")]
+    assert [(row["role"], row["content"]) for row in rows] == expected
+    assert len(claude.requests) == 20
+
+
+def test_a_cancel_sent_to_the_other_process_stops_the_turn_within_a_second(
+    cluster: Cluster, claude: ScriptedAnthropic
+) -> None:
+    session_id = _new_session(cluster.a, "Dana Cancel")
+    claude.enqueue(Reply.hang(timeout=60))
+    _post(cluster.a, f"/api/v2/sessions/{session_id}/messages", {"content": "think long"})
+    claude.wait_for_requests(1, timeout=60)
+
+    started = time.monotonic()
+    cancelled = _post(cluster.b, f"/api/v2/sessions/{session_id}/cancel")
+    elapsed = time.monotonic() - started
+
+    assert cancelled["status"] == "cancelled"
+    assert elapsed < 1.0
+    assert _status(cluster.a, session_id) == "cancelled"
+
+
+def test_after_a_kill_9_the_other_process_settles_the_turn_and_drains_the_queue(
+    cluster: Cluster, claude: ScriptedAnthropic
+) -> None:
+    session_id = _new_session(cluster.a, "Dana Crash")
+    claude.enqueue(Reply.hang(timeout=60), Reply.text("Answering the second one."))
+    path = f"/api/v2/sessions/{session_id}/messages"
+    _post(cluster.a, path, {"content": "first"})
+    claude.wait_for_requests(1, timeout=60)
+    second = _post(cluster.b, path, {"content": "second"})
+    assert second["queued"] is True
+
+    survivor = cluster.kill_owner(session_id)
+    killed_at = time.monotonic()
+    # Taken over once the dead turn is settled and the next message's turn started.
+    _wait_until(lambda: _in_transcript(survivor, session_id, "second"), 60, "the takeover")
+    takeover = time.monotonic() - killed_at
+    _wait_for_answers(survivor, session_id, 1)
+
+    rows = _messages(survivor, session_id)
+    assert [row["content"] for row in rows if row["role"] == "user"] == ["first", "second"]
+    answers = [row["content"] for row in rows if row["role"] == "assistant"]
+    assert answers.count("Answering the second one.") == 1
+    assert rows[-1]["content"] == "Answering the second one."
+    assert takeover < TAKEOVER_LIMIT
