@@ -87,13 +87,8 @@ class TaskService:
             await require_project(uow, project_id, for_update=True)
             task = Task.create(project_id=project_id, name=data.name, description=data.description)
             await uow.tasks.add(task)
-            await record_activity(
-                uow,
-                EventType.TASK_CREATED,
-                project_id=project_id,
-                task_id=task.id,
-                name=task.name,
-                status=task.status,
+            await _record_task(
+                uow, EventType.TASK_CREATED, task, name=task.name, status=task.status
             )
             change = await _change(uow, TaskChangeKind.CREATED, task)
             await uow.commit()
@@ -130,13 +125,8 @@ class TaskService:
             changed = _apply(task, changes)
             change = None
             if changed:
-                await record_activity(
-                    uow,
-                    EventType.TASK_UPDATED,
-                    project_id=task.project_id,
-                    task_id=task.id,
-                    fields=changed,
-                    status=task.status,
+                await _record_task(
+                    uow, EventType.TASK_UPDATED, task, fields=changed, status=task.status
                 )
                 change = await _change(uow, TaskChangeKind.UPDATED, task, fields=changed)
                 await uow.commit()
@@ -174,13 +164,8 @@ async def retire_task(uow: UnitOfWork, task: Task, now: datetime) -> TaskChange:
     """Unbind the (locked) task's sessions and soft-delete it, in the caller's transaction."""
     unbound = await uow.sessions.unbind_task(task.id)
     task.soft_delete(now)
-    await record_activity(
-        uow,
-        EventType.TASK_DELETED,
-        project_id=task.project_id,
-        task_id=task.id,
-        name=task.name,
-        unbound_session_ids=unbound,
+    await _record_task(
+        uow, EventType.TASK_DELETED, task, name=task.name, unbound_session_ids=unbound
     )
     return await _change(uow, TaskChangeKind.DELETED, task, unbound=unbound)
 
@@ -196,14 +181,8 @@ async def start_if_open(uow: UnitOfWork, task_id: UUID) -> TaskChange | None:
     task = await uow.tasks.lock_if_free(task_id)
     if task is None or not task.start():
         return None
-    await record_activity(
-        uow,
-        EventType.TASK_UPDATED,
-        project_id=task.project_id,
-        task_id=task.id,
-        fields=["status"],
-        status=task.status,
-        automatic=True,
+    await _record_task(
+        uow, EventType.TASK_UPDATED, task, fields=["status"], status=task.status, automatic=True
     )
     return await _change(uow, TaskChangeKind.UPDATED, task, fields=["status"])
 
@@ -223,6 +202,11 @@ def _apply(task: Task, changes: TaskUpdate) -> list[str]:
         name: getattr(changes, name) for name in ("name", "description", "status") if name in given
     }
     return task.update(**edits)
+
+
+async def _record_task(uow: UnitOfWork, event_type: EventType, task: Task, **data: Any) -> None:
+    """An activity row about ``task``, filed under its project."""
+    await record_activity(uow, event_type, project_id=task.project_id, task_id=task.id, **data)
 
 
 async def _change(
