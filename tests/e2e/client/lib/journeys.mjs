@@ -364,6 +364,7 @@ export const JOURNEYS = [
       const status = await sessionAtRest(ctx, sessionId);
       const waiting = await backend.requests();
       check(waiting.count === before + 1, `the turn went on to ${waiting.count - before} model requests instead of waiting for the answer (session ${status})`);
+      check(status === 'waiting', `the session waiting for the answer is ${status}, not waiting`);
 
       await page.locator('label', { hasText: 'Markdown' }).click();
       const sent = await answerTo(page, 'POST', /\/api\/v1\/sessions\/[^/]+\/enqueue$/, () =>
