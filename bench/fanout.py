@@ -125,6 +125,43 @@ async def publisher(url: str, durable: bool) -> dict[str, dict[str, list[float]]
     }
 
 
+async def notified(url: str) -> None:
+    """The child process of the floor: a bare LISTEN, reporting each NOTIFY's latency."""
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    latencies: list[float] = []
+    done = asyncio.Event()
+
+    def heard(_connection: object, _pid: int, _channel: str, payload: str) -> None:
+        latencies.append((time.monotonic_ns() - int(payload)) / 1e6)
+        if len(latencies) == PACED:
+            done.set()
+
+    await connection.add_listener("bench_floor", heard)
+    print("ready", flush=True)
+    await done.wait()
+    print(json.dumps(latencies), flush=True)
+    await connection.close()
+
+
+async def _bare_notify(url: str) -> list[float]:
+    """The floor: a bare NOTIFY from here to a LISTEN in another process, paced."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--listen", url, stdout=asyncio.subprocess.PIPE
+    )
+    assert child.stdout is not None
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        assert (await child.stdout.readline()).strip() == b"ready"
+        for _ in range(PACED):
+            await connection.execute(f"NOTIFY bench_floor, '{time.monotonic_ns()}'")
+            await asyncio.sleep(PACE_SECONDS)
+        latencies: list[float] = json.loads(await child.stdout.readline())
+    finally:
+        await connection.close()
+        await asyncio.wait_for(child.wait(), 30)
+    return latencies
+
+
 async def _round_trips(url: str) -> list[float]:
     """The machine's plain round trip right now (``SELECT 1``), paced like the events."""
     connection = await asyncpg.connect(asyncpg_dsn(url))
@@ -149,7 +186,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribe", nargs=2, metavar=("URL", "SESSION"))
     parser.add_argument("--durable", action="store_true")
+    parser.add_argument("--listen", metavar="URL")
     arguments = parser.parse_args()
+    if arguments.listen:
+        asyncio.run(notified(arguments.listen))
+        return
     if arguments.subscribe:
         url, session = arguments.subscribe
         asyncio.run(subscriber(url, UUID(session), arguments.durable))
@@ -160,6 +201,7 @@ def main() -> None:
             "durable commit": asyncio.run(publisher(url, durable=True)),
         }
         calibration = asyncio.run(_round_trips(url))
+        floor = asyncio.run(_bare_notify(url))
     results: dict[str, dict[str, float]] = {}
     table: list[list[object]] = [
         ["commit", "subscriber", "load", "events", "p50 ms", "p99 ms", "max ms"]
@@ -179,7 +221,8 @@ def main() -> None:
         for where, loads in places.items():
             for load, latencies in loads.items():
                 add(commit, where, load, latencies)
-    add("-", "SELECT 1 round trip (calibration)", "paced", calibration)
+    add("-", "calibration: SELECT 1 round trip", "paced", calibration)
+    add("-", "calibration: bare NOTIFY to another process", "paced", floor)
     markdown = write(
         "fanout",
         "Event fan-out through PostgreSQL: publish to delivery, per event",
@@ -194,8 +237,9 @@ def main() -> None:
             "Same process: a subscriber in the publishing process, which hears its own "
             "appends through the same LISTEN. Asynchronous commit is the default "
             "(KUMIAI_EVENT_DURABLE_COMMIT=false): an append does not wait for the disk; "
-            "durable commit waits for a WAL flush per write. The calibration row is a bare "
-            "round trip on the same server at the same time. The machine has 2 cores "
+            "durable commit waits for a WAL flush per write. The calibration rows are a bare "
+            "round trip, and a bare NOTIFY heard by another process, on the same server at "
+            "the same time: the floor of any fan-out through PostgreSQL. The machine has 2 cores "
             "shared with other work: see the load average.",
         ],
     )

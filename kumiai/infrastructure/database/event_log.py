@@ -29,6 +29,11 @@ logger = get_logger(__name__)
 RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
+async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:
+    """The read pool's connections keep no state between uses (no LISTEN, no lock, no
+    setting), so returning one costs no reset round trip."""
+
+
 def asyncpg_dsn(url: str) -> str:
     """A SQLAlchemy URL (``postgresql+asyncpg://``) as asyncpg's own DSN."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -59,7 +64,11 @@ class PostgresEventLog:
         self._on_appended = on_appended
         self._on_reconnect = on_reconnect
         self._readers = await asyncpg.create_pool(
-            self._dsn, min_size=1, max_size=self._read_pool_size, timeout=self._timeout
+            self._dsn,
+            min_size=1,
+            max_size=self._read_pool_size,
+            timeout=self._timeout,
+            reset=_nothing_to_reset,
         )
         await self._listen()
 
@@ -72,7 +81,12 @@ class PostgresEventLog:
         return await session_events.head(self._pool(), session_id)
 
     async def read_new(self, cursors: Mapping[UUID, int], limit: int) -> list[SessionEvent]:
-        return await session_events.read_new(self._pool(), cursors, limit)
+        # On the listening connection: the reads follow its notifications, one at a time,
+        # so a notification costs one more round trip, not a pool checkout too.
+        listener = self._listener
+        if listener is None or listener.is_closed():
+            return await session_events.read_new(self._pool(), cursors, limit)
+        return await session_events.read_new(listener, cursors, limit)
 
     async def read_after(self, session_id: UUID, after: int, limit: int) -> ReplayPage:
         async with self._pool().acquire() as connection:
