@@ -73,6 +73,20 @@ class ResumePoints:
             return None
         return point
 
+    def record(
+        self,
+        session_id: UUID,
+        working_dir: str,
+        cli_session_id: str,
+        history: list[dict[str, Any]],
+        *,
+        context_tokens: int | None = None,
+    ) -> None:
+        """The CLI session ``cli_session_id`` now holds exactly ``history`` in
+        ``working_dir``: what ``continuing`` asks for next turn."""
+        point = ResumePoint(cli_session_id, working_dir, fingerprint(history), context_tokens)
+        self.put(session_id, point)
+
     def put(self, session_id: UUID, point: ResumePoint) -> None:
         self._folder.mkdir(parents=True, exist_ok=True)
         path = self._path(session_id)

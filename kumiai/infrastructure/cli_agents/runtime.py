@@ -36,9 +36,7 @@ from kumiai.core.logging import get_logger
 from kumiai.infrastructure.cli_agents.process import CliProcess
 from kumiai.infrastructure.cli_agents.writer import TurnWriter
 from kumiai.infrastructure.continuity import (
-    ResumePoint,
     ResumePoints,
-    fingerprint,
     split_prompt,
     transcript_prompt,
 )
@@ -202,13 +200,11 @@ class CliAgentRuntime:
         writer = TurnWriter(sink)
         result = await self._run(turn, writer)
         if result.session_id is not None:
-            self._resume_points.put(
+            self._resume_points.record(
                 workspace.session_id,
-                ResumePoint(
-                    cli_session_id=result.session_id,
-                    working_dir=workspace.working_dir,
-                    fingerprint=fingerprint([*request.messages, *writer.produced]),
-                ),
+                workspace.working_dir,
+                result.session_id,
+                [*request.messages, *writer.produced],
             )
         return TurnOutcome(result.stop_reason, writer.total, max(writer.responses, 1))
 

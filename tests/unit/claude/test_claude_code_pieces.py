@@ -85,6 +85,22 @@ def test_resume_points_survive_a_restart_and_a_broken_file_is_ignored(tmp_path: 
     assert ResumePoints(tmp_path).get(uuid4()) is None
 
 
+def test_a_recorded_cli_session_continues_only_the_history_it_holds_in_its_folder(
+    tmp_path: Path,
+) -> None:
+    session_id = uuid4()
+    history = [
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": [{"type": "text", "text": "hi"}]},
+    ]
+    ResumePoints(tmp_path).record(session_id, "/work", "cli-1", history, context_tokens=42)
+
+    point = ResumePoints(tmp_path).continuing(session_id, "/work", history)
+    assert point == ResumePoint("cli-1", "/work", fingerprint(history), 42)
+    assert ResumePoints(tmp_path).continuing(session_id, "/elsewhere", history) is None
+    assert ResumePoints(tmp_path).continuing(session_id, "/work", history[:1]) is None
+
+
 def test_builtin_tools_follow_the_request_the_allowlist_and_the_profile(tmp_path: Path) -> None:
     specs = [ToolSpec(name, "", {}) for name in ("Read", "Write", "Bash", "mcp__common_tools__x")]
     assert builtin_tools(specs, _workspace(tmp_path)) == [
