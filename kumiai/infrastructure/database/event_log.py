@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from uuid import UUID
 
 import asyncpg
@@ -21,12 +21,22 @@ from kumiai.application.ports.events import (
     Retention,
     SessionEvent,
 )
+from kumiai.core.exceptions import DatabaseUnavailableError
 from kumiai.core.logging import get_logger
 from kumiai.infrastructure.database.repositories import session_events
 
 logger = get_logger(__name__)
 
 RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+@contextlib.contextmanager
+def _unavailable_when_down() -> Iterator[None]:
+    """A read a request waits on fails as the rest of the app does in an outage: 503."""
+    try:
+        yield
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
+        raise DatabaseUnavailableError(f"the database is unavailable: {error}") from error
 
 
 async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:
@@ -78,7 +88,8 @@ class PostgresEventLog:
         return await session_events.append(self._writer, events)
 
     async def head(self, session_id: UUID) -> int:
-        return await session_events.head(self._pool(), session_id)
+        with _unavailable_when_down():
+            return await session_events.head(self._pool(), session_id)
 
     async def read_new(self, cursors: Mapping[UUID, int], limit: int) -> list[SessionEvent]:
         # On the listening connection: the reads follow its notifications, one at a time,
@@ -89,8 +100,9 @@ class PostgresEventLog:
         return await session_events.read_new(listener, cursors, limit)
 
     async def read_after(self, session_id: UUID, after: int, limit: int) -> ReplayPage:
-        async with self._pool().acquire() as connection:
-            return await session_events.read_after(connection, session_id, after, limit)
+        with _unavailable_when_down():
+            async with self._pool().acquire() as connection:
+                return await session_events.read_after(connection, session_id, after, limit)
 
     async def prune(self, retention: Retention) -> int:
         async with self._pool().acquire() as connection:

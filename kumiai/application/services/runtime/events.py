@@ -67,6 +67,9 @@ READ_LIMIT = 1000
 RETRY_DELAYS = (0.05, 0.2, 1.0, 2.0, 5.0)
 # How long closing waits for events still queued for the database.
 CLOSE_FLUSH_SECONDS = 5.0
+# How long a new subscription waits for this process's earlier events to be written
+# (so it starts after them) before it starts anyway.
+SUBSCRIBE_FLUSH_SECONDS = 2.0
 # How long a deleted session's log waits for its last events before it goes.
 FORGET_DRAIN_SECONDS = 5.0
 
@@ -650,7 +653,8 @@ class EventHub:
         if after is None:
             # From now on: after every event published before (here: once written; on
             # other processes: once committed), whether or not delivered here yet.
-            await self.flush()
+            with contextlib.suppress(TimeoutError):  # a write in trouble: start anyway
+                await asyncio.wait_for(self.flush(), SUBSCRIBE_FLUSH_SECONDS)
             head = await self._store.head(session_id)
             subscription = Subscription(log, capacity or self._capacity, head)
             await self._catch_up(log, subscription, ReplayPage([], None, head))
