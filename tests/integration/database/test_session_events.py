@@ -257,3 +257,25 @@ async def test_a_writer_never_gives_again_an_id_a_database_crash_may_have_lost(
     async with process() as after_crash:
         (new,) = await _published(after_crash, session, 1)
     assert new > ids[-1]
+
+
+async def test_a_subscriber_hears_every_event_after_its_processes_lose_their_connections(
+    process: Process, events_database_url: str
+) -> None:
+    session = uuid4()
+    async with process() as writer, process() as reader:
+        follower = await reader.subscribe(session)
+        writer.publish(session, "step", n=0)
+        await _take(follower, 1)
+        connection = await asyncpg.connect(asyncpg_dsn(events_database_url))
+        try:
+            await connection.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await connection.close()
+        for index in range(1, 20):
+            writer.publish(session, "step", n=index)
+        events = await _take(follower, 19, timeout=20)
+    assert [event.data["n"] for event in events] == list(range(1, 20))
