@@ -16,7 +16,8 @@ A turn sends the CLI one of two things (``runtime.py``):
 The CLI adds a system prompt, tool definitions and reminders of its own that KumiAI
 neither sees nor can count. Their size is learned from the first response of every
 fresh session (its usage covers the whole request) less the part KumiAI sent; a
-generous default stands in until then.
+generous default stands in until then. A refusal Claude Code reports teaches the window
+and the request's size, and the turn is sent once more, shrunk harder (``refit``).
 """
 
 from __future__ import annotations
@@ -138,27 +139,46 @@ class TranscriptFitting:
 
     def too_long(
         self, request: TurnRequest, sent: Transcript | None, reason: str
-    ) -> ContextWindowExceededError | None:
-        """The error for a turn Claude Code failed as too long (None for another failure),
-        after learning what the refusal states for the next turn: the window, and the
-        whole request's size, of which Claude Code added all but KumiAI's part."""
+    ) -> PromptTooLongError | None:
+        """Claude Code's report of a request refused as too long (None for another
+        failure). What it states is kept: the window, and the whole request's size, of
+        which Claude Code added all but KumiAI's part."""
         if TOO_LONG not in reason.lower():
             return None
         refusal = PromptTooLongError(reason)
         self.window.learn_window(request, refusal)
         if sent is not None and refusal.stated_tokens:
             self._learn_request_size(request, sent, refusal.stated_tokens)
-        return ContextWindowExceededError(
-            "The conversation did not fit the model's context window; the next message "
-            f"is fitted to what Claude Code reported ({reason})",
-            details={"runtime": "claude-code", "reason": reason},
-        )
+        return refusal
+
+    async def refit(
+        self,
+        request: TurnRequest,
+        history: list[ApiMessage],
+        sent: Transcript | None,
+        refusal: PromptTooLongError,
+    ) -> Transcript:
+        """What a fresh session is sent after ``refusal``: the transcript shrunk harder,
+        as the API runtime does, or fitted at all when the CLI's own session was refused."""
+        if sent is None:
+            return await self.transcript(request, history)
+        fitted = self.window.fit_harder(request, sent.history, refusal)
+        _, prompt = split_prompt(request.messages)
+        return Transcript(fitted, transcript_prompt(fitted, prompt, preview=None))
 
     def _learn_request_size(self, request: TurnRequest, sent: Transcript, tokens: int) -> None:
         """Claude Code's part of a request of ``tokens``: all but KumiAI's."""
         seen = self.window.seen_tokens(request, sent.history)
         if tokens > seen:  # else the size is not the request's (a stub server's usage)
             self.layout.learn_unseen(request, tokens - seen)
+
+
+def context_exceeded(refusal: PromptTooLongError) -> ContextWindowExceededError:
+    return ContextWindowExceededError(
+        "The conversation no longer fits the model's context window, even after "
+        f"trimming old tool outputs and messages ({refusal.reason})",
+        details={"runtime": "claude-code", "reason": refusal.reason},
+    )
 
 
 def _kumiai_tools(request: TurnRequest) -> list[dict[str, Any]]:

@@ -50,7 +50,7 @@ from kumiai.application.ports.agent_runtime import (
 )
 from kumiai.core.exceptions import ClaudeUnavailableError
 from kumiai.core.logging import get_logger
-from kumiai.infrastructure.claude_code.fitting import TranscriptFitting
+from kumiai.infrastructure.claude_code.fitting import TranscriptFitting, context_exceeded
 from kumiai.infrastructure.claude_code.tools import (
     ToolCalls,
     builtin_tools,
@@ -119,6 +119,49 @@ class ClaudeCodeRuntime:
         resume = self._resume_point(request, workspace, history)
         # A fresh session is sent the history as a transcript, fitted to the budget.
         transcript = None if resume else await self._fitting.transcript(request, history)
+        refused = False
+        while True:
+            sent = transcript.prompt if transcript else prompt
+            reader = await self._run_cli(
+                request, workspace, tools, sink, resume=resume, prompt=sent
+            )
+            try:
+                result = reader.finish()
+                break
+            except ClaudeUnavailableError as error:
+                refusal = self._fitting.too_long(request, transcript, str(error))
+                if refusal is None:
+                    raise
+                if refused or reader.produced:
+                    raise context_exceeded(refusal) from error
+                # Refused before anything was said: shrunk harder, sent once more.
+                logger.warning("claude_code_prompt_too_long_retry", reason=refusal.reason)
+                refused, resume = True, None
+                transcript = await self._fitting.refit(request, history, transcript, refusal)
+        if transcript and reader.responses:
+            self._fitting.learn(request, transcript, reader.responses[0])
+        self._resume_points.put(
+            workspace.session_id,
+            ResumePoint(
+                cli_session_id=result.session_id,
+                working_dir=workspace.working_dir,
+                fingerprint=fingerprint([*request.messages, *reader.produced]),
+                context_tokens=reader.context_tokens,
+            ),
+        )
+        return TurnOutcome(result.stop_reason or "end_turn", reader.total, result.num_turns)
+
+    async def _run_cli(
+        self,
+        request: TurnRequest,
+        workspace: Workspace,
+        tools: ToolExecutor,
+        sink: TurnSink,
+        *,
+        resume: str | None,
+        prompt: str,
+    ) -> _TurnReader:
+        """One CLI process, from ``prompt`` to its result (which the reader keeps)."""
         calls = ToolCalls()
         reader = _TurnReader(sink, calls)
         options = self._options(request, workspace, tools, calls, resume)
@@ -126,7 +169,7 @@ class ClaudeCodeRuntime:
         client = ClaudeSDKClient(options)
         try:
             await client.connect()
-            await client.query(transcript.prompt if transcript else prompt)
+            await client.query(prompt)
             async for message in client.receive_response():
                 await reader.on_message(message)
         except asyncio.CancelledError:
@@ -144,25 +187,7 @@ class ClaudeCodeRuntime:
             await _disconnect(client)
             raise
         await _disconnect(client)
-        try:
-            result = reader.finish()
-        except ClaudeUnavailableError as error:
-            too_long = self._fitting.too_long(request, transcript, str(error))
-            if too_long is None:
-                raise
-            raise too_long from error
-        if transcript and reader.responses:
-            self._fitting.learn(request, transcript, reader.responses[0])
-        self._resume_points.put(
-            workspace.session_id,
-            ResumePoint(
-                cli_session_id=result.session_id,
-                working_dir=workspace.working_dir,
-                fingerprint=fingerprint([*request.messages, *reader.produced]),
-                context_tokens=reader.context_tokens,
-            ),
-        )
-        return TurnOutcome(result.stop_reason or "end_turn", reader.total, result.num_turns)
+        return reader
 
     def _resume_point(
         self, request: TurnRequest, workspace: Workspace, history: list[dict[str, Any]]

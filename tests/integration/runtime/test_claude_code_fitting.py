@@ -148,29 +148,50 @@ async def test_a_claude_code_session_grown_past_the_budget_is_not_resumed_but_fi
     assert (await messages(live.client, session_id))[-1]["content"] == "You asked about 42."
 
 
-async def test_a_window_claude_code_reports_refusing_a_turn_is_kept_by_the_next_one(
-    live: LiveApp, claude: ScriptedAnthropic
-) -> None:
+async def _refused_session(live: LiveApp) -> str:
+    """About 30,000 tokens of history: what the configured window takes whole."""
     team = await create_team(live, "Dana")
     session_id = await create_specialist(live, team, "Dana")
-    # About 30,000 tokens of history: the request fits the configured window, and is
-    # larger than the server takes.
     rows = tool_exchanges(UUID(session_id), 100, output_words=150)
     async with live.container.database.engine.begin() as connection:
         await insert_rows(connection, UUID(session_id), rows)
-    claude.max_prompt_tokens = limit = 40_000
-    claude.enqueue(Reply.text("Caught up."))
+    return session_id
+
+
+async def test_a_request_claude_code_reports_too_long_is_shrunk_harder_and_sent_once_more(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    session_id = await _refused_session(live)
+    claude.max_prompt_tokens = limit = 40_000  # less than the whole history needs
+    claude.enqueue(Reply.text("Caught up."), Reply.text("Still here."))
     events = await live.container.events.subscribe(UUID(session_id))
 
     await send(live.client, session_id, "and now?")
-    refused = await _terminal(events)
-    await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
-    await send(live.client, session_id, "and now, fitted?")
     finished = await _terminal(events)
 
-    assert refused.type == "error" and refused.data["code"] == "context_too_long"
-    assert f"(limit {limit})" in refused.data["error"]
     assert finished.type == "done"
-    fitted = _model_requests(claude)[-1]
+    refused, fitted = _model_requests(claude)
+    assert claude.prompt_tokens(refused.body) > limit
     assert claude.prompt_tokens(fitted.body) <= limit - MAX_TOKENS
-    assert _transcript(fitted).endswith(f"{CLOSING}\n\nand now, fitted?")
+    assert _transcript(fitted).endswith(f"{CLOSING}\n\nand now?")
+    # The next turn keeps to the window the refusal stated, without being refused.
+    shutil.rmtree(live.container.settings.home / "claude-code" / "sessions")
+    await send(live.client, session_id, "and then?")
+    assert (await _terminal(events)).type == "done"
+    assert len(_model_requests(claude)) == 3
+    assert claude.prompt_tokens(_model_requests(claude)[-1].body) <= limit - MAX_TOKENS
+
+
+async def test_a_second_refusal_ends_the_turn_with_an_error_naming_the_cause(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    session_id = await _refused_session(live)
+    claude.max_prompt_tokens = 5_000  # less than Claude Code's own part
+    events = await live.container.events.subscribe(UUID(session_id))
+
+    await send(live.client, session_id, "and now?")
+    failed = await _terminal(events)
+
+    assert failed.type == "error" and failed.data["code"] == "context_too_long"
+    assert "(limit 5000)" in failed.data["error"]
+    assert len(_model_requests(claude)) == 2

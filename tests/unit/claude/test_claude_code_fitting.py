@@ -165,9 +165,9 @@ async def test_a_refusal_claude_code_reports_teaches_the_window_and_its_own_part
         "(limit 30000) but this conversation is only ~444 tokens"
     )
 
-    error = fitting.too_long(request, sent, reason)
+    refusal = fitting.too_long(request, sent, reason)
 
-    assert error is not None and error.code == "context_too_long"
+    assert refusal is not None and refusal.stated_tokens == seen + 7_000
     assert fitting.layout.unseen_tokens(request) == 7_000
     assert fitting.window.budget(request) == 30_000 - MAX_TOKENS
     assert fitting.too_long(request, sent, "Claude Code: overloaded") is None
