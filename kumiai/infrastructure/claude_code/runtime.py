@@ -59,9 +59,7 @@ from kumiai.infrastructure.claude_code.tools import (
     permission_callback,
 )
 from kumiai.infrastructure.continuity import (
-    ResumePoint,
     ResumePoints,
-    fingerprint,
     split_prompt,
 )
 
@@ -140,14 +138,12 @@ class ClaudeCodeRuntime:
                 transcript = await self._fitting.refit(request, history, transcript, refusal)
         if transcript and reader.responses:
             self._fitting.learn(request, transcript, reader.responses[0])
-        self._resume_points.put(
+        self._resume_points.record(
             workspace.session_id,
-            ResumePoint(
-                cli_session_id=result.session_id,
-                working_dir=workspace.working_dir,
-                fingerprint=fingerprint([*request.messages, *reader.produced]),
-                context_tokens=reader.context_tokens,
-            ),
+            workspace.working_dir,
+            result.session_id,
+            [*request.messages, *reader.produced],
+            context_tokens=reader.context_tokens,
         )
         return TurnOutcome(result.stop_reason or "end_turn", reader.total, result.num_turns)
 
