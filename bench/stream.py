@@ -15,7 +15,10 @@ directly from the scripted server, as the control:
 - time to first token (from sending to the first text delta), turn after turn;
 - per-delta lag (arrival minus stamp) of a paced stream;
 - unpaced throughput: BURST deltas as fast as they come;
-- 1, 10 and 50 concurrent paced streams: each stream's delta rate against one alone.
+- 1, 10 and 50 concurrent paced streams: each stream's delta rate against one alone;
+- what saving a streaming block costs: a long unpaced stream (several flush intervals)
+  relayed by this server, which saves the block's text once a second, against a second
+  server that never does (``KUMIAI_STREAM_FLUSH_SECONDS`` of a day).
 
 The client is plain asyncio on raw sockets and reads each chunk with regular
 expressions, so it is not the bottleneck. It counts every stamp inside each ``text``
@@ -36,7 +39,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,11 +60,14 @@ BURST = 2000
 BURST_RUNS = 3
 CROWD_DELTAS, CROWD_DELAY = 100, 0.01
 CROWDS = (1, 10, 50)
+FLUSH_DELTAS, FLUSH_RUNS = 40_000, 3
+NEVER_FLUSH = str(24 * 3600)
 SCRIPT = {
     "ttft-route": {"replies": 2 * TURNS + 4, "deltas": 5, "delay": 0.0},
     "lag-route": {"replies": 4, "deltas": PACED_DELTAS, "delay": PACED_DELAY},
     "burst-route": {"replies": 3 * BURST_RUNS + 4, "deltas": BURST, "delay": 0.0},
     "crowd-route": {"replies": 2 * sum(CROWDS) + 4, "deltas": CROWD_DELTAS, "delay": CROWD_DELAY},
+    "flush-route": {"replies": 2 * FLUSH_RUNS + 4, "deltas": FLUSH_DELTAS, "delay": 0.0},
 }
 TEXT = re.compile(rb'"text": ?"([^"]*)"')
 STAMP = re.compile(rb"\d+\.\d{6}")  # fixed width (STAMP_WIDTH), so joined stamps split cleanly
@@ -71,6 +77,7 @@ TARGETS = {
     "ttft_added_ms": "< 10",
     "burst_ratio": ">= 0.8",
     "crowd_50_ratio": ">= 0.8",
+    "flush_ratio": ">= 0.95",
 }
 
 
@@ -157,16 +164,25 @@ async def _chunks(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
 
 @dataclass(frozen=True)
 class Sides:
-    """One scripted load read two ways."""
+    """One scripted load read two ways (and relayed by a server that never flushes)."""
 
     kumiai: str
     claude: str
     sessions: dict[str, list[str]]
+    unflushed: str
+    unflushed_session: str
 
     async def relay(self, route: str, index: int = 0) -> Stream:
         session_id = self.sessions[route][index]
         return await _post_stream(
             f"{self.kumiai}/api/v2/sessions/{session_id}/messages", {"content": "go"}, {}
+        )
+
+    async def relay_unflushed(self) -> Stream:
+        return await _post_stream(
+            f"{self.unflushed}/api/v2/sessions/{self.unflushed_session}/messages",
+            {"content": "go"},
+            {},
         )
 
     async def direct(self, route: str) -> Stream:
@@ -244,10 +260,27 @@ async def burst(sides: Sides) -> dict[str, float]:
     }
 
 
-def _delivered(stream: Stream) -> float:
-    if len(stream.received) != BURST:
-        raise RuntimeError(f"the relay delivered {len(stream.received)} of {BURST} deltas")
+def _delivered(stream: Stream, expected: int = BURST) -> float:
+    if len(stream.received) != expected:
+        raise RuntimeError(f"the relay delivered {len(stream.received)} of {expected} deltas")
     return stream.rate
+
+
+async def flush_cost(sides: Sides) -> dict[str, float]:
+    """A stream long enough to be saved while it streams, relayed with and without the
+    saving; interleaved, the median of FLUSH_RUNS each."""
+    flushed, unflushed = [], []
+    for _ in range(FLUSH_RUNS):
+        unflushed.append(_delivered(await sides.relay_unflushed(), FLUSH_DELTAS))
+        stream = await sides.relay("flush-route")
+        flushed.append(_delivered(stream, FLUSH_DELTAS))
+    seconds = FLUSH_DELTAS / statistics.median(flushed)
+    return {
+        "flushed_deltas_per_s": statistics.median(flushed),
+        "unflushed_deltas_per_s": statistics.median(unflushed),
+        "stream_seconds": seconds,
+        "ratio": reporting.ratio(statistics.median(flushed), statistics.median(unflushed)),
+    }
 
 
 async def crowds(sides: Sides) -> dict[str, dict[str, float]]:
@@ -274,11 +307,13 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
-def create_sessions(base_url: str, folder: Path) -> dict[str, list[str]]:
+def create_sessions(
+    base_url: str, folder: Path, routes: Sequence[str] = tuple(SCRIPT)
+) -> dict[str, list[str]]:
     """Assistant sessions whose working folder (named in their prompt) picks the script."""
     sessions: dict[str, list[str]] = {}
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        for route in SCRIPT:
+        for route in routes:
             workspace = folder / "home" / "workspace" / route  # inside the allowed roots
             workspace.mkdir(parents=True)
             count = max(CROWDS) if route == "crowd-route" else 1
@@ -328,12 +363,23 @@ class Relay:
 
 
 @contextmanager
-def relaying(script: dict[str, dict[str, float]]) -> Iterator[Relay]:
+def relaying(script: dict[str, dict[str, float]], **env: str) -> Iterator[Relay]:
     with (
         harness.scratch() as folder,
-        harness.scratch_database() as url,
         scripted_claude(folder, script) as claude,
-        harness.kumiai(url, folder, ANTHROPIC_API_KEY="bench", ANTHROPIC_BASE_URL=claude) as ours,
+        relay_to(claude, folder, **env) as relay,
+    ):
+        yield relay
+
+
+@contextmanager
+def relay_to(claude: str, folder: Path, **env: str) -> Iterator[Relay]:
+    """``kumiai serve`` on a scratch database, relaying ``claude``, its home in ``folder``."""
+    with (
+        harness.scratch_database() as url,
+        harness.kumiai(
+            url, folder, ANTHROPIC_API_KEY="bench", ANTHROPIC_BASE_URL=claude, **env
+        ) as ours,
     ):
         yield Relay(folder, url, claude, ours)
 
@@ -346,26 +392,41 @@ async def measure(sides: Sides) -> dict[str, object]:
         "paced_lag": await lag(sides),
         "burst": await burst(sides),
         "crowds": await crowds(sides),
+        "flush": await flush_cost(sides),
     }
 
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
-    with relaying(SCRIPT) as relay:
-        sides = Sides(relay.kumiai, relay.claude, create_sessions(relay.kumiai, relay.folder))
+    with (
+        relaying(SCRIPT) as relay,
+        harness.scratch() as other,
+        relay_to(relay.claude, other, KUMIAI_STREAM_FLUSH_SECONDS=NEVER_FLUSH) as unflushed,
+    ):
+        (unflushed_session,) = create_sessions(unflushed.kumiai, other, ["flush-route"])[
+            "flush-route"
+        ]
+        sides = Sides(
+            relay.kumiai,
+            relay.claude,
+            create_sessions(relay.kumiai, relay.folder),
+            unflushed.kumiai,
+            unflushed_session,
+        )
         results = asyncio.run(measure(sides))
     print(report(results))
 
 
 def report(results: dict[str, object]) -> str:
-    first, paced, burst_, crowd = (
+    first, paced, burst_, crowd, flush = (
         results["first_token"],
         results["paced_lag"],
         results["burst"],
         results["crowds"],
+        results["flush"],
     )
     assert isinstance(first, dict) and isinstance(paced, dict)
-    assert isinstance(burst_, dict) and isinstance(crowd, dict)
+    assert isinstance(burst_, dict) and isinstance(crowd, dict) and isinstance(flush, dict)
     table: list[list[object]] = [
         ["measure", "relayed", "direct", "ratio / added", "target"],
         [
@@ -401,6 +462,14 @@ def report(results: dict[str, object]) -> str:
             ]
             for size, values in crowd.items()
         ),
+        [
+            f"unpaced {FLUSH_DELTAS} deltas saved each second, deltas/s "
+            "(control: the same relay, never saving)",
+            flush["flushed_deltas_per_s"],
+            flush["unflushed_deltas_per_s"],
+            flush["ratio"],
+            TARGETS["flush_ratio"],
+        ],
     ]
     return reporting.write(
         "stream",
@@ -418,6 +487,11 @@ def report(results: dict[str, object]) -> str:
             "events, pydantic union validation per event), which alone runs several times "
             "slower than a regular expression over raw bytes, so the raw ratio cannot "
             "reach 0.8 for any relay built on the SDK.",
+            f"Saving: the median of {FLUSH_RUNS} interleaved runs of one {FLUSH_DELTAS}-delta "
+            f"block (about {flush['stream_seconds']:.1f} s, so its text is saved that many "
+            "times while it streams, each time the whole block so far), relayed by this "
+            "server (`KUMIAI_STREAM_FLUSH_SECONDS` 1) and by a second one that never saves "
+            "it before it completes.",
         ],
     )
 

@@ -36,6 +36,7 @@ from kumiai.application.services.runtime.inbox import Inbox
 from kumiai.application.services.runtime.orchestration import orchestration_tools
 from kumiai.application.services.runtime.ownership import LeaseTiming, SessionOwnership
 from kumiai.application.services.runtime.questions import AskUserQuestionTool
+from kumiai.application.services.runtime.sink import StreamFlush
 from kumiai.application.services.runtime.slots import TurnCaps
 from kumiai.application.services.runtime.workers import SessionWorkers
 from kumiai.application.services.session_files import SessionFileService
@@ -215,6 +216,7 @@ def build_container(settings: Settings, database: Database) -> Container:
                 settings.max_specialists_per_session, settings.agent_message_budget
             ),
             context_window_tokens=settings.context_window_tokens,
+            stream_flush=StreamFlush(settings.stream_flush_seconds),
         ),
         session_closers=[mcp_sessions.close_session],
         ownership=SessionOwnership(

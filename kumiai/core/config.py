@@ -130,6 +130,11 @@ class Settings(BaseSettings):
         ge=16_384,
         description="The model's context window; each request is trimmed to fit it.",
     )
+    stream_flush_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the text of a streaming reply is saved (what a crash can lose).",
+    )
     prompt_caching: bool = Field(
         default=True, description="Mark tools, system prompt and history as cacheable."
     )

@@ -168,6 +168,7 @@ class MemoryUnitOfWork:
         self._deleted: list[Any] = []
         self._appended: list[Message] = []
         self._metadata: list[tuple[UUID, dict[str, Any]]] = []
+        self._rewrites: list[tuple[UUID, str, bool]] = []
         self._cleared: set[UUID] = set()
         self._activity: list[ActivityEntry] = []
         self._outbox: list[tuple[UUID, str, dict[str, Any]]] = []
@@ -250,6 +251,14 @@ class MemoryUnitOfWork:
             await lock.acquire()
             self._held[key] = lock
 
+    def _rewrite_texts(self) -> None:
+        for message_id, content, partial in self._rewrites:
+            for message in itertools.chain.from_iterable(self._db.messages.values()):
+                if message.id == message_id:
+                    kept = {k: v for k, v in message.metadata.items() if k != "partial"}
+                    message.content = content
+                    message.metadata = {**kept, "partial": True} if partial else kept
+
     def _write_back(self) -> None:
         rows = self._db.rows
         for (kind, key), (entity, original) in self._loaded.items():
@@ -265,6 +274,7 @@ class MemoryUnitOfWork:
             self._db.messages[session_id].clear()
         for message in self._appended:
             self._db.messages[message.session_id].append(clone(message))
+        self._rewrite_texts()
         for message_id, patch in self._metadata:
             for message in itertools.chain.from_iterable(self._db.messages.values()):
                 if message.id == message_id:
@@ -455,6 +465,9 @@ class MemoryMessages:
 
     async def merge_metadata(self, message_id: UUID, patch: dict[str, Any]) -> None:
         self._uow._metadata.append((message_id, patch))
+
+    async def rewrite_text(self, message_id: UUID, content: str, *, partial: bool) -> None:
+        self._uow._rewrites.append((message_id, content, partial))
 
 
 class MemoryPending:

@@ -36,6 +36,7 @@ from kumiai.application.services.runtime.assembly import (
 from kumiai.application.services.runtime.autosave import FolderIndexer
 from kumiai.application.services.runtime.delegation import DelegationLimits
 from kumiai.application.services.runtime.events import FROM_THE_START, EventHub
+from kumiai.application.services.runtime.sink import StreamFlush
 from kumiai.application.services.runtime.slots import TurnCaps
 from kumiai.application.services.sessions import SessionService
 from kumiai.application.services.working_directories import WorkingDirectories
@@ -232,6 +233,7 @@ async def runtime_app(
     claude_configured: bool = True,
     file_tools: Sequence[Tool] = (),
     db: MemoryDatabase | None = None,
+    stream_flush: StreamFlush | None = None,
 ) -> AsyncIterator[RuntimeApp]:
     """The runtime, started (recovered, answering its doorbell), stopped on exit.
 
@@ -263,6 +265,7 @@ async def runtime_app(
             turn_caps=turn_caps
             or TurnCaps(per_runtime={}, default=64, server=max_concurrent_turns),
             delegation=delegation or DelegationLimits(),
+            stream_flush=stream_flush or StreamFlush(),
         ),
     )
     inbox, workers = runtime.inbox, runtime.workers

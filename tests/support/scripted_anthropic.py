@@ -500,6 +500,28 @@ class RecordedRequest:
         return tools
 
 
+def conversation_read(request_messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """What the model read, as (role, text) pairs: the API runtime sends the history as
+    messages; Claude Code, starting afresh, as a transcript inside the first prompt."""
+    pairs = [
+        (message["role"], block["text"])
+        for message in request_messages
+        for block in message["content"]
+        if isinstance(block, dict) and block.get("type") == "text"
+    ]
+    if "<conversation_transcript>" not in pairs[-1][1]:
+        return [(role, text.strip()) for role, text in pairs]
+    text = pairs[-1][1]
+    transcript, newest = text.split("<conversation_transcript>\n", 1)[1].split(
+        "\n</conversation_transcript>\n\n"
+    )
+    lines = []
+    for entry in transcript.split("\n\n["):
+        role, _, said = entry.lstrip("[").partition("]\n")
+        lines.append((role, said.strip()))
+    return [*lines, ("user", newest.strip())]
+
+
 # --------------------------------------------------------------------------- wire format
 
 

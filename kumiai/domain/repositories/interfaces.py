@@ -221,6 +221,11 @@ class MessageRepository(Protocol):
         """Add keys to a message's metadata in place (usage, delivery point)."""
         ...
 
+    async def rewrite_text(self, message_id: UUID, content: str, *, partial: bool) -> None:
+        """Replace the text of a block's row, which says whether the block is unfinished
+        (``metadata.partial``): how a streaming block is kept while it streams."""
+        ...
+
 
 class PendingInputRepository(Protocol):
     """Each session's queue of messages waiting for their turn, in acceptance order."""

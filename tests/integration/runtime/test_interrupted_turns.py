@@ -3,8 +3,6 @@ interrupted message and the new one as a single user turn."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from tests.integration.runtime.conftest import BOTH_RUNTIMES
 from tests.integration.runtime.helpers import (
     messages,
@@ -14,31 +12,9 @@ from tests.integration.runtime.helpers import (
     wait_until_idle,
 )
 from tests.support.live import LiveApp
-from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
+from tests.support.scripted_anthropic import Reply, ScriptedAnthropic, conversation_read
 
 USER_STOP = "[Request interrupted by user]"
-
-
-def conversation_read(request_messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """What the model read, as (role, text) pairs: the API runtime sends the history as
-    messages; Claude Code, starting afresh, as a transcript inside the first prompt."""
-    pairs = [
-        (message["role"], block["text"])
-        for message in request_messages
-        for block in message["content"]
-        if isinstance(block, dict) and block.get("type") == "text"
-    ]
-    if "<conversation_transcript>" not in pairs[-1][1]:
-        return [(role, text.strip()) for role, text in pairs]
-    text = pairs[-1][1]
-    transcript, newest = text.split("<conversation_transcript>\n", 1)[1].split(
-        "\n</conversation_transcript>\n\n"
-    )
-    lines = []
-    for entry in transcript.split("\n\n["):
-        role, _, said = entry.lstrip("[").partition("]\n")
-        lines.append((role, said.strip()))
-    return [*lines, ("user", newest.strip())]
 
 
 @BOTH_RUNTIMES

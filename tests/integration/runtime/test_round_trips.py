@@ -6,12 +6,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
+from kumiai.core.config import Settings
 from tests.integration.runtime.helpers import create_specialist, create_team, wait_until_idle
 from tests.support.live import LiveApp
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
 from tests.support.sse import collect
+
+
+@pytest.fixture
+def live_settings(live_settings: Settings) -> Settings:
+    """Turns shorter than the flush interval, however loaded the machine: a block
+    that streams longer is saved while it streams (once per interval, not per delta)."""
+    return live_settings.model_copy(update={"stream_flush_seconds": 60.0})
 
 
 @contextmanager

@@ -3,11 +3,13 @@ call is stored before it runs, with the session working around it."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from kumiai.application.dtos.sessions import SessionCreate
 from kumiai.application.ports.agent_runtime import ToolCall, ToolExecutor, ToolOutcome, TurnSink
 from kumiai.application.services.runtime.history.replay import SERVER_TOOL
+from kumiai.application.services.runtime.sink import StreamFlush
 from kumiai.domain.value_objects import SessionType
 from tests.support.fake_runtime import RecordingTool, call, say
 from tests.support.runtime_app import RuntimeApp, runtime_app
@@ -172,3 +174,67 @@ async def test_a_skill_assistant_writing_into_the_library_saves_the_skill(
     assert indexer.indexed == ["pdf"]  # not the failed edit, not a file outside the library
     saved = [e.data for e in app.events(created.id) if e.type == "definition_saved"]
     assert saved == [{"kind": "skill", "slug": "pdf"}]
+
+
+EVERY_DELTA = StreamFlush(interval_seconds=0)
+"""Flush at every delta, so a test needs no clock."""
+
+
+async def test_a_block_still_streaming_is_kept_in_one_partial_row_announced_by_nothing(
+    tmp_path: Path,
+) -> None:
+
+    async def kept_text(text: str) -> None:
+        async with asyncio.timeout(5):
+            while [m.content for m in app.db.transcript(session_id)][-1:] != [text]:
+                await asyncio.sleep(0.01)
+
+    async def half_a_thought(_: ToolExecutor, sink: TurnSink) -> None:
+        await sink.text_delta(0, "half ")
+        await kept_text("half ")  # flushes run one at a time
+        await sink.text_delta(0, "a thought")
+        await asyncio.Event().wait()
+
+    async with runtime_app(tmp_path, stream_flush=EVERY_DELTA) as app:
+        session_id = await app.assistant()
+        app.claude.script(half_a_thought)
+        sent = await app.send(session_id, "think")
+        await kept_text("half a thought")
+
+        kept = app.db.transcript(session_id)[-1]
+        assert (kept.role.value, kept.content, kept.metadata) == (
+            "assistant",
+            "half a thought",
+            {"partial": True},
+        )
+        created = [e for e in app.events(session_id) if e.type == "message_created"]
+        assert [e.data["message"]["role"] for e in created] == ["user"]
+
+        await app.sessions.cancel(session_id)
+        await app.event(session_id, "cancelled", run_id=sent.run_id)
+
+        answers = [m for m in app.db.transcript(session_id) if m.role.value == "assistant"]
+        assert [(m.id, m.content) for m in answers] == [(kept.id, "half a thought")]
+        assert answers[0].metadata["partial"] is True
+        assert answers[0].metadata["interrupted"]["by"] == "user"
+
+
+async def test_a_flushed_block_that_finishes_is_the_same_row_announced_once(
+    tmp_path: Path,
+) -> None:
+    async with runtime_app(tmp_path, stream_flush=EVERY_DELTA) as app:
+        session_id = await app.assistant()
+        app.claude.script(say("Hello there, Ada.", chunks=3))
+
+        sent = await app.send(session_id, "hi")
+        await app.finished(session_id, sent.run_id)
+
+        answers = [m for m in app.db.transcript(session_id) if m.role.value == "assistant"]
+        assert [(m.content, m.metadata.get("partial")) for m in answers] == [
+            ("Hello there, Ada.", None)
+        ]
+        run = [e for e in app.events(session_id) if e.data.get("run_id") == str(sent.run_id)]
+        created = [e.data["message"] for e in run if e.type == "message_created"]
+        assert [(m["id"], m["content"]) for m in created] == [
+            (str(answers[0].id), "Hello there, Ada.")
+        ]

@@ -29,6 +29,7 @@ from kumiai.application.services.runtime.inbox import Inbox
 from kumiai.application.services.runtime.ownership import SessionOwnership
 from kumiai.application.services.runtime.questions import QuestionDesk
 from kumiai.application.services.runtime.runner import TurnRunner
+from kumiai.application.services.runtime.sink import StreamFlush
 from kumiai.application.services.runtime.slots import TurnCaps, TurnSlots
 from kumiai.application.services.runtime.workers import SessionCloser, SessionWorkers
 from kumiai.application.services.working_directories import WorkingDirectories
@@ -40,6 +41,7 @@ class RuntimeLimits:
     turn_caps: TurnCaps = field(default_factory=lambda: TurnCaps(per_runtime={}, default=64))
     delegation: DelegationLimits = field(default_factory=DelegationLimits)
     context_window_tokens: int = 200_000
+    stream_flush: StreamFlush = field(default_factory=StreamFlush)
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def assemble_runtime(
         context_window_tokens=limits.context_window_tokens,
     )
     autosave = DefinitionAutoSave(services.libraries, services.directories, hub)
-    runner = TurnRunner(uow, hub, agent, contexts, autosave.after_tool)
+    runner = TurnRunner(uow, hub, agent, contexts, autosave.after_tool, flush=limits.stream_flush)
     workers = SessionWorkers(
         uow, inbox, runner, slots, hub, session_closers=session_closers, ownership=ownership
     )

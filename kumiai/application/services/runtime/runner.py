@@ -47,7 +47,12 @@ from kumiai.application.services.runtime.history.replay import (
 from kumiai.application.services.runtime.inbox import announce_queue
 from kumiai.application.services.runtime.orchestration import CONTACT_PM
 from kumiai.application.services.runtime.payloads import message_payload
-from kumiai.application.services.runtime.sink import AfterTool, PersistingSink, usage_dict
+from kumiai.application.services.runtime.sink import (
+    AfterTool,
+    PersistingSink,
+    StreamFlush,
+    usage_dict,
+)
 from kumiai.application.services.session_lifecycle import (
     answer_open_calls,
     cancel_turn,
@@ -61,7 +66,7 @@ from kumiai.application.services.session_lifecycle import (
 from kumiai.application.services.tasks import TaskChange, TaskEvents, start_if_open
 from kumiai.core.exceptions import DatabaseUnavailableError, KumiAIError
 from kumiai.core.logging import get_logger
-from kumiai.domain.entities import Message, PendingInput, Session
+from kumiai.domain.entities import PendingInput, Session
 from kumiai.domain.value_objects import EventType, SessionStatus
 
 logger = get_logger(__name__)
@@ -124,12 +129,15 @@ class TurnRunner:
         runtime: AgentRuntime,
         contexts: TurnContextBuilder,
         after_tool: AfterTool | None = None,
+        *,
+        flush: StreamFlush | None = None,
     ) -> None:
         self._uow = uow
         self._events = events
         self._runtime = runtime
         self._contexts = contexts
         self._after_tool = after_tool
+        self._flush = flush or StreamFlush()
         self._tasks = TaskEvents(events)
 
     async def run(self, session_id: UUID, turn: TurnHandle) -> bool:
@@ -166,6 +174,7 @@ class TurnRunner:
             claim.item.run_id,
             agent_name,
             after_tool=self._after_tool,
+            flush=self._flush,
         )
 
     # --- the claim ----------------------------------------------------------------------
@@ -251,7 +260,7 @@ class TurnRunner:
         await self._settle(
             claim,
             finish_turn,
-            list,
+            None,
             terminal="done",
             stop_reason=outcome.stop_reason,
             usage=usage_dict(sink.state.usage),
@@ -269,7 +278,7 @@ class TurnRunner:
         await self._settle(
             claim,
             cancel_turn,
-            _partials(sink, claim),
+            sink,
             interrupted=(INTERRUPTED_BY_USER, CANCELLED_REASON),
             terminal="cancelled",
             reason=CANCELLED_REASON,
@@ -296,7 +305,7 @@ class TurnRunner:
         await self._settle(
             claim,
             fail_turn(reason),
-            _partials(sink, claim),
+            sink,
             interrupted=(by, reason),
             terminal="error",
             error=reason,
@@ -307,7 +316,7 @@ class TurnRunner:
         self,
         claim: _Claim,
         end: Callable[[Session], None],
-        partials: Callable[[], list[Message]],
+        leftovers: PersistingSink | None,
         *,
         terminal: str,
         interrupted: tuple[str, str] | None = None,
@@ -325,7 +334,7 @@ class TurnRunner:
         announced = False
         while True:
             try:
-                await self._save_end(claim, end, partials, interrupted)
+                await self._save_end(claim, end, leftovers, interrupted)
                 break
             except DatabaseUnavailableError as error:
                 logger.warning(
@@ -351,16 +360,17 @@ class TurnRunner:
         self,
         claim: _Claim,
         end: Callable[[Session], None],
-        partials: Callable[[], list[Message]],
+        leftovers: PersistingSink | None,
         interrupted: tuple[str, str] | None,
     ) -> None:
-        """Write leftovers and the final status in one unit of work."""
+        """Write leftovers (the unfinished text of ``leftovers``) and the final status in
+        one unit of work."""
         async with self._uow() as uow:
             session = await uow.sessions.get_for_update(claim.session.id)
             if session is None:
                 return
-            for message in partials():
-                await uow.messages.append(message)
+            if leftovers is not None:
+                await leftovers.save_unfinished(uow)
             if interrupted is not None:
                 by, reason = interrupted
                 await answer_open_calls(uow, session.id, reason)
@@ -403,22 +413,3 @@ def _ignore_failure(task: asyncio.Future[EarlyRead]) -> None:
     # A failed early read costs a full read later; a claim that failed never uses it.
     if not task.cancelled():
         task.exception()
-
-
-def _partials(sink: PersistingSink, claim: _Claim) -> Callable[[], list[Message]]:
-    """Text that streamed but never finished its block, kept so nothing shown is lost.
-
-    A factory: each attempt to save the end of a turn writes fresh rows.
-    """
-
-    def messages() -> list[Message]:
-        partials = []
-        for _, pieces in sorted(sink.state.partial_text.items()):
-            text = "".join(pieces)
-            if text.strip():
-                message = Message.assistant_text(claim.session.id, text, str(claim.item.run_id))
-                message.metadata = {"partial": True}
-                partials.append(message)
-        return partials
-
-    return messages

@@ -152,6 +152,19 @@ class SqlMessageRepository:
             .execution_options(synchronize_session=False)
         )
 
+    async def rewrite_text(self, message_id: UUID, content: str, *, partial: bool) -> None:
+        # One statement: the text of a block still streaming is rewritten in place.
+        unflagged = messages.c.metadata.op("-")(sa.literal("partial"))
+        metadata = (
+            unflagged.op("||")(sa.literal({"partial": True}, type_=JSONB)) if partial else unflagged
+        )
+        await self._db.execute(
+            sa.update(messages)
+            .where(messages.c.id == message_id)
+            .values(content=content, metadata=metadata)
+            .execution_options(synchronize_session=False)
+        )
+
     async def count(self, session_id: UUID) -> int:
         query = sa.select(sa.func.count()).where(messages.c.session_id == session_id)
         return int(await self._db.scalar(query) or 0)
