@@ -8,8 +8,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from uuid import UUID
 
@@ -17,25 +16,61 @@ import asyncpg
 import httpx
 import pytest
 
-from kumiai.infrastructure.database.control_channel import asyncpg_dsn
+from kumiai.infrastructure.database.event_log import asyncpg_dsn
+from tests.integration.runtime.helpers import stream_reading
 from tests.support.database import create_scratch_database, drop_database
-from tests.support.processes import RunningServer, kumiai_env, serving
+from tests.support.processes import RunningServer, free_port, kumiai_env, serving
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
+from tests.support.sse import Event, events_sync
 
 pytestmark = pytest.mark.slow
 
 LEASE_SECONDS = 2.0
 TAKEOVER_LIMIT = 10.0
+ANSWER = "every word of this answer crosses from one server process to the other"
 
 
-@dataclass
 class Cluster:
     """Two ways in (``a`` and ``b``; the same port under ``--workers``), one database."""
 
-    a: str
-    b: str
-    database_url: str
-    servers: list[RunningServer]
+    def __init__(self, mode: str, env: dict[str, str], logs: Path, database_url: str) -> None:
+        self.mode = mode
+        self.env = env
+        self.logs = logs
+        self.database_url = database_url
+        self.ports = [free_port(), free_port()]
+        self.servers: list[RunningServer] = []
+        self._stack = ExitStack()
+        self._starts = 0
+
+    @property
+    def a(self) -> str:
+        return self.servers[0].base_url
+
+    @property
+    def b(self) -> str:
+        return self.servers[-1].base_url
+
+    def start(self) -> None:
+        self._starts += 1
+        if self.mode == "two-servers":
+            # One after the other: the first migrates the database.
+            for name, port in zip("ab", self.ports, strict=True):
+                log = self.logs / f"{name}{self._starts}.log"
+                self.servers.append(self._serve(port, log))
+        else:
+            log = self.logs / f"workers{self._starts}.log"
+            self.servers.append(self._serve(self.ports[0], log, "--workers", "2"))
+        _wait_for_processes(self.database_url, 2)
+
+    def _serve(self, port: int, log: Path, *args: str) -> RunningServer:
+        return self._stack.enter_context(
+            serving(self.env, timeout=180, port=port, log=log, args=args)
+        )
+
+    def stop(self) -> None:
+        self._stack.close()
+        self.servers = []
 
     def kill_owner(self, session_id: str) -> str:
         """kill -9 the process that runs the session's turns; the way in that is left."""
@@ -47,7 +82,7 @@ class Cluster:
 
 
 async def _owner_pid(database_url: str, session_id: UUID) -> int | None:
-    connection = await asyncpg.connect(**asyncpg_dsn(database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         pid: int | None = await connection.fetchval(
             "SELECT p.pid FROM session_owners o JOIN server_processes p ON p.id = o.process_id"
@@ -81,32 +116,24 @@ def cluster(
         KUMIAI_PROCESS_LEASE_SECONDS=str(LEASE_SECONDS),
         KUMIAI_PROCESS_HEARTBEAT_SECONDS="0.5",
     )
+    cluster = Cluster(request.param, env, tmp_path, url)
     try:
-        with ExitStack() as stack:
-            if request.param == "two-servers":
-                # One after the other: the first migrates the database.
-                a = stack.enter_context(serving(env, timeout=180, log=tmp_path / "a.log"))
-                b = stack.enter_context(serving(env, timeout=180, log=tmp_path / "b.log"))
-                yield Cluster(a.base_url, b.base_url, url, [a, b])
-            else:
-                both = stack.enter_context(
-                    serving(env, timeout=180, log=tmp_path / "w.log", args=["--workers", "2"])
-                )
-                _wait_for_processes(url, 2)
-                yield Cluster(both.base_url, both.base_url, url, [both])
+        cluster.start()
+        yield cluster
     finally:
+        cluster.stop()
         drop_database(url)
 
 
 def _wait_for_processes(database_url: str, count: int) -> None:
     async def joined() -> int:
-        connection = await asyncpg.connect(**asyncpg_dsn(database_url))
+        connection = await asyncpg.connect(asyncpg_dsn(database_url))
         try:
             return int(await connection.fetchval("SELECT count(*) FROM server_processes"))
         finally:
             await connection.close()
 
-    _wait_until(lambda: asyncio.run(joined()) >= count, 120, "the worker processes to join")
+    _wait_until(lambda: asyncio.run(joined()) >= count, 120, "the server processes to join")
 
 
 def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -151,6 +178,27 @@ def _messages(base_url: str, session_id: str) -> list[dict[str, object]]:
     rows = _get(base_url, f"/api/v2/sessions/{session_id}/messages?limit=200")
     assert isinstance(rows, list)
     return rows
+
+
+@contextmanager
+def _following(
+    base_url: str, session_id: str, *, last_event_id: str | None = None
+) -> Iterator[Iterator[Event]]:
+    """The session's v2 event stream, open (subscribed) when this yields."""
+    headers = {"last-event-id": last_event_id} if last_event_id else {}
+    url = f"{base_url}/api/v2/sessions/{session_id}/events"
+    with httpx.stream("GET", url, headers=headers, timeout=60) as response:
+        assert response.status_code == 200
+        yield events_sync(response)
+
+
+def _read_until(stream: Iterator[Event], event_type: str) -> list[Event]:
+    read = []
+    for event in stream:
+        read.append(event)
+        if event.type == event_type:
+            return read
+    raise AssertionError(f"the stream ended before a {event_type}: {read}")
 
 
 def _in_transcript(base_url: str, session_id: str, content: str) -> bool:
@@ -207,13 +255,15 @@ def test_a_cancel_sent_to_the_other_process_stops_the_turn_within_a_second(
     assert _status(cluster.a, session_id) == "cancelled"
 
 
-def test_after_a_kill_9_the_other_process_settles_the_turn_and_drains_the_queue(
+def test_after_a_kill_9_the_other_process_settles_the_turn_drains_the_queue_and_replays(
     cluster: Cluster, claude: ScriptedAnthropic
 ) -> None:
     session_id = _new_session(cluster.a, "Dana Crash")
     claude.enqueue(Reply.hang(timeout=60), Reply.text("Answering the second one."))
     path = f"/api/v2/sessions/{session_id}/messages"
-    _post(cluster.a, path, {"content": "first"})
+    with _following(cluster.a, session_id) as stream_on_a:
+        _post(cluster.a, path, {"content": "first"})
+        seen = _read_until(stream_on_a, "text_delta")
     claude.wait_for_requests(1, timeout=60)
     second = _post(cluster.b, path, {"content": "second"})
     assert second["queued"] is True
@@ -223,6 +273,9 @@ def test_after_a_kill_9_the_other_process_settles_the_turn_and_drains_the_queue(
     # Taken over once the dead turn is settled and the next message's turn started.
     _wait_until(lambda: _in_transcript(survivor, session_id, "second"), 60, "the takeover")
     takeover = time.monotonic() - killed_at
+    # The client of the dead process reconnects to the other with its last id.
+    with _following(survivor, session_id, last_event_id=seen[-1].id) as resumed:
+        missed = _read_until(resumed, "done")
     _wait_for_answers(survivor, session_id, 1)
 
     rows = _messages(survivor, session_id)
@@ -231,3 +284,39 @@ def test_after_a_kill_9_the_other_process_settles_the_turn_and_drains_the_queue(
     assert answers.count("Answering the second one.") == 1
     assert rows[-1]["content"] == "Answering the second one."
     assert takeover < TAKEOVER_LIMIT
+
+    ids = [int(event.id or 0) for event in seen + missed]
+    assert ids == sorted(set(ids)), "every event once, in order"
+    types = [event.type for event in missed]
+    assert "reset" not in types
+    second_turn_starts = types.index("run_started")
+    # The dead turn, settled by the survivor before the next one started.
+    settled = [event.data.get("status") for event in missed[:second_turn_starts]]
+    assert "error" in settled
+    second_turn = missed[second_turn_starts:]
+    assert stream_reading(second_turn)[0] == "Answering the second one."
+
+
+def test_a_turn_sent_through_one_process_streams_through_the_other_and_replays_after_restarts(
+    cluster: Cluster, claude: ScriptedAnthropic
+) -> None:
+    session_id = _new_session(cluster.a, "Dana Stream")
+    claude.enqueue(Reply.text(ANSWER, chunks=12))
+    with _following(cluster.b, session_id) as stream_on_b:
+        _post(cluster.a, f"/api/v2/sessions/{session_id}/messages", {"content": "tell me"})
+        streamed = _read_until(stream_on_b, "done")
+
+    ids = [int(event.id or 0) for event in streamed]
+    assert ids == sorted(set(ids))
+    assert stream_reading(streamed)[0] == ANSWER
+    assert "run_started" in [event.type for event in streamed]
+
+    middle = streamed[len(streamed) // 2]
+    cluster.stop()
+    cluster.start()
+    with _following(cluster.b, session_id, last_event_id=middle.id) as replaying:
+        replayed = _read_until(replaying, "done")
+
+    assert "reset" not in [event.type for event in replayed]
+    after_middle = [event for event in streamed if int(event.id or 0) > int(middle.id or 0)]
+    assert stream_reading(replayed) == stream_reading(after_middle)

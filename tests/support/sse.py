@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,26 +17,46 @@ class Event:
     id: str | None = None
 
 
-async def events(response: httpx.Response) -> AsyncIterator[Event]:
-    """Parse the stream; comment lines (heartbeats) are skipped."""
-    name, data_lines, event_id = "message", [], None
-    async for raw_line in response.aiter_lines():
+class _Parser:
+    """Lines in, events out; comment lines (heartbeats) are skipped."""
+
+    def __init__(self) -> None:
+        self._name = "message"
+        self._data: list[str] = []
+        self._id: str | None = None
+
+    def feed(self, raw_line: str) -> Event | None:
         line = raw_line.rstrip("\r")
         if not line:
-            if data_lines:
-                yield Event(name, json.loads("\n".join(data_lines)), event_id)
-            name, data_lines, event_id = "message", [], None
-        elif line.startswith(":"):
-            continue
-        else:
+            data, event_id, self._data, self._id = self._data, self._id, [], None
+            name, self._name = self._name, "message"
+            return Event(name, json.loads("\n".join(data)), event_id) if data else None
+        if not line.startswith(":"):
             field, _, value = line.partition(":")
             value = value.removeprefix(" ")
             if field == "event":
-                name = value
+                self._name = value
             elif field == "data":
-                data_lines.append(value)
+                self._data.append(value)
             elif field == "id":
-                event_id = value
+                self._id = value
+        return None
+
+
+async def events(response: httpx.Response) -> AsyncIterator[Event]:
+    """Parse the stream as it arrives."""
+    parser = _Parser()
+    async for line in response.aiter_lines():
+        if (event := parser.feed(line)) is not None:
+            yield event
+
+
+def events_sync(response: httpx.Response) -> Iterator[Event]:
+    """The same, from a blocking client (tests that drive real server processes)."""
+    parser = _Parser()
+    for line in response.iter_lines():
+        if (event := parser.feed(line)) is not None:
+            yield event
 
 
 async def collect(

@@ -10,29 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from kumiai.application.ports.processes import ControlHandler, ControlMessage
 from kumiai.core.logging import get_logger
+from kumiai.infrastructure.database.event_log import asyncpg_dsn
 
 logger = get_logger(__name__)
 
 CHANNEL = "kumiai_control"
-
-
-def asyncpg_dsn(url: str) -> dict[str, Any]:
-    """asyncpg's connect arguments for a SQLAlchemy URL (a Unix socket's ``?host=`` too)."""
-    parsed = make_url(url)
-    return {
-        "user": parsed.username,
-        "password": parsed.password,
-        "host": parsed.host or parsed.query.get("host"),
-        "port": parsed.port,
-        "database": parsed.database,
-    }
 
 
 class PgControlChannel:
@@ -48,7 +35,7 @@ class PgControlChannel:
         await self._connect()
 
     async def _connect(self) -> None:
-        connection = await asyncpg.connect(**self._dsn, timeout=self._timeout)
+        connection = await asyncpg.connect(self._dsn, timeout=self._timeout)
         await connection.add_listener(CHANNEL, self._heard)
         self._connection = connection
 
