@@ -81,6 +81,9 @@ class _NoMcp:
     async def toolset(self, session_id: UUID, working_dir: str, names: Any) -> McpToolset:
         return McpToolset(tools=[], unavailable={name: "not configured" for name in names})
 
+    async def unstarted(self, names: Any) -> McpToolset:
+        return McpToolset(tools=[], unavailable={name: "not configured" for name in names})
+
 
 @dataclass
 class RuntimeApp:

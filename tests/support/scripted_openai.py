@@ -12,7 +12,8 @@ It plays the same scripts as :mod:`tests.support.scripted_anthropic` (``Reply.te
 ``POST /v1/responses`` consumes the next reply and streams it as Responses API events
 (``response.created``, ``response.output_item.added``/``done``, ``output_text`` and
 ``function_call_arguments`` deltas, ``response.completed`` with usage). A ``ToolUse``
-becomes a ``function_call`` item whose ``call_id`` is the block's id. An ``ApiError``
+becomes a ``function_call`` item whose ``call_id`` is the block's id; a name
+``namespace/tool`` calls a tool of a namespace (as Codex offers MCP tools). An ``ApiError``
 answers with the API's ``{"error": {...}}`` body. ``when_system_contains`` markers are
 looked for in the request's ``instructions`` and developer messages.
 """
@@ -99,6 +100,9 @@ def input_texts(recorded: RecordedRequest, role: str) -> list[str]:
 # --------------------------------------------------------------------------- wire format
 
 
+NAMESPACE_SEPARATOR = "/"
+
+
 def _event(kind: str, sequence: int, data: dict[str, Any]) -> bytes:
     payload = {"type": kind, "sequence_number": sequence, **data}
     return f"event: {kind}\ndata: {json.dumps(payload)}\n\n".encode()
@@ -107,14 +111,17 @@ def _event(kind: str, sequence: int, data: dict[str, Any]) -> bytes:
 def _output_item(block: Block, item_id: str) -> dict[str, Any]:
     """The finished output item for one scripted block."""
     if isinstance(block, ToolUse):
-        return {
+        # "namespace/name" calls a tool of a namespace (Codex offers MCP tools that way).
+        namespace, _, name = block.name.rpartition(NAMESPACE_SEPARATOR)
+        item = {
             "type": "function_call",
             "id": item_id,
             "call_id": block.id,
-            "name": block.name,
+            "name": name,
             "arguments": json.dumps(block.input),
             "status": "completed",
         }
+        return {**item, "namespace": namespace} if namespace else item
     if isinstance(block, Text):
         return {
             "type": "message",

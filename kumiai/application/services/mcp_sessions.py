@@ -33,6 +33,11 @@ class McpSessions:
             tools=started.tools, unavailable={**resolution.unavailable, **started.unavailable}
         )
 
+    async def unstarted(self, names: Sequence[str]) -> McpToolset:
+        """No tools, and the servers in ``names`` the configuration cannot run: for a
+        session whose agent CLI starts its servers itself, so none runs twice."""
+        return McpToolset(tools=[], unavailable=dict(self._config.resolve(names).unavailable))
+
     async def close_session(self, session_id: UUID) -> None:
         """The session ended (deleted, archived): stop its servers."""
         await self._connections.close_session(session_id)

@@ -16,6 +16,12 @@ class CliBackend(StrEnum):
     GEMINI = "gemini"
     OPENCODE = "opencode"
 
+    @property
+    def runs_kumiai_tools(self) -> bool:
+        """Whether its agents call KumiAI's tools (orchestration, KumiAI's file tools, the
+        MCP servers KumiAI runs); another CLI's agents use that CLI's own tools."""
+        return self is CliBackend.CLAUDE
+
     @classmethod
     def parse(cls, value: str, field: str = "cli_backend") -> CliBackend:
         """The backend named exactly by ``value``; 422 naming ``field`` otherwise."""

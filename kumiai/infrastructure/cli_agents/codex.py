@@ -6,6 +6,8 @@
 - Files: Codex's ``workspace-write`` sandbox confines writes to the session's folder
   (``/tmp`` and ``$TMPDIR`` excluded), read-only when the agent may not edit; approvals
   are off (``never``), so a command the sandbox refuses fails instead of waiting.
+- The agent's MCP servers are Codex's ``mcp_servers``, required (so ``codex exec`` waits
+  for them) and approved: their tools are offered in a namespace per server.
 - The stream reports whole messages and finished tool items: each ``agent_message`` is
   one text block; shell commands, file changes, MCP calls and web searches are tool
   calls with their results.
@@ -33,6 +35,13 @@ QUIET = (
     "check_for_update_on_startup=false",
     'history.persistence="none"',
 )
+
+# How Codex runs the agent's MCP servers. Required: `codex exec` waits for them to start;
+# an optional server still starting after a second is left out of the model's tools
+# (openai/codex#17904, #31641), as a Python server always is. Approved: a call runs
+# without asking, as KumiAI's own MCP calls do (with approvals `never`, a call that must
+# ask is refused).
+MCP_SERVER_MODE = ("required=true", 'default_tools_approval_mode="approve"')
 
 
 def toml_string(text: str) -> str:
@@ -109,7 +118,7 @@ def _mcp_settings(
                 for variable, (name, _) in headers.items()
             )
             fields = [f"url={toml_string(server.url)}", f"env_http_headers={{{named}}}"]
-        settings.append(f"mcp_servers.{server.name}={{{', '.join(fields)}}}")
+        settings.append(f"mcp_servers.{server.name}={{{', '.join([*fields, *MCP_SERVER_MODE])}}}")
     return settings, secrets
 
 

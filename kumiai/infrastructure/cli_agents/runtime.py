@@ -17,7 +17,9 @@ everything else is the same for every CLI and lives here:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,8 +244,8 @@ class CliAgentRuntime:
         if result is not None and result.error is not None:
             raise self._unavailable(result.error, **details)
         if code != 0:
-            said = f": {output.splitlines()[-1]}" if output else ""
-            raise self._unavailable(f"{process.program} exited with code {code}{said}", **details)
+            said = f": {_reason(output)}" if output else ""
+            raise self._unavailable(f"{process.program} {_exit(code)}{said}", **details)
         if result is None:
             raise self._unavailable("stopped before finishing the turn", **details)
         return result
@@ -262,3 +264,19 @@ class CliAgentRuntime:
         return AgentBackendUnavailableError(
             f"{self.backend.label}: {reason}", details={"runtime": self.backend.name, **details}
         )
+
+
+def _exit(code: int) -> str:
+    """How the CLI ended: its exit code, or the signal that killed it (a crash)."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
+
+
+def _reason(output: str) -> str:
+    """The line of the CLI's last output that says why: its last error line (a stack
+    trace may follow it), else its last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.lower().startswith(("error", "fatal"))]
+    return (errors or lines)[-1]

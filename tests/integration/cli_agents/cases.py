@@ -15,7 +15,12 @@ from kumiai.infrastructure.cli_agents.runtime import BackendModels, CliAgentRunt
 from tests.integration.cli_agents.helpers import installed_cli
 from tests.support.scripted_anthropic import RecordedRequest, ScriptedAnthropic, ToolUse
 from tests.support.scripted_gemini import ScriptedGemini, contents_texts
-from tests.support.scripted_openai import ScriptedResponses, codex_provider, input_texts
+from tests.support.scripted_openai import (
+    NAMESPACE_SEPARATOR,
+    ScriptedResponses,
+    codex_provider,
+    input_texts,
+)
 
 KEY_VARIABLE = "KUMIAI_SCRIPTED_KEY"
 
@@ -32,8 +37,8 @@ class CliCase:
     assistant_texts: Callable[[RecordedRequest], list[str]]
     system_text: Callable[[RecordedRequest], str]
     model_of: Callable[[RecordedRequest], str | None]
-    mcp_tool: Callable[[str, str], str | None]
-    """The name the model calls an MCP server's tool by; None when the CLI offers none."""
+    mcp_tool: Callable[[str, str], str]
+    """The name the model calls an MCP server's tool by."""
 
     def runtime(
         self, server: ScriptedAnthropic, folder: Path, mcp_servers: McpServers | None = None
@@ -113,7 +118,7 @@ CODEX = CliCase(
     assistant_texts=lambda request: input_texts(request, "assistant"),
     system_text=lambda request: "\n".join(input_texts(request, "developer")),
     model_of=lambda request: request.model,
-    mcp_tool=lambda server, tool: None,
+    mcp_tool=lambda server, tool: f"mcp__{server}{NAMESPACE_SEPARATOR}{tool}",
 )
 GEMINI = CliCase(
     name="gemini",

@@ -181,20 +181,15 @@ async def test_the_agent_s_mcp_servers_are_started_by_the_cli_with_their_secrets
     )  # fmt: skip
     runtime = case.runtime(server, tmp_path, lambda names: [probe] if "probe" in names else [])
     whoami = case.mcp_tool("probe", "whoami")
-    if whoami is not None:
-        server.enqueue(Reply.turn([ToolUse(whoami, {})]))
-    server.enqueue(Reply.text("Done."))
+    server.enqueue(Reply.turn([ToolUse(whoami, {})]), Reply.text("Done."))
 
-    await _run(
+    sink = await _run(
         runtime,
         turn_request(project, [{"role": "user", "content": "who?"}], allowed_mcps=("probe",)),
     )
 
-    offered = str(server.requests[0].body.get("tools"))
-    if whoami is None:
-        # Codex 0.169 starts the server (its MCP resource tools appear) but offers none of
-        # the server's own tools in exec mode: the README says so.
-        assert "list_mcp_resources" in offered
-        return
-    assert whoami in offered
-    assert "secret=s3cret" in str(server.requests[1].body)
+    # Codex offers a server's tools in a namespace of its own: "mcp__probe/whoami".
+    assert whoami.rpartition("/")[2] in str(server.requests[0].body.get("tools"))
+    assert f"cwd={project} secret=s3cret" in str(server.requests[1].body)
+    (result,) = sink.of("tool_result")
+    assert not result[2].is_error

@@ -3,6 +3,7 @@ against the scripted Responses API server, stored and streamed like a Claude tur
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,9 @@ from tests.integration.runtime.helpers import (
     settle,
     wait_until_idle,
 )
+from tests.integration.runtime.test_mcp_tools import probe_processes, write_servers
 from tests.support.live import LiveApp, live_app
+from tests.support.mcp_probe_server import stdio_entry
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
 from tests.support.scripted_openai import ScriptedResponses, codex_provider, input_texts
 
@@ -56,11 +59,13 @@ def live_settings(
     )
 
 
-async def _codex_team(live: LiveApp) -> Team:
+async def _codex_team(live: LiveApp, **character: object) -> Team:
     """A project whose PM is Pat, on Claude, and whose specialist Cody is on Codex."""
     team = await create_team(live, "Cody")
     slug = team.members["Cody"]["slug"]
-    response = await live.client.patch(f"/api/v2/characters/{slug}", json={"cli_backend": "codex"})
+    response = await live.client.patch(
+        f"/api/v2/characters/{slug}", json={"cli_backend": "codex", **character}
+    )
     assert response.status_code == 200, response.text
     return team
 
@@ -132,3 +137,23 @@ async def test_a_codex_agent_works_on_a_server_without_claude(
 
         rows = await messages(live.client, session_id)
     assert rows[-1]["content"] == "No Claude needed."
+
+
+async def test_a_codex_agent_s_mcp_servers_are_started_by_codex_alone(
+    live: LiveApp, live_settings: Settings, openai: ScriptedResponses
+) -> None:
+    write_servers(live_settings, probe=stdio_entry())
+    team = await _codex_team(live, allowed_mcps=["probe", "unknown"])
+    session_id = await create_specialist(live, team, "Cody")
+    openai.enqueue(Reply.text("Probed."))
+
+    await send(live.client, session_id, "hi Cody")
+    await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
+
+    # Codex started the server (its MCP resource tools are offered), and KumiAI, whose
+    # own servers are its children, started none for the turn.
+    asked = openai.requests[0]
+    assert "list_mcp_resources" in str(asked.body.get("tools"))
+    assert [probe for probe in probe_processes() if probe.ppid() == os.getpid()] == []
+    # A server that cannot run is still named to the agent.
+    assert "no MCP server named 'unknown'" in "\n".join(input_texts(asked, "developer"))

@@ -30,6 +30,10 @@ class McpTools(Protocol):
         """The tools of the MCP servers in ``names`` (a character's ``allowed_mcps``)."""
         ...
 
+    async def unstarted(self, names: Sequence[str]) -> McpToolset:
+        """Why servers in ``names`` cannot run, without starting any."""
+        ...
+
 
 @dataclass(frozen=True)
 class EarlyRead:
@@ -109,11 +113,13 @@ class TurnContextBuilder:
         snapshot = await self._snapshot(session_id, early or EarlyRead(None, None))
         working_dir = self._directories.for_session(snapshot.session, snapshot.project)
         self._project_files.create_project_dir(working_dir)
-        mcp = await self._mcp.toolset(
-            session_id,
-            working_dir,
-            snapshot.character.allowed_mcps if snapshot.character else [],
-        )
+        allowed_mcps = snapshot.character.allowed_mcps if snapshot.character else []
+        # An agent CLI starts the agent's servers itself (its own MCP configuration) and
+        # never calls KumiAI's tools: KumiAI starts none of them for its turns.
+        if snapshot.session.cli_backend.runs_kumiai_tools:
+            mcp = await self._mcp.toolset(session_id, working_dir, allowed_mcps)
+        else:
+            mcp = await self._mcp.unstarted(allowed_mcps)
         tool_context = self._tool_context(snapshot, working_dir, chain)
         character = snapshot.character
         toolbox = ToolBox([*self._tools_for(snapshot), *mcp.tools], tool_context)
