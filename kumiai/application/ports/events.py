@@ -89,8 +89,9 @@ class EventStore(Protocol):
         listener came back, when announcements may have been missed."""
         ...
 
-    async def append(self, events: Sequence[NewEvent]) -> dict[UUID, int]:
-        """Append in order; the newest id each session got."""
+    async def append(self, events: Sequence[NewEvent], key: UUID) -> dict[UUID, int]:
+        """Append in order, at most once per ``key`` (a retry after a lost connection
+        passes the same key); the newest id each session got."""
         ...
 
     async def head(self, session_id: UUID) -> int:

@@ -55,7 +55,7 @@ class PostgresEventLog:
         url: str,
         *,
         connect_timeout: float = 5.0,
-        read_pool_size: int = 4,
+        read_pool_size: int = 2,
         durable_commit: bool = False,
     ) -> None:
         self._dsn = asyncpg_dsn(url)
@@ -82,10 +82,10 @@ class PostgresEventLog:
         )
         await self._listen()
 
-    async def append(self, events: Sequence[NewEvent]) -> dict[UUID, int]:
+    async def append(self, events: Sequence[NewEvent], key: UUID) -> dict[UUID, int]:
         if self._writer is None or self._writer.is_closed():
             self._writer = await self._connect_writer()
-        return await session_events.append(self._writer, events)
+        return await session_events.append(self._writer, events, key)
 
     async def head(self, session_id: UUID) -> int:
         with _unavailable_when_down():

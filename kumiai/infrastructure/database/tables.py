@@ -322,8 +322,17 @@ session_events = sa.Table(
     sa.Column("type", sa.Text(), nullable=False),
     _jsonb("data"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    # Set on the first row of each append only: a retried append whose key is stored
+    # already committed, and inserts nothing.
+    sa.Column("batch_key", pg.UUID(as_uuid=True), nullable=True),
     sa.Index("ix_session_events_session_id_id", "session_id", "id"),
     sa.Index("ix_session_events_created_at", "created_at"),
+    sa.Index(
+        "uq_session_events_batch_key",
+        "batch_key",
+        unique=True,
+        postgresql_where=sa.text("batch_key IS NOT NULL"),
+    ),
 )
 
 # How far retention has pruned each session's events: a replay from an id below

@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import pytest
 
-from kumiai.application.ports.events import Retention, SessionEvent
+from kumiai.application.ports.events import NewEvent, Retention, SessionEvent
 from kumiai.application.services.runtime.events import EventHub, Subscription
 from kumiai.infrastructure.database.event_log import PostgresEventLog, asyncpg_dsn
 from tests.support.database import create_scratch_database, drop_database
@@ -142,6 +142,24 @@ async def test_an_event_far_larger_than_a_notification_reaches_another_process(
         writer.publish(session, "tool_result", content=content)
         (event,) = await _take(follower, 1)
     assert event.data["content"] == content
+
+
+async def test_an_append_retried_after_it_committed_is_stored_once(
+    events_database_url: str,
+) -> None:
+    session = uuid4()
+    store = PostgresEventLog(events_database_url)
+    await store.start(lambda *_: None, lambda: None)
+    try:
+        batch, key = [NewEvent(session, "step", {"n": n}) for n in (1, 2)], uuid4()
+        first = await store.append(batch, key)
+        retried = await store.append(batch, key)  # its connection was lost after COMMIT
+        page = await store.read_after(session, 0, 10)
+    finally:
+        await store.aclose()
+    assert [event.data["n"] for event in page.events] == [1, 2]
+    assert first == {session: page.events[-1].id}
+    assert retried == {}
 
 
 async def test_replay_from_before_what_retention_kept_gets_a_reset_with_the_reason(

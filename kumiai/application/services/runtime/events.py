@@ -39,7 +39,7 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from kumiai.application.ports.events import (
     EventStore,
@@ -468,22 +468,28 @@ class EventHub:
 
     async def _write_forever(self, store: EventStore) -> None:
         failures = 0
+        retry: tuple[list[_Pending], UUID] | None = None
         while True:
-            if not self._pending:
+            if retry is not None:
+                batch, key = retry  # as it was: it may have committed already
+            elif self._pending:
+                batch, key = self._pending, uuid4()
+                self._pending = []
+                self._last_pending.clear()
+            else:
                 self._to_write.clear()
                 await self._to_write.wait()
                 continue
-            batch, self._pending = self._pending, []
-            self._last_pending.clear()
             try:
-                written = await store.append([pending.new_event() for pending in batch])
-            except Exception as error:  # an outage: keep the events, retry in order
-                self._pending[:0] = batch
+                written = await store.append([pending.new_event() for pending in batch], key)
+            except Exception as error:  # an outage: keep the batch, retry it as it is
+                retry = (batch, key)
                 delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
                 failures += 1
                 logger.warning("event_append_failed", error=str(error), retry_in=delay)
                 await asyncio.sleep(delay)
                 continue
+            retry = None
             failures = 0
             for session_id, last_id in written.items():
                 if (log := self._logs.get(session_id)) is not None:

@@ -11,6 +11,10 @@ skip an event that commits later with a smaller id. The append is a single state
 its own implicit transaction: the lock, the insert and the notification cost one round
 trip, and the lock is held only while that statement runs.
 
+**Once.** The first row of each append carries the batch's key (unique): a writer
+that lost its connection during an append retries it with the same key, and the
+retry inserts nothing if the first attempt had committed.
+
 **Notifications carry no event.** Each append notifies ``kumiai_events`` once per
 session in the batch with ``"<session id> <first id>"``; listeners read the rows. So
 NOTIFY's 8000-byte payload limit never applies to an event.
@@ -36,11 +40,13 @@ PRUNE_CHUNK = 10_000
 _APPEND = f"""
 WITH append_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock({APPEND_LOCK})),
 appended AS (
-    INSERT INTO session_events (session_id, type, data)
-    SELECT batch.session_id, batch.type, batch.data::jsonb
+    INSERT INTO session_events (session_id, type, data, batch_key)
+    SELECT batch.session_id, batch.type, batch.data::jsonb,
+        CASE WHEN batch.position = 1 THEN $4::uuid END
     FROM append_lock,
         unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY
             AS batch(session_id, type, data, position)
+    WHERE NOT EXISTS (SELECT FROM session_events WHERE batch_key = $4::uuid)
     ORDER BY batch.position
     RETURNING id, session_id
 )
@@ -122,12 +128,17 @@ def encode_data(data: dict[str, Any]) -> str:
     return json.dumps(data, default=str)
 
 
-async def append(connection: asyncpg.Connection, events: Sequence[NewEvent]) -> dict[UUID, int]:
+async def append(
+    connection: asyncpg.Connection, events: Sequence[NewEvent], key: UUID
+) -> dict[UUID, int]:
+    """Append ``events`` in order, once: a batch whose ``key`` is stored already (a retry
+    of an append that committed) inserts nothing and returns no ids."""
     rows = await connection.fetch(
         _APPEND,
         [event.session_id for event in events],
         [event.type for event in events],
         [encode_data(event.data) for event in events],
+        key,
     )
     return {row["session_id"]: row["last_id"] for row in rows}
 
