@@ -376,6 +376,8 @@ def _anthropic_runtime(settings: Settings) -> ClosableRuntime:
     return AnthropicRuntime(
         api_key.get_secret_value() if api_key else None,
         settings.anthropic_base_url,
+        max_retries=settings.turn_retries,
+        backoff_base=settings.retry_backoff_seconds,
         prompt_caching=settings.prompt_caching,
     )
 

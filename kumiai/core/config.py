@@ -130,6 +130,17 @@ class Settings(BaseSettings):
         ge=16_384,
         description="The model's context window; each request is trimmed to fit it.",
     )
+    turn_retries: int = Field(
+        default=3,
+        ge=0,
+        le=20,
+        description="How many times a turn retries a recoverable failure of the model.",
+    )
+    retry_backoff_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="The first retry's wait; each next one waits twice as long (at most 8 s).",
+    )
     stream_flush_seconds: float = Field(
         default=1.0,
         gt=0,

@@ -284,6 +284,9 @@ class Turn:
     initial_delay: float = 0.0
     delay_per_event: float = 0.0
     interruption: Interruption | None = None
+    stream_error: tuple[int, ApiError] | None = None
+    """After that many SSE events, an ``error`` event (an HTTP 200 response that fails
+    inside the stream, as the API reports an overload mid-reply), and the end."""
 
     def slow(self, delay_per_event: float, initial_delay: float = 0.0) -> Turn:
         """Wait ``initial_delay`` before the headers and ``delay_per_event`` between chunks."""
@@ -292,6 +295,14 @@ class Turn:
     def cut(self, after_events: int = FIRST_DELTA_EVENTS) -> Turn:
         """Drop the connection after ``after_events`` SSE events (mid-body for JSON)."""
         return replace(self, interruption=Interruption(after_events))
+
+    def fails_midway(
+        self, after_events: int = FIRST_DELTA_EVENTS, status: int = 529, message: str = ""
+    ) -> Turn:
+        """Send ``after_events`` events, then the API's in-stream ``error`` event for
+        ``status`` (529: ``overloaded_error``) and end the response."""
+        error = Reply.error(status, message=message or None)
+        return replace(self, stream_error=(after_events, error))
 
     def hang(self, after_events: int = FIRST_DELTA_EVENTS, timeout: float = 30.0) -> Turn:
         """Stop after ``after_events`` events and wait for the client to give up."""
@@ -1000,6 +1011,9 @@ def _playback(turn: Turn, recorded: RecordedRequest, stopping: asyncio.Event) ->
             "cache-control": "no-cache",
         }
         chunks = _stream_events(turn, message_id, model)
+        if turn.stream_error is not None:
+            after_events, error = turn.stream_error
+            chunks = [*chunks[:after_events], _sse("error", error.body())]
     else:
         body = json.dumps(_message(turn, message_id, model)).encode()
         headers = {"content-type": "application/json", "content-length": str(len(body))}

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from kumiai.application.ports.agent_runtime import ToolCall, ToolOutcome, Usage
+from kumiai.application.ports.agent_runtime import RetryNotice, ToolCall, ToolOutcome, Usage
 
 
 @dataclass
@@ -34,6 +34,15 @@ class RecordingSink:
 
     async def usage(self, usage: Usage, stop_reason: str | None) -> None:
         self._record("usage", usage, stop_reason)
+
+    async def retry(self, notice: RetryNotice) -> None:
+        self._record(
+            "retry",
+            notice.attempt,
+            notice.max_retries,
+            notice.error_type,
+            notice.corrective_message,
+        )
 
     def of(self, kind: str) -> list[tuple[Any, ...]]:
         return [event for event in self.events if event[0] == kind]

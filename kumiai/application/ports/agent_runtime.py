@@ -134,6 +134,17 @@ class TurnOutcome:
     iterations: int
 
 
+@dataclass(frozen=True)
+class RetryNotice:
+    """A recoverable failure the runtime retries: retry ``attempt`` of ``max_retries``."""
+
+    attempt: int
+    max_retries: int
+    error_type: str
+    corrective_message: str | None = None
+    """What the model must do differently, if anything (kept as a ``system`` row)."""
+
+
 class ToolExecutor(Protocol):
     async def execute(self, call: ToolCall) -> ToolOutcome:
         """Run one tool call. Must not raise for tool failures: return is_error instead."""
@@ -157,6 +168,11 @@ class TurnSink(Protocol):
 
     async def usage(self, usage: Usage, stop_reason: str | None) -> None:
         """Usage for one model response (one iteration of the tool loop)."""
+        ...
+
+    async def retry(self, notice: RetryNotice) -> None:
+        """The runtime retries a recoverable failure; what was already delivered stays,
+        and the retry continues after it."""
         ...
 
 

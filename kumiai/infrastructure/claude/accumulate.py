@@ -24,11 +24,23 @@ class MessageBuilder:
         self._texts: dict[int, list[str]] = {}
         self._thinking: dict[int, list[str]] = {}
         self._json: dict[int, list[str]] = {}
+        self.closed: set[int] = set()
+        """Indexes of the blocks whose ``content_block_stop`` came."""
         self.message: Message | None = None
 
     def add_text(self, index: int, text: str) -> None:
         """A ``text_delta``, passed apart because it is the hot path."""
         self._texts.setdefault(index, []).append(text)
+
+    def text_so_far(self, index: int) -> str:
+        """The text of the text block at ``index``: whole once it stopped, else what came."""
+        block: Any = self.block(index)
+        return str(block.text) + "".join(self._texts.get(index, ()))
+
+    @property
+    def started_blocks(self) -> list[ContentBlock]:
+        """The blocks the response opened so far (none before ``message_start``)."""
+        return list(self._message.content) if self._message is not None else []
 
     def block(self, index: int) -> ContentBlock:
         """The block at ``index``; complete once its ``content_block_stop`` was added."""
@@ -45,6 +57,7 @@ class MessageBuilder:
             self._delta(event.index, event.delta)
         elif event.type == "content_block_stop":
             self._close(event.index)
+            self.closed.add(event.index)
         elif event.type == "message_delta":
             self._message_delta(event)
         elif event.type == "message_stop":

@@ -5,9 +5,13 @@ the sink as they arrive, and tool calls are run once the response is complete. T
 results are sent back in the next request, until the model stops asking for tools.
 
 Failures are retried here rather than in the SDK, because the SDK's retries only
-cover opening a stream, not a stream that breaks halfway. A response is retried only
-while nothing of it has reached the sink; after that, repeating it would show the
-user the same text twice, so the turn fails with :class:`ClaudeStreamError` instead.
+cover opening a stream, not a stream that breaks halfway. Each retry is announced to
+the sink (``retry``). A response cut after some of its text reached the sink is
+*continued*, never repeated: the retry sends that text back as the start of the
+assistant's reply (a prefill), and the text the model adds goes on in the same block,
+so the user sees every word once and the block is stored once. Only a response that
+had already shown a web tool call (which cannot be sent back) fails with
+:class:`ClaudeStreamError`.
 
 Every request is kept inside the model's context window (:mod:`.context_window`),
 including the requests of a tool loop that keeps growing. A request the API still
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anthropic
@@ -35,6 +39,7 @@ from anthropic.types import (
 from anthropic.types import Usage as ApiUsage
 
 from kumiai.application.ports.agent_runtime import (
+    RetryNotice,
     ToolCall,
     ToolExecutor,
     TurnOutcome,
@@ -56,6 +61,7 @@ from kumiai.infrastructure.claude.retry import (
     RetryPolicy,
     StreamEndedEarlyError,
     describe,
+    error_type,
     is_transient,
     retry_after_seconds,
 )
@@ -80,7 +86,7 @@ _API_FAILURES = (anthropic.APIError, httpx2.TransportError, StreamEndedEarlyErro
 
 
 class ClaudeStreamError(ClaudeUnavailableError):
-    """The stream broke after part of the reply reached the sink, so it was not retried."""
+    """The stream broke after a web tool call reached the sink, so it was not retried."""
 
     code = "claude_stream_error"
 
@@ -111,7 +117,7 @@ class AnthropicRuntime:
         api_key: str | None,
         base_url: str | None,
         *,
-        max_retries: int = 4,
+        max_retries: int = 3,
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
         request_timeout: float = 600,
@@ -225,29 +231,35 @@ class AnthropicRuntime:
         block_offset: int,
         server_calls: dict[str, ToolCall],
     ) -> _Response:
-        """One model response, retried on transient failures while nothing was delivered."""
+        """One model response, retried on transient failures; a retry continues the text
+        the response had already delivered."""
         retry_number = 0
+        shown = _Shown(first_index=block_offset, next_index=block_offset)
         while True:
-            reader = _ResponseReader(sink, block_offset, server_calls)
+            reader = _ResponseReader(sink, shown, server_calls)
             try:
-                stream = await client.messages.create(**params, stream=True)
+                stream = await client.messages.create(**shown.continuing(params), stream=True)
                 async with stream:
                     return await reader.read(stream)
             except _API_FAILURES as error:
-                if not reader.delivered and refuses_web_tools(error, params):
+                nothing_shown = not reader.delivered and not shown.texts()
+                if nothing_shown and refuses_web_tools(error, params):
                     raise WebToolsRefusedError(describe(error)) from error
                 if (too_long := prompt_too_long(error)) is not None:
                     raise too_long from error
-                delay = self._retry_delay(error, reader.delivered, retry_number)
+                delay = self._retry_delay(error, reader.server_blocks, retry_number)
+                shown = reader.shown()
+                failure = error_type(error)
+            await sink.retry(RetryNotice(retry_number + 1, self._policy.max_retries, failure))
             await asyncio.sleep(delay)
             retry_number += 1
 
-    def _retry_delay(self, error: Exception, delivered: bool, retry_number: int) -> float:
+    def _retry_delay(self, error: Exception, server_blocks: bool, retry_number: int) -> float:
         """How long to wait before retrying ``error``; raises when it must not be retried."""
         reason = describe(error)
-        if delivered:
+        if server_blocks:
             raise ClaudeStreamError(
-                f"The Claude stream broke after part of the reply was shown ({reason})",
+                f"The Claude stream broke after a web tool call was shown ({reason})",
                 details={"reason": reason},
             ) from error
         if not is_transient(error):
@@ -270,18 +282,58 @@ class AnthropicRuntime:
         return delay
 
 
-class _ResponseReader:
-    """Reads one streamed response, forwarding its text to the sink as it arrives."""
+@dataclass(frozen=True)
+class _Shown:
+    """The text an interrupted response already showed, which its retry continues.
 
-    def __init__(
-        self, sink: TurnSink, block_offset: int, server_calls: dict[str, ToolCall]
-    ) -> None:
+    ``finished`` are its complete text blocks, ``unfinished`` the text of the block the
+    failure cut (at sink index ``next_index``; otherwise ``next_index`` is the next free
+    one). ``first_index`` is the response's first sink index.
+    """
+
+    first_index: int
+    next_index: int
+    finished: tuple[str, ...] = ()
+    unfinished: str | None = None
+
+    def texts(self) -> list[str]:
+        return [*self.finished, *([self.unfinished] if self.unfinished else [])]
+
+    def continuing(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The request, with what was shown as the start of the assistant's reply."""
+        blocks = [{"type": "text", "text": text} for text in self.texts() if text.strip()]
+        if not blocks:
+            return params
+        # The API refuses a prefill that ends with white space.
+        blocks[-1] = {"type": "text", "text": blocks[-1]["text"].rstrip()}
+        prefill = {"role": "assistant", "content": blocks}
+        return {**params, "messages": [*params["messages"], prefill]}
+
+    def joined(self, text: str) -> str:
+        """The unfinished text and the continuation of its block, as one text."""
+        prefix = self.unfinished or ""
+        return prefix + (text.lstrip() if prefix[-1:].isspace() else text)
+
+
+class _ResponseReader:
+    """Reads one streamed response, forwarding its text to the sink as it arrives.
+
+    A reader that continues an interrupted response (``shown``) goes on with its first
+    text block in the block the failure cut, after the text already shown."""
+
+    def __init__(self, sink: TurnSink, shown: _Shown, server_calls: dict[str, ToolCall]) -> None:
         self._sink = sink
-        self._block_offset = block_offset
+        self._shown = shown
+        self._block_offset = shown.next_index
         self._builder = MessageBuilder()
         self._server_calls = server_calls
+        # The white space the prefill left out must not come back twice.
+        self._strip_leading = shown.unfinished is not None and shown.unfinished[-1:].isspace()
+        self._continuing_cut_block = shown.unfinished is not None
         self.delivered = False
-        """Whether any part of this response reached the sink (then it must not be retried)."""
+        """Whether any part of this response reached the sink."""
+        self.server_blocks = False
+        """Whether a web tool block reached the sink (then the response cannot go on)."""
 
     async def read(self, stream: AsyncStream[RawMessageStreamEvent]) -> _Response:
         builder, sink, offset = self._builder, self._sink, self._block_offset
@@ -289,41 +341,95 @@ class _ResponseReader:
             # The hot path first: a text delta is one string kept and one sink call.
             if event.type == "content_block_delta" and event.delta.type == "text_delta":
                 text = event.delta.text
+                if self._strip_leading and event.index == 0:
+                    text = text.lstrip()
+                    self._strip_leading = not text
                 if text:
                     builder.add_text(event.index, text)
                     self.delivered = True
                     await sink.text_delta(offset + event.index, text)
                 continue
             builder.add(event)
-            if event.type == "content_block_stop":
+            if event.type == "content_block_start" and event.index == 0:
+                if builder.block(0).type != "text":
+                    await self._finish_cut_block()  # the reply went on with something else
+            elif event.type == "content_block_stop":
                 await self._on_block_stop(event.index)
         if builder.message is None:
             raise StreamEndedEarlyError("the stream closed before message_stop")
-        return _response_from(builder.message)
+        await self._finish_cut_block()
+        return self._whole_response(builder.message)
+
+    async def _finish_cut_block(self) -> None:
+        """The cut block, continued by no text, ends with the text it had."""
+        if self._continuing_cut_block and self._shown.unfinished is not None:
+            self._continuing_cut_block = False
+            await self._sink.text_done(self._shown.next_index, self._shown.unfinished)
 
     async def _on_block_stop(self, index: int) -> None:
         block = self._builder.block(index)
         if block.type == "text":
-            if block.text:
+            text = block.text
+            if index == 0 and self._continuing_cut_block:
+                self._continuing_cut_block = False
+                text = self._shown.joined(text)
+            if text:
                 self.delivered = True
-                await self._sink.text_done(self._block_offset + index, block.text)
+                await self._sink.text_done(self._block_offset + index, text)
         else:
             await self._on_server_block(block)
 
     async def _on_server_block(self, block: ContentBlock) -> None:
         """Web tools run on the API's side: report their calls and results as they come."""
         if block.type == "server_tool_use":
-            self.delivered = True
+            self.delivered = self.server_blocks = True
             started = server_call(block)
             self._server_calls[started.id] = started
             await self._sink.tool_use(started)
         elif isinstance(block, WebSearchToolResultBlock | WebFetchToolResultBlock):
-            self.delivered = True
+            self.delivered = self.server_blocks = True
             call: ToolCall | None = self._server_calls.pop(block.tool_use_id, None)
             if call is None:  # never seen: record a call, so the result has one to answer
                 call = orphan_call(block)
                 await self._sink.tool_use(call)
             await self._sink.tool_result(call, server_outcome(block))
+
+    def shown(self) -> _Shown:
+        """What the response had shown when it broke, in this attempt and before."""
+        shown, builder = self._shown, self._builder
+        finished, cut = list(shown.finished), self._continuing_cut_block
+        started = builder.started_blocks
+        for index, block in enumerate(started):
+            if block.type != "text":
+                continue
+            text = builder.text_so_far(index)
+            if index == 0 and cut:
+                text, cut = shown.joined(text), False
+            if index in builder.closed:
+                finished.append(text)
+                continue
+            next_index = self._block_offset + index
+            return replace(shown, finished=tuple(finished), unfinished=text, next_index=next_index)
+        if cut:  # broke again before the cut block went on
+            return replace(shown, finished=tuple(finished))
+        next_index = self._block_offset + len(started)
+        return replace(shown, finished=tuple(finished), unfinished=None, next_index=next_index)
+
+    def _whole_response(self, message: Message) -> _Response:
+        """The response as the tool loop sends it back: what earlier attempts showed
+        first, the cut block joined with its continuation."""
+        response = _response_from(message)
+        shown = self._shown
+        content = list(response.content)
+        if shown.unfinished is not None:
+            first = message.content[0] if message.content else None
+            if first is not None and first.type == "text" and first.text:
+                content[0] = {**content[0], "text": shown.joined(content[0]["text"])}
+            else:
+                content.insert(0, {"type": "text", "text": shown.unfinished})
+        earlier = [{"type": "text", "text": text} for text in shown.finished if text]
+        used = self._block_offset - shown.first_index + response.block_count
+        return replace(response, content=[*earlier, *content], block_count=used)
 
 
 async def _continuation(

@@ -91,6 +91,17 @@ def _as_float(value: str | None) -> float | None:
         return None
 
 
+def error_type(error: Exception) -> str:
+    """A short machine-readable name of a failure, for the ``retry`` event."""
+    if isinstance(error, anthropic.APIStatusError):
+        return error.type or f"http_{error.status_code}"
+    if isinstance(error, StreamEndedEarlyError):
+        return "stream_ended"
+    if isinstance(error, anthropic.APITimeoutError | httpx2.TimeoutException):
+        return "timeout"
+    return "connection_error"
+
+
 def describe(error: Exception) -> str:
     """A one-line, key-free description of an API failure for messages and logs."""
     if isinstance(error, anthropic.APIStatusError):

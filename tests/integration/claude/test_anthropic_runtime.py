@@ -23,6 +23,7 @@ from kumiai.infrastructure.claude import AnthropicRuntime, ClaudeStreamError
 from tests.support.scripted_anthropic import (
     Reply,
     ScriptedAnthropic,
+    ServerToolUse,
     Text,
     ToolUse,
     scripted_anthropic_server,
@@ -339,7 +340,7 @@ async def test_server_errors_past_max_retries_make_claude_unavailable(
     assert "upstream on fire" in raised.value.message
     assert raised.value.details["status"] == 500
     assert len(server.requests) == 4
-    assert sink.events == []
+    assert [kind for kind, *_rest in sink.events] == ["retry"] * 3
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
@@ -371,22 +372,66 @@ async def test_connection_failures_are_retried_then_reported() -> None:
 # --------------------------------------------------------------------------- broken streams
 
 
-async def test_a_stream_cut_after_text_is_an_error_not_a_retry(
+async def test_a_stream_cut_after_text_is_continued_not_repeated(
     server: ScriptedAnthropic, runtime: AnthropicRuntime
 ) -> None:
+    # message_start, ping, content_block_start and the one delta arrive; then the cut.
     server.enqueue(
-        Reply.text("This answer never finishes", chunks=6).cut(after_events=5),
-        Reply.text("A retry would repeat the text"),
+        Reply.text("Counting: one, ", chunks=1).cut(after_events=4),
+        Reply.text(" two, three."),
     )
     sink = RecordingSink()
 
-    with pytest.raises(ClaudeStreamError, match="broke after part of the reply"):
+    outcome = await run(runtime, sink)
+
+    assert outcome.stop_reason == "end_turn"
+    kinds = [kind for kind, *_rest in sink.events]
+    assert kinds[:2] == ["text_delta", "retry"]
+    assert sink.of("retry")[0][1:3] == (1, 3)
+    # The retry continues the reply it was given back, trailing space left out.
+    assert server.requests[1].messages[-1] == {
+        "role": "assistant",
+        "content": [{"type": "text", "text": "Counting: one,"}],
+    }
+    assert [text for _, _, text in sink.of("text_done")] == ["Counting: one, two, three."]
+    shown = "".join(text for _, _, text in sink.of("text_delta"))
+    assert shown == "Counting: one, two, three."
+    assert {index for _, index, _ in sink.of("text_delta")} == {0}
+
+
+async def test_a_stream_broken_again_and_again_ends_with_one_error_naming_the_cause(
+    server: ScriptedAnthropic, runtime: AnthropicRuntime
+) -> None:
+    broken = Reply.text("Counting", chunks=1).fails_midway(after_events=4)
+    server.enqueue(*[broken] * 4)
+    sink = RecordingSink()
+
+    with pytest.raises(ClaudeUnavailableError, match="after 4 attempts: in-stream overloaded"):
         await run(runtime, sink)
 
+    assert [event[1:4] for event in sink.of("retry")] == [
+        (1, 3, "overloaded_error"),
+        (2, 3, "overloaded_error"),
+        (3, 3, "overloaded_error"),
+    ]
+
+
+async def test_a_stream_cut_after_a_web_search_is_an_error_not_a_retry(
+    server: ScriptedAnthropic, runtime: AnthropicRuntime
+) -> None:
+    server.enqueue(
+        Reply.turn([ServerToolUse("web_search", {"query": "kumiai"}), Text("Found")]).cut(
+            after_events=8
+        ),
+        Reply.text("A retry would repeat the search"),
+    )
+    sink = RecordingSink()
+
+    with pytest.raises(ClaudeStreamError, match="after a web tool call was shown"):
+        await run(runtime, sink, server_tools=("WebSearch",))
+
     assert isinstance(ClaudeStreamError("x"), ClaudeUnavailableError)
-    assert len(server.requests) == 1
     assert server.pending == 1
-    assert [kind for kind, *_rest in sink.events] == ["text_delta", "text_delta"]
 
 
 async def test_a_stream_cut_before_any_content_is_retried(
@@ -399,7 +444,8 @@ async def test_a_stream_cut_before_any_content_is_retried(
     outcome = await run(runtime, sink)
 
     assert len(server.requests) == 2
-    assert sink.events[:3] == [
+    assert sink.events[0][:3] == ("retry", 1, 3)
+    assert sink.events[1:4] == [
         ("text_delta", 0, "Sec"),
         ("text_delta", 0, "ond"),
         ("text_done", 0, "Second"),

@@ -55,6 +55,7 @@ def live_settings(
         claude_config_file=tmp_path / ".claude.json",
         ANTHROPIC_API_KEY="test-key",
         ANTHROPIC_BASE_URL=claude.base_url,
+        retry_backoff_seconds=0.01,  # retries are tested for what they do, not their pace
         # No agent CLI of the machine's PATH ever runs a test's turn: a test that wants
         # one names it.
         codex_cli=tmp_path / "no-cli" / "codex",

@@ -113,17 +113,46 @@ async def test_an_overloaded_api_is_retried_and_the_turn_succeeds(
     assert len(claude.requests) == 2
 
 
-async def test_a_stream_cut_mid_message_fails_the_turn_and_the_session_can_resume(
-    live: LiveApp, claude: ScriptedAnthropic
+async def test_an_overload_mid_stream_is_retried_visibly_and_the_text_is_kept_once(
+    live: LiveApp, claude: ScriptedAnthropic, session_id: str
 ) -> None:
-    team = await create_team(live, "Dana")
-    session_id = await create_specialist(live, team, "Dana")
+    # The reply shows "Counting: one," then the API reports an overload inside the stream.
     claude.enqueue(
-        Reply.text("This answer will be cut off somewhere", chunks=8).cut(after_events=6)
+        Reply.text("Counting: one,", chunks=1).fails_midway(after_events=4),
+        Reply.text(" two, three."),
     )
+    async with live.client.stream(
+        "POST",
+        f"/api/v2/sessions/{session_id}/messages",
+        json={"content": "count"},
+        headers={"accept": "text/event-stream"},
+    ) as response:
+        seen = await collect(response, until="done")
+
+    kinds = [event.type for event in seen]
+    assert kinds.index("retry") < kinds.index("done")
+    (retry,) = [event.data for event in seen if event.type == "retry"]
+    assert (retry["attempt"], retry["max_retries"], retry["error_type"]) == (
+        1,
+        3,
+        "overloaded_error",
+    )
+    streamed = "".join(event.data["text"] for event in seen if event.type == "text_delta")
+    assert streamed == "Counting: one, two, three."
+    rows = await messages(live.client, session_id)
+    assert [(row["role"], row["content"]) for row in rows] == [
+        ("user", "count"),
+        ("assistant", "Counting: one, two, three."),
+    ]
+
+
+async def test_a_stream_cut_past_every_retry_fails_the_turn_and_the_session_can_resume(
+    live: LiveApp, claude: ScriptedAnthropic, session_id: str
+) -> None:
+    claude.enqueue(*[Reply.text("Cut off", chunks=1).cut(after_events=4)] * 4)
     await send(live.client, session_id, "tell me")
     failed = await wait_for_status(live.client, session_id, "error")
-    assert failed["error_message"]
+    assert "after 4 attempts" in failed["error_message"]
     rows = await messages(live.client, session_id)
     assert rows[-1]["metadata"].get("partial") is True
 

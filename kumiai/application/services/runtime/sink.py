@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from kumiai.application.ports.agent_runtime import ToolCall, ToolOutcome, Usage
+from kumiai.application.ports.agent_runtime import RetryNotice, ToolCall, ToolOutcome, Usage
 from kumiai.application.ports.events import EventPublisher
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.common import record_session_activity
@@ -244,6 +244,27 @@ class PersistingSink:
                 self.state.last_assistant_id, {"usage": usage_dict(usage)}
             )
             uow.publish(self._session_id, "usage", **data)
+            await uow.commit()
+
+    async def retry(self, notice: RetryNotice) -> None:
+        corrective_message = notice.corrective_message
+        data = {
+            "run_id": self._run,
+            "attempt": notice.attempt,
+            "max_retries": notice.max_retries,
+            "error_type": notice.error_type,
+            "corrective_message": corrective_message,
+        }
+        if corrective_message is None:
+            self._events.publish(self._session_id, "retry", **data)
+            return
+        # The note the model is given stays in the transcript, shown but never replayed.
+        note = Message.system(self._session_id, corrective_message)
+        async with self._uow() as uow:
+            await uow.messages.append(note)
+            payload = message_payload(note)
+            uow.publish(self._session_id, "message_created", run_id=self._run, message=payload)
+            uow.publish(self._session_id, "retry", **data)
             await uow.commit()
 
     async def _append(
