@@ -45,7 +45,8 @@ class ConversationService:
         answered = self._questions.answer_with_message(session_id, body.content)
         if answered is not None:
             return _sent_answer(answered)
-        result = await self._inbox.accept(session_id, body.content)
+        # A user's message to an idle session starts its turn in the send's transaction.
+        result = await self._inbox.accept(session_id, body.content, starter=self._workers)
         return SentMessage(
             message_id=result.item.id, run_id=result.item.run_id, queued=result.queued
         )

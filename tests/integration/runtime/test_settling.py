@@ -155,18 +155,20 @@ async def test_a_cancel_while_the_turn_starts_settles_it_as_cancelled(
 ) -> None:
     runner = live.container.workers._runner
     claiming = asyncio.Event()
-    original = runner._claim
+    original = runner.start_in
 
-    async def slow_claim(*args: Any, **kwargs: Any) -> Any:
+    async def slow_start(*args: Any, **kwargs: Any) -> Any:
         claiming.set()
-        await asyncio.sleep(0.3)  # the claim's transaction, made long enough to cancel in
+        await asyncio.sleep(0.3)  # the send's transaction, made long enough to cancel in
         return await original(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "_claim", slow_claim)
-    sent = await send(live.client, session_id, "hello")
+    # The send to an idle session starts the turn in its own transaction.
+    monkeypatch.setattr(runner, "start_in", slow_start)
+    sending = asyncio.create_task(send(live.client, session_id, "hello"))
     await asyncio.wait_for(claiming.wait(), 10)
     cancelled = await live.client.post(f"/api/v2/sessions/{session_id}/cancel")
     assert cancelled.status_code == 200
+    sent = await sending
 
     terminal = await wait_for_event(live, session_id, "cancelled", run_id=sent["run_id"])
     assert terminal.type == "cancelled"

@@ -8,8 +8,11 @@ from uuid import UUID
 
 import pytest
 
+from kumiai.application.ports.unit_of_work import UnitOfWork
 from kumiai.application.services.conversation import INTERRUPT_REASON
+from kumiai.application.services.runtime.inbox import TurnStart
 from kumiai.core.exceptions import InvalidTransitionError
+from kumiai.domain.entities import PendingInput, Session
 from tests.support.fake_runtime import say, stream_and_hang
 from tests.support.runtime_app import TERMINAL, RuntimeApp
 
@@ -109,7 +112,8 @@ async def test_a_cancel_while_the_claim_runs_settles_the_started_turn_as_cancell
 ) -> None:
     session_id = await app.assistant()
     row = app.db.lock(session_id)
-    sent = await app.send(session_id, "hello")
+    # Through the queue, as an agent's message goes: a worker claims it.
+    sent = (await app.runtime.inbox.accept(session_id, "hello")).item
     await row.acquire()  # before the claim (it starts on the next loop turn) locks the row
     async with asyncio.timeout(5):
         while not row._waiters:  # the claim waits for the row
@@ -119,6 +123,44 @@ async def test_a_cancel_while_the_claim_runs_settles_the_started_turn_as_cancell
         while worker.turn is not None and not worker.turn.cancelling():
             await asyncio.sleep(0)
     row.release()  # the claim, once begun, completes
+    await cancelling
+
+    assert await app.finished(session_id, sent.run_id) == "cancelled"
+    assert app.status(session_id) == "cancelled"
+    assert app.claude.requests == []
+    assert [t for t in app.types(session_id, sent.run_id) if t in TERMINAL] == ["cancelled"]
+
+
+async def test_a_cancel_while_a_send_starts_its_turn_settles_that_turn_unrun(
+    app: RuntimeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session_id = await app.assistant()
+    claiming, go_on = asyncio.Event(), asyncio.Event()
+    reserve = app.runtime.workers.reserve
+
+    def reserve_and_pause(session: Session, runtime: str) -> TurnStart | None:
+        start = reserve(session, runtime)
+        assert start is not None
+        claim = start.claim
+
+        async def paused_claim(uow: UnitOfWork, item: PendingInput) -> None:
+            claiming.set()
+            await go_on.wait()
+            await claim(uow, item)
+
+        monkeypatch.setattr(start, "claim", paused_claim)
+        return start
+
+    monkeypatch.setattr(app.runtime.workers, "reserve", reserve_and_pause)
+    sending = asyncio.create_task(app.send(session_id, "hello"))
+    await asyncio.wait_for(claiming.wait(), 5)
+    # The send holds the row and is starting the turn when the cancel arrives.
+    cancelling = asyncio.create_task(app.sessions.cancel(session_id))
+    async with asyncio.timeout(5):
+        while not app.runtime.workers._reserved[session_id].cancelled:
+            await asyncio.sleep(0)
+    go_on.set()
+    sent = await sending
     await cancelling
 
     assert await app.finished(session_id, sent.run_id) == "cancelled"

@@ -63,7 +63,8 @@ async def test_a_claim_that_meets_an_outage_is_retried_and_the_turn_runs_once(
 ) -> None:
     session_id = await app.assistant()
     app.claude.script(say("started after all"))
-    sent = await app.send(session_id, "hello")
+    # Through the queue, as an agent's message goes: a worker claims it.
+    sent = (await app.runtime.inbox.accept(session_id, "hello")).item
     app.db.fail_next(2)  # the claim's next two attempts
 
     assert await app.finished(session_id, sent.run_id) == "done"

@@ -37,9 +37,14 @@ class McpTools(Protocol):
 
 @dataclass(frozen=True)
 class EarlyRead:
-    """The parts of a turn's context its claim does not change, read while it claims."""
+    """The parts of a turn's context its claim does not change (all but the history,
+    which gains the claimed message), read while it claims."""
 
-    session: Session | None
+    session: Session
+    character: Character | None
+    project: Project | None
+    team: list[Character]
+    skills: list[Skill]
     profile: UserProfile | None
 
 
@@ -100,17 +105,17 @@ class TurnContextBuilder:
         self._histories.forget(session_id)
 
     async def read_early(self, session_id: UUID) -> EarlyRead:
-        """The session and the profile, which a claim leaves as they are (it moves only
-        the status, which the context does not use): read on another connection while
-        the claim runs, they are off the path to the model request."""
+        """Everything but the history, which a claim leaves as it is (it moves only the
+        status, which the context does not use): read on another connection while the
+        claim runs, it is off the path to the model request."""
         async with self._uow(read_only=True) as uow:
-            return EarlyRead(await uow.sessions.get(session_id), await uow.profiles.get())
+            return await _read_parts(uow, session_id)
 
     async def build(
         self, session_id: UUID, early: EarlyRead | None = None, chain: ChainRef | None = None
     ) -> PreparedTurn:
         """The turn's request and tools; ``chain`` is what its tools send on behalf of."""
-        snapshot = await self._snapshot(session_id, early or EarlyRead(None, None))
+        snapshot = await self._snapshot(session_id, early)
         working_dir = self._directories.for_session(snapshot.session, snapshot.project)
         self._project_files.create_project_dir(working_dir)
         allowed_mcps = snapshot.character.allowed_mcps if snapshot.character else []
@@ -149,22 +154,18 @@ class TurnContextBuilder:
         agent_name = snapshot.character.name if snapshot.character else None
         return PreparedTurn(request=request, toolbox=toolbox, agent_name=agent_name)
 
-    async def _snapshot(self, session_id: UUID, early: EarlyRead) -> _Snapshot:
+    async def _snapshot(self, session_id: UUID, early: EarlyRead | None) -> _Snapshot:
         # Reads only, in autocommit: no BEGIN and COMMIT before the model request. (Each
         # read of a READ COMMITTED transaction saw its own snapshot anyway.)
         async with self._uow(read_only=True) as uow:
-            session = found(
-                early.session or await uow.sessions.get(session_id), "session", session_id
-            )
-            character = await _character(uow, session)
-            project = await project_of(uow, session)
-            snapshot = _Snapshot(
-                session=session,
-                character=character,
-                project=project,
-                team=await _team(uow, session, project),
-                skills=await uow.skills.get_many_by_slug(character.skills if character else []),
-                profile=early.profile or await uow.profiles.get() or await self._first_profile(),
+            parts = early or await _read_parts(uow, session_id)
+            return _Snapshot(
+                session=parts.session,
+                character=parts.character,
+                project=parts.project,
+                team=parts.team,
+                skills=parts.skills,
+                profile=parts.profile or await self._first_profile(),
                 # A rough bound by the window for any runtime, read from the newest rows
                 # only (and only those added since the last turn); the API runtime then
                 # fits the whole request (system prompt and tools too) exactly.
@@ -172,7 +173,6 @@ class TurnContextBuilder:
                     uow.messages, session_id, self._context_window
                 ),
             )
-            return snapshot
 
     async def _first_profile(self) -> UserProfile:
         async with self._uow() as uow:
@@ -224,6 +224,20 @@ def _server_tools(character: Character | None) -> tuple[str, ...]:
     unlike the file tools they are never given by default."""
     allowed = set(character.allowed_tools) if character else set()
     return tuple(name for name in SERVER_TOOLS if name in allowed)
+
+
+async def _read_parts(uow: UnitOfWork, session_id: UUID) -> EarlyRead:
+    session = found(await uow.sessions.get(session_id), "session", session_id)
+    character = await _character(uow, session)
+    project = await project_of(uow, session)
+    return EarlyRead(
+        session=session,
+        character=character,
+        project=project,
+        team=await _team(uow, session, project),
+        skills=await uow.skills.get_many_by_slug(character.skills if character else []),
+        profile=await uow.profiles.get(),
+    )
 
 
 async def _character(uow: UnitOfWork, session: Session) -> Character | None:

@@ -4,8 +4,11 @@ Sending a message accepts it durably as *pending input* (``pending_inputs``), in
 transaction that holds the session row's lock, so whether it waits (``queued``) is
 decided against every other send and turn start, in this process or another. Then the
 inbox rings its doorbell: the session's worker (:mod:`.workers`) answers by draining
-the queue, one turn per message. The inbox never runs a turn and knows no worker; the
-workers know the inbox. So a turn that messages another session (delegation) only
+the queue, one turn per message. A user's message to an idle session skips the queue:
+given a :class:`TurnStarter`, the send starts its turn in its own transaction and hands
+it to the workers, which saves the claim's round trips before the model request. The
+inbox never runs a turn and knows no worker (only that protocol); the workers know the
+inbox. So a turn that messages another session (delegation) only
 rings a bell, and never calls back into what runs it.
 
 A queue can be *held*: the workers hold it when they stop a session (cancel), and it
@@ -17,17 +20,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from kumiai.application.ports.events import EventPublisher
-from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
+from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.common import project_of, require_session, utcnow
 from kumiai.application.services.runtime.payloads import pending_payload
 from kumiai.application.services.runtime.slots import TurnSlots
 from kumiai.application.services.session_lifecycle import resume_session
 from kumiai.core.exceptions import ClaudeUnavailableError, NotFoundError, PayloadTooLargeError
-from kumiai.domain.entities import PendingInput
+from kumiai.domain.entities import PendingInput, Session
 from kumiai.domain.value_objects import SessionStatus
 from kumiai.domain.value_objects.cli_backend import CliBackend
 
@@ -48,6 +51,31 @@ class WaitingQueue:
     waiting: list[PendingInput]
     dropped: list[PendingInput]
     paused: bool
+
+
+class TurnStart(Protocol):
+    """A turn a send starts in its own transaction, within a slot reserved for it."""
+
+    async def claim(self, uow: UnitOfWork, item: PendingInput) -> None:
+        """Start the turn of ``item`` in the send's transaction (it holds the row lock)."""
+        ...
+
+    def begin(self) -> None:
+        """The transaction committed: run the turn."""
+        ...
+
+    def abandon(self) -> None:
+        """The transaction failed: nothing started; free the slot."""
+        ...
+
+
+class TurnStarter(Protocol):
+    """Who runs turns (the workers), as a send sees them."""
+
+    def reserve(self, session: Session, runtime: str) -> TurnStart | None:
+        """A start for the session's next turn, or None when it must go through the
+        queue (a worker of the session is about, or no slot of ``runtime`` is free)."""
+        ...
 
 
 def announce_queue(
@@ -87,40 +115,63 @@ class Inbox:
         sender_session_id: UUID | None = None,
         sender_name: str | None = None,
         metadata: dict[str, Any] | None = None,
+        starter: TurnStarter | None = None,
     ) -> SendResult:
-        """Accept a message durably and wake the session's worker."""
+        """Accept a message durably and wake the session's worker; with a ``starter``,
+        a message to an idle session starts its turn in the same transaction."""
         if len(content) > MAX_MESSAGE_CHARS:
             raise PayloadTooLargeError(f"a message may hold at most {MAX_MESSAGE_CHARS} characters")
         async with self._uow() as uow:
             # The row lock orders this send against other sends and turn starts.
-            session, ahead = await uow.pending.locked_queue(session_id)
-            if session is None:
-                raise NotFoundError("session", session_id)
-            project = await project_of(uow, session)
-            if project is not None:
-                project.refuse_if_archived()
-            # An agent on another CLI needs that CLI, not Claude; a missing CLI fails its turn.
-            if session.cli_backend is CliBackend.CLAUDE:
-                self._require_claude(session_id)
+            found, ahead = await uow.pending.locked_queue(session_id)
+            session = await self._open_session(uow, session_id, found)
             item = PendingInput.accept(
                 session_id, content, sender_session_id, sender_name, metadata
             )
-            queued = (
-                bool(ahead)
-                or session.status.is_running
-                or self._slots.full(self._slots.runtime_of(session_id, session.cli_backend))
-            )
-            if queued:
-                item.metadata = {**item.metadata, "queued": True}
-            await uow.pending.add(item)
-            if session.status is SessionStatus.CANCELLED:
-                # A new message to a stopped session is a request to carry on.
-                await resume_session(uow, session)
-            if queued:
-                announce_queue(uow, session_id, [*ahead, item], paused=False)
-            await uow.commit()
-        self.wake(session_id)
+            runtime = self._slots.runtime_of(session_id, session.cli_backend)
+            idle = not ahead and not session.status.is_running
+            start = starter.reserve(session, runtime) if idle and starter is not None else None
+            try:
+                queued = not idle or (start is None and self._slots.full(runtime))
+                if queued:
+                    item.metadata = {**item.metadata, "queued": True}
+                if session.status is SessionStatus.CANCELLED:
+                    # A new message to a stopped session is a request to carry on.
+                    await resume_session(uow, session)
+                if start is not None:
+                    # Nothing waits and a slot is free: the turn starts in this very
+                    # transaction, no round trip through the queue.
+                    await start.claim(uow, item)
+                else:
+                    await uow.pending.add(item)
+                if queued:
+                    announce_queue(uow, session_id, [*ahead, item], paused=False)
+                await uow.commit()
+            except BaseException:
+                if start is not None:
+                    start.abandon()
+                raise
+        if start is not None:
+            self._held.discard(session_id)
+            start.begin()
+        else:
+            self.wake(session_id)
         return SendResult(item=item, queued=queued)
+
+    async def _open_session(
+        self, uow: UnitOfWork, session_id: UUID, session: Session | None
+    ) -> Session:
+        """The session a message may be sent to: 404 for none, 409 in an archived
+        project, 503 without Claude."""
+        if session is None:
+            raise NotFoundError("session", session_id)
+        project = await project_of(uow, session)
+        if project is not None:
+            project.refuse_if_archived()
+        # An agent on another CLI needs that CLI, not Claude; a missing CLI fails its turn.
+        if session.cli_backend is CliBackend.CLAUDE:
+            self._require_claude(session_id)
+        return session
 
     def _require_claude(self, session_id: UUID) -> None:
         if not self._claude_configured():

@@ -139,6 +139,10 @@ class SessionOwnership:
 
     # --- sessions ---------------------------------------------------------------------
 
+    def owns(self, session_id: UUID) -> bool:
+        """True when this process owns the session already (no database asked)."""
+        return not self._joined or session_id in self._owned
+
     async def claim(self, session_id: UUID) -> UUID | None:
         """Own the session, unless another process does. Returns the owner: this
         process's id, another's, or None when the session is gone."""

@@ -31,7 +31,7 @@ from uuid import UUID
 from kumiai.application.ports.agent_runtime import AgentRuntime, ToolCall, TurnOutcome
 from kumiai.application.ports.cli_backends import ORCHESTRATING_BACKENDS
 from kumiai.application.ports.events import EventPublisher
-from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
+from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.common import project_of, record_activity, utcnow
 from kumiai.application.services.runtime.chains import chain_ref
 from kumiai.application.services.runtime.context import (
@@ -113,10 +113,13 @@ class TurnHandle:
 
 
 @dataclass(frozen=True)
-class _Claim:
+class Claim:
+    """A started turn: its input, its session, and its context's early read."""
+
     item: PendingInput
     session: Session
     early: asyncio.Future[EarlyRead] | None = None
+    task_change: TaskChange | None = None
 
 
 class TurnRunner:
@@ -148,7 +151,7 @@ class TurnRunner:
         await self._turn(claim, turn)
         return True
 
-    async def _turn(self, claim: _Claim, turn: TurnHandle) -> None:
+    async def _turn(self, claim: Claim, turn: TurnHandle) -> None:
         sink = self._sink(claim, None)
         try:
             early = await _early_read(claim)
@@ -166,7 +169,7 @@ class TurnRunner:
             return
         await self._settle_done(claim, sink, outcome)
 
-    def _sink(self, claim: _Claim, agent_name: str | None) -> PersistingSink:
+    def _sink(self, claim: Claim, agent_name: str | None) -> PersistingSink:
         return PersistingSink(
             self._uow,
             self._events,
@@ -179,7 +182,7 @@ class TurnRunner:
 
     # --- the claim ----------------------------------------------------------------------
 
-    async def _claim_with_retry(self, session_id: UUID, turn: TurnHandle) -> _Claim | None:
+    async def _claim_with_retry(self, session_id: UUID, turn: TurnHandle) -> Claim | None:
         delay = RETRY_FIRST_DELAY
         while True:
             attempt = asyncio.ensure_future(self._claim(session_id, turn))
@@ -205,7 +208,7 @@ class TurnRunner:
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_DELAY)
 
-    async def _claim(self, session_id: UUID, turn: TurnHandle) -> _Claim | None:
+    async def _claim(self, session_id: UUID, turn: TurnHandle) -> Claim | None:
         async with self._uow() as uow:
             # The whole queue with the lock: under it no send adds to the queue, so
             # what follows the claimed item is what waits after this claim.
@@ -217,46 +220,75 @@ class TurnRunner:
                 return None  # an archived project's queues wait for it to be unarchived
             if not queue:
                 return None
-            item, waiting = queue[0], queue[1:]
-            # There is a turn to start: read what its context needs from outside the
-            # claim meanwhile, on another connection.
-            early = asyncio.ensure_future(self._contexts.read_early(session_id))
-            early.add_done_callback(_ignore_failure)
-            if session.status.is_running:
-                # No turn of this session is live (its worker is here, claiming), so the
-                # status is what a failed settle left behind: repair it, don't refuse.
-                await interrupt_session(uow, session, STALE_REASON, by=INTERRUPTED_BY_ERROR)
-                self._contexts.forget_history(session_id)
-            message = item.to_message()
-            await uow.pending.remove(item)
-            await uow.messages.append(message)
-            await record_activity(
-                uow,
-                EventType.MESSAGE_SENT,
-                session_id=session_id,
-                project_id=session.project_id,
-                message_id=str(message.id),
-                from_session_id=str(item.sender_session_id) if item.sender_session_id else None,
-            )
-            uow.publish(session_id, "message_created", message=message_payload(message))
-            announce_queue(uow, session_id, waiting, paused=False)
-            await start_turn(uow, session, item.run_id, utcnow())
-            # Work begins on the session's task: an open one is now in progress.
-            task_change: TaskChange | None = None
-            if session.task_id is not None:
-                task_change = await start_if_open(uow, session.task_id)
-            uow.publish(
-                session_id, "run_started", run_id=str(item.run_id), message_id=str(message.id)
-            )
+            claim = await self.start_in(uow, session, queue[0], queue[1:], pending=True)
             await uow.commit()
             # Before any other await: the item is never out of the queue and not running.
-            turn.claimed(item)
-        self._tasks.publish(task_change)
-        return _Claim(item=item, session=session, early=early)
+            turn.claimed(claim.item)
+        self.announce_start(claim)
+        return claim
+
+    async def start_in(
+        self,
+        uow: UnitOfWork,
+        session: Session,
+        item: PendingInput,
+        waiting: list[PendingInput],
+        *,
+        pending: bool,
+    ) -> Claim:
+        """Start the turn of ``item`` in the caller's transaction, which holds the session
+        row's lock: ``item`` enters the transcript and the session moves to ``thinking``.
+        ``pending`` when ``item`` waited in the queue (a send that starts its own turn
+        never stored it there). Announced when the caller commits, and then through
+        :meth:`announce_start`."""
+        session_id = session.id
+        # There is a turn to start: read what its context needs from outside the claim
+        # meanwhile, on another connection.
+        early = asyncio.ensure_future(self._contexts.read_early(session_id))
+        early.add_done_callback(_ignore_failure)
+        if session.status.is_running:
+            # No turn of this session is live (its worker is here, claiming), so the
+            # status is what a failed settle left behind: repair it, don't refuse.
+            await interrupt_session(uow, session, STALE_REASON, by=INTERRUPTED_BY_ERROR)
+            self._contexts.forget_history(session_id)
+        message = item.to_message()
+        if pending:
+            await uow.pending.remove(item)
+        await uow.messages.append(message)
+        await record_activity(
+            uow,
+            EventType.MESSAGE_SENT,
+            session_id=session_id,
+            project_id=session.project_id,
+            message_id=str(message.id),
+            from_session_id=str(item.sender_session_id) if item.sender_session_id else None,
+        )
+        uow.publish(session_id, "message_created", message=message_payload(message))
+        announce_queue(uow, session_id, waiting, paused=False)
+        await start_turn(uow, session, item.run_id, utcnow())
+        # Work begins on the session's task: an open one is now in progress.
+        task_change: TaskChange | None = None
+        if session.task_id is not None:
+            task_change = await start_if_open(uow, session.task_id)
+        uow.publish(session_id, "run_started", run_id=str(item.run_id), message_id=str(message.id))
+        return Claim(item=item, session=session, early=early, task_change=task_change)
+
+    def announce_start(self, claim: Claim) -> None:
+        """What a committed start changed beyond the session (its task)."""
+        self._tasks.publish(claim.task_change)
+
+    async def run_started(self, claim: Claim, turn: TurnHandle) -> None:
+        """Run a turn started elsewhere (by its send): :meth:`start_in`, committed."""
+        turn.claimed(claim.item)
+        await self._turn(claim, turn)
+
+    async def settle_unrun(self, claim: Claim, reason: StopReason) -> None:
+        """A started turn stopped before it ran: it settles as any stopped turn."""
+        await self._settle_stopped(claim, self._sink(claim, None), reason)
 
     # --- settling -----------------------------------------------------------------------
 
-    async def _settle_done(self, claim: _Claim, sink: PersistingSink, outcome: TurnOutcome) -> None:
+    async def _settle_done(self, claim: Claim, sink: PersistingSink, outcome: TurnOutcome) -> None:
         await self._settle(
             claim,
             finish_turn,
@@ -267,9 +299,7 @@ class TurnRunner:
             iterations=outcome.iterations,
         )
 
-    async def _settle_stopped(
-        self, claim: _Claim, sink: PersistingSink, reason: StopReason
-    ) -> None:
+    async def _settle_stopped(self, claim: Claim, sink: PersistingSink, reason: StopReason) -> None:
         if reason is StopReason.SHUTDOWN:
             await self._settle_error(
                 claim, sink, SHUTDOWN_REASON, "interrupted", by=INTERRUPTED_BY_SERVER
@@ -284,7 +314,7 @@ class TurnRunner:
             reason=CANCELLED_REASON,
         )
 
-    async def _settle_failed(self, claim: _Claim, sink: PersistingSink, error: Exception) -> None:
+    async def _settle_failed(self, claim: Claim, sink: PersistingSink, error: Exception) -> None:
         if isinstance(error, KumiAIError):
             await self._settle_error(claim, sink, error.message, error.code)
             return
@@ -295,7 +325,7 @@ class TurnRunner:
 
     async def _settle_error(
         self,
-        claim: _Claim,
+        claim: Claim,
         sink: PersistingSink,
         reason: str,
         code: str,
@@ -314,7 +344,7 @@ class TurnRunner:
 
     async def _settle(
         self,
-        claim: _Claim,
+        claim: Claim,
         end: Callable[[Session], None],
         leftovers: PersistingSink | None,
         *,
@@ -358,7 +388,7 @@ class TurnRunner:
 
     async def _save_end(
         self,
-        claim: _Claim,
+        claim: Claim,
         end: Callable[[Session], None],
         leftovers: PersistingSink | None,
         interrupted: tuple[str, str] | None,
@@ -380,7 +410,7 @@ class TurnRunner:
 
 
 async def _answer_for_agent_without_orchestration(
-    claim: _Claim, prepared: PreparedTurn, sink: PersistingSink
+    claim: Claim, prepared: PreparedTurn, sink: PersistingSink
 ) -> None:
     """A specialist on a CLI that cannot call KumiAI's orchestration tools cannot report to
     its PM (``contact_pm``) itself: when another agent asked for the turn, its answer (the
@@ -398,7 +428,7 @@ async def _answer_for_agent_without_orchestration(
         )
 
 
-async def _early_read(claim: _Claim) -> EarlyRead | None:
+async def _early_read(claim: Claim) -> EarlyRead | None:
     """The claim's early read of the context, or None when it failed (then the context
     is read in full)."""
     if claim.early is None:

@@ -24,25 +24,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from kumiai.application.ports.unit_of_work import UnitOfWorkFactory
+from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.runtime.events import EventHub
-from kumiai.application.services.runtime.inbox import Inbox
+from kumiai.application.services.runtime.inbox import Inbox, TurnStart
 from kumiai.application.services.runtime.ownership import WAKE, SessionOwnership
 from kumiai.application.services.runtime.runner import (
     RETRY_FIRST_DELAY,
     RETRY_MAX_DELAY,
+    Claim,
     StopReason,
     TurnHandle,
     TurnRunner,
 )
-from kumiai.application.services.runtime.slots import TurnSlots
+from kumiai.application.services.runtime.slots import Slot, TurnSlots
 from kumiai.application.services.session_lifecycle import interrupt_session
 from kumiai.core.exceptions import DatabaseUnavailableError
 from kumiai.core.logging import get_logger
-from kumiai.domain.entities import PendingInput
+from kumiai.domain.entities import PendingInput, Session
 from kumiai.domain.value_objects import SessionStatus
 from kumiai.domain.value_objects.cli_backend import CliBackend
 
@@ -71,6 +73,49 @@ class _Worker:
         # Set when the session is woken while this drain runs, so a drain about to
         # retire looks at its queue once more.
         self.kicked = False
+        # The turn its send started, in the slot reserved for it, until the drain runs it
+        # (or a cancel that came while the send was starting it settles it unrun).
+        self.started: tuple[Claim, Slot] | None = None
+
+
+@dataclass
+class _Meanwhile:
+    """What reached a session while its send was starting its turn."""
+
+    woken: bool = False
+    cancelled: bool = False
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the send committed (or failed): a cancel waiting for it goes on."""
+
+
+class _SendStart:
+    """Implements :class:`TurnStart`: a send starting its session's turn."""
+
+    def __init__(
+        self,
+        runner: TurnRunner,
+        session: Session,
+        slot: Slot,
+        begin: Callable[[Claim, Slot], None],
+        abandon: Callable[[UUID, Slot], None],
+    ) -> None:
+        self._runner = runner
+        self._session = session
+        self._slot = slot
+        self._begin = begin
+        self._abandon = abandon
+        self._claim: Claim | None = None
+
+    async def claim(self, uow: UnitOfWork, item: PendingInput) -> None:
+        self._claim = await self._runner.start_in(uow, self._session, item, [], pending=False)
+
+    def begin(self) -> None:
+        if self._claim is None:
+            raise RuntimeError("a send's turn began without being claimed")
+        self._begin(self._claim, self._slot)
+
+    def abandon(self) -> None:
+        self._abandon(self._session.id, self._slot)
 
 
 class SessionWorkers:
@@ -94,6 +139,9 @@ class SessionWorkers:
         self._closers = tuple(session_closers)
         self._ownership = ownership or SessionOwnership()
         self._workers: dict[UUID, _Worker] = {}
+        # Sessions whose send is starting their turn (their worker is made once the send
+        # commits), and what happened meanwhile.
+        self._reserved: dict[UUID, _Meanwhile] = {}
         self._doorbell: asyncio.Task[None] | None = None
 
     # --- starting ---------------------------------------------------------------------
@@ -115,7 +163,11 @@ class SessionWorkers:
             stuck = await uow.sessions.list_in_status(
                 [SessionStatus.THINKING, SessionStatus.WORKING, SessionStatus.WAITING]
             )
-            running = {session_id for session_id, worker in self._workers.items() if worker.turn}
+            running = {
+                session_id
+                for session_id, worker in self._workers.items()
+                if worker.turn or worker.started
+            }
             mine = set(await self._ownership.settleable([session.id for session in stuck]))
             stuck = [session for session in stuck if session.id in mine - running]
             for session in stuck:
@@ -150,17 +202,69 @@ class SessionWorkers:
     async def _answer_doorbell(self) -> None:
         while True:
             session_id = await self._inbox.next_woken()
-            worker = self._workers.setdefault(session_id, _Worker())
-            worker.kicked = True
-            if worker.drain is None or worker.drain.done():
-                worker.drain = asyncio.create_task(
-                    self._drain(session_id, worker), name=f"kumiai-session-{session_id}"
-                )
+            if session_id in self._reserved:
+                self._reserved[session_id].woken = True  # answered once its send settles
+                continue
+            self._wake_worker(session_id)
+
+    def _wake_worker(self, session_id: UUID) -> None:
+        worker = self._workers.setdefault(session_id, _Worker())
+        worker.kicked = True
+        if worker.drain is None or worker.drain.done():
+            worker.drain = asyncio.create_task(
+                self._drain(session_id, worker), name=f"kumiai-session-{session_id}"
+            )
+
+    # --- turns their send starts ------------------------------------------------------
+
+    def reserve(self, session: Session, runtime: str) -> TurnStart | None:
+        """Implements :class:`TurnStarter`: a start when this process owns the session,
+        no worker of the session is about (so no drain can claim meanwhile) and a slot
+        of ``runtime`` is free."""
+        session_id = session.id
+        if session_id in self._workers or session_id in self._reserved:
+            return None
+        if not self._ownership.owns(session_id):
+            return None  # its first turn here claims it through the queue
+        slot = self._slots.try_take(runtime)
+        if slot is None:
+            return None
+        self._reserved[session_id] = _Meanwhile()
+        return _SendStart(self._runner, session, slot, self._begin, self._abandon)
+
+    def _begin(self, claim: Claim, slot: Slot) -> None:
+        session_id = claim.session.id
+        meanwhile = self._reserved.pop(session_id)
+        self._runner.announce_start(claim)
+        worker = _Worker()
+        worker.started = (claim, slot)
+        self._workers[session_id] = worker
+        if not meanwhile.cancelled:
+            # Its drain runs the turn, then looks at the queue (for wakes meanwhile too).
+            worker.drain = asyncio.create_task(
+                self._drain(session_id, worker), name=f"kumiai-session-{session_id}"
+            )
+        # Else the cancel waiting for this send settles the turn unrun.
+        meanwhile.settled.set()
+
+    def _abandon(self, session_id: UUID, slot: Slot) -> None:
+        slot.release()
+        meanwhile = self._reserved.pop(session_id)
+        meanwhile.settled.set()
+        if meanwhile.woken:
+            self._wake_worker(session_id)
 
     # --- running ----------------------------------------------------------------------
 
     async def _drain(self, session_id: UUID, worker: _Worker) -> None:
         try:
+            if worker.started is not None:
+                claim, started_slot = worker.started
+                worker.started = None
+                try:
+                    await self._run_one(session_id, worker, claim)
+                finally:
+                    started_slot.release()
             owner = await self._ownership.claim(session_id)
             if owner != self._ownership.process_id:
                 if owner is not None:
@@ -204,14 +308,22 @@ class SessionWorkers:
             return self._slots.runtime_of(session_id, backend)
         return runtime
 
-    async def _run_one(self, session_id: UUID, worker: _Worker) -> bool:
-        """Run the next turn, if any; False when nothing could start."""
+    async def _run_one(self, session_id: UUID, worker: _Worker, claim: Claim | None = None) -> bool:
+        """Run the next turn, if any (``claim``: the one its send started); False when
+        nothing could start."""
         handle = TurnHandle()
         worker.handle = handle
-        worker.turn = asyncio.create_task(self._runner.run(session_id, handle))
+        worker.turn = asyncio.create_task(
+            self._runner.run(session_id, handle)
+            if claim is None
+            else self._run_started(claim, handle)
+        )
         try:
             return await worker.turn
         except asyncio.CancelledError:
+            if claim is not None and handle.input is None:
+                # Cancelled before its first step: it settles all the same.
+                await asyncio.shield(self._runner.settle_unrun(claim, handle.stop_reason))
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise  # the drain itself is being cancelled: the server is shutting down
@@ -219,6 +331,10 @@ class SessionWorkers:
         finally:
             worker.turn = None
             worker.handle = None
+
+    async def _run_started(self, claim: Claim, handle: TurnHandle) -> bool:
+        await self._runner.run_started(claim, handle)
+        return True
 
     def draining(self, session_id: UUID) -> bool:
         """True while a worker drains the session's queue, between its turns too."""
@@ -228,6 +344,8 @@ class SessionWorkers:
     def running(self, session_id: UUID) -> PendingInput | None:
         """The input whose turn runs now in this process, if any."""
         worker = self._workers.get(session_id)
+        if worker is not None and worker.started is not None:
+            return worker.started[0].item
         return worker.handle.input if worker is not None and worker.handle else None
 
     # --- stopping ---------------------------------------------------------------------
@@ -254,7 +372,25 @@ class SessionWorkers:
             await self._inbox.drop_waiting(session_id, drop_reason)
         # Announced before the turn's terminal event, so clients know nothing runs next.
         await self._inbox.announce(session_id)
+        meanwhile = self._reserved.get(session_id)
+        if meanwhile is not None:
+            # A send is starting a turn in its transaction: once it commits, the turn
+            # stops before it runs.
+            meanwhile.cancelled = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(meanwhile.settled.wait(), SETTLE_TIMEOUT)
         worker = self._workers.get(session_id)
+        if worker is not None and worker.started is not None:
+            # Its send started it, no drain has run it yet: it stops unrun.
+            claim, slot = worker.started
+            worker.started = None
+            try:
+                await self._runner.settle_unrun(claim, StopReason.CANCEL)
+            finally:
+                slot.release()
+                if worker.drain is None and self._workers.get(session_id) is worker:
+                    del self._workers[session_id]
+            return True
         turn = worker.turn if worker is not None else None
         if turn is None or turn.done():
             return False
@@ -302,8 +438,11 @@ class SessionWorkers:
         """Stop every run; each settles as interrupted, and its queue drains on restart."""
         if self._doorbell is not None:
             self._doorbell.cancel()
-        drains = []
+        drains, unrun = [], []
         for worker in self._workers.values():
+            if worker.started is not None:
+                unrun.append(worker.started)
+                worker.started = None
             if worker.handle is not None:
                 worker.handle.stopping_for(StopReason.SHUTDOWN)
             if worker.drain is not None and not worker.drain.done():
@@ -311,6 +450,9 @@ class SessionWorkers:
         for task in drains:
             task.cancel()
         await asyncio.gather(*drains, return_exceptions=True)
+        for claim, slot in unrun:
+            await self._runner.settle_unrun(claim, StopReason.SHUTDOWN)
+            slot.release()
         if self._doorbell is not None:
             await asyncio.gather(self._doorbell, return_exceptions=True)
         # Last, once every turn here has settled: the sessions are free for the others.
