@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -65,6 +66,32 @@ class QueuedItemView(View):
     dropped_at: datetime | None
 
 
+class WaitingReason(StrEnum):
+    """Why a session's waiting messages are not being answered yet."""
+
+    SLOT = "slot"
+    """Its next turn waits for a slot of its runtime (``runtime``): that runtime's cap of
+    turns running at once is reached."""
+    RUNNING_TURN = "running_turn"
+    """They queue behind the session's running turn."""
+    HELD = "held"
+    """The queue is held after a cancel: a resume, or a new message, lets it go on."""
+    PROJECT_ARCHIVED = "project_archived"
+    """The session's project is archived: its queue waits for it to be unarchived."""
+    STARTING = "starting"
+    """Its next turn is starting now."""
+
+
+class WaitingView(BaseModel):
+    reason: WaitingReason
+    runtime: str | None = Field(
+        default=None,
+        description="With `slot`: the runtime whose slot the next turn waits for (`anthropic`,"
+        " `claude-code`, `codex`, `gemini`, `opencode`), or `server` for the server-wide cap.",
+    )
+    description: str = Field(description="The reason in words, for people.")
+
+
 class QueueView(BaseModel):
     session_id: UUID
     running: QueuedItemView | None = Field(description="The message whose turn runs now.")
@@ -73,6 +100,9 @@ class QueueView(BaseModel):
         description="True while the session is cancelled: resume (or a new message) drains it."
     )
     messages: list[QueuedItemView] = Field(description="The waiting messages, next first.")
+    waiting: WaitingView | None = Field(
+        default=None, description="Why the messages wait; null when none does."
+    )
     dropped: list[QueuedItemView] = Field(
         description="The newest 50 messages taken off the queue, newest first; never answered."
     )

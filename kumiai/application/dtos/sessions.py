@@ -7,6 +7,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from kumiai.application.dtos.base import View
+from kumiai.application.dtos.conversation import WaitingView
 from kumiai.application.dtos.projects import CharacterRef
 from kumiai.domain.value_objects import CliBackend, KanbanStage, SessionStatus, SessionType
 
@@ -46,6 +47,12 @@ class SessionView(View):
     started_at: datetime | None
     created_at: datetime | None
     updated_at: datetime | None
+    waiting: WaitingView | None = Field(
+        default=None,
+        description="Why its waiting messages wait (slot of a runtime, behind the running"
+        " turn, held after a cancel...); set by `GET /sessions/{id}`, null in lists and"
+        " when nothing waits.",
+    )
 
 
 class AgentRef(BaseModel):

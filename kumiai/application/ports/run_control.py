@@ -1,14 +1,19 @@
 """Stopping running turns and waking queues, for services that end or reopen sessions.
 
 Two seams: the workers run and stop turns (:class:`RunControl`); the inbox wakes a
-session's queue (:class:`QueueWaker`). Runs must be stopped before the caller locks the
-session row: the stopping turn settles its own status in its own unit of work.
+session's queue and says why it waits (:class:`QueueWaker`). Runs must be stopped
+before the caller locks the session row: the stopping turn settles its own status in its
+own unit of work.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 from uuid import UUID
+
+from kumiai.application.dtos.conversation import WaitingView
+from kumiai.application.ports.unit_of_work import UnitOfWork
+from kumiai.domain.entities import Session
 
 
 class RunControl(Protocol):
@@ -31,4 +36,8 @@ class RunControl(Protocol):
 class QueueWaker(Protocol):
     def wake(self, session_id: UUID) -> None:
         """Let the session's waiting messages run (again)."""
+        ...
+
+    async def why_waiting(self, uow: UnitOfWork, session: Session) -> WaitingView | None:
+        """Why the session's waiting messages wait; None when none does."""
         ...

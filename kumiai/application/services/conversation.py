@@ -121,6 +121,7 @@ class ConversationService:
             size=len(state.waiting),
             paused=state.paused,
             messages=[QueuedItemView.of(item) for item in state.waiting],
+            waiting=state.why,
             dropped=[QueuedItemView.of(item) for item in state.dropped],
         )
 

@@ -83,8 +83,12 @@ class SessionService:
             self._directories.check_client_path(given, project)
 
     async def get(self, session_id: UUID) -> SessionView:
+        """The session, with why its waiting messages wait (if any do)."""
         async with self._uow(read_only=True) as uow:
-            return SessionView.of(await require_session(uow, session_id))
+            session = await require_session(uow, session_id)
+            view = SessionView.of(session)
+            view.waiting = await self._queues.why_waiting(uow, session)
+            return view
 
     async def list_sessions(self, page: PageRequest, filters: SessionFilter) -> Page[SessionView]:
         """Live sessions, oldest first."""

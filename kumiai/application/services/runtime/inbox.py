@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
+from kumiai.application.dtos.conversation import WaitingReason, WaitingView
 from kumiai.application.ports.events import EventPublisher
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.common import project_of, require_session, utcnow
 from kumiai.application.services.runtime.payloads import pending_payload
-from kumiai.application.services.runtime.slots import TurnSlots
+from kumiai.application.services.runtime.slots import SERVER, TurnSlots
 from kumiai.application.services.session_lifecycle import resume_session
 from kumiai.core.exceptions import ClaudeUnavailableError, NotFoundError, PayloadTooLargeError
 from kumiai.domain.entities import PendingInput, Session
@@ -51,6 +52,8 @@ class WaitingQueue:
     waiting: list[PendingInput]
     dropped: list[PendingInput]
     paused: bool
+    why: WaitingView | None
+    """Why the waiting messages wait; None when none does."""
 
 
 class TurnStart(Protocol):
@@ -219,8 +222,47 @@ class Inbox:
             session = await require_session(uow, session_id)
             waiting = await uow.pending.waiting(session_id)
             dropped = await uow.pending.dropped(session_id, DROPPED_LISTED)
-        paused = session.status is SessionStatus.CANCELLED or self.is_held(session_id)
-        return WaitingQueue(waiting=waiting, dropped=dropped, paused=bool(waiting) and paused)
+            why = await self._why_waiting(uow, session) if waiting else None
+        return WaitingQueue(
+            waiting=waiting,
+            dropped=dropped,
+            paused=why is not None and why.reason is WaitingReason.HELD,
+            why=why,
+        )
+
+    async def why_waiting(self, uow: UnitOfWork, session: Session) -> WaitingView | None:
+        """Why the session's waiting messages wait, in the caller's unit of work; None
+        when none does."""
+        if await uow.pending.next_waiting(session.id) is None:
+            return None
+        return await self._why_waiting(uow, session)
+
+    async def _why_waiting(self, uow: UnitOfWork, session: Session) -> WaitingView:
+        if session.status is SessionStatus.CANCELLED or self.is_held(session.id):
+            return WaitingView(
+                reason=WaitingReason.HELD,
+                description="held after a cancel: resume the session, or send a message",
+            )
+        project = await project_of(uow, session)
+        if project is not None and project.is_archived:
+            return WaitingView(
+                reason=WaitingReason.PROJECT_ARCHIVED,
+                description="the project is archived: its queues wait for it to be unarchived",
+            )
+        runtime = self._slots.waiting_for(session.id)
+        if runtime is not None:
+            cap = "the server-wide cap" if runtime == SERVER else f"runtime {runtime}'s cap"
+            return WaitingView(
+                reason=WaitingReason.SLOT,
+                runtime=runtime,
+                description=f"waiting for a slot: {cap} of turns running at once is reached",
+            )
+        if session.status.is_running:
+            return WaitingView(
+                reason=WaitingReason.RUNNING_TURN,
+                description="queued behind the turn the session is running",
+            )
+        return WaitingView(reason=WaitingReason.STARTING, description="its turn is starting")
 
     async def drop_waiting(self, session_id: UUID, reason: str) -> None:
         """Take every waiting message off the queue; they stay listable as dropped."""
