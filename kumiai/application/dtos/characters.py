@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from kumiai.application.dtos.definitions import (
     Colour,
@@ -15,6 +15,7 @@ from kumiai.application.dtos.definitions import (
     NewDefinition,
     never_cleared,
 )
+from kumiai.application.services.runtime.backends import limitations
 from kumiai.domain.entities import Character
 from kumiai.domain.value_objects import CliBackend
 
@@ -38,6 +39,15 @@ class CharacterFields(DefinitionFields):
     tags: list[str]
     icon_color: str
     avatar_url: str | None
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="What its backend keeps it from doing in a team, in sentences: none on "
+        "`claude`; on another CLI, the KumiAI tools (`spawn_instance`, `contact_pm`, ...) it "
+        "cannot call, and that its answers reach its PM as messages."
+    )
+    @property
+    def limitations(self) -> list[str]:
+        return limitations(self.cli_backend)
 
 
 class CharacterView(CharacterFields, DefinitionIds):

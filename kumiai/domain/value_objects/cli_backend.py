@@ -17,6 +17,11 @@ class CliBackend(StrEnum):
     OPENCODE = "opencode"
 
     @property
+    def label(self) -> str:
+        """Its name for people: ``Gemini CLI``."""
+        return _LABELS[self]
+
+    @property
     def runs_kumiai_tools(self) -> bool:
         """Whether its agents call KumiAI's tools (orchestration, KumiAI's file tools, the
         MCP servers KumiAI runs); another CLI's agents use that CLI's own tools."""
@@ -26,3 +31,11 @@ class CliBackend(StrEnum):
     def parse(cls, value: str, field: str = "cli_backend") -> CliBackend:
         """The backend named exactly by ``value``; 422 naming ``field`` otherwise."""
         return parse_member(cls, value, field=field, noun="cli_backend")
+
+
+_LABELS = {
+    CliBackend.CLAUDE: "Claude",
+    CliBackend.CODEX: "Codex",
+    CliBackend.GEMINI: "Gemini CLI",
+    CliBackend.OPENCODE: "OpenCode",
+}

@@ -24,6 +24,7 @@ from typing import Any
 from kumiai.application.ports.agent_runtime import ToolCall, ToolOutcome
 from kumiai.application.ports.mcp import McpServerDefinition
 from kumiai.core.logging import get_logger
+from kumiai.domain.value_objects import CliBackend
 from kumiai.infrastructure.cli_agents.runtime import CliResult, CliTurn, Invocation
 from kumiai.infrastructure.cli_agents.writer import TurnWriter, usage_from
 
@@ -57,7 +58,7 @@ class CodexBackend:
 
     config: Sequence[str] = ()
     name: str = "codex"
-    label: str = "Codex"
+    label: str = CliBackend.CODEX.label
 
     def invocation(self, turn: CliTurn) -> Invocation:
         options = ["--json", "--skip-git-repo-check", "--ignore-user-config"]

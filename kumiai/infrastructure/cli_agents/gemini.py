@@ -27,6 +27,7 @@ from typing import Any
 from kumiai.application.ports.agent_runtime import ToolCall, ToolOutcome
 from kumiai.application.ports.mcp import McpServerDefinition
 from kumiai.core.logging import get_logger
+from kumiai.domain.value_objects import CliBackend
 from kumiai.infrastructure.cli_agents.runtime import CliResult, CliTurn, Invocation
 from kumiai.infrastructure.cli_agents.writer import TurnWriter, usage_from
 
@@ -53,7 +54,7 @@ class GeminiBackend:
 
     user_dir: Path = field(default_factory=user_gemini_dir)
     name: str = "gemini"
-    label: str = "Gemini CLI"
+    label: str = CliBackend.GEMINI.label
 
     def invocation(self, turn: CliTurn) -> Invocation:
         home = turn.run_dir / "home"

@@ -23,6 +23,7 @@ from typing import Any
 from kumiai.application.ports.agent_runtime import ToolCall, ToolOutcome, Usage
 from kumiai.application.ports.mcp import McpServerDefinition
 from kumiai.core.logging import get_logger
+from kumiai.domain.value_objects import CliBackend
 from kumiai.infrastructure.cli_agents.runtime import CliResult, CliTurn, Invocation
 from kumiai.infrastructure.cli_agents.writer import TurnWriter
 
@@ -60,7 +61,7 @@ class OpenCodeBackend:
 
     config: Mapping[str, Any] = field(default_factory=dict)
     name: str = "opencode"
-    label: str = "OpenCode"
+    label: str = CliBackend.OPENCODE.label
 
     def invocation(self, turn: CliTurn) -> Invocation:
         instructions = turn.run_dir / INSTRUCTIONS_FILE

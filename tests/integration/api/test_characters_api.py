@@ -179,6 +179,22 @@ async def test_get_accepts_the_id_or_the_slug(client: httpx.AsyncClient) -> None
     assert by_id.json()["data"] == by_slug.json()["data"] == character
 
 
+async def test_a_character_on_another_cli_says_which_kumiai_tools_it_lacks(
+    client: httpx.AsyncClient,
+) -> None:
+    character = await make_character(client, name="Cody")
+    assert character["limitations"] == []
+
+    response = await client.patch(f"{URL}/cody", json={"cli_backend": "gemini"})
+
+    limitations = response.json()["data"]["limitations"]
+    assert limitations[0].startswith("It works with Gemini CLI's own tools and cannot call")
+    for tool in ("spawn_instance", "contact_instance", "contact_pm", "AskUserQuestion"):
+        assert tool in limitations[0]
+    assert any("delivered to its project manager as a message" in line for line in limitations)
+    assert (await client.get(f"{URL}/cody")).json()["data"]["limitations"] == limitations
+
+
 @pytest.mark.parametrize("ref", ["nobody", "00000000-0000-0000-0000-000000000000"])
 async def test_an_unknown_character_is_a_404(client: httpx.AsyncClient, ref: str) -> None:
     response = await client.get(f"{URL}/{ref}")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kumiai.core.config import Settings
+from tests.factories.definitions import make_skill
 from tests.integration.cli_agents.cases import KEY_VARIABLE
 from tests.integration.cli_agents.helpers import installed_cli
 from tests.integration.runtime.helpers import (
@@ -157,3 +158,28 @@ async def test_a_codex_agent_s_mcp_servers_are_started_by_codex_alone(
     assert [probe for probe in probe_processes() if probe.ppid() == os.getpid()] == []
     # A server that cannot run is still named to the agent.
     assert "no MCP server named 'unknown'" in "\n".join(input_texts(asked, "developer"))
+
+
+async def test_a_codex_agent_is_told_it_lacks_kumiai_s_tools_and_gets_its_skills_in_full(
+    live: LiveApp, openai: ScriptedResponses
+) -> None:
+    skill = await make_skill(
+        live.client,
+        name="Haiku",
+        description="Writing haiku",
+        content="Count five, seven, five syllables. SKILL-BODY-MARK",
+    )
+    team = await _codex_team(live, skills=[skill["slug"]])
+    session_id = await create_specialist(live, team, "Cody")
+    openai.enqueue(Reply.text("Understood."))
+
+    await send(live.client, session_id, "hi Cody")
+    await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
+
+    instructions = "\n".join(input_texts(openai.requests[0], "developer"))
+    assert "You run on Codex and work with its own tools." in instructions
+    assert "spawn_instance, contact_instance, contact_pm" in instructions
+    assert "it is delivered to the project manager as a message from you" in instructions
+    # Nothing tells it to call a tool it does not have.
+    assert "mcp__common_tools__" not in instructions
+    assert "SKILL-BODY-MARK" in instructions

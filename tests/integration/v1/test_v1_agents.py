@@ -54,6 +54,17 @@ async def agent(client: httpx.AsyncClient, **body: Any) -> JSON:
 # --- create, read, update, delete --------------------------------------------------------------
 
 
+async def test_an_agent_on_codex_says_it_cannot_call_kumiai_s_tools(
+    client: httpx.AsyncClient,
+) -> None:
+    created = await agent(client, cli_backend="codex")
+
+    assert_shape(created, AGENT_FIELDS)
+    assert created["cli_backend"] == "codex"
+    assert "cannot call KumiAI's" in created["limitations"][0]
+    assert "contact_pm" in created["limitations"][0]
+
+
 async def test_an_agent_made_from_a_name_gets_a_slug_and_defaults(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
@@ -64,6 +75,7 @@ async def test_an_agent_made_from_a_name_gets_a_slug_and_defaults(
     assert created["default_model"] == "sonnet"
     assert created["icon_color"] == "#4A90E2"
     assert created["description"] is None
+    assert created["limitations"] == []
     assert [created[key] for key in ("tags", "skills", "allowed_tools", "allowed_mcps")] == [
         [],
         [],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -21,6 +22,7 @@ from kumiai.application.services.runtime.prompt import PromptInputs, build_syste
 from kumiai.application.services.runtime.questions import AskUserQuestionTool, QuestionDesk
 from kumiai.application.services.runtime.toolbox import ToolBox
 from kumiai.application.services.working_directories import WorkingDirectories
+from kumiai.core.exceptions import NotFoundError
 from kumiai.domain.entities import Character, Project, Session, Skill, UserProfile
 from kumiai.domain.value_objects import SessionType
 
@@ -204,6 +206,7 @@ class TurnContextBuilder:
         self, snapshot: _Snapshot, working_dir: str, unavailable_mcps: dict[str, str]
     ) -> PromptInputs:
         character = snapshot.character
+        backend = snapshot.session.cli_backend
         return PromptInputs(
             session_type=snapshot.session.session_type,
             working_dir=working_dir,
@@ -216,7 +219,18 @@ class TurnContextBuilder:
             user_description=snapshot.profile.description,
             preferences=snapshot.profile.preferences,
             unavailable_mcps=unavailable_mcps,
+            backend=backend,
+            skill_texts={} if backend.runs_kumiai_tools else self._skill_texts(snapshot.skills),
         )
+
+    def _skill_texts(self, skills: Sequence[Skill]) -> dict[str, str]:
+        """Each skill's SKILL.md, for an agent that cannot load it; a missing file is
+        left out (its description stands in)."""
+        texts = {}
+        for skill in skills:
+            with contextlib.suppress(NotFoundError):
+                texts[skill.slug] = self._prompts.skill_text(skill.slug)
+        return texts
 
 
 def _server_tools(character: Character | None) -> tuple[str, ...]:

@@ -1,4 +1,8 @@
-"""The system prompt of a turn, assembled from the character, role, team, skills and user."""
+"""The system prompt of a turn, assembled from the character, role, team, skills and user.
+
+An agent on another CLI than Claude has none of KumiAI's tools (:mod:`.backends`): its
+prompt says so, gives its role without them, and holds its skills in full.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kumiai.application.services.runtime.backends import KUMIAI_TOOLS
 from kumiai.domain.entities import Character, Project, Skill
-from kumiai.domain.value_objects import SessionType
+from kumiai.domain.value_objects import CliBackend, SessionType
 
 ROLE_SECTIONS = {
     SessionType.PM: (
@@ -41,6 +46,21 @@ ROLE_SECTIONS = {
     ),
 }
 
+CLI_ROLE_SECTIONS = {
+    SessionType.PM: (
+        "You are the project manager of this project. Your CLI cannot reach KumiAI's team "
+        "tools, so you cannot delegate to your team or change the task board: do the work "
+        "yourself, and report back to the user."
+    ),
+    SessionType.SPECIALIST: (
+        "You are a specialist working on one task inside the project folder. Do the work "
+        "with your tools and keep changes inside the project. When the project manager or "
+        "another agent writes to you, end your turn with your answer: it is delivered to "
+        "the project manager as a message from you."
+    ),
+}
+"""The roles whose usual section names KumiAI's tools, for an agent on another CLI."""
+
 
 @dataclass(frozen=True)
 class PromptInputs:
@@ -55,12 +75,16 @@ class PromptInputs:
     user_description: str | None = None
     preferences: dict[str, Any] = field(default_factory=dict)
     unavailable_mcps: dict[str, str] = field(default_factory=dict)
+    backend: CliBackend = CliBackend.CLAUDE
+    skill_texts: dict[str, str] = field(default_factory=dict)
+    """Each skill's whole SKILL.md, by slug, for an agent that cannot load it (another CLI)."""
 
 
 def build_system_prompt(inputs: PromptInputs) -> str:
     sections = [
         _identity(inputs),
-        "## Your role\n" + ROLE_SECTIONS[inputs.session_type],
+        "## Your role\n" + _role(inputs),
+        _cli_tools(inputs),
         _workspace(inputs),
         _team(inputs),
         _skills(inputs),
@@ -81,6 +105,23 @@ def _identity(inputs: PromptInputs) -> str:
     return f"{header}\n\n{body}" if body else header
 
 
+def _role(inputs: PromptInputs) -> str:
+    if inputs.backend.runs_kumiai_tools:
+        return ROLE_SECTIONS[inputs.session_type]
+    return CLI_ROLE_SECTIONS.get(inputs.session_type, ROLE_SECTIONS[inputs.session_type])
+
+
+def _cli_tools(inputs: PromptInputs) -> str:
+    if inputs.backend.runs_kumiai_tools:
+        return ""
+    return (
+        f"## Your tools\nYou run on {inputs.backend.label} and work with its own tools. "
+        "KumiAI's tools are not available to you, even where your instructions name them: "
+        + ", ".join(KUMIAI_TOOLS)
+        + "."
+    )
+
+
 def _workspace(inputs: PromptInputs) -> str:
     lines = ["## Workspace", f"Working directory: {inputs.working_dir}"]
     if inputs.project is not None:
@@ -94,6 +135,8 @@ def _workspace(inputs: PromptInputs) -> str:
 def _team(inputs: PromptInputs) -> str:
     if inputs.session_type != SessionType.PM or not inputs.team:
         return ""
+    if not inputs.backend.runs_kumiai_tools:
+        return ""  # it cannot delegate to them
     members = [
         f"- {member.slug}: {member.name} ({member.role})"
         + (f" — {member.description}" if member.description else "")
@@ -105,6 +148,8 @@ def _team(inputs: PromptInputs) -> str:
 def _skills(inputs: PromptInputs) -> str:
     if not inputs.skills:
         return ""
+    if not inputs.backend.runs_kumiai_tools:
+        return _skills_in_full(inputs)
     lines = [
         f"- {skill.slug}: {skill.name} — {skill.description or 'no description'}"
         for skill in inputs.skills
@@ -113,6 +158,14 @@ def _skills(inputs: PromptInputs) -> str:
         "## Skills\nLoad a skill's full instructions with mcp__common_tools__load_skill "
         "before using it.\n" + "\n".join(lines)
     )
+
+
+def _skills_in_full(inputs: PromptInputs) -> str:
+    parts = ["## Skills\nThe full instructions of your skills:"]
+    for skill in inputs.skills:
+        text = inputs.skill_texts.get(skill.slug, "").strip()
+        parts.append(f"### {skill.slug}: {skill.name}\n{text or skill.description or ''}".strip())
+    return "\n\n".join(parts)
 
 
 def _unavailable_mcps(inputs: PromptInputs) -> str:
