@@ -20,6 +20,7 @@ from tests.integration.runtime.helpers import (
     messages,
     send,
     settle,
+    wait_for_status,
     wait_until_idle,
 )
 from tests.integration.runtime.test_mcp_tools import probe_processes, write_servers
@@ -183,3 +184,54 @@ async def test_a_codex_agent_is_told_it_lacks_kumiai_s_tools_and_gets_its_skills
     # Nothing tells it to call a tool it does not have.
     assert "mcp__common_tools__" not in instructions
     assert "SKILL-BODY-MARK" in instructions
+
+
+def _replayed(request_text: str, *texts: str) -> bool:
+    """Whether the texts appear in this order in a transcript prompt."""
+    position = 0
+    for text in texts:
+        position = request_text.find(text, position)
+        if position < 0:
+            return False
+    return True
+
+
+async def test_a_cancelled_codex_turn_reads_as_interrupted_by_the_user_next_turn(
+    live: LiveApp, openai: ScriptedResponses
+) -> None:
+    session_id = await create_specialist(live, await _codex_team(live), "Cody")
+    openai.enqueue(Reply.hang(timeout=60))
+    await send(live.client, session_id, "stop me")
+    await openai.wait_for_requests_async(1, timeout=CLI_TIMEOUT)
+
+    await live.client.post(f"/api/v2/sessions/{session_id}/cancel")
+    await wait_for_status(live.client, session_id, "cancelled")
+    rows = await messages(live.client, session_id)
+    assert rows[-1]["metadata"]["interrupted"]["by"] == "user"
+
+    openai.enqueue(Reply.text("Something else, then."))
+    await send(live.client, session_id, "do something else")
+    await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
+
+    # The CLI starts afresh with the stored history, the marker after the stopped message.
+    prompt = input_texts(openai.requests[-1], "user")[-1]
+    assert _replayed(prompt, "stop me", "[Request interrupted by user]", "do something else")
+
+
+async def test_a_failed_codex_turn_ends_in_error_and_reads_as_cut_by_it_next_turn(
+    live: LiveApp, openai: ScriptedResponses
+) -> None:
+    session_id = await create_specialist(live, await _codex_team(live), "Cody")
+    openai.enqueue(Reply.error(400, message="scripted refusal"))
+    await send(live.client, session_id, "fail please")
+    await wait_for_status(live.client, session_id, "error", timeout=CLI_TIMEOUT)
+    session = (await live.client.get(f"/api/v2/sessions/{session_id}")).json()["data"]
+    assert "scripted refusal" in str(session)
+
+    openai.enqueue(Reply.text("Better now."))
+    await send(live.client, session_id, "try again")
+    await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
+
+    prompt = input_texts(openai.requests[-1], "user")[-1]
+    assert _replayed(prompt, "fail please", "[Reply interrupted by an error: Codex:", "try again")
+    assert "scripted refusal" in prompt
