@@ -252,7 +252,7 @@ class SessionLog:
     def delivered(self, event_id: int) -> asyncio.Future[None]:
         """Done once every event up to ``event_id`` has been delivered here."""
         future = asyncio.get_running_loop().create_future()
-        if self.last_id is not None and self.last_id >= event_id:
+        if event_id <= (self.last_id or 0):
             future.set_result(None)
         else:
             self._waiters.append((event_id, future))
@@ -406,6 +406,7 @@ class EventHub:
         self._published = 0  # events published on PostgreSQL by this process
         self._persisted = 0  # of which this many are in the store
         self._forgetting: set[asyncio.Task[None]] = set()
+        self._writing: set[UUID] = set()  # the sessions of the batch being written
         self._dirty: set[UUID] = set()
         self._to_read = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -480,6 +481,7 @@ class EventHub:
                 self._to_write.clear()
                 await self._to_write.wait()
                 continue
+            self._writing = {pending.session_id for pending in batch}
             try:
                 written = await store.append([pending.new_event() for pending in batch], key)
             except Exception as error:  # an outage: keep the batch, retry it as it is
@@ -491,6 +493,7 @@ class EventHub:
                 continue
             retry = None
             failures = 0
+            self._writing = set()
             for session_id, last_id in written.items():
                 if (log := self._logs.get(session_id)) is not None:
                     log.written_through = max(log.written_through, last_id)
@@ -628,16 +631,23 @@ class EventHub:
 
     def forget(self, session_id: UUID) -> None:
         """Drop a deleted session's log here; its subscribers then simply stop hearing."""
-        if self._store is not None:
-            log = self._logs.get(session_id)
-            if log is not None:
-                task = asyncio.create_task(self._forget_when_delivered(log))
-                self._forgetting.add(task)
-                task.add_done_callback(self._forgetting.discard)
+        log = self._logs.get(session_id)
+        if log is None:
             return
-        log = self._logs.pop(session_id, None)
-        if log is not None:
-            self._release(log)
+        if self._store is not None and self._owes(log):
+            task = asyncio.create_task(self._forget_when_delivered(log))
+            self._forgetting.add(task)
+            task.add_done_callback(self._forgetting.discard)
+            return
+        del self._logs[session_id]
+        self._release(log)
+
+    def _owes(self, log: SessionLog) -> bool:
+        """Whether events this process published for the session are still to be
+        written or delivered to its log."""
+        session_id = log.session_id
+        unwritten = session_id in self._last_pending or session_id in self._writing
+        return unwritten or log.written_through > (log.last_id or 0)
 
     def _retire_idle_logs(self) -> None:
         idle = [sid for sid, log in self._logs.items() if log.subscriber_count == 0]
