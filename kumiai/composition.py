@@ -220,7 +220,7 @@ def build_container(settings: Settings, database: Database) -> Container:
         ),
         session_closers=[mcp_sessions.close_session],
         ownership=SessionOwnership(
-            SqlProcessLeases(database.url, settings.db_connect_timeout),
+            SqlProcessLeases(database.url, database.engine, settings.db_connect_timeout),
             PgControlChannel(database.url, settings.db_connect_timeout),
             LeaseTiming(settings.process_lease_seconds, settings.process_heartbeat_seconds),
         ),

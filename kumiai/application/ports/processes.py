@@ -40,7 +40,8 @@ class ProcessLeases(Protocol):
 
     async def claim(self, session_id: UUID, process_id: UUID) -> UUID | None:
         """Own the session unless another process does: returns its owner (this
-        process, or the other one), None if the session is gone."""
+        process, or the other one); None if the session is gone, or this process's lease
+        is (it owns nothing until it joins again)."""
         ...
 
     async def live_owner(self, session_id: UUID, lease_seconds: float) -> UUID | None:

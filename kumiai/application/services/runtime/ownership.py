@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
@@ -38,7 +38,9 @@ logger = get_logger(__name__)
 WAKE = "wake"
 
 RequestHandler = Callable[[str, UUID, dict[str, Any]], Awaitable[object]]
-TakeoverHandler = Callable[[list[UUID]], Awaitable[None]]
+# The sessions taken over, or None when the process lost track (its lease or its channel
+# was lost): then every queue with messages waiting needs a look.
+TakeoverHandler = Callable[[list[UUID] | None], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class SessionOwnership:
         self._joined = False
         self._owned: set[UUID] = set()
         self._replies: dict[str, asyncio.Future[object]] = {}
-        self._answering: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self._keeper: asyncio.Task[None] | None = None
         self._on_request: RequestHandler | None = None
         self._on_takeover: TakeoverHandler | None = None
@@ -128,14 +130,16 @@ class SessionOwnership:
             logger.error("process_lease_lost", process_id=str(self.process_id))
             self._owned.clear()
             await self._leases.join(self.process_id, socket.gethostname(), os.getpid())
+            self._spawn(self._on_takeover(None))
         if await self._channel.reopen_if_lost():
-            # Wakes sent while it was deaf are lost: look at every owned queue again.
-            await self._on_takeover(sorted(self._owned))
+            # Wakes sent while it was deaf are lost: look at every waiting queue again.
+            self._spawn(self._on_takeover(None))
         taken = await self._leases.take_over_lapsed(self.process_id, self._timing.lease_seconds)
         if taken:
             logger.warning("sessions_taken_over", count=len(taken))
             self._owned.update(taken)
-            await self._on_takeover(taken)
+            # Settling and draining them may take a while: the heartbeat goes on meanwhile.
+            self._spawn(self._on_takeover(taken))
 
     # --- sessions ---------------------------------------------------------------------
 
@@ -212,9 +216,12 @@ class SessionOwnership:
             if answer is not None and not answer.done():
                 answer.set_result(message.get("result"))
             return
-        task = asyncio.create_task(self._answer(message))
-        self._answering.add(task)
-        task.add_done_callback(self._answering.discard)
+        self._spawn(self._answer(message))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _answer(self, message: ControlMessage) -> None:
         assert self._on_request is not None

@@ -177,10 +177,13 @@ class SessionWorkers:
             logger.warning("recovered_interrupted_sessions", count=len(stuck))
         return [session.id for session in stuck]
 
-    async def _on_takeover(self, sessions: list[UUID]) -> None:
-        """Sessions of a dead process are this one's now: settle, then drain them."""
+    async def _on_takeover(self, sessions: list[UUID] | None) -> None:
+        """Sessions of a dead process are this one's now: settle, then drain them (None:
+        this process lost track, and looks at every waiting queue)."""
         await self._recover()
-        for session_id in sessions:
+        if sessions is None:
+            await self._inbox.wake_every_waiting_queue()
+        for session_id in sessions or ():
             self._inbox.wake(session_id)
 
     async def _on_request(self, op: str, session_id: UUID, arguments: dict[str, Any]) -> object:

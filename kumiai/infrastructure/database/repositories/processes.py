@@ -11,6 +11,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from kumiai.domain.value_objects import PendingInputState
@@ -19,8 +20,6 @@ from kumiai.infrastructure.database.tables import pending_inputs, server_process
 from kumiai.infrastructure.database.tables import sessions as sessions_table
 
 _NOW = sa.func.clock_timestamp()
-# The heartbeat, and a claim or a look-up now and then.
-LEASE_POOL_SIZE = 2
 
 
 def _lapsed(lease_seconds: float) -> sa.ColumnElement[bool]:
@@ -28,22 +27,25 @@ def _lapsed(lease_seconds: float) -> sa.ColumnElement[bool]:
 
 
 class SqlProcessLeases:
-    """On a small pool of its own: a heartbeat never waits behind the app's requests for
-    a connection (a lease must not lapse because the server is busy)."""
+    """The lease (join, renew, take over, leave) has a connection of its own, kept open:
+    a heartbeat never waits behind the app's requests, or behind many sessions' claims,
+    for a connection (a lease must not lapse because the server is busy). Claims and
+    look-ups are the app's work, on its pool (``engine``)."""
 
-    def __init__(self, url: str, connect_timeout: float = 5.0) -> None:
-        self._engine: AsyncEngine = create_async_engine(
+    def __init__(self, url: str, engine: AsyncEngine, connect_timeout: float = 5.0) -> None:
+        self._lease: AsyncEngine = create_async_engine(
             to_async_url(url),
-            pool_size=LEASE_POOL_SIZE,
+            pool_size=1,
             max_overflow=0,
             connect_args={"timeout": connect_timeout},
         )
+        self._engine = engine
 
     async def close(self) -> None:
-        await self._engine.dispose()
+        await self._lease.dispose()
 
     async def join(self, process_id: UUID, host: str, pid: int) -> None:
-        async with self._engine.begin() as db:
+        async with self._lease.begin() as db:
             await db.execute(sa.insert(server_processes).values(id=process_id, host=host, pid=pid))
 
     async def renew(self, process_id: UUID) -> bool:
@@ -53,7 +55,7 @@ class SqlProcessLeases:
             .values(heartbeat_at=_NOW)
             .returning(server_processes.c.id)
         )
-        async with self._engine.begin() as db:
+        async with self._lease.begin() as db:
             return (await db.execute(query)).first() is not None
 
     async def leave(self, process_id: UUID) -> list[UUID]:
@@ -67,7 +69,7 @@ class SqlProcessLeases:
                 )
             )
         )
-        async with self._engine.begin() as db:
+        async with self._lease.begin() as db:
             given_up = list((await db.scalars(waiting)).all())
             # Its session_owners rows go with it (ON DELETE CASCADE).
             await db.execute(sa.delete(server_processes).where(server_processes.c.id == process_id))
@@ -79,7 +81,7 @@ class SqlProcessLeases:
             .where(server_processes.c.id != process_id, _lapsed(lease_seconds))
             .with_for_update(skip_locked=True)
         )
-        async with self._engine.begin() as db:
+        async with self._lease.begin() as db:
             dead = list((await db.scalars(lapsed)).all())
             if not dead:
                 return []
@@ -104,7 +106,10 @@ class SqlProcessLeases:
             .returning(session_owners.c.process_id)
         )
         async with self._engine.begin() as db:
-            owner: UUID | None = (await db.execute(claim)).scalar()
+            try:
+                owner: UUID | None = (await db.execute(claim)).scalar()
+            except IntegrityError:  # this process's lease is gone: it owns nothing now
+                return None
             if owner is None:  # someone owns it already, or the session is gone
                 owner = await db.scalar(
                     sa.select(session_owners.c.process_id).where(
