@@ -58,12 +58,13 @@ def serve(
 
 
 @contextmanager
-def kumiai(database_url: str, folder: Path, **env: str) -> Iterator[str]:
-    """``kumiai serve`` on ``database_url`` with its home in ``folder``, as a user runs it."""
+def kumiai(database_url: str, folder: Path, *options: str, **env: str) -> Iterator[str]:
+    """``kumiai serve [options]`` on ``database_url`` with its home in ``folder``, as a user
+    runs it."""
     variables = kumiai_env(
         folder / "home", KUMIAI_DATABASE_URL=database_url, KUMIAI_LOG_FORMAT="console", **env
     )
-    command = [sys.executable, "-m", "kumiai", "serve", "--port"]
+    command = [sys.executable, "-m", "kumiai", "serve", *options, "--port"]
     with serve(command, "/api/health", folder / "kumiai.log", variables) as base_url:
         yield base_url
 
