@@ -60,7 +60,7 @@ BURST = 2000
 BURST_RUNS = 3
 CROWD_DELTAS, CROWD_DELAY = 100, 0.01
 CROWDS = (1, 10, 50)
-FLUSH_DELTAS, FLUSH_RUNS = 40_000, 3
+FLUSH_DELTAS, FLUSH_RUNS = 40_000, 5
 NEVER_FLUSH = str(24 * 3600)
 SCRIPT = {
     "ttft-route": {"replies": 2 * TURNS + 4, "deltas": 5, "delay": 0.0},
