@@ -399,4 +399,6 @@ def _claude_code_runtime(settings: Settings) -> ClosableRuntime:
             token.get_secret_value() if token else None,
         ),
         cli_path=settings.claude_code_cli,
+        max_retries=settings.turn_retries,
+        backoff_base=settings.retry_backoff_seconds,
     )

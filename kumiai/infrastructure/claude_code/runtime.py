@@ -9,8 +9,14 @@ into the same sink calls the API runtime makes:
   that answer them;
 - the result message ends the turn, or fails it with :class:`ClaudeUnavailableError`.
 
-Retries of overloaded or failing API calls are Claude Code's own. A cancel interrupts
-the CLI through the SDK and then stops the process.
+Retries of overloaded or failing API calls are Claude Code's own. A CLI that fails on
+its own (it exits unexpectedly, or writes a line the SDK cannot read, such as a tool
+output past its buffer) is retried up to ``max_retries`` times, each retry announced to
+the sink: what the failed attempt streamed is kept (its unfinished text ends there, its
+open tool calls are answered as interrupted) and the next attempt resumes the CLI's own
+session with a note to go on from there. A retry that changes what the model must do
+(a tool output too large for the buffer) says so in a ``system`` note. A cancel
+interrupts the CLI through the SDK and then stops the process.
 """
 
 from __future__ import annotations
@@ -27,10 +33,13 @@ from claude_agent_sdk import (
     ClaudeAgentOptions,
     ClaudeSDKClient,
     ClaudeSDKError,
+    CLIConnectionError,
+    CLIJSONDecodeError,
     CLINotFoundError,
     ProcessError,
     ResultMessage,
     StreamEvent,
+    SystemMessage,
     TextBlock,
     ToolResultBlock,
     ToolUseBlock,
@@ -39,6 +48,7 @@ from claude_agent_sdk import (
 )
 
 from kumiai.application.ports.agent_runtime import (
+    RetryNotice,
     ToolCall,
     ToolExecutor,
     ToolOutcome,
@@ -83,7 +93,11 @@ class ClaudeCodeRuntime:
         *,
         environment: Mapping[str, str] | None = None,
         cli_path: Path | None = None,
+        max_retries: int = 3,
+        backoff_base: float = 0.5,
     ) -> None:
+        self._max_retries = max_retries
+        self._backoff_base = backoff_base
         self._resume_points = ResumePoints(state_dir / "sessions")
         self._environment = {**CLI_ENVIRONMENT, **(environment or {})}
         self._cli_path = cli_path
@@ -118,14 +132,18 @@ class ClaudeCodeRuntime:
         # A fresh session is sent the history as a transcript, fitted to the budget.
         transcript = None if resume else await self._fitting.transcript(request, history)
         refused = False
+        reader = _TurnReader(sink, ToolCalls())
+        sent = transcript.prompt if transcript else prompt
         while True:
-            sent = transcript.prompt if transcript else prompt
-            reader = await self._run_cli(
-                request, workspace, tools, sink, resume=resume, prompt=sent
-            )
             try:
+                await self._run_cli(request, workspace, tools, reader, resume=resume, prompt=sent)
                 result = reader.finish()
                 break
+            except CliAttemptFailed as failed:
+                resume, sent = await self._after_failed_attempt(
+                    failed, reader, workspace, resume, sent
+                )
+                continue
             except ClaudeUnavailableError as error:
                 refusal = self._fitting.too_long(request, transcript, str(error))
                 if refusal is None:
@@ -136,8 +154,13 @@ class ClaudeCodeRuntime:
                 logger.warning("claude_code_prompt_too_long_retry", reason=refusal.reason)
                 refused, resume = True, None
                 transcript = await self._fitting.refit(request, history, transcript, refusal)
+                sent = transcript.prompt
         if transcript and reader.responses:
             self._fitting.learn(request, transcript, reader.responses[0])
+        if reader.retries:
+            # The CLI's session holds the retry notes the stored history does not: the
+            # next turn starts afresh from the history.
+            return TurnOutcome(result.stop_reason or "end_turn", reader.total, result.num_turns)
         self._resume_points.record(
             workspace.session_id,
             workspace.working_dir,
@@ -147,19 +170,53 @@ class ClaudeCodeRuntime:
         )
         return TurnOutcome(result.stop_reason or "end_turn", reader.total, result.num_turns)
 
+    async def _after_failed_attempt(
+        self,
+        failed: CliAttemptFailed,
+        reader: _TurnReader,
+        workspace: Workspace,
+        resume: str | None,
+        prompt: str,
+    ) -> tuple[str | None, str]:
+        """Keep what the failed attempt streamed, announce the retry and wait; the resume
+        point and prompt of the next attempt. Raises when the retries are spent."""
+        if reader.retries >= self._max_retries:
+            raise failed.error
+        reader.retries += 1
+        await reader.interrupted(failed.reason)
+        notice = RetryNotice(
+            reader.retries, self._max_retries, failed.error_type, failed.corrective
+        )
+        await reader.sink.retry(notice)
+        logger.warning(
+            "claude_code_retry",
+            retry=reader.retries,
+            error_type=failed.error_type,
+            reason=failed.reason,
+        )
+        await asyncio.sleep(min(8.0, self._backoff_base * 2 ** (reader.retries - 1)))
+        started = reader.cli_session_id
+        if started is None or get_session_info(started, directory=workspace.working_dir) is None:
+            # It never began: the same request again, with what must change, if anything.
+            return resume, prompt + (f"\n\n[{failed.corrective}]" if failed.corrective else "")
+        note = (
+            f"[Your previous attempt at this reply stopped: {failed.reason}. Continue from "
+            "where you stopped, without repeating what you already wrote."
+        )
+        return started, note + (f" {failed.corrective}]" if failed.corrective else "]")
+
     async def _run_cli(
         self,
         request: TurnRequest,
         workspace: Workspace,
         tools: ToolExecutor,
-        sink: TurnSink,
+        reader: _TurnReader,
         *,
         resume: str | None,
         prompt: str,
-    ) -> _TurnReader:
+    ) -> None:
         """One CLI process, from ``prompt`` to its result (which the reader keeps)."""
-        calls = ToolCalls()
-        reader = _TurnReader(sink, calls)
+        calls = reader.begin_attempt()
         options = self._options(request, workspace, tools, calls, resume)
         options.stderr = reader.stderr.append
         client = ClaudeSDKClient(options)
@@ -178,12 +235,15 @@ class ClaudeCodeRuntime:
             ) from error
         except ClaudeSDKError as error:
             await _disconnect(client)
-            raise _failure(error, reader.stderr) from error
+            failure = _failure(error, reader.stderr)
+            retry = retry_for(error)
+            if retry is None:
+                raise failure from error
+            raise CliAttemptFailed(failure, *retry) from error
         except BaseException:
             await _disconnect(client)
             raise
         await _disconnect(client)
-        return reader
 
     def _resume_point(
         self, request: TurnRequest, workspace: Workspace, history: list[dict[str, Any]]
@@ -236,6 +296,7 @@ class ClaudeCodeRuntime:
 class _Block:
     kind: str
     text: str = ""
+    done: bool = False
 
 
 @dataclass
@@ -250,6 +311,9 @@ class _TurnReader:
     responses: list[Usage] = field(default_factory=list)
     """The usage of each model response, in order."""
     stderr: list[str] = field(default_factory=list)
+    retries: int = 0
+    cli_session_id: str | None = None
+    """The CLI's own session, once it started one (a retry resumes it)."""
     _result: ResultMessage | None = None
     _offset: int = 0
     _next_offset: int = 0
@@ -259,10 +323,31 @@ class _TurnReader:
     _streamed: set[str] = field(default_factory=set)
     _open: dict[str, ToolCall] = field(default_factory=dict)
 
+    def begin_attempt(self) -> ToolCalls:
+        """A CLI process starts (again): the calls its hooks hold until persisted."""
+        self.calls = ToolCalls()
+        self._result = None
+        self._blocks.clear()
+        self.stderr.clear()
+        return self.calls
+
+    async def interrupted(self, reason: str) -> None:
+        """The attempt failed: its unfinished text ends where it stopped, and its open
+        tool calls are answered, so the transcript stays whole and paired."""
+        for index, block in sorted(self._blocks.items()):
+            if block.kind == "text" and block.text and not block.done:
+                await self._text_done(self._offset + index, block.text)
+        self._blocks.clear()
+        for call in list(self._open.values()):
+            await self._tool_result(call, ToolOutcome(f"Interrupted: {reason}", True))
+
     async def on_message(self, message: object) -> None:
         if getattr(message, "parent_tool_use_id", None):
             return  # a subagent's inner work; its call and result are the main turn's
-        if isinstance(message, StreamEvent):
+        if isinstance(message, SystemMessage) and message.subtype == "init":
+            self.cli_session_id = message.data.get("session_id") or self.cli_session_id
+        elif isinstance(message, StreamEvent):
+            self.cli_session_id = message.session_id or self.cli_session_id
             await self._on_event(message.event)
         elif isinstance(message, AssistantMessage):
             await self._on_assistant(message)
@@ -306,6 +391,7 @@ class _TurnReader:
     async def _on_block_stop(self, index: int) -> None:
         block = self._blocks.get(index)
         if block is not None and block.kind == "text" and block.text:
+            block.done = True
             await self._text_done(self._offset + index, block.text)
 
     async def _text_done(self, index: int, text: str) -> None:
@@ -348,17 +434,17 @@ class _TurnReader:
             return
         for block in message.content:
             if isinstance(block, ToolResultBlock):
-                call = self._open.pop(block.tool_use_id, None)
-                if call is None:
-                    continue
-                outcome = ToolOutcome(_result_text(block.content), bool(block.is_error))
-                self.produced.append(
-                    {
-                        "role": "user",
-                        "content": [{"type": "tool_result", "tool_use_id": call.id}],
-                    }
-                )
-                await self.sink.tool_result(call, outcome)
+                call = self._open.get(block.tool_use_id)
+                if call is not None:
+                    outcome = ToolOutcome(_result_text(block.content), bool(block.is_error))
+                    await self._tool_result(call, outcome)
+
+    async def _tool_result(self, call: ToolCall, outcome: ToolOutcome) -> None:
+        del self._open[call.id]
+        self.produced.append(
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id}]}
+        )
+        await self.sink.tool_result(call, outcome)
 
     @property
     def context_tokens(self) -> int | None:
@@ -372,9 +458,10 @@ class _TurnReader:
         """The turn's result; raises when the CLI reported a failure or never finished."""
         result = self._result
         if result is None:
-            raise ClaudeUnavailableError(
+            stopped = ClaudeUnavailableError(
                 "Claude Code stopped before finishing the turn", details={"runtime": "claude-code"}
             )
+            raise CliAttemptFailed(stopped, "cli_exited", "the Claude Code process stopped")
         if result.is_error:
             reason = result.result or "; ".join(result.errors or []) or result.subtype
             details: dict[str, Any] = {"runtime": "claude-code", "subtype": result.subtype}
@@ -382,6 +469,43 @@ class _TurnReader:
                 details["status"] = result.api_error_status
             raise ClaudeUnavailableError(f"Claude Code: {reason}", details=details)
         return result
+
+
+BUFFER_NOTE = (
+    "A tool output was too large for Claude Code to pass on. Keep tool outputs small: "
+    "read large files in parts, and limit what commands print (for example with head)."
+)
+
+
+class CliAttemptFailed(Exception):
+    """A CLI process failed on its own in a way another attempt may not: retry it."""
+
+    def __init__(
+        self,
+        error: ClaudeUnavailableError,
+        error_type: str,
+        reason: str,
+        corrective: str | None = None,
+    ) -> None:
+        super().__init__(error.message)
+        self.error = error
+        """What the turn fails with once the retries are spent."""
+        self.error_type = error_type
+        self.reason = reason
+        self.corrective = corrective
+
+
+def retry_for(error: ClaudeSDKError) -> tuple[str, str, str | None] | None:
+    """(error type, reason, corrective note) when ``error`` is worth another attempt."""
+    if isinstance(error, CLINotFoundError):
+        return None
+    if isinstance(error, CLIJSONDecodeError):
+        if "buffer size" in f"{error} {error.line}":
+            return "cli_buffer_overflow", "a tool output was too large for the CLI", BUFFER_NOTE
+        return "cli_json_error", "the CLI wrote output that could not be read", None
+    if isinstance(error, ProcessError | CLIConnectionError):
+        return "cli_exited", "the Claude Code process exited unexpectedly", None
+    return None
 
 
 def _result_text(content: str | list[dict[str, Any]] | None) -> str:

@@ -274,3 +274,54 @@ async def test_an_api_error_claude_code_reports_fails_the_turn_with_its_reason(
     assert "scripted refusal 7f3a" in terminal[0].data["error"]
     assert "text_done" not in {event.type for event in seen}
     assert [row["role"] for row in await messages(live.client, session_id)] == ["user"]
+
+
+def _failing_once(cli: Path, failure: str) -> None:
+    """The CLI fails its first turn with ``failure`` (shell), then runs as itself."""
+    marker = cli.parent / "failed-once"
+    _write_cli(
+        cli,
+        f'case "$*" in *stream-json*) if [ ! -e "{marker}" ]; then : > "{marker}"; '
+        f"{failure}; fi;; esac\n"
+        f'exec "{_bundled_cli()}" "$@"',
+    )
+
+
+CRASH = "echo 'claude: crashed' >&2; exit 3"
+# One line of output longer than the SDK's buffer (1 MB), as a huge tool output is.
+OVERFLOW = "head -c 1100000 /dev/zero | tr '\\0' x; echo; exit 1"
+
+
+@pytest.mark.parametrize(
+    ("failure", "error_type", "note"),
+    [(CRASH, "cli_exited", False), (OVERFLOW, "cli_buffer_overflow", True)],
+    ids=["unexpected-exit", "buffer-overflow"],
+)
+async def test_a_cli_that_fails_on_its_own_is_retried_visibly_and_the_turn_goes_on(
+    wrapped_live: LiveApp,
+    claude: ScriptedAnthropic,
+    cli_wrapper: Path,
+    *,
+    failure: str,
+    error_type: str,
+    note: bool,
+) -> None:
+    live = wrapped_live
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    _failing_once(cli_wrapper, failure)
+    claude.enqueue(Reply.text("Back on my feet."))
+
+    seen = await _send_until_terminal(live, session_id, "are you there?")
+
+    assert [event.type for event in seen][-1] == "done"
+    (retry,) = [event.data for event in seen if event.type == "retry"]
+    assert (retry["attempt"], retry["max_retries"], retry["error_type"]) == (1, 3, error_type)
+    rows = [(row["role"], row["content"]) for row in await messages(live.client, session_id)]
+    if note:  # what the model must do differently: shown, and sent with the retry
+        assert "too large" in retry["corrective_message"]
+        assert rows.pop(1) == ("system", retry["corrective_message"])
+        assert retry["corrective_message"] in _prompt_of(claude.requests[-1].messages)
+    else:
+        assert retry["corrective_message"] is None
+    assert rows == [("user", "are you there?"), ("assistant", "Back on my feet.")]
