@@ -35,6 +35,7 @@ from kumiai.application.ports.events import NewEvent, ReplayPage, Retention, Ses
 CHANNEL = "kumiai_events"
 # Serialises appends across every process on the database ("kumiai" "ev" in ASCII).
 APPEND_LOCK = 0x6B756D69_6576
+PRUNE_LOCK = APPEND_LOCK + 1
 PRUNE_CHUNK = 10_000
 
 _APPEND = f"""
@@ -181,16 +182,22 @@ async def read_after(
 
 
 async def prune(connection: asyncpg.Connection, retention: Retention) -> int:
-    """Prune in chunks, each its own short transaction; how many events went."""
+    """Prune in chunks, each its own short transaction; how many events went. One
+    process prunes at a time: the others, finding the lock taken, skip their turn."""
+    if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", PRUNE_LOCK):
+        return 0
     cutoff = datetime.now(UTC) - retention.max_age
     total = 0
-    while True:
-        count: int = await connection.fetchval(
-            _PRUNE, cutoff, retention.max_per_session, PRUNE_CHUNK
-        )
-        total += count
-        if count < PRUNE_CHUNK:
-            return total
+    try:
+        while True:
+            count: int = await connection.fetchval(
+                _PRUNE, cutoff, retention.max_per_session, PRUNE_CHUNK
+            )
+            total += count
+            if count < PRUNE_CHUNK:
+                return total
+    finally:
+        await connection.execute("SELECT pg_advisory_unlock($1)", PRUNE_LOCK)
 
 
 def _event(row: asyncpg.Record) -> SessionEvent:
