@@ -1,0 +1,81 @@
+"""Two server processes on one database, in one test process: session ownership, the
+control channel and the takeover of a dead process's sessions (the e2e tests run real
+``kumiai serve`` processes; these are the fast version of the same rules)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from uuid import UUID, uuid4
+
+import pytest
+
+from kumiai.core.config import Settings
+from kumiai.infrastructure.database.repositories.processes import SqlProcessLeases
+from tests.integration.runtime.helpers import (
+    create_specialist,
+    create_team,
+    messages,
+    send,
+    start_a_long_task,
+)
+from tests.support.live import LiveApp, live_app
+from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
+
+LEASE_SECONDS = 3.0
+
+
+@pytest.fixture
+def live_settings(live_settings: Settings) -> Settings:
+    # Short leases, for a takeover within seconds; not shorter than building a second app
+    # takes, since it blocks the first one's heartbeat here (one event loop for both).
+    live_settings.process_lease_seconds = LEASE_SECONDS
+    live_settings.process_heartbeat_seconds = 0.2
+    return live_settings
+
+
+async def test_a_message_to_a_session_a_dead_process_owned_is_answered_after_the_takeover(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    database = live.container.database
+    leases = SqlProcessLeases(database.url, database.engine)
+    dead = uuid4()
+    try:
+        await leases.join(dead, "elsewhere", 1)
+        assert await leases.claim(UUID(session_id), dead) == dead
+        claude.enqueue(Reply.text("Taken over."))
+        started = time.monotonic()
+        # This process does not own the session: it tells the owner, which never hears.
+        await send(live.client, session_id, "hello")
+        while "Taken over." not in await _contents(live, session_id):
+            assert time.monotonic() - started < 10, "the session was never taken over"
+            await asyncio.sleep(0.05)
+        assert time.monotonic() - started >= LEASE_SECONDS / 2  # not before it lapsed
+        assert await _contents(live, session_id) == ["hello", "Taken over."]
+        owner = await leases.live_owner(UUID(session_id), lease_seconds=LEASE_SECONDS)
+        assert owner not in (None, dead)
+    finally:
+        await leases.close()
+
+
+async def _contents(live: LiveApp, session_id: str) -> list[str]:
+    return [str(row["content"]) for row in await messages(live.client, session_id)]
+
+
+async def test_a_cancel_through_another_process_stops_the_owners_turn_within_a_second(
+    live: LiveApp, live_settings: Settings, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    await start_a_long_task(live, claude, session_id)
+    async with live_app(live_settings, keep_data=True) as other:
+        started = time.monotonic()
+        response = await other.client.post(f"/api/v2/sessions/{session_id}/cancel")
+        elapsed = time.monotonic() - started
+
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["status"] == "cancelled"
+    assert elapsed < 1.0
+    assert live.container.workers.running(UUID(session_id)) is None
