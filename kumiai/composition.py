@@ -60,7 +60,7 @@ from kumiai.infrastructure.cli import (
 )
 from kumiai.infrastructure.cli_agents.codex import CodexBackend
 from kumiai.infrastructure.cli_agents.router import BackendRouter, CliRuntimes, CliSetup
-from kumiai.infrastructure.cli_agents.runtime import BackendModels
+from kumiai.infrastructure.cli_agents.runtime import BackendModels, CliRetries
 from kumiai.infrastructure.database.control_channel import PgControlChannel
 from kumiai.infrastructure.database.engine import Database
 from kumiai.infrastructure.database.event_log import PostgresEventLog
@@ -365,6 +365,7 @@ def _agent_runtime(
             for name, models in settings.cli_models().items()
         },
         mcp_servers=lambda names: mcp.resolve(names).servers,
+        retries=CliRetries(settings.turn_retries, settings.retry_backoff_seconds),
     )
     return BackendRouter(claude, clis)
 

@@ -30,6 +30,7 @@ from kumiai.infrastructure.cli_agents.runtime import (
     BackendModels,
     CliAgentRuntime,
     CliBackend,
+    CliRetries,
     McpServers,
 )
 from kumiai.infrastructure.deferred_runtime import ClosableRuntime
@@ -61,6 +62,7 @@ class CliRuntimes:
     setups: Mapping[str, CliSetup] = field(default_factory=dict)
     mcp_servers: McpServers | None = None
     """The MCP servers behind an agent's ``allowed_mcps``, which its CLI starts itself."""
+    retries: CliRetries = field(default_factory=CliRetries)
     _built: dict[str, CliAgentRuntime] = field(default_factory=dict)
 
     async def runtime(self, backend: str) -> CliAgentRuntime:
@@ -87,6 +89,7 @@ class CliRuntimes:
             models=setup.models,
             environment=setup.environment,
             mcp_servers=self.mcp_servers,
+            retries=self.retries,
         )
         self._built[backend] = built
         return built

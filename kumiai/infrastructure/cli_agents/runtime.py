@@ -10,8 +10,12 @@ everything else is the same for every CLI and lives here:
   folder when it takes one, never in the user's project;
 - the CLI runs in the session's folder, in its own process group, which a cancel kills
   at once with SIGKILL;
-- a CLI that cannot start, exits non-zero, or reports a failed turn fails the turn with
-  :class:`AgentBackendUnavailableError`, its last output in the details.
+- a CLI that cannot start, or reports a failed turn, fails the turn with
+  :class:`AgentBackendUnavailableError`, its last output in the details;
+- a CLI that stops before it reports the end of its turn (it crashed, was killed, or
+  exited) is a recoverable failure: the turn is retried (:class:`CliRetries`, announced
+  to the sink) in a fresh CLI session whose transcript holds what the turn already did,
+  so nothing shown is repeated; out of retries, the turn fails naming the cause.
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from kumiai.application.ports.agent_runtime import (
+    RetryNotice,
     ToolExecutor,
     TurnOutcome,
     TurnRequest,
@@ -44,6 +49,14 @@ from kumiai.infrastructure.continuity import (
 )
 
 logger = get_logger(__name__)
+
+CLI_EXIT = "cli_exited"
+"""The ``error_type`` of a retry after the CLI stopped mid-turn."""
+CONTINUE_AFTER_EXIT = (
+    "Your reply above was cut off: the program running you stopped unexpectedly. Continue "
+    "it from where it stopped, without repeating what you already said or did."
+)
+STOPPED_CALL = "not completed: the CLI stopped before it finished"
 
 EDITING_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit", "Bash")
 """KumiAI's tools that change files: an agent allowed none of them runs read-only."""
@@ -149,6 +162,23 @@ class BackendModels:
         return self.default
 
 
+class CliExitedEarlyError(AgentBackendUnavailableError):
+    """The CLI stopped before it reported the end of its turn: worth retrying."""
+
+
+@dataclass(frozen=True)
+class CliRetries:
+    """How often a turn whose CLI stopped mid-turn is retried, and how long it waits:
+    ``backoff`` seconds first, twice as long each next time, at most ``backoff_max``."""
+
+    max_retries: int = 3
+    backoff: float = 0.5
+    backoff_max: float = 8.0
+
+    def delay(self, retry_number: int) -> float:
+        return float(min(self.backoff * 2**retry_number, self.backoff_max))
+
+
 class CliAgentRuntime:
     """Runs agent turns in one agent CLI (``backend``) found at ``executable``."""
 
@@ -161,8 +191,10 @@ class CliAgentRuntime:
         models: BackendModels = BackendModels(),
         environment: Mapping[str, str] | None = None,
         mcp_servers: McpServers | None = None,
+        retries: CliRetries = CliRetries(),
     ) -> None:
         self.backend = backend
+        self._retries = retries
         self._executable = executable
         self._state_dir = state_dir / backend.name
         self._resume_points = ResumePoints(self._state_dir / "sessions")
@@ -200,7 +232,7 @@ class CliAgentRuntime:
             mcp_servers=self._allowed_mcp_servers(workspace),
         )
         writer = TurnWriter(sink)
-        result = await self._run(turn, writer)
+        result = await self._run_with_retries(turn, writer)
         if result.session_id is not None:
             self._resume_points.record(
                 workspace.session_id,
@@ -209,6 +241,23 @@ class CliAgentRuntime:
                 [*request.messages, *writer.produced],
             )
         return TurnOutcome(result.stop_reason, writer.total, max(writer.responses, 1))
+
+    async def _run_with_retries(self, turn: CliTurn, writer: TurnWriter) -> CliResult:
+        retry_number = 0
+        while True:
+            try:
+                return await self._run(turn, writer)
+            except CliExitedEarlyError as error:
+                if retry_number >= self._retries.max_retries:
+                    raise
+                logger.warning("cli_turn_retry", runtime=self.backend.name, error=error.message)
+                await writer.cut(STOPPED_CALL)
+            await writer.sink.retry(
+                RetryNotice(retry_number + 1, self._retries.max_retries, CLI_EXIT)
+            )
+            await asyncio.sleep(self._retries.delay(retry_number))
+            retry_number += 1
+            turn = replace(turn, resume=None, prompt=_continuation(turn, writer))
 
     async def _run(self, turn: CliTurn, writer: TurnWriter) -> CliResult:
         invocation = self.backend.invocation(turn)
@@ -243,11 +292,15 @@ class CliAgentRuntime:
             details["output"] = output
         if result is not None and result.error is not None:
             raise self._unavailable(result.error, **details)
-        if code != 0:
-            said = f": {_reason(output)}" if output else ""
-            raise self._unavailable(f"{process.program} {_exit(code)}{said}", **details)
+        said = f": {_reason(output)}" if output else ""
         if result is None:
-            raise self._unavailable("stopped before finishing the turn", **details)
+            stopped = _exit(code) if code != 0 else "stopped before finishing the turn"
+            raise CliExitedEarlyError(
+                f"{self.backend.label}: {process.program} {stopped}{said}",
+                details={"runtime": self.backend.name, **details},
+            )
+        if code != 0:
+            raise self._unavailable(f"{process.program} {_exit(code)}{said}", **details)
         return result
 
     def _reap_in_background(self, process: CliProcess) -> None:
@@ -264,6 +317,15 @@ class CliAgentRuntime:
         return AgentBackendUnavailableError(
             f"{self.backend.label}: {reason}", details={"runtime": self.backend.name, **details}
         )
+
+
+def _continuation(turn: CliTurn, writer: TurnWriter) -> str:
+    """The prompt of a retry in a fresh CLI session: the whole turn so far, and to go on
+    from where it stopped (or the turn's first prompt again when nothing came of it)."""
+    history, prompt = split_prompt(turn.request.messages)
+    if not writer.produced:
+        return transcript_prompt(history, prompt)
+    return transcript_prompt([*turn.request.messages, *writer.produced], CONTINUE_AFTER_EXIT)
 
 
 def _exit(code: int) -> str:

@@ -3,7 +3,8 @@
 Each CLI reports a turn differently (whole messages, text chunks, parts), but a turn is
 always text blocks, tool calls and their results, and model usage. :class:`TurnWriter`
 gives each block its index, persists each text block once when it closes (never once per
-output line), and keeps the turn in API message form for the resume fingerprint.
+output line), and keeps the turn in API message form (for the resume fingerprint, and
+for a retry to continue it).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ class TurnWriter:
     responses: int = 0
     """Model responses reported with usage: the turn's iterations."""
     produced: list[dict[str, Any]] = field(default_factory=list)
-    """This turn's content in API message form, for the resume fingerprint."""
+    """This turn's content in API message form: the resume fingerprint, and what a retry
+    after the CLI stopped mid-turn continues."""
     _next_index: int = 0
     _open_index: int | None = None
     _open_text: str = ""
@@ -61,7 +63,9 @@ class TurnWriter:
         self.produced.append(
             {
                 "role": "assistant",
-                "content": [{"type": "tool_use", "id": call.id, "name": call.name}],
+                "content": [
+                    {"type": "tool_use", "id": call.id, "name": call.name, "input": call.input}
+                ],
             }
         )
         await self.sink.tool_use(call)
@@ -70,15 +74,26 @@ class TurnWriter:
         call = self._calls.pop(call_id, None)
         if call is None:
             return
-        self.produced.append(
-            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id}]}
-        )
+        result = {
+            "type": "tool_result",
+            "tool_use_id": call.id,
+            "content": outcome.content,
+            "is_error": outcome.is_error,
+        }
+        self.produced.append({"role": "user", "content": [result]})
         await self.sink.tool_result(call, outcome)
 
     async def tool(self, call: ToolCall, outcome: ToolOutcome) -> None:
         """A tool call reported only once it finished."""
         await self.tool_use(call)
         await self.tool_result(call.id, outcome)
+
+    async def cut(self, reason: str) -> None:
+        """The CLI stopped mid-turn: the open text block is kept as far as it got, and
+        each call it had started is answered as failed with ``reason``."""
+        await self.close_text()
+        for call_id in list(self._calls):
+            await self.tool_result(call_id, ToolOutcome(reason, is_error=True))
 
     async def usage(self, usage: Usage, stop_reason: str | None = None) -> None:
         await self.close_text()

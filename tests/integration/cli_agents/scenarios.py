@@ -9,6 +9,8 @@ CLIs' tests run in parallel.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
 import time
 import uuid
@@ -144,6 +146,29 @@ async def test_a_cancel_kills_the_cli_s_process_group_within_a_second(
 
     assert time.monotonic() - started < 1.0
     assert all_ended(cli, deadline=started + 1.0)
+    await runtime.aclose()
+
+
+async def test_a_cli_killed_mid_turn_is_retried_and_the_turn_completes(
+    runtime: CliAgentRuntime, server: ScriptedAnthropic, project: Path
+) -> None:
+    server.enqueue(Reply.hang(timeout=30), Reply.text("Recovered."))
+    before = {child.pid for child in psutil.Process().children()}
+    sink = RecordingSink()
+    turn = asyncio.create_task(
+        runtime.run_turn(
+            turn_request(project, [{"role": "user", "content": "survive"}]), ScriptedTools(), sink
+        )
+    )
+    await server.wait_for_requests_async(1, timeout=60)
+    (cli,) = [child for child in psutil.Process().children() if child.pid not in before]
+
+    os.killpg(cli.pid, signal.SIGKILL)  # as if the CLI crashed
+    await asyncio.wait_for(turn, timeout=60)
+
+    assert sink.of("retry") == [("retry", 1, 3, "cli_exited", None)]
+    assert sink.of("text_done") == [("text_done", 0, "Recovered.")]
+    assert len(server.requests) == 2
     await runtime.aclose()
 
 
