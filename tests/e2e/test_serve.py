@@ -73,6 +73,16 @@ def test_a_second_server_on_the_same_home_adopts_postgres_and_the_last_one_stops
     assert _postgres_processes(home / "pgdata") == []
 
 
+def test_serve_with_two_workers_on_the_embedded_postgres_stops_it_on_sigterm(home: Path) -> None:
+    env = kumiai_env(home)
+    with serving(env, timeout=180, args=["--workers", "2"]) as server:
+        for _ in range(4):  # the requests land on either worker
+            _write_profile(server.base_url, "Both")
+            assert _read_profile_name(server.base_url) == "Both"
+        assert server.stop(signal.SIGTERM) == 0
+    assert _postgres_processes(home / "pgdata") == []
+
+
 def test_after_a_kill_9_the_next_server_adopts_postgres_and_stops_it_on_sigterm(
     home: Path,
 ) -> None:
