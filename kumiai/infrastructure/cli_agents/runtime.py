@@ -12,10 +12,11 @@ everything else is the same for every CLI and lives here:
   at once with SIGKILL;
 - a CLI that cannot start, or reports a failed turn, fails the turn with
   :class:`AgentBackendUnavailableError`, its last output in the details;
-- a CLI that stops before it reports the end of its turn (it crashed, was killed, or
-  exited) is a recoverable failure: the turn is retried (:class:`CliRetries`, announced
-  to the sink) in a fresh CLI session whose transcript holds what the turn already did,
-  so nothing shown is repeated; out of retries, the turn fails naming the cause.
+- a CLI that stops after it began its turn and before it reported the end (it crashed,
+  was killed, or exited) is a recoverable failure: the turn is retried
+  (:class:`CliRetries`, announced to the sink) in a fresh CLI session whose transcript
+  holds what the turn already did, so nothing shown is repeated; out of retries, the
+  turn fails naming the cause.
 """
 
 from __future__ import annotations
@@ -273,7 +274,9 @@ class CliAgentRuntime:
         except OSError as error:
             raise self._unavailable(f"could not start {self._executable}: {error}") from error
         try:
+            started = False
             async for event in process.events():
+                started = True
                 await reader.on_event(event)
             code = await process.wait()
         except BaseException:
@@ -283,9 +286,15 @@ class CliAgentRuntime:
         # Whatever the CLI left running in its group (a shell command's children) ends too.
         process.kill()
         await writer.close_text()
-        return self._ending(reader.result(), code, process)
+        return self._ending(reader.result(), code, process, started=started)
 
-    def _ending(self, result: CliResult | None, code: int, process: CliProcess) -> CliResult:
+    def _ending(
+        self, result: CliResult | None, code: int, process: CliProcess, *, started: bool
+    ) -> CliResult:
+        """The turn's result; raises for a failed one. A CLI that exits with an error
+        before it starts the turn (a bad setting, a required MCP server that cannot
+        start) is not worth retrying: it would fail the same way. One that stops later,
+        or that a signal kills, is."""
         details: dict[str, Any] = {"exit_code": code}
         output = process.output_tail()
         if output:
@@ -293,13 +302,13 @@ class CliAgentRuntime:
         if result is not None and result.error is not None:
             raise self._unavailable(result.error, **details)
         said = f": {_reason(output)}" if output else ""
-        if result is None:
+        if result is None and (started or code <= 0):
             stopped = _exit(code) if code != 0 else "stopped before finishing the turn"
             raise CliExitedEarlyError(
                 f"{self.backend.label}: {process.program} {stopped}{said}",
                 details={"runtime": self.backend.name, **details},
             )
-        if code != 0:
+        if code != 0 or result is None:
             raise self._unavailable(f"{process.program} {_exit(code)}{said}", **details)
         return result
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from kumiai.application.ports.agent_runtime import ToolOutcome, Usage
+from kumiai.application.ports.mcp import McpServerDefinition
+from kumiai.core.exceptions import AgentBackendUnavailableError
 from kumiai.infrastructure.cli_agents.runtime import CliAgentRuntime
 from tests.integration.cli_agents.cases import CODEX
 from tests.integration.cli_agents.helpers import turn_request
@@ -91,3 +93,24 @@ async def test_an_agent_allowed_no_editing_tool_runs_read_only(
 
     assert not (project / "notes.txt").exists()
     assert "Read-only file system" in openai.requests[1].body["input"][-1]["output"]
+
+
+async def test_an_mcp_server_that_cannot_start_fails_the_turn_at_once_saying_so(
+    tmp_path: Path, openai: ScriptedResponses, project: Path
+) -> None:
+    broken = McpServerDefinition("broken", "stdio", "kumiai", command=str(tmp_path / "none"))
+    runtime = CODEX.runtime(openai, tmp_path, lambda names: [broken])
+    sink = RecordingSink()
+
+    with pytest.raises(AgentBackendUnavailableError) as raised:
+        await runtime.run_turn(
+            turn_request(project, [{"role": "user", "content": "hi"}], allowed_mcps=("broken",)),
+            ScriptedTools(),
+            sink,
+        )
+
+    # Codex waits for the agent's servers (they are required): one that cannot start
+    # fails the turn before any request, and is not retried.
+    assert "required MCP servers failed to initialize: broken" in raised.value.message
+    assert sink.of("retry") == []
+    assert openai.requests == []

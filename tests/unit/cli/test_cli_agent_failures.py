@@ -71,14 +71,20 @@ async def test_a_cli_killed_by_a_signal_fails_the_turn_naming_the_signal(tmp_pat
     assert error.details["exit_code"] == -11
 
 
-async def test_a_failing_cli_s_error_line_is_the_reason_not_its_stack_trace(
+async def test_a_cli_failing_before_its_turn_is_not_retried_and_says_its_error_line(
     tmp_path: Path,
 ) -> None:
+    sink = RecordingSink()
+
     error = await _failure(
         tmp_path,
         "echo 'Error: required MCP servers failed to initialize: broken' >&2\n"
         "echo 'Stack backtrace:' >&2\necho '   0: <unknown>' >&2\nexit 1",
+        CliRetries(backoff=0.01),
+        sink,
     )
+
+    assert sink.of("retry") == []
 
     assert error.message == (
         "Codex: codex exited with code 1: Error: required MCP servers failed to initialize: broken"
