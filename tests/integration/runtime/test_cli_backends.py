@@ -4,9 +4,11 @@ against the scripted Responses API server, stored and streamed like a Claude tur
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from kumiai.core.config import Settings
@@ -20,6 +22,7 @@ from tests.integration.runtime.helpers import (
     messages,
     send,
     settle,
+    wait_for_event,
     wait_for_status,
     wait_until_idle,
 )
@@ -235,3 +238,25 @@ async def test_a_failed_codex_turn_ends_in_error_and_reads_as_cut_by_it_next_tur
     prompt = input_texts(openai.requests[-1], "user")[-1]
     assert _replayed(prompt, "fail please", "[Reply interrupted by an error: Codex:", "try again")
     assert "scripted refusal" in prompt
+
+
+async def test_a_codex_turn_whose_cli_crashes_retries_visibly_and_finishes(
+    live: LiveApp, openai: ScriptedResponses
+) -> None:
+    session_id = await create_specialist(live, await _codex_team(live), "Cody")
+    openai.enqueue(Reply.hang(timeout=60), Reply.text("Recovered."))
+    before = {child.pid for child in psutil.Process().children()}
+    sent = await send(live.client, session_id, "survive this")
+    await openai.wait_for_requests_async(1, timeout=CLI_TIMEOUT)
+    (codex,) = [child for child in psutil.Process().children() if child.pid not in before]
+
+    os.killpg(codex.pid, signal.SIGKILL)  # as if it crashed
+
+    retry = await wait_for_event(live, session_id, "retry", run_id=sent["run_id"])
+    assert (retry.data["attempt"], retry.data["error_type"]) == (1, "cli_exited")
+    await wait_until_idle(live, session_id, timeout=CLI_TIMEOUT)
+    rows = await messages(live.client, session_id)
+    assert [(row["role"], row["content"]) for row in rows] == [
+        ("user", "survive this"),
+        ("assistant", "Recovered."),
+    ]
