@@ -78,6 +78,7 @@ TARGETS = {
     "burst_ratio": ">= 0.8",
     "crowd_50_ratio": ">= 0.8",
     "flush_ratio": ">= 0.95",
+    "crowd_50_elapsed_ratio": "<= 1.25",
 }
 
 
@@ -284,22 +285,37 @@ async def flush_cost(sides: Sides) -> dict[str, float]:
 
 
 async def crowds(sides: Sides) -> dict[str, dict[str, float]]:
-    """Per-stream delta rate with N streams at once, against one stream alone."""
+    """Per-stream delta rate with N streams at once, against one stream alone; and the
+    wall time until every one of the N turns finished, against one turn alone (turns
+    that wait for a slot show there, not in the rate)."""
     rates: dict[str, dict[int, float]] = {"relayed": {}, "direct": {}}
+    elapsed: dict[str, dict[int, float]] = {"relayed": {}, "direct": {}}
     for size in CROWDS:
         direct = await asyncio.gather(*(sides.direct("crowd-route") for _ in range(size)))
         relayed = await asyncio.gather(*(sides.relay("crowd-route", i) for i in range(size)))
-        rates["direct"][size] = statistics.median(stream.rate for stream in direct)
-        rates["relayed"][size] = statistics.median(stream.rate for stream in relayed)
+        for side, streams in (("direct", direct), ("relayed", relayed)):
+            rates[side][size] = statistics.median(stream.rate for stream in streams)
+            elapsed[side][size] = _wall_time(streams)
     return {
         f"{size}": {
             "relayed_per_stream": rates["relayed"][size],
             "direct_per_stream": rates["direct"][size],
             "relayed_ratio": reporting.ratio(rates["relayed"][size], rates["relayed"][1]),
             "direct_ratio": reporting.ratio(rates["direct"][size], rates["direct"][1]),
+            "relayed_elapsed_s": elapsed["relayed"][size],
+            "direct_elapsed_s": elapsed["direct"][size],
+            "relayed_elapsed_ratio": reporting.ratio(
+                elapsed["relayed"][size], elapsed["relayed"][1]
+            ),
+            "direct_elapsed_ratio": reporting.ratio(elapsed["direct"][size], elapsed["direct"][1]),
         }
         for size in CROWDS
     }
+
+
+def _wall_time(streams: list[Stream]) -> float:
+    """Seconds from the first ask to the last delta of any stream."""
+    return max(stream.received[-1] for stream in streams) - min(s.asked for s in streams)
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -470,6 +486,17 @@ def report(results: dict[str, object]) -> str:
             flush["ratio"],
             TARGETS["flush_ratio"],
         ],
+        *(
+            [
+                f"{size} concurrent sessions, wall time until all finished vs 1",
+                values["relayed_elapsed_ratio"],
+                values["direct_elapsed_ratio"],
+                "-",
+                TARGETS["crowd_50_elapsed_ratio"] if size == "50" else "-",
+            ]
+            for size, values in crowd.items()
+            if size != "1"
+        ),
     ]
     return reporting.write(
         "stream",
@@ -479,7 +506,9 @@ def report(results: dict[str, object]) -> str:
         notes=[
             f"Paced: {PACED_DELTAS} deltas {PACED_DELAY * 1000:.0f} ms apart. Concurrent: "
             f"{CROWD_DELTAS} deltas {CROWD_DELAY * 1000:.0f} ms apart per stream; the "
-            "concurrent rows give the median per-stream rate as a ratio to one stream alone.",
+            "concurrent rows give the median per-stream rate as a ratio to one stream alone, "
+            "and the wall time from the first send until every turn finished as a ratio to "
+            "one turn alone (a turn waiting for a slot of its runtime counts there).",
             f"Unpaced: the median of {BURST_RUNS} interleaved runs of each read; a stamp "
             "counts when its text arrives (KumiAI joins the deltas a client has not read "
             "yet). The target ratio uses the anthropic SDK read as its control, not the "
