@@ -9,6 +9,7 @@ CLIs' tests run in parallel.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -218,3 +219,14 @@ async def test_the_agent_s_mcp_servers_are_started_by_the_cli_with_their_secrets
     assert f"cwd={project} secret=s3cret" in str(server.requests[1].body)
     (result,) = sink.of("tool_result")
     assert not result[2].is_error
+    # The server ended with the turn (its CLI's process group), wherever it ran.
+    assert all_ended(_probes_in(project), deadline=time.monotonic() + 5)
+
+
+def _probes_in(folder: Path) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if str(PROBE) in process.cmdline() and process.cwd() == str(folder):
+                found.append(process)
+    return found
