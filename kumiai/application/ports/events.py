@@ -89,9 +89,9 @@ class EventStore(Protocol):
         listener came back, when announcements may have been missed."""
         ...
 
-    async def append(self, events: Sequence[NewEvent], key: UUID) -> dict[UUID, int]:
+    async def append(self, events: Sequence[NewEvent], key: UUID) -> dict[UUID, list[int]]:
         """Append in order, at most once per ``key`` (a retry after a lost connection
-        passes the same key); the newest id each session got."""
+        passes the same key); the ids each session's events got, in order."""
         ...
 
     async def head(self, session_id: UUID) -> int:

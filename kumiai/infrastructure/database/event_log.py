@@ -82,7 +82,7 @@ class PostgresEventLog:
         )
         await self._listen()
 
-    async def append(self, events: Sequence[NewEvent], key: UUID) -> dict[UUID, int]:
+    async def append(self, events: Sequence[NewEvent], key: UUID) -> dict[UUID, list[int]]:
         if self._writer is None or self._writer.is_closed():
             self._writer = await self._connect_writer()
         return await session_events.append(self._writer, events, key)

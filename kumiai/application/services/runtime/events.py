@@ -224,6 +224,9 @@ class SessionLog:
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.written_through = 0
         """The newest id this process wrote for the session (on PostgreSQL)."""
+        self.written: dict[int, list[SessionEvent]] = {}
+        """This process's appends not delivered yet, by their first id: delivered from
+        here instead of read back, when nothing committed before them is unread."""
 
     def publish(self, event_type: str, data: dict[str, Any]) -> SessionEvent:
         """Number and deliver an event here (the in-memory log)."""
@@ -239,6 +242,8 @@ class SessionLog:
 
     def deliver(self, event: SessionEvent) -> None:
         self.last_id = event.id
+        if self.written:
+            self.written = {first: mine for first, mine in self.written.items() if first > event.id}
         self._remember(event)
         for subscriber in list(self._subscribers):
             subscriber.offer(event)
@@ -363,9 +368,11 @@ class _Pending:
         self.number = number
         return True
 
+    def payload(self) -> dict[str, Any]:
+        return self.data if self.texts is None else {**self.data, "text": "".join(self.texts)}
+
     def new_event(self) -> NewEvent:
-        data = self.data if self.texts is None else {**self.data, "text": "".join(self.texts)}
-        return NewEvent(self.session_id, self.type, data)
+        return NewEvent(self.session_id, self.type, self.payload())
 
 
 class EventHub:
@@ -408,6 +415,7 @@ class EventHub:
         self._forgetting: set[asyncio.Task[None]] = set()
         self._writing: set[UUID] = set()  # the sessions of the batch being written
         self._dirty: set[UUID] = set()
+        self._reading: set[UUID] = set()  # the sessions of the read in flight
         self._to_read = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -460,6 +468,16 @@ class EventHub:
         if log is None:
             return  # nobody here follows it
         log.start_before(first_id)
+        mine = log.written.pop(first_id, None)
+        # Announcements come in commit order: with none of the session's unread or being
+        # read, everything committed before this append was delivered already, so this
+        # process's own append needs no read.
+        unread = session_id in self._dirty or session_id in self._reading
+        if mine is not None and not unread and log.last_id is not None:
+            for event in mine:
+                if event.id > log.last_id:
+                    log.deliver(event)
+            return
         self._dirty.add(session_id)
         self._to_read.set()
 
@@ -494,9 +512,15 @@ class EventHub:
             retry = None
             failures = 0
             self._writing = set()
-            for session_id, last_id in written.items():
+            for session_id, ids in written.items():
                 if (log := self._logs.get(session_id)) is not None:
-                    log.written_through = max(log.written_through, last_id)
+                    log.written_through = max(log.written_through, ids[-1])
+                    if log.last_id is None or log.last_id < ids[0]:
+                        mine = [pending for pending in batch if pending.session_id == session_id]
+                        log.written[ids[0]] = [
+                            SessionEvent(session_id, event_id, pending.type, pending.payload())
+                            for event_id, pending in zip(ids, mine, strict=True)
+                        ]
             self._persisted = max(self._persisted, *(pending.number for pending in batch))
             self._written.set()
 
@@ -513,9 +537,11 @@ class EventHub:
             }
             if not cursors:
                 continue
+            self._reading = set(cursors)
             try:
                 events = await store.read_new(cursors, READ_LIMIT)
             except Exception as error:
+                self._reading = set()
                 self._dirty |= dirty
                 delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
                 failures += 1
@@ -524,6 +550,7 @@ class EventHub:
                 self._to_read.set()
                 continue
             failures = 0
+            self._reading = set()
             read: dict[UUID, int] = {}
             for logged in events:
                 read[logged.session_id] = read.get(logged.session_id, 0) + 1

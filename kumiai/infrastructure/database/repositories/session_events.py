@@ -51,10 +51,10 @@ appended AS (
     ORDER BY batch.position
     RETURNING id, session_id
 )
-SELECT batch.session_id, batch.last_id,
-    pg_notify('{CHANNEL}', batch.session_id::text || ' ' || batch.first_id)
+SELECT batch.session_id, batch.ids,
+    pg_notify('{CHANNEL}', batch.session_id::text || ' ' || batch.ids[1])
 FROM (
-    SELECT session_id, min(id) AS first_id, max(id) AS last_id FROM appended GROUP BY session_id
+    SELECT session_id, array_agg(id ORDER BY id) AS ids FROM appended GROUP BY session_id
 ) AS batch
 """
 
@@ -131,9 +131,10 @@ def encode_data(data: dict[str, Any]) -> str:
 
 async def append(
     connection: asyncpg.Connection, events: Sequence[NewEvent], key: UUID
-) -> dict[UUID, int]:
+) -> dict[UUID, list[int]]:
     """Append ``events`` in order, once: a batch whose ``key`` is stored already (a retry
-    of an append that committed) inserts nothing and returns no ids."""
+    of an append that committed) inserts nothing and returns no ids. The ids each
+    session's events got, in order."""
     rows = await connection.fetch(
         _APPEND,
         [event.session_id for event in events],
@@ -141,7 +142,7 @@ async def append(
         [encode_data(event.data) for event in events],
         key,
     )
-    return {row["session_id"]: row["last_id"] for row in rows}
+    return {row["session_id"]: list(row["ids"]) for row in rows}
 
 
 async def skip_ids_a_crash_may_have_lost(connection: asyncpg.Connection) -> None:
