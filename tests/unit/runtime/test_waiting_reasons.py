@@ -1,0 +1,103 @@
+"""Why waiting messages wait, as the queue view says it: a cancel's hold first, then an
+archived project, a slot of the runtime, the running turn."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from uuid import UUID
+
+from kumiai.application.dtos.conversation import WaitingReason, WaitingView
+from kumiai.application.services.runtime.slots import TurnCaps
+from tests.support.fake_runtime import stream_and_hang
+from tests.support.runtime_app import RuntimeApp, runtime_app
+
+
+async def _why(app: RuntimeApp, session_id: UUID) -> WaitingView | None:
+    return (await app.conversation.queue(session_id)).waiting
+
+
+async def _waiting_for_a_slot(app: RuntimeApp, session_id: UUID) -> WaitingView:
+    """The reason once the session's worker waits for a slot (it takes a loop turn)."""
+    async with asyncio.timeout(5):
+        while (why := await _why(app, session_id)) is None or why.reason is not WaitingReason.SLOT:
+            await asyncio.sleep(0)
+    return why
+
+
+async def _busy(app: RuntimeApp, session_id: UUID) -> None:
+    app.claude.script(stream_and_hang())
+    await app.send(session_id, "a long job")
+    await app.claude.wait_for_requests(len(app.claude.requests) + 1)
+
+
+async def test_a_session_with_nothing_waiting_has_no_reason(app: RuntimeApp) -> None:
+    session_id = await app.assistant()
+
+    assert await _why(app, session_id) is None
+    assert (await app.sessions.get(session_id)).waiting is None
+
+
+async def test_a_message_behind_the_running_turn_says_so(app: RuntimeApp) -> None:
+    session_id = await app.assistant()
+    await _busy(app, session_id)
+
+    await app.send(session_id, "next")
+
+    why = await _why(app, session_id)
+    assert why is not None and why.reason is WaitingReason.RUNNING_TURN
+    assert why.runtime is None
+    assert (await app.sessions.get(session_id)).waiting == why
+
+
+async def test_a_cancel_holds_the_queue_and_says_so(app: RuntimeApp) -> None:
+    session_id = await app.assistant()
+    await _busy(app, session_id)
+    await app.send(session_id, "next")
+
+    await app.sessions.cancel(session_id)
+
+    queue = await app.conversation.queue(session_id)
+    assert queue.waiting is not None and queue.waiting.reason is WaitingReason.HELD
+    assert queue.paused is True
+
+
+async def test_the_queue_of_an_archived_project_says_it_waits_for_the_unarchive(
+    app: RuntimeApp,
+) -> None:
+    project_id, _, team = await app.team("Dana")
+    dana = await app.specialist(project_id, team["Dana"])
+    await _busy(app, dana)
+    await app.send(dana, "afterwards")
+
+    await app.projects.archive(project_id)
+    await app.sessions.resume(dana)  # a resume while archived starts nothing
+    await app.drained()
+
+    why = await _why(app, dana)
+    assert why is not None and why.reason is WaitingReason.PROJECT_ARCHIVED
+
+
+async def test_a_turn_beyond_its_runtimes_cap_names_that_runtime(tmp_path: Path) -> None:
+    async with runtime_app(tmp_path, turn_caps=TurnCaps(per_runtime={}, default=1)) as app:
+        first, second = await app.assistant(), await app.assistant()
+        await _busy(app, first)
+
+        await app.send(second, "me too")
+
+        why = await _waiting_for_a_slot(app, second)
+        assert why.runtime == "anthropic"
+
+
+async def test_a_turn_beyond_the_server_cap_says_it_waits_for_a_server_slot(
+    tmp_path: Path,
+) -> None:
+    async with runtime_app(tmp_path, max_concurrent_turns=1) as app:
+        first, second = await app.assistant(), await app.assistant()
+        await _busy(app, first)
+
+        await app.send(second, "me too")
+
+        why = await _waiting_for_a_slot(app, second)
+        assert why.runtime == "server"
+        assert "server-wide" in why.description
