@@ -7,6 +7,11 @@ the :class:`TurnRunner`, within the cap of turns running at once on the session'
 runtime (:mod:`.slots`). A worker
 retires when its queue is empty; the next message makes a new one.
 
+A user's message to an idle session needs no wake: the send asks :meth:`reserve` for a
+slot, claims its message in its own transaction, and hands the started turn over
+(``_begin``), whose worker runs it first and then looks at the queue. A cancel that
+arrives meanwhile waits for that transaction and settles the turn unrun.
+
 Stopping is theirs too: cancel (the user's; the queue is held or dropped), a session
 going away, and shutdown (every turn settles as interrupted, so its queue drains after
 the restart). At start-up they repair sessions a crash left mid-turn and wake every
