@@ -17,8 +17,8 @@ directly from the scripted server, as the control:
 - unpaced throughput: BURST deltas as fast as they come;
 - 1, 10 and 50 concurrent paced streams: each stream's delta rate against one alone;
 - what saving a streaming block costs: a long unpaced stream (several flush intervals)
-  relayed by this server, which saves the block's text once a second, against a second
-  server that never does (``KUMIAI_STREAM_FLUSH_SECONDS`` of a day).
+  relayed by a fresh server that saves the block's text once a second, against another
+  fresh server that never does (``KUMIAI_STREAM_FLUSH_SECONDS`` of a day).
 
 The client is plain asyncio on raw sockets and reads each chunk with regular
 expressions, so it is not the bottleneck. It counts every stamp inside each ``text``
@@ -165,13 +165,14 @@ async def _chunks(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
 
 @dataclass(frozen=True)
 class Sides:
-    """One scripted load read two ways (and relayed by a server that never flushes)."""
+    """One scripted load read two ways; and two fresh servers alike but for the saving
+    of a streaming block (each a base URL and its session)."""
 
     kumiai: str
     claude: str
     sessions: dict[str, list[str]]
-    unflushed: str
-    unflushed_session: str
+    saving: tuple[str, str]
+    unsaving: tuple[str, str]
 
     async def relay(self, route: str, index: int = 0) -> Stream:
         session_id = self.sessions[route][index]
@@ -179,11 +180,11 @@ class Sides:
             f"{self.kumiai}/api/v2/sessions/{session_id}/messages", {"content": "go"}, {}
         )
 
-    async def relay_unflushed(self) -> Stream:
+    @staticmethod
+    async def relay_by(server: tuple[str, str]) -> Stream:
+        base_url, session_id = server
         return await _post_stream(
-            f"{self.unflushed}/api/v2/sessions/{self.unflushed_session}/messages",
-            {"content": "go"},
-            {},
+            f"{base_url}/api/v2/sessions/{session_id}/messages", {"content": "go"}, {}
         )
 
     async def direct(self, route: str) -> Stream:
@@ -273,8 +274,8 @@ async def flush_cost(sides: Sides) -> dict[str, float]:
     load other processes put on the machine meanwhile hits both sides of it alike."""
     flushed, unflushed = [], []
     for _ in range(FLUSH_RUNS):
-        unflushed.append(_delivered(await sides.relay_unflushed(), FLUSH_DELTAS))
-        flushed.append(_delivered(await sides.relay("flush-route"), FLUSH_DELTAS))
+        unflushed.append(_delivered(await sides.relay_by(sides.unsaving), FLUSH_DELTAS))
+        flushed.append(_delivered(await sides.relay_by(sides.saving), FLUSH_DELTAS))
     ratios = [saved / unsaved for saved, unsaved in zip(flushed, unflushed, strict=True)]
     return {
         "flushed_deltas_per_s": statistics.median(flushed),
@@ -369,6 +370,11 @@ def scripted_claude(folder: Path, script: dict[str, dict[str, float]]) -> Iterat
             process.wait(timeout=30)
 
 
+def _flush_session(relay: Relay) -> tuple[str, str]:
+    (session_id,) = create_sessions(relay.kumiai, relay.folder, ["flush-route"])["flush-route"]
+    return relay.kumiai, session_id
+
+
 @dataclass(frozen=True)
 class Relay:
     """``kumiai serve`` on a scratch database, its Claude the scripted server."""
@@ -415,20 +421,20 @@ async def measure(sides: Sides) -> dict[str, object]:
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    routes = [route for route in SCRIPT if route != "flush-route"]
     with (
         relaying(SCRIPT) as relay,
-        harness.scratch() as other,
-        relay_to(relay.claude, other, KUMIAI_STREAM_FLUSH_SECONDS=NEVER_FLUSH) as unflushed,
+        harness.scratch() as saving_home,
+        harness.scratch() as unsaving_home,
+        relay_to(relay.claude, saving_home) as saving,
+        relay_to(relay.claude, unsaving_home, KUMIAI_STREAM_FLUSH_SECONDS=NEVER_FLUSH) as unsaving,
     ):
-        (unflushed_session,) = create_sessions(unflushed.kumiai, other, ["flush-route"])[
-            "flush-route"
-        ]
         sides = Sides(
             relay.kumiai,
             relay.claude,
-            create_sessions(relay.kumiai, relay.folder),
-            unflushed.kumiai,
-            unflushed_session,
+            create_sessions(relay.kumiai, relay.folder, routes),
+            _flush_session(saving),
+            _flush_session(unsaving),
         )
         results = asyncio.run(measure(sides))
     print(report(results))
@@ -519,9 +525,10 @@ def report(results: dict[str, object]) -> str:
             "reach 0.8 for any relay built on the SDK.",
             f"Saving: {FLUSH_RUNS} pairs of runs of one {FLUSH_DELTAS}-delta block (about "
             f"{flush['stream_seconds']:.1f} s, so its text is saved several times while it "
-            "streams, each time the whole block so far), relayed by this server "
-            "(`KUMIAI_STREAM_FLUSH_SECONDS` 1) and, just before, by a second one that never "
-            "saves it before it completes; the ratio is the median of the pairs' ratios "
+            "streams, each time the whole block so far), relayed by a server "
+            "(`KUMIAI_STREAM_FLUSH_SECONDS` 1) and, just before, by one alike that never "
+            "saves it before it completes (two fresh servers, so neither carries what the "
+            "measures above left behind); the ratio is the median of the pairs' ratios "
             f"({', '.join(f'{r:.3f}' for r in flush['pair_ratios'])}), as the load of "
             "other processes on this shared machine moves single runs by more than 5%.",
         ],
