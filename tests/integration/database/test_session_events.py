@@ -297,3 +297,18 @@ async def test_a_subscriber_hears_every_event_after_its_processes_lose_their_con
             writer.publish(session, "step", n=index)
         events = await _take(follower, 19, timeout=20)
     assert [event.data["n"] for event in events] == list(range(1, 20))
+
+
+async def test_a_replay_longer_than_a_page_and_a_subscribers_queue_comes_whole(
+    process: Process,
+) -> None:
+    session = uuid4()
+    async with process() as hub:
+        for index in range(2500):
+            hub.publish(session, "step", n=index)
+        await hub.flush()
+    async with process(subscriber_capacity=100) as restarted:
+        replay = await restarted.subscribe(session, after=0)
+        events = await _take(replay, 2500)
+    assert [event.data["n"] for event in events] == list(range(2500))
+    assert not replay.dropped
