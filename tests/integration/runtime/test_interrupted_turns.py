@@ -65,3 +65,30 @@ async def test_a_turn_that_ended_in_error_reads_as_cut_by_that_error(
     assert read[-2][1].startswith("[Reply interrupted by an error:")
     assert "scripted refusal" in read[-2][1]
     assert read[-1] == ("user", "try again")
+
+
+async def test_a_v1_interrupt_during_a_reply_keeps_its_text_and_reads_as_the_users_stop(
+    live: LiveApp, claude: ScriptedAnthropic, session_id: str
+) -> None:
+    asked = len(claude.requests)
+    claude.enqueue(Reply.hang("Let me think", timeout=60))
+    sent = await send(live.client, session_id, "think hard")
+    await wait_for_event(live, session_id, "text_delta", run_id=sent["run_id"])
+    await claude.wait_for_requests_async(asked + 1, timeout=30)
+
+    response = await live.client.post(f"/api/v1/sessions/{session_id}/interrupt")
+    assert response.status_code == 204
+    await wait_for_event(live, session_id, "cancelled", run_id=sent["run_id"])
+    claude.enqueue(Reply.text("Fine."))
+    await send(live.client, session_id, "never mind")
+    await wait_until_idle(live, session_id)
+
+    read = conversation_read(claude.requests[-1].messages)
+    partial = read[-3]
+    assert partial[0] == "assistant" and "Let me think".startswith(partial[1])
+    assert read[-4:] == [
+        ("user", "think hard"),
+        partial,
+        ("assistant", USER_STOP),
+        ("user", "never mind"),
+    ]
