@@ -11,7 +11,7 @@ channel*: small messages addressed to one process, or to all of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -33,9 +33,16 @@ class ProcessLeases(Protocol):
         that still have messages waiting, for another process to take."""
         ...
 
-    async def take_over_lapsed(self, process_id: UUID, lease_seconds: float) -> list[UUID]:
-        """End every lease not renewed for ``lease_seconds``; their sessions become
-        this process's. Returns those sessions."""
+    async def neighbours(self, process_id: UUID, host: str) -> list[tuple[UUID, int]]:
+        """The other processes holding a lease taken out on ``host``: (id, pid)."""
+        ...
+
+    async def take_over_lapsed(
+        self, process_id: UUID, lease_seconds: float, exited: Collection[UUID] = ()
+    ) -> list[UUID]:
+        """End every lease not renewed for ``lease_seconds``, and those of ``exited``
+        (processes known to be gone); their sessions become this process's. Returns
+        those sessions."""
         ...
 
     async def claim(self, session_id: UUID, process_id: UUID) -> UUID | None:

@@ -5,11 +5,13 @@ control channel and the takeover of a dead process's sessions (the e2e tests run
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from uuid import UUID, uuid4
 
 import pytest
 
+from kumiai.application.services.runtime.ownership import this_host
 from kumiai.core.config import Settings
 from kumiai.infrastructure.database.repositories.processes import SqlProcessLeases
 from tests.integration.runtime.helpers import (
@@ -56,6 +58,52 @@ async def test_a_message_to_a_session_a_dead_process_owned_is_answered_after_the
         assert await _contents(live, session_id) == ["hello", "Taken over."]
         owner = await leases.live_owner(UUID(session_id), lease_seconds=LEASE_SECONDS)
         assert owner not in (None, dead)
+    finally:
+        await leases.close()
+
+
+async def test_a_process_gone_from_this_host_is_taken_over_at_the_next_heartbeat(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    database = live.container.database
+    leases = SqlProcessLeases(database.url, database.engine)
+    exited = await asyncio.create_subprocess_exec("true")
+    await exited.wait()  # reaped: its pid names no process now
+    dead = uuid4()
+    try:
+        # Its lease is fresh (it would last LEASE_SECONDS), but its pid is gone here.
+        await leases.join(dead, this_host(), exited.pid)
+        assert await leases.claim(UUID(session_id), dead) == dead
+        claude.enqueue(Reply.text("Taken over."))
+        started = time.monotonic()
+        await send(live.client, session_id, "hello")
+        while "Taken over." not in await _contents(live, session_id):
+            assert time.monotonic() - started < 10, "the session was never taken over"
+            await asyncio.sleep(0.05)
+        assert time.monotonic() - started < LEASE_SECONDS  # before the lease could lapse
+    finally:
+        await leases.close()
+
+
+async def test_a_live_process_of_this_host_keeps_its_sessions_while_its_lease_lasts(
+    live: LiveApp,
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    database = live.container.database
+    leases = SqlProcessLeases(database.url, database.engine)
+    alive = uuid4()
+    try:
+        # This test's own pid: a live process on this host, whose lease is renewed.
+        await leases.join(alive, this_host(), os.getpid())
+        assert await leases.claim(UUID(session_id), alive) == alive
+        for _ in range(4):  # several of the app's heartbeats (0.2 s each)
+            await asyncio.sleep(0.3)
+            assert await leases.renew(alive)
+        owner = await leases.live_owner(UUID(session_id), lease_seconds=LEASE_SECONDS)
+        assert owner == alive
     finally:
         await leases.close()
 

@@ -10,7 +10,10 @@ servers live there. A process that is not the owner passes a wake on to the owne
 Every heartbeat, each process also looks for leases that lapsed (a process killed
 with ``kill -9``, or cut off from the database). One of them (the lapsed rows are
 locked, skipping locked ones) takes the dead process's sessions over: its workers
-settle the dead turns through the crash path and drain the queues.
+settle the dead turns through the crash path and drain the queues. A process on the
+same host (same host name and PID namespace) whose pid no longer exists is dead at
+once, lease or not: a server restarted after ``kill -9`` settles what it left
+straight away instead of after the lease.
 
 Requests that must reach the owner (cancel, interrupt, delete, archive) travel on the
 control channel, addressed to it, and wait for its answer.
@@ -43,6 +46,26 @@ RequestHandler = Callable[[str, UUID, dict[str, Any]], Awaitable[object]]
 TakeoverHandler = Callable[[list[UUID] | None], Coroutine[Any, Any, None]]
 
 
+def this_host() -> str:
+    """This machine as leases name it: its host name and its PID namespace, since two
+    containers may share a host name but never see each other's pids."""
+    try:
+        return f"{socket.gethostname()} {os.readlink('/proc/self/ns/pid')}"
+    except OSError:  # no /proc (not Linux): pids are the host's own
+        return socket.gethostname()
+
+
+def _exited(pid: int) -> bool:
+    """True when no process has this pid (one owned by another user still exists)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 @dataclass(frozen=True)
 class LeaseTiming:
     lease_seconds: float = 5.0
@@ -60,6 +83,7 @@ class SessionOwnership:
         timing: LeaseTiming | None = None,
     ) -> None:
         self.process_id = uuid4()
+        self._host = this_host()
         self._leases = leases
         self._channel = channel
         self._timing = timing or LeaseTiming()
@@ -83,10 +107,10 @@ class SessionOwnership:
         if self._leases is None or self._channel is None or self._joined:
             return []
         self._on_request, self._on_takeover = on_request, on_takeover
-        await self._leases.join(self.process_id, socket.gethostname(), os.getpid())
+        await self._leases.join(self.process_id, self._host, os.getpid())
         await self._channel.open(self._heard)
         self._joined = True
-        taken = await self._leases.take_over_lapsed(self.process_id, self._timing.lease_seconds)
+        taken = await self._take_over_the_dead()
         self._owned.update(taken)
         self._keeper = asyncio.create_task(self._keep_lease(), name="kumiai-process-lease")
         logger.info("process_joined", process_id=str(self.process_id), taken_over=len(taken))
@@ -129,17 +153,26 @@ class SessionOwnership:
             # Taken for dead (stalled longer than the lease): its sessions are another's.
             logger.error("process_lease_lost", process_id=str(self.process_id))
             self._owned.clear()
-            await self._leases.join(self.process_id, socket.gethostname(), os.getpid())
+            await self._leases.join(self.process_id, self._host, os.getpid())
             self._spawn(self._on_takeover(None))
         if await self._channel.reopen_if_lost():
             # Wakes sent while it was deaf are lost: look at every waiting queue again.
             self._spawn(self._on_takeover(None))
-        taken = await self._leases.take_over_lapsed(self.process_id, self._timing.lease_seconds)
+        taken = await self._take_over_the_dead()
         if taken:
             logger.warning("sessions_taken_over", count=len(taken))
             self._owned.update(taken)
             # Settling and draining them may take a while: the heartbeat goes on meanwhile.
             self._spawn(self._on_takeover(taken))
+
+    async def _take_over_the_dead(self) -> list[UUID]:
+        """Sessions of processes whose lease lapsed, or which exited on this host."""
+        assert self._leases is not None
+        neighbours = await self._leases.neighbours(self.process_id, self._host)
+        exited = [process for process, pid in neighbours if _exited(pid)]
+        return await self._leases.take_over_lapsed(
+            self.process_id, self._timing.lease_seconds, exited
+        )
 
     # --- sessions ---------------------------------------------------------------------
 

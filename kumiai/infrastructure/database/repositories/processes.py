@@ -6,6 +6,7 @@ agree on whose lease has lapsed.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
 from uuid import UUID
 
@@ -75,10 +76,22 @@ class SqlProcessLeases:
             await db.execute(sa.delete(server_processes).where(server_processes.c.id == process_id))
         return given_up
 
-    async def take_over_lapsed(self, process_id: UUID, lease_seconds: float) -> list[UUID]:
+    async def neighbours(self, process_id: UUID, host: str) -> list[tuple[UUID, int]]:
+        query = sa.select(server_processes.c.id, server_processes.c.pid).where(
+            server_processes.c.host == host, server_processes.c.id != process_id
+        )
+        async with self._lease.connect() as db:
+            return [(row.id, row.pid) for row in await db.execute(query)]
+
+    async def take_over_lapsed(
+        self, process_id: UUID, lease_seconds: float, exited: Collection[UUID] = ()
+    ) -> list[UUID]:
         lapsed = (
             sa.select(server_processes.c.id)
-            .where(server_processes.c.id != process_id, _lapsed(lease_seconds))
+            .where(
+                server_processes.c.id != process_id,
+                sa.or_(_lapsed(lease_seconds), server_processes.c.id.in_(list(exited))),
+            )
             .with_for_update(skip_locked=True)
         )
         async with self._lease.begin() as db:
