@@ -80,10 +80,14 @@ def _wait_until(probe: Callable[[], T | None], failure: str) -> T:
 def _wait_for_answer(base_url: str, session_id: str, expected: int) -> list[dict[str, object]]:
     def answered() -> list[dict[str, object]] | None:
         rows = _rows(base_url, session_id)
-        status = httpx.get(f"{base_url}/api/v2/sessions/{session_id}", timeout=10).json()
-        return rows if len(rows) >= expected and status["data"]["status"] == "idle" else None
+        return rows if len(rows) >= expected and _status(base_url, session_id) == "idle" else None
 
     return _wait_until(answered, "the agent did not answer in time")
+
+
+def _status(base_url: str, session_id: str) -> str:
+    response = httpx.get(f"{base_url}/api/v2/sessions/{session_id}", timeout=10)
+    return str(response.json()["data"]["status"])
 
 
 def _rows(base_url: str, session_id: str) -> list[dict[str, object]]:
@@ -198,6 +202,8 @@ def test_text_streamed_before_a_kill_9_is_kept_marked_interrupted_and_told_to_th
 
         with serving(env, timeout=180) as restarted:
             base = restarted.base_url
+            # The session is settled once the killed process's lease lapses.
+            _wait_until(lambda: _status(base, session_id) == "error" or None, "never settled")
             kept = _rows(base, session_id)[-1]
             assert kept["id"] == flushed["id"]
             assert streamed.startswith(str(kept["content"]))
