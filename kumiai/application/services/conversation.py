@@ -42,7 +42,7 @@ class ConversationService:
 
     async def send(self, session_id: UUID, body: SendMessage) -> SentMessage:
         """Queue the user's message, or, while the agent waits on a question, answer it."""
-        answered = self._questions.answer_with_message(session_id, body.content)
+        answered = await self._questions.answer_with_message(session_id, body.content)
         if answered is not None:
             return _sent_answer(answered)
         # A user's message to an idle session starts its turn in the send's transaction.
@@ -54,13 +54,12 @@ class ConversationService:
     async def answer(self, session_id: UUID, body: AnswerQuestions) -> AnswersTaken:
         """Structured answers to the question the session waits on (409 when none)."""
         await self._require_session(session_id)
-        answered = self._questions.answer(session_id, body.answers)
-        question = answered.question
+        answered = await self._questions.answer(session_id, body.answers)
         return AnswersTaken(
             session_id=session_id,
-            tool_use_id=question.tool_use_id,
-            message_id=question.message_id,
-            run_id=question.run_id,
+            tool_use_id=answered.tool_use_id,
+            message_id=answered.message_id,
+            run_id=answered.run_id,
             answers=answered.answers,
         )
 
@@ -132,10 +131,9 @@ class ConversationService:
 
 def _sent_answer(answered: AnsweredQuestion) -> SentMessage:
     """A message that answered a question: it is that call's result, in the running turn."""
-    question = answered.question
     return SentMessage(
-        message_id=question.message_id,
-        run_id=question.run_id,
+        message_id=answered.message_id,
+        run_id=answered.run_id,
         queued=False,
-        answers_tool_use_id=question.tool_use_id,
+        answers_tool_use_id=answered.tool_use_id,
     )

@@ -11,10 +11,35 @@ import httpx
 
 from kumiai.application.ports.events import SessionEvent
 from tests.support.live import LiveApp
-from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
+from tests.support.scripted_anthropic import Reply, ScriptedAnthropic, Text, ToolUse
 from tests.support.sse import Event, collect
 
 TERMINAL = {"done", "error", "cancelled"}
+
+DATABASE = "Which database should the service use?"
+EXTRAS = "Which extras do you want?"
+QUESTIONS: dict[str, Any] = {
+    "questions": [
+        {
+            "question": DATABASE,
+            "header": "Database",
+            "multiSelect": False,
+            "options": [
+                {"label": "PostgreSQL", "description": "Relational, what we run today."},
+                {"label": "SQLite", "description": "A file, no server."},
+            ],
+        },
+        {
+            "question": EXTRAS,
+            "header": "Extras",
+            "multiSelect": True,
+            "options": [
+                {"label": "Redis", "description": "A cache."},
+                {"label": "Metrics", "description": "Prometheus metrics."},
+            ],
+        },
+    ]
+}
 
 
 @dataclass(frozen=True)
@@ -204,3 +229,15 @@ def stream_reading(events: list[Event]) -> tuple[str, list[tuple[str | None, str
     text = "".join(str(event.data["text"]) for event in events if event.type == "text_delta")
     others = [(event.id, event.type) for event in events if event.type != "text_delta"]
     return text, others
+
+
+async def ask_questions(live: LiveApp, claude: ScriptedAnthropic, session_id: str) -> ToolUse:
+    """Send a message whose turn asks :data:`QUESTIONS`; return once the session waits."""
+    call = ToolUse("AskUserQuestion", QUESTIONS)
+    claude.enqueue(
+        Reply.turn([Text("Two questions first."), call], stop_reason="tool_use"),
+        Reply.text("Setting it up with your choices."),
+    )
+    await send(live.client, session_id, "set up the service")
+    await wait_for_status(live.client, session_id, "waiting", timeout=30)
+    return call

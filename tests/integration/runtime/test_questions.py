@@ -10,6 +10,10 @@ from kumiai.core.config import Settings
 from kumiai.domain.entities import Message
 from tests.integration.runtime.conftest import BOTH_RUNTIMES
 from tests.integration.runtime.helpers import (
+    DATABASE,
+    EXTRAS,
+    QUESTIONS,
+    ask_questions,
     assert_history_pairs,
     create_specialist,
     create_team,
@@ -17,53 +21,16 @@ from tests.integration.runtime.helpers import (
     send,
     session,
     wait_for_event,
-    wait_for_status,
     wait_until_idle,
 )
 from tests.support.live import LiveApp, live_app
-from tests.support.scripted_anthropic import Reply, ScriptedAnthropic, Text, ToolUse
+from tests.support.scripted_anthropic import Reply, ScriptedAnthropic, ToolUse
 from tests.support.sse import collect
 
-DATABASE = "Which database should the service use?"
-EXTRAS = "Which extras do you want?"
-QUESTIONS: dict[str, Any] = {
-    "questions": [
-        {
-            "question": DATABASE,
-            "header": "Database",
-            "multiSelect": False,
-            "options": [
-                {"label": "PostgreSQL", "description": "Relational, what we run today."},
-                {"label": "SQLite", "description": "A file, no server."},
-            ],
-        },
-        {
-            "question": EXTRAS,
-            "header": "Extras",
-            "multiSelect": True,
-            "options": [
-                {"label": "Redis", "description": "A cache."},
-                {"label": "Metrics", "description": "Prometheus metrics."},
-            ],
-        },
-    ]
-}
 SETTLED = (
     f'Your questions have been answered: "{DATABASE}"="PostgreSQL", "{EXTRAS}"="Redis, '
     'Metrics". You can now continue with these answers in mind.'
 )
-
-
-async def _ask(live: LiveApp, claude: ScriptedAnthropic, session_id: str) -> ToolUse:
-    """Send a message whose turn asks the questions; return once the session waits."""
-    call = ToolUse("AskUserQuestion", QUESTIONS)
-    claude.enqueue(
-        Reply.turn([Text("Two questions first."), call], stop_reason="tool_use"),
-        Reply.text("Setting it up with your choices."),
-    )
-    await send(live.client, session_id, "set up the service")
-    await wait_for_status(live.client, session_id, "waiting", timeout=30)
-    return call
 
 
 def _call_rows(rows: list[dict[str, Any]], call: ToolUse) -> list[dict[str, Any]]:
@@ -76,7 +43,7 @@ async def test_a_question_pauses_the_turn_and_the_v2_answers_become_its_result(
 ) -> None:
     team = await create_team(live, "Dana")
     session_id = await create_specialist(live, team, "Dana")
-    call = await _ask(live, claude, session_id)
+    call = await ask_questions(live, claude, session_id)
 
     asked = len(claude.requests)
     rows = await messages(live.client, session_id)
@@ -117,7 +84,7 @@ async def test_the_v1_clients_answer_message_is_the_calls_result_not_a_new_messa
 ) -> None:
     team = await create_team(live, "Dana")
     session_id = await create_specialist(live, team, "Dana")
-    call = await _ask(live, claude, session_id)
+    call = await ask_questions(live, claude, session_id)
 
     # The web client's form: headers, several choices as a list, "Other" HTML-escaped.
     query = "My answers:\n\n**Database:** PostgreSQL\n\n**Extras:**\n  - Redis\n  - a &lt;queue&gt;"
@@ -146,7 +113,7 @@ async def test_a_streamed_v2_message_answers_and_streams_the_rest_of_the_turn(
 ) -> None:
     team = await create_team(live, "Dana")
     session_id = await create_specialist(live, team, "Dana")
-    call = await _ask(live, claude, session_id)
+    call = await ask_questions(live, claude, session_id)
 
     async with live.client.stream(
         "POST",
@@ -210,7 +177,7 @@ async def test_answers_are_refused_when_nothing_is_asked_or_they_do_not_fit_the_
     )
     assert unknown.status_code == 404
 
-    await _ask(live, claude, session_id)
+    await ask_questions(live, claude, session_id)
     for bad in (
         {"answers": {"What colour?": "Blue"}},  # no such question
         {"answers": {DATABASE: ["PostgreSQL", "SQLite"]}},  # several to a single choice
@@ -233,7 +200,7 @@ async def test_cancel_while_waiting_leaves_the_question_unanswered_and_the_sessi
 ) -> None:
     team = await create_team(live, "Dana")
     session_id = await create_specialist(live, team, "Dana")
-    call = await _ask(live, claude, session_id)
+    call = await ask_questions(live, claude, session_id)
 
     cancelled = await live.client.post(f"/api/v2/sessions/{session_id}/cancel")
     assert cancelled.json()["data"]["status"] == "cancelled"
@@ -261,7 +228,7 @@ async def test_v1_interrupt_while_waiting_ends_the_turn_and_the_session_is_idle(
 ) -> None:
     team = await create_team(live, "Dana")
     session_id = await create_specialist(live, team, "Dana")
-    call = await _ask(live, claude, session_id)
+    call = await ask_questions(live, claude, session_id)
 
     stopped = await live.client.post(f"/api/v1/sessions/{session_id}/interrupt")
     assert stopped.status_code == 204
@@ -276,7 +243,7 @@ async def test_a_shutdown_while_waiting_settles_the_question_as_not_answered(
     async with live_app(live_settings) as first_run:
         team = await create_team(first_run, "Dana")
         session_id = await create_specialist(first_run, team, "Dana")
-        call = await _ask(first_run, claude, session_id)
+        call = await ask_questions(first_run, claude, session_id)
         await first_run.container.workers.shutdown()
         ended = await wait_for_event(first_run, session_id, "error")
         assert ended.data["code"] == "interrupted"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -15,14 +16,19 @@ from kumiai.application.services.runtime.ownership import this_host
 from kumiai.core.config import Settings
 from kumiai.infrastructure.database.repositories.processes import SqlProcessLeases
 from tests.integration.runtime.helpers import (
+    DATABASE,
+    EXTRAS,
+    ask_questions,
     create_specialist,
     create_team,
     messages,
     send,
     start_a_long_task,
+    wait_for_event,
+    wait_until_idle,
 )
 from tests.support.live import LiveApp, live_app
-from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
+from tests.support.scripted_anthropic import Reply, ScriptedAnthropic, ToolUse
 
 LEASE_SECONDS = 3.0
 
@@ -127,3 +133,61 @@ async def test_a_cancel_through_another_process_stops_the_owners_turn_within_a_s
     assert response.json()["data"]["status"] == "cancelled"
     assert elapsed < 1.0
     assert live.container.workers.running(UUID(session_id)) is None
+
+
+# The web client's question form, as it sends the answers (a message).
+FORM_ANSWERS = "My answers:\n\n**Database:** PostgreSQL\n\n**Extras:**\n  - Redis"
+
+
+def _result_of(rows: list[dict[str, Any]], call: ToolUse) -> str:
+    (result,) = [row for row in rows if row.get("tool_use_id") == call.id][1:]
+    return str(result["content"])
+
+
+async def test_answers_sent_to_another_process_settle_the_question_with_the_owners_outcome(
+    live: LiveApp, live_settings: Settings, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    call = await ask_questions(live, claude, session_id)
+    answers = f"/api/v2/sessions/{session_id}/answers"
+    async with live_app(live_settings, keep_data=True) as other:
+        unfit = await other.client.post(answers, json={"answers": {"Which cache?": "Redis"}})
+        chosen = {DATABASE: "SQLite", EXTRAS: ["Redis"]}
+        answered = await other.client.post(answers, json={"answers": chosen})
+        await wait_for_event(live, session_id, "done", run_id=answered.json()["data"]["run_id"])
+        again = await other.client.post(answers, json={"answers": chosen})
+
+    assert unfit.status_code == 422, unfit.text  # the owner's refusal, as on one process
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["data"]["tool_use_id"] == call.id
+    assert answered.json()["data"]["answers"] == {DATABASE: "SQLite", EXTRAS: "Redis"}
+    assert again.status_code == 409, again.text  # nothing is asked any more
+    await wait_until_idle(live, session_id)
+    rows = await messages(live.client, session_id)
+    assert _result_of(rows, call).startswith(f'Your questions have been answered: "{DATABASE}"=')
+    assert rows[-1]["content"] == "Setting it up with your choices."
+
+
+async def test_the_v1_clients_answer_through_another_process_answers_the_question_not_queues(
+    live: LiveApp, live_settings: Settings, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    call = await ask_questions(live, claude, session_id)
+    async with live_app(live_settings, keep_data=True) as other:
+        enqueued = await other.client.post(
+            f"/api/v1/sessions/{session_id}/enqueue",
+            json={"query": FORM_ANSWERS, "stream": True},
+        )
+        assert enqueued.status_code == 202, enqueued.text
+        await wait_for_event(live, session_id, "done", run_id=enqueued.json()["run_id"])
+
+    assert enqueued.json()["queued"] is False
+    await wait_until_idle(live, session_id)
+    rows = await messages(live.client, session_id)
+    assert _result_of(rows, call).startswith(
+        f'Your questions have been answered: "{DATABASE}"="PostgreSQL"'
+    )
+    assert [row["content"] for row in rows if row["role"] == "user"] == ["set up the service"]
+    assert len(claude.requests) == 2  # the answer started no turn of its own

@@ -68,7 +68,7 @@ async def test_a_message_from_another_agent_queues_and_leaves_the_question_open(
     assert delivered.queued is True
     assert app.runtime.questions.open_question(session_id) is not None
     app.claude.script(say("Noted."))
-    app.runtime.questions.answer(session_id, AnswerQuestions(answers={QUESTION: "No"}).answers)
+    await app.runtime.questions.answer(session_id, {QUESTION: "No"})
     assert await app.finished(session_id, run_id) == "done"
     assert await app.finished(session_id, delivered.item.run_id) == "done"
 
@@ -98,9 +98,9 @@ async def test_a_second_question_while_one_waits_is_refused(app: RuntimeApp) -> 
     sent = await app.send(session_id, "two at once")
     await app.event(session_id, "tool_result", tool_use_id="toolu_q2")
 
-    answered = app.runtime.questions.answer(session_id, {QUESTION: "Yes"})
+    answered = await app.runtime.questions.answer(session_id, {QUESTION: "Yes"})
 
-    assert answered.question.tool_use_id == "toolu_q1"
+    assert answered.tool_use_id == "toolu_q1"
     assert await app.finished(session_id, sent.run_id) == "done"
     assert outcomes == [
         ("another question is waiting for the user's answers: ask one at a time", True)

@@ -82,7 +82,8 @@ def assemble_runtime(
     delegation = DelegationService(
         uow, inbox, hub, services.prompts, services.project_files, limits=limits.delegation
     )
-    questions = QuestionDesk(uow)
+    ownership = ownership or SessionOwnership()
+    questions = QuestionDesk(uow, ownership)
     contexts = TurnContextBuilder(
         uow,
         services.prompts,

@@ -15,8 +15,9 @@ same host (same host name and PID namespace) whose pid no longer exists is dead 
 once, lease or not: a server restarted after ``kill -9`` settles what it left
 straight away instead of after the lease.
 
-Requests that must reach the owner (cancel, interrupt, delete, archive) travel on the
-control channel, addressed to it, and wait for its answer.
+Requests that must reach the owner (cancel, interrupt, delete, archive, the answers to
+a question its turn waits on) travel on the control channel, addressed to it, and wait
+for its answer.
 
 Until it joins (a sole server in tests, or in-memory assemblies), a process owns every
 session and needs no database for it.
@@ -93,6 +94,7 @@ class SessionOwnership:
         self._background: set[asyncio.Task[None]] = set()
         self._keeper: asyncio.Task[None] | None = None
         self._on_request: RequestHandler | None = None
+        self._served: dict[str, RequestHandler] = {}
         self._on_takeover: TakeoverHandler | None = None
 
     @property
@@ -217,6 +219,10 @@ class SessionOwnership:
 
     # --- the channel ------------------------------------------------------------------
 
+    def serve(self, op: str, handler: RequestHandler) -> None:
+        """Have ``handler`` answer the requests ``op`` (those the workers do not)."""
+        self._served[op] = handler
+
     async def wake_owner(self, owner: UUID, session_id: UUID) -> None:
         await self._send(owner, WAKE, sessions=[str(session_id)])
 
@@ -266,7 +272,8 @@ class SessionOwnership:
                 for session_id in sessions:
                     await self._on_request(WAKE, session_id, {})
             else:
-                result = await self._on_request(op, UUID(str(message["session"])), message)
+                handler = self._served.get(op, self._on_request)
+                result = await handler(op, UUID(str(message["session"])), message)
         except Exception as error:  # one bad message never stops the channel
             logger.error("control_request_failed", op=op, exc_info=error)
         if "request" in message and self._joined:

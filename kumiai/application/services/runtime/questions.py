@@ -10,7 +10,10 @@ as Claude Code words them, the session goes back to ``thinking`` and the turn go
 A cancel ends the wait as it ends any tool: the runner's synthetic result says the
 question was not answered. The wait lives in the process running the turn, so a
 restart ends it with the turn, and start-up recovery settles the question the same
-way ("not answered: interrupted by server restart").
+way ("not answered: interrupted by server restart"). With several server processes,
+an answer that reaches another process is asked of the session's owner over the
+control channel (:mod:`.ownership`), as a cancel is: the owner's reply is the answer's
+outcome, refusals included.
 """
 
 from __future__ import annotations
@@ -24,8 +27,15 @@ from uuid import UUID
 from kumiai.application.ports.agent_runtime import ToolOutcome, ToolSpec
 from kumiai.application.ports.tools import ToolContext
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from kumiai.application.services.runtime.ownership import SessionOwnership
 from kumiai.application.services.session_lifecycle import take_answer, wait_for_answer
-from kumiai.core.exceptions import ConflictError, KumiAIError
+from kumiai.core.exceptions import (
+    ConflictError,
+    KumiAIError,
+    ServiceUnavailableError,
+    ValidationError,
+)
+from kumiai.domain.value_objects import SessionStatus
 from kumiai.domain.value_objects.questions import (
     ASK_USER_QUESTION,
     MAX_OPTIONS,
@@ -98,8 +108,39 @@ class OpenQuestion:
 
 @dataclass(frozen=True)
 class AnsweredQuestion:
-    question: OpenQuestion
+    """The answers taken, and the call they settle (whichever process ran its turn)."""
+
+    tool_use_id: str
+    message_id: UUID
+    """The call's row in the transcript."""
+    run_id: UUID
+    """The turn that goes on with the answers."""
     answers: Answers
+
+    def as_reply(self) -> dict[str, Any]:
+        return {
+            "tool_use_id": self.tool_use_id,
+            "message_id": str(self.message_id),
+            "run_id": str(self.run_id),
+            "answers": self.answers,
+        }
+
+    @classmethod
+    def of_reply(cls, reply: Mapping[str, Any]) -> AnsweredQuestion:
+        return cls(
+            tool_use_id=str(reply["tool_use_id"]),
+            message_id=UUID(str(reply["message_id"])),
+            run_id=UUID(str(reply["run_id"])),
+            answers={str(key): str(value) for key, value in reply["answers"].items()},
+        )
+
+
+# The request another process makes of a session's owner: answer its open question.
+ANSWER = "answer"
+# The refusals an owner may reply with, rebuilt where the answer was sent.
+_REFUSALS: dict[str, type[KumiAIError]] = {
+    error.code: error for error in (ConflictError, ValidationError)
+}
 
 
 @dataclass
@@ -109,11 +150,14 @@ class _Waiting:
 
 
 class QuestionDesk:
-    """The questions this process's turns wait on, one per session at most."""
+    """The questions this process's turns wait on, one per session at most; answers to
+    the questions of turns running in another process are passed on to it."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, ownership: SessionOwnership) -> None:
         self._uow = uow
+        self._ownership = ownership
         self._waiting: dict[UUID, _Waiting] = {}
+        ownership.serve(ANSWER, self._answer_for_another)
 
     def open_question(self, session_id: UUID) -> OpenQuestion | None:
         waiting = self._waiting.get(session_id)
@@ -148,15 +192,65 @@ class QuestionDesk:
             await uow.commit()
         return answers
 
-    def answer_with_message(self, session_id: UUID, text: str) -> AnsweredQuestion | None:
+    async def answer_with_message(self, session_id: UUID, text: str) -> AnsweredQuestion | None:
         """The user's message answers the open question, if there is one."""
+        if session_id in self._waiting or self._ownership.owns(session_id):
+            return self._answer_with_message_here(session_id, text)
+        owner = await self._owner_waiting(session_id)
+        if owner is None:
+            return None
+        reply = await self._ownership.ask(owner, ANSWER, session_id, text=text)
+        return _answered(reply, required=False)
+
+    async def answer(
+        self, session_id: UUID, answers: Mapping[str, str | list[str]]
+    ) -> AnsweredQuestion:
+        """Structured answers to the open question; 409 when nothing is asked."""
+        if session_id in self._waiting or self._ownership.owns(session_id):
+            return self._answer_here(session_id, answers)
+        owner = await self._ownership.owner_elsewhere(session_id)
+        if owner is None:
+            return self._answer_here(session_id, answers)  # asked nowhere: refused here
+        reply = await self._ownership.ask(owner, ANSWER, session_id, answers=dict(answers))
+        answered = _answered(reply, required=True)
+        assert answered is not None
+        return answered
+
+    async def _owner_waiting(self, session_id: UUID) -> UUID | None:
+        """The other process whose turn of the session waits for answers, if any: only a
+        session at ``waiting`` is asked about, so other messages go straight to its queue."""
+        async with self._uow(read_only=True) as uow:
+            session = await uow.sessions.get(session_id)
+        if session is None or session.status is not SessionStatus.WAITING:
+            return None
+        return await self._ownership.owner_elsewhere(session_id)
+
+    async def _answer_for_another(
+        self, _op: str, session_id: UUID, request: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Another process got answers for a question a turn here waits on: the reply
+        says what became of them (None: a message that answers nothing)."""
+        try:
+            if "answers" in request:
+                answered: AnsweredQuestion | None = self._answer_here(
+                    session_id, request["answers"]
+                )
+            else:
+                answered = self._answer_with_message_here(session_id, str(request["text"]))
+        except KumiAIError as error:
+            refusal = {"code": error.code, "message": error.message, "details": error.details}
+            return {"refused": refusal}
+        return {"answered": answered.as_reply()} if answered is not None else None
+
+    def _answer_with_message_here(self, session_id: UUID, text: str) -> AnsweredQuestion | None:
         waiting = self._waiting.get(session_id)
         if waiting is None:
             return None
         return self._answer(session_id, waiting, waiting.question.questions.read_message(text))
 
-    def answer(self, session_id: UUID, answers: Mapping[str, str | list[str]]) -> AnsweredQuestion:
-        """Structured answers to the open question; 409 when nothing is asked."""
+    def _answer_here(
+        self, session_id: UUID, answers: Mapping[str, str | list[str]]
+    ) -> AnsweredQuestion:
         waiting = self._waiting.get(session_id)
         if waiting is None:
             raise ConflictError(
@@ -168,11 +262,27 @@ class QuestionDesk:
         self._close(session_id, waiting)
         if not waiting.answered.done():
             waiting.answered.set_result(answers)
-        return AnsweredQuestion(waiting.question, answers)
+        question = waiting.question
+        return AnsweredQuestion(question.tool_use_id, question.message_id, question.run_id, answers)
 
     def _close(self, session_id: UUID, waiting: _Waiting) -> None:
         if self._waiting.get(session_id) is waiting:
             del self._waiting[session_id]
+
+
+def _answered(reply: object, *, required: bool) -> AnsweredQuestion | None:
+    """What the owner replied to answers passed on to it."""
+    if isinstance(reply, dict) and "answered" in reply:
+        return AnsweredQuestion.of_reply(reply["answered"])
+    if isinstance(reply, dict) and "refused" in reply:
+        refusal = reply["refused"]
+        refused = _REFUSALS.get(str(refusal.get("code")), ConflictError)
+        raise refused(str(refusal.get("message")), details=dict(refusal.get("details") or {}))
+    if reply is None and not required:
+        return None  # the owner has no question open: the message is a new one
+    raise ServiceUnavailableError(
+        "the server process running the session's turn did not answer; try again"
+    )
 
 
 async def _recorded_call(
