@@ -416,6 +416,11 @@ class MemoryMessages:
         own = [m for m in self._uow._appended if m.session_id == session_id]
         return [*committed, *own]
 
+    async def get(self, message_id: UUID) -> Message | None:
+        sessions = {*self._uow._db.messages, *(m.session_id for m in self._uow._appended)}
+        rows = (m for session_id in sessions for m in self._rows(session_id))
+        return next((m for m in rows if m.id == message_id), None)
+
     async def append(self, message: Message) -> Message:
         # PostgreSQL bumps the session's sequence with an UPDATE: the row stays locked.
         await self._uow.lock(message.session_id)

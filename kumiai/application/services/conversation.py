@@ -113,10 +113,9 @@ class ConversationService:
 
     async def queue(self, session_id: UUID) -> QueueView:
         state = await self._inbox.queue(session_id)
-        running = self._workers.running(session_id)
         return QueueView(
             session_id=session_id,
-            running=QueuedItemView.of(running) if running else None,
+            running=QueuedItemView.of(state.running) if state.running else None,
             size=len(state.waiting),
             paused=state.paused,
             messages=[QueuedItemView.of(item) for item in state.waiting],

@@ -83,14 +83,18 @@ async def reset_session(uow: UnitOfWork, session: Session, messages_deleted: int
 # --- turns ------------------------------------------------------------------------------
 
 
-async def start_turn(uow: UnitOfWork, session: Session, run_id: UUID, now: datetime) -> None:
-    """A claimed message starts a turn: the session is reopened if it had ended (a new
-    message is a request to carry on), then moves to ``thinking``."""
+async def start_turn(
+    uow: UnitOfWork, session: Session, input_id: UUID, run_id: UUID, now: datetime
+) -> None:
+    """A claimed message (``input_id``) starts a turn: the session is reopened if it had
+    ended (a new message is a request to carry on), then moves to ``thinking``. The row
+    keeps which turn runs, for any server process to read."""
     if session.status.is_terminal:
         session.resume()
         await _record(uow, EventType.SESSION_RESUMED, session, announce=False)
     session.reopen()
     session.start(now)
+    session.turn_input_id, session.turn_run_id = input_id, run_id
     await _record(uow, EventType.SESSION_STARTED, session, run_id=run_id)
 
 

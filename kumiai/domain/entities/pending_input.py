@@ -59,6 +59,20 @@ class PendingInput:
     def preview(self) -> str:
         return self.content[:PREVIEW_CHARS]
 
+    @classmethod
+    def running(cls, message: Message, run_id: UUID) -> PendingInput:
+        """The input whose turn ``run_id`` runs, as its transcript row holds it."""
+        return cls(
+            id=message.id,
+            session_id=message.session_id,
+            run_id=run_id,
+            content=message.content,
+            sender_session_id=message.sender_session_id,
+            sender_name=message.sender_name,
+            metadata=dict(message.metadata),
+            created_at=message.created_at,
+        )
+
     def to_message(self) -> Message:
         """The transcript message this input becomes when its turn starts (same id)."""
         message = Message.user(

@@ -46,6 +46,10 @@ class Session(SoftDeletable):
     error_message: str | None = None
     next_sequence: int = 0
     started_at: datetime | None = None
+    # The last turn started: the input it answers (its transcript row's id) and its run.
+    # It is the running turn while ``status.is_running``.
+    turn_input_id: UUID | None = None
+    turn_run_id: UUID | None = None
 
     @classmethod
     def create(

@@ -168,6 +168,8 @@ class SessionRepository(Protocol):
 
 
 class MessageRepository(Protocol):
+    async def get(self, message_id: UUID) -> Message | None: ...
+
     async def append(self, message: Message) -> Message:
         """Persist ``message`` with the next gapless sequence of its session."""
         ...

@@ -212,6 +212,10 @@ sessions = _table(
     sa.Column("error_message", sa.Text(), nullable=True),
     sa.Column("next_sequence", sa.Integer(), nullable=False, server_default=sa.text("0")),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    # The last turn started: its input (a message id) and run. It runs while the status
+    # says a turn is in progress.
+    sa.Column("turn_input_id", pg.UUID(as_uuid=True), nullable=True),
+    sa.Column("turn_run_id", pg.UUID(as_uuid=True), nullable=True),
     *_timestamps(),
     sa.CheckConstraint(
         "character_id IS NOT NULL OR session_type IN "

@@ -191,3 +191,24 @@ async def test_the_v1_clients_answer_through_another_process_answers_the_questio
     )
     assert [row["content"] for row in rows if row["role"] == "user"] == ["set up the service"]
     assert len(claude.requests) == 2  # the answer started no turn of its own
+
+
+async def test_every_process_shows_the_running_message_of_a_turn_the_owner_runs(
+    live: LiveApp, live_settings: Settings, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    sent = await start_a_long_task(live, claude, session_id)
+    async with live_app(live_settings, keep_data=True) as other:
+        queued = await send(other.client, session_id, "after that")
+        v2 = (await other.client.get(f"/api/v2/sessions/{session_id}/queue")).json()["data"]
+        v1 = (await other.client.get(f"/api/v1/sessions/{session_id}/queue-status")).json()
+        await live.client.post(f"/api/v2/sessions/{session_id}/cancel")
+        at_rest = (await other.client.get(f"/api/v2/sessions/{session_id}/queue")).json()["data"]
+
+    running = v2["running"]
+    assert (running["message_id"], running["run_id"]) == (sent["message_id"], sent["run_id"])
+    assert running["content"] == "long task"
+    assert [item["message_id"] for item in v2["messages"]] == [queued["message_id"]]
+    assert v1 == {"queue_size": 1, "is_processing": True}
+    assert at_rest["running"] is None

@@ -47,8 +47,10 @@ class SendResult:
 
 @dataclass(frozen=True)
 class WaitingQueue:
-    """A session's queue as the inbox knows it (what runs now is the workers' to say)."""
+    """A session's queue as the database holds it, whichever process runs its turns."""
 
+    running: PendingInput | None
+    """The input whose turn runs now."""
     waiting: list[PendingInput]
     dropped: list[PendingInput]
     paused: bool
@@ -223,7 +225,9 @@ class Inbox:
             waiting = await uow.pending.waiting(session_id)
             dropped = await uow.pending.dropped(session_id, DROPPED_LISTED)
             why = await self._why_waiting(uow, session) if waiting else None
+            running = await _running(uow, session)
         return WaitingQueue(
+            running=running,
             waiting=waiting,
             dropped=dropped,
             paused=why is not None and why.reason is WaitingReason.HELD,
@@ -277,3 +281,12 @@ class Inbox:
         async with self._uow(read_only=True) as uow:
             waiting = await uow.pending.waiting(session_id)
         announce_queue(self._events, session_id, waiting, paused=bool(waiting))
+
+
+async def _running(uow: UnitOfWork, session: Session) -> PendingInput | None:
+    """The input of the turn in progress, as its start stored it on the session row."""
+    input_id, run_id = session.turn_input_id, session.turn_run_id
+    if not session.status.is_running or input_id is None or run_id is None:
+        return None
+    message = await uow.messages.get(input_id)
+    return PendingInput.running(message, run_id) if message is not None else None

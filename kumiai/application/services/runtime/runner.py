@@ -265,7 +265,7 @@ class TurnRunner:
         )
         uow.publish(session_id, "message_created", message=message_payload(message))
         announce_queue(uow, session_id, waiting, paused=False)
-        await start_turn(uow, session, item.run_id, utcnow())
+        await start_turn(uow, session, item.id, item.run_id, utcnow())
         # Work begins on the session's task: an open one is now in progress.
         task_change: TaskChange | None = None
         if session.task_id is not None:

@@ -27,6 +27,9 @@ class SqlMessageRepository:
     def __init__(self, db: AsyncSession) -> None:
         self._db = db
 
+    async def get(self, message_id: UUID) -> Message | None:
+        return await self._db.get(Message, message_id)
+
     async def append(self, message: Message) -> Message:
         message.sequence = await self._allocate_sequence(message.session_id)
         self._db.add(message)
