@@ -9,7 +9,8 @@ into the same sink calls the API runtime makes:
   that answer them;
 - the result message ends the turn, or fails it with :class:`ClaudeUnavailableError`.
 
-Retries of overloaded or failing API calls are Claude Code's own. A CLI that fails on
+Retries of overloaded or failing API calls are Claude Code's own; each one it reports
+(``api_retry``) goes to the sink as a retry. A CLI that fails on
 its own (it exits unexpectedly, or writes a line the SDK cannot read, such as a tool
 output past its buffer) is retried up to ``max_retries`` times, each retry announced to
 the sink: what the failed attempt streamed is kept (its unfinished text ends there, its
@@ -346,6 +347,8 @@ class _TurnReader:
             return  # a subagent's inner work; its call and result are the main turn's
         if isinstance(message, SystemMessage) and message.subtype == "init":
             self.cli_session_id = message.data.get("session_id") or self.cli_session_id
+        elif isinstance(message, SystemMessage) and message.subtype == "api_retry":
+            await self.sink.retry(_api_retry(message.data))
         elif isinstance(message, StreamEvent):
             self.cli_session_id = message.session_id or self.cli_session_id
             await self._on_event(message.event)
@@ -469,6 +472,16 @@ class _TurnReader:
                 details["status"] = result.api_error_status
             raise ClaudeUnavailableError(f"Claude Code: {reason}", details=details)
         return result
+
+
+def _api_retry(data: dict[str, Any]) -> RetryNotice:
+    """Claude Code's own retry of a failed API request, as the retry it is."""
+    status, error = data.get("error_status"), str(data.get("error") or "")
+    if not error:
+        error = f"http_{status}" if status else "api_error"
+    elif not error.endswith("_error"):
+        error += "_error"  # the API's names: "overloaded" is its overloaded_error
+    return RetryNotice(int(data.get("attempt") or 1), int(data.get("max_retries") or 0), error)
 
 
 BUFFER_NOTE = (

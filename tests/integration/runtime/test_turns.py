@@ -106,11 +106,15 @@ async def test_an_overloaded_api_is_retried_and_the_turn_succeeds(
     team = await create_team(live, "Dana")
     session_id = await create_specialist(live, team, "Dana")
     claude.enqueue(Reply.error(529), Reply.text("Recovered."))
-    await send(live.client, session_id, "hello")
+    sent = await send(live.client, session_id, "hello")
     await wait_until_idle(live, session_id)
     rows = await messages(live.client, session_id)
     assert [row["content"] for row in rows] == ["hello", "Recovered."]
     assert len(claude.requests) == 2
+    # Visible on both runtimes (Claude Code reports the retries it makes itself).
+    retry = await wait_for_event(live, session_id, "retry", run_id=sent["run_id"])
+    assert retry.data["attempt"] == 1
+    assert retry.data["error_type"] == "overloaded_error"
 
 
 async def test_an_overload_mid_stream_is_retried_visibly_and_the_text_is_kept_once(
