@@ -20,7 +20,7 @@ from kumiai.infrastructure.database.event_log import asyncpg_dsn
 from tests.integration.runtime.helpers import stream_reading
 from tests.support.database import create_scratch_database, drop_database
 from tests.support.processes import RunningServer, free_port, kumiai_env, serving
-from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
+from tests.support.scripted_anthropic import Reply, ScriptedAnthropic, Text, ToolUse
 from tests.support.sse import Event, events_sync
 
 pytestmark = pytest.mark.slow
@@ -28,6 +28,20 @@ pytestmark = pytest.mark.slow
 LEASE_SECONDS = 2.0
 TAKEOVER_LIMIT = 10.0
 ANSWER = "every word of this answer crosses from one server process to the other"
+# An AskUserQuestion call's input.
+QUESTION = {
+    "questions": [
+        {
+            "question": "Which database?",
+            "header": "Database",
+            "multiSelect": False,
+            "options": [
+                {"label": "PostgreSQL", "description": "A server."},
+                {"label": "SQLite", "description": "A file."},
+            ],
+        }
+    ]
+}
 
 
 class Cluster:
@@ -253,6 +267,54 @@ def test_a_cancel_sent_to_the_other_process_stops_the_turn_within_a_second(
     assert cancelled["status"] == "cancelled"
     assert elapsed < 1.0
     assert _status(cluster.a, session_id) == "cancelled"
+
+
+def test_the_v1_clients_answers_through_either_process_answer_the_waiting_question(
+    cluster: Cluster, claude: ScriptedAnthropic
+) -> None:
+    session_id = _new_session(cluster.a, "Dana Asks")
+    rounds = 4
+    for number in range(rounds):
+        claude.enqueue(
+            Reply.turn([Text("A question."), ToolUse("AskUserQuestion", QUESTION)], "tool_use"),
+            Reply.text(f"answer {number}"),
+        )
+        _post(cluster.a, f"/api/v2/sessions/{session_id}/messages", {"content": f"ask {number}"})
+        _wait_until(lambda: _status(cluster.a, session_id) == "waiting", 60, "the question")
+        way_in = cluster.b if number % 2 == 0 else cluster.a
+        for server in (cluster.a, cluster.b):  # the waiting turn runs, seen from anywhere
+            status = httpx.get(f"{server}/api/v1/sessions/{session_id}/queue-status").json()
+            assert status == {"queue_size": 0, "is_processing": True}
+        enqueued = httpx.post(
+            f"{way_in}/api/v1/sessions/{session_id}/enqueue",
+            json={"query": "My answers:\n\n**Database:** SQLite", "stream": True},
+            timeout=30,
+        )
+        assert enqueued.status_code == 202, enqueued.text
+        assert enqueued.json()["queued"] is False
+        _wait_until(
+            lambda answer=f"answer {number}": (
+                _in_transcript(cluster.b, session_id, answer)
+                and _status(cluster.b, session_id) == "idle"
+            ),
+            60,
+            "the turn to go on with the answer",
+        )
+
+    rows = _messages(cluster.a, session_id)
+    assert [row["content"] for row in rows if row["role"] == "user"] == [
+        f"ask {number}" for number in range(rounds)
+    ]
+    results = [row["content"] for row in rows if row["role"] == "tool_result"]
+    assert (
+        results
+        == [
+            'Your questions have been answered: "Which database?"="SQLite". You can now '
+            "continue with these answers in mind."
+        ]
+        * rounds
+    )
+    assert len(claude.requests) == 2 * rounds
 
 
 def test_after_a_kill_9_the_other_process_settles_the_turn_drains_the_queue_and_replays(
