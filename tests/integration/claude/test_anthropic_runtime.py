@@ -399,6 +399,27 @@ async def test_a_stream_cut_after_text_is_continued_not_repeated(
     assert {index for _, index, _ in sink.of("text_delta")} == {0}
 
 
+async def test_a_cut_reply_continued_by_a_tool_call_keeps_its_text_as_a_block_of_its_own(
+    server: ScriptedAnthropic, runtime: AnthropicRuntime
+) -> None:
+    server.enqueue(
+        Reply.text("Let me check", chunks=1).cut(after_events=4),
+        Reply.tool_use("Read", {"file_path": "a.txt"}, id="toolu_1"),
+        Reply.text("Done."),
+    )
+    sink = RecordingSink()
+
+    await run(runtime, sink)
+
+    assert [text for _, _, text in sink.of("text_done")] == ["Let me check", "Done."]
+    assert sink.of("text_done")[0][1] != sink.of("text_done")[1][1]
+    # The tool loop sends the whole reply back: the text shown first, then the call.
+    replayed = server.requests[2].messages[-2]
+    assert replayed["role"] == "assistant"
+    assert [block["type"] for block in replayed["content"]] == ["text", "tool_use"]
+    assert replayed["content"][0]["text"] == "Let me check"
+
+
 async def test_a_stream_broken_again_and_again_ends_with_one_error_naming_the_cause(
     server: ScriptedAnthropic, runtime: AnthropicRuntime
 ) -> None:
