@@ -24,11 +24,13 @@ from tests.integration.runtime.helpers import (
     messages,
     send,
     start_a_long_task,
+    stream_reading,
     wait_for_event,
     wait_until_idle,
 )
 from tests.support.live import LiveApp, live_app
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic, ToolUse
+from tests.support.sse import collect
 
 LEASE_SECONDS = 3.0
 
@@ -212,3 +214,27 @@ async def test_every_process_shows_the_running_message_of_a_turn_the_owner_runs(
     assert [item["message_id"] for item in v2["messages"]] == [queued["message_id"]]
     assert v1 == {"queue_size": 1, "is_processing": True}
     assert at_rest["running"] is None
+
+
+async def test_a_streamed_message_through_another_process_answers_and_streams_the_turn_on(
+    live: LiveApp, live_settings: Settings, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    call = await ask_questions(live, claude, session_id)
+    async with (
+        live_app(live_settings, keep_data=True) as other,
+        other.client.stream(
+            "POST",
+            f"/api/v2/sessions/{session_id}/messages",
+            json={"content": "Let's use SQLite, no extras."},
+            headers={"accept": "text/event-stream"},
+        ) as response,
+    ):
+        assert response.status_code == 200
+        streamed = await collect(response, until="done")
+
+    results = [event for event in streamed if event.type == "tool_result"]
+    assert [event.data["tool_use_id"] for event in results] == [call.id]
+    assert results[0].data["content"].startswith(f'The user answered: "{DATABASE}"=')
+    assert stream_reading(streamed)[0] == "Setting it up with your choices."
