@@ -238,3 +238,24 @@ async def test_a_streamed_message_through_another_process_answers_and_streams_th
     assert [event.data["tool_use_id"] for event in results] == [call.id]
     assert results[0].data["content"].startswith(f'The user answered: "{DATABASE}"=')
     assert stream_reading(streamed)[0] == "Setting it up with your choices."
+
+
+async def test_a_cancel_through_another_process_settles_the_owners_waiting_question(
+    live: LiveApp, live_settings: Settings, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    call = await ask_questions(live, claude, session_id)
+    async with live_app(live_settings, keep_data=True) as other:
+        cancelled = await other.client.post(f"/api/v2/sessions/{session_id}/cancel")
+        late = await other.client.post(
+            f"/api/v2/sessions/{session_id}/answers", json={"answers": {DATABASE: "SQLite"}}
+        )
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["data"]["status"] == "cancelled"
+    assert late.status_code == 409, late.text  # nothing waits for answers any more
+    rows = await messages(live.client, session_id)
+    assert _result_of(rows, call) == (
+        "The user did not answer the questions (cancelled by the user)."
+    )
