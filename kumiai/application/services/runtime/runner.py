@@ -143,6 +143,11 @@ class TurnRunner:
         self._flush = flush or StreamFlush()
         self._tasks = TaskEvents(events)
 
+    def forget_history(self, session_id: UUID) -> None:
+        """A row of the session changed in place (marked interrupted): its next turn
+        reads its history afresh."""
+        self._contexts.forget_history(session_id)
+
     async def run(self, session_id: UUID, turn: TurnHandle) -> bool:
         """Run the session's next turn; False when there was nothing to start."""
         claim = await self._claim_with_retry(session_id, turn)
@@ -250,7 +255,7 @@ class TurnRunner:
             # No turn of this session is live (its worker is here, claiming), so the
             # status is what a failed settle left behind: repair it, don't refuse.
             await interrupt_session(uow, session, STALE_REASON, by=INTERRUPTED_BY_ERROR)
-            self._contexts.forget_history(session_id)
+            self.forget_history(session_id)
         message = item.to_message()
         if pending:
             await uow.pending.remove(item)
@@ -384,7 +389,7 @@ class TurnRunner:
             self._events.publish(session_id, terminal, run_id=run_id, **data)
         if interrupted is not None:
             # The window kept between turns holds the claimed message as it was read.
-            self._contexts.forget_history(session_id)
+            self.forget_history(session_id)
 
     async def _save_end(
         self,

@@ -178,6 +178,8 @@ class SessionWorkers:
             for session in stuck:
                 await interrupt_session(uow, session, RESTART_REASON)
             await uow.commit()
+        for session in stuck:  # taken over from a dead process: this one may have read it
+            self._runner.forget_history(session.id)
         if stuck:
             logger.warning("recovered_interrupted_sessions", count=len(stuck))
         return [session.id for session in stuck]
