@@ -134,16 +134,18 @@ class ClaudeCodeRuntime:
         transcript = None if resume else await self._fitting.transcript(request, history)
         refused = False
         reader = _TurnReader(sink, ToolCalls())
-        sent = transcript.prompt if transcript else prompt
+        # What the turn asks the CLI; a retry asks again, or resumes with a note.
+        asked = (resume, transcript.prompt if transcript else prompt)
+        attempt = asked
         while True:
             try:
-                await self._run_cli(request, workspace, tools, reader, resume=resume, prompt=sent)
+                await self._run_cli(
+                    request, workspace, tools, reader, resume=attempt[0], prompt=attempt[1]
+                )
                 result = reader.finish()
                 break
             except CliAttemptFailed as failed:
-                resume, sent = await self._after_failed_attempt(
-                    failed, reader, workspace, resume, sent
-                )
+                attempt = await self._after_failed_attempt(failed, reader, workspace, asked)
                 continue
             except ClaudeUnavailableError as error:
                 refusal = self._fitting.too_long(request, transcript, str(error))
@@ -153,9 +155,9 @@ class ClaudeCodeRuntime:
                     raise context_exceeded(refusal) from error
                 # Refused before anything was said: shrunk harder, sent once more.
                 logger.warning("claude_code_prompt_too_long_retry", reason=refusal.reason)
-                refused, resume = True, None
+                refused = True
                 transcript = await self._fitting.refit(request, history, transcript, refusal)
-                sent = transcript.prompt
+                asked = attempt = (None, transcript.prompt)
         if transcript and reader.responses:
             self._fitting.learn(request, transcript, reader.responses[0])
         if reader.retries:
@@ -176,11 +178,14 @@ class ClaudeCodeRuntime:
         failed: CliAttemptFailed,
         reader: _TurnReader,
         workspace: Workspace,
-        resume: str | None,
-        prompt: str,
+        asked: tuple[str | None, str],
     ) -> tuple[str | None, str]:
         """Keep what the failed attempt streamed, announce the retry and wait; the resume
-        point and prompt of the next attempt. Raises when the retries are spent."""
+        point and prompt of the next attempt. Raises when the retries are spent.
+
+        The next attempt resumes the failed one's CLI session, told to go on; when there
+        is none on disk, it asks what the turn ``asked`` again, told what was already
+        shown of it."""
         if reader.retries >= self._max_retries:
             raise failed.error
         reader.retries += 1
@@ -196,15 +201,25 @@ class ClaudeCodeRuntime:
             reason=failed.reason,
         )
         await asyncio.sleep(min(8.0, self._backoff_base * 2 ** (reader.retries - 1)))
+        corrective = f" {failed.corrective}" if failed.corrective else ""
         started = reader.cli_session_id
-        if started is None or get_session_info(started, directory=workspace.working_dir) is None:
-            # It never began: the same request again, with what must change, if anything.
-            return resume, prompt + (f"\n\n[{failed.corrective}]" if failed.corrective else "")
-        note = (
-            f"[Your previous attempt at this reply stopped: {failed.reason}. Continue from "
-            "where you stopped, without repeating what you already wrote."
-        )
-        return started, note + (f" {failed.corrective}]" if failed.corrective else "]")
+        if started is not None and get_session_info(started, directory=workspace.working_dir):
+            note = (
+                f"[Your previous attempt at this reply stopped: {failed.reason}. Continue "
+                f"from where you stopped, without repeating what you already wrote.{corrective}]"
+            )
+            return started, note
+        resume, prompt = asked
+        shown = reader.shown_so_far()
+        if shown:
+            prompt += (
+                f"\n\n[A previous attempt at this reply stopped: {failed.reason}. It had "
+                f"already done this, which the user has seen:\n{shown}\nContinue from there, "
+                f"without repeating it.{corrective}]"
+            )
+        elif corrective:
+            prompt += f"\n\n[{corrective.strip()}]"
+        return resume, prompt
 
     async def _run_cli(
         self,
@@ -323,6 +338,17 @@ class _TurnReader:
     _stop_reason: str | None = None
     _streamed: set[str] = field(default_factory=set)
     _open: dict[str, ToolCall] = field(default_factory=dict)
+
+    def shown_so_far(self) -> str:
+        """What the turn produced so far (its texts, and the tools it called), in order."""
+        lines = []
+        for message in self.produced:
+            for block in message["content"]:
+                if block["type"] == "text":
+                    lines.append(block["text"])
+                elif block["type"] == "tool_use":
+                    lines.append(f"(called {block['name']})")
+        return "\n".join(lines)
 
     def begin_attempt(self) -> ToolCalls:
         """A CLI process starts (again): the calls its hooks hold until persisted."""

@@ -26,6 +26,7 @@ from tests.integration.runtime.helpers import (
     messages,
     send,
     session,
+    wait_for_event,
     wait_until_idle,
 )
 from tests.support.live import LiveApp, live_app
@@ -325,3 +326,36 @@ async def test_a_cli_that_fails_on_its_own_is_retried_visibly_and_the_turn_goes_
     else:
         assert retry["corrective_message"] is None
     assert rows == [("user", "are you there?"), ("assistant", "Back on my feet.")]
+
+
+def _claude_code_processes() -> list[psutil.Process]:
+    """The Claude Code CLIs this test's server runs (its turns' processes)."""
+    bundled = _bundled_cli()
+    return [
+        child
+        for child in psutil.Process().children(recursive=True)
+        if any(bundled in part for part in child.cmdline())
+    ]
+
+
+async def test_a_cli_killed_mid_reply_keeps_its_text_and_resumes_its_session_to_go_on(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    claude.enqueue(Reply.hang("Working on it", timeout=60), Reply.text("Done after the crash."))
+    sent = await send(live.client, session_id, "do the thing")
+    await wait_for_event(live, session_id, "text_delta", run_id=sent["run_id"], timeout=60)
+
+    for process in _claude_code_processes():
+        process.kill()
+
+    retry = await wait_for_event(live, session_id, "retry", run_id=sent["run_id"], timeout=60)
+    await wait_for_event(live, session_id, "done", run_id=sent["run_id"], timeout=60)
+    assert retry.data["error_type"] == "cli_exited"
+    rows = [(row["role"], row["content"]) for row in await messages(live.client, session_id)]
+    assert rows[0] == ("user", "do the thing")
+    assert rows[1][0] == "assistant" and "Working on it".startswith(rows[1][1])
+    assert rows[2:] == [("assistant", "Done after the crash.")]
+    # The CLI's own session went on, told why: nothing shown is asked for again.
+    assert "previous attempt at this reply stopped" in str(claude.requests[-1].messages[-1])
