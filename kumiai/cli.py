@@ -148,13 +148,17 @@ def serve(
         in_process = not reload and workers == 1
         building = _build_app_in_background(settings, url_ready.result) if in_process else None
         with _database_url(settings) as url:
+            # The app is built (it asks for the URL only once it serves) before this
+            # thread imports SQLAlchemy to migrate: two threads importing one package at
+            # once can meet it half-initialised ("partially initialized module").
+            app = building.result() if building else f"{APP_MODULE}:create_app_from_environment"
             _prepare_database(url)
             if settings.uses_embedded_database:
                 os.environ["KUMIAI_EMBEDDED_DATABASE_URL"] = url
             get_settings.cache_clear()
             url_ready.set_result(url)
             _run_uvicorn(
-                building.result() if building else f"{APP_MODULE}:create_app_from_environment",
+                app,
                 factory=building is None,
                 host=host,
                 port=port,
