@@ -11,6 +11,7 @@ from typing import TypeVar
 import httpx
 import pytest
 
+from tests.e2e.v2_calls import post, specialist_session
 from tests.support.database import create_scratch_database, drop_database
 from tests.support.processes import kumiai_env, serving
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic, ToolUse, conversation_read
@@ -39,30 +40,6 @@ def _scripted_env(
         ANTHROPIC_BASE_URL=claude.base_url,
         **extra,
     )
-
-
-def _post(base_url: str, path: str, body: dict[str, object]) -> dict[str, object]:
-    response = httpx.post(f"{base_url}{path}", json=body, timeout=10)
-    assert response.status_code in (200, 201, 202), response.text
-    return response.json()["data"]  # type: ignore[no-any-return]
-
-
-def _specialist_session(base_url: str, name: str) -> str:
-    """A specialist session of a new character ``name``, in a project of its own."""
-    character = _post(base_url, "/api/v2/characters", {"name": name})
-    project = _post(
-        base_url, "/api/v2/projects", {"name": name, "team_character_ids": [character["slug"]]}
-    )
-    session = _post(
-        base_url,
-        "/api/v2/sessions",
-        {
-            "session_type": "specialist",
-            "character_id": character["slug"],
-            "project_id": project["id"],
-        },
-    )
-    return str(session["id"])
 
 
 def _wait_until(probe: Callable[[], T | None], failure: str) -> T:
@@ -113,11 +90,11 @@ def test_a_served_agent_writes_a_file_and_answers(
             base = server.base_url
             health = httpx.get(f"{base}/api/health", timeout=10).json()
             assert health["runtime"]["active"] == runtime
-            dana = _post(base, "/api/v2/characters", {"name": "Dana E2E"})
-            project = _post(
+            dana = post(base, "/api/v2/characters", {"name": "Dana E2E"})
+            project = post(
                 base, "/api/v2/projects", {"name": "E2E", "team_character_ids": [dana["slug"]]}
             )
-            session = _post(
+            session = post(
                 base,
                 "/api/v2/sessions",
                 {
@@ -126,7 +103,7 @@ def test_a_served_agent_writes_a_file_and_answers(
                     "project_id": project["id"],
                 },
             )
-            _post(base, f"/api/v2/sessions/{session['id']}/messages", {"content": "write hello.py"})
+            post(base, f"/api/v2/sessions/{session['id']}/messages", {"content": "write hello.py"})
             rows = _wait_for_answer(base, str(session["id"]), expected=4)
             assert [row["role"] for row in rows] == [
                 "user",
@@ -146,11 +123,11 @@ def test_a_message_queued_when_the_server_is_killed_is_answered_after_the_restar
         env = _scripted_env(tmp_path, own_database, claude)
         with serving(env) as server:
             base = server.base_url
-            session_id = _specialist_session(base, "Dana Crash")
+            session_id = specialist_session(base, "Dana Crash")
             path = f"/api/v2/sessions/{session_id}/messages"
-            _post(base, path, {"content": "first"})
+            post(base, path, {"content": "first"})
             claude.wait_for_requests(1, timeout=20)
-            second = _post(base, path, {"content": "second"})
+            second = post(base, path, {"content": "second"})
             assert second["queued"] is True
             server.stop(signal.SIGKILL)
 
@@ -194,8 +171,8 @@ def test_text_streamed_before_a_kill_9_is_kept_marked_interrupted_and_told_to_th
         )
         with serving(env, timeout=180) as server:
             base = server.base_url
-            session_id = _specialist_session(base, "Dana Kill")
-            _post(base, f"/api/v2/sessions/{session_id}/messages", {"content": "count"})
+            session_id = specialist_session(base, "Dana Kill")
+            post(base, f"/api/v2/sessions/{session_id}/messages", {"content": "count"})
             flushed = _wait_for_partial_text(base, session_id, words=5)
             assert flushed["metadata"] == {"partial": True}
             server.stop(signal.SIGKILL)
@@ -214,7 +191,7 @@ def test_text_streamed_before_a_kill_9_is_kept_marked_interrupted_and_told_to_th
             assert v1["items"][-1]["content"] == kept["content"]
 
             claude.enqueue(Reply.text("Counting again."))
-            _post(base, f"/api/v2/sessions/{session_id}/messages", {"content": "again"})
+            post(base, f"/api/v2/sessions/{session_id}/messages", {"content": "again"})
             _wait_for_answer(base, session_id, expected=4)
 
     read = conversation_read(claude.requests[-1].messages)

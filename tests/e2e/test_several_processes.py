@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from kumiai.infrastructure.database.event_log import asyncpg_dsn
+from tests.e2e.v2_calls import post, specialist_session
 from tests.integration.runtime.helpers import stream_reading
 from tests.support.database import create_scratch_database, drop_database
 from tests.support.processes import RunningServer, free_port, kumiai_env, serving
@@ -159,33 +160,10 @@ def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> Non
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _post(base_url: str, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
-    response = httpx.post(f"{base_url}{path}", json=body or {}, timeout=30)
-    assert response.status_code in (200, 201, 202), response.text
-    return response.json()["data"]  # type: ignore[no-any-return]
-
-
 def _get(base_url: str, path: str) -> object:
     response = httpx.get(f"{base_url}{path}", timeout=30)
     assert response.status_code == 200, response.text
     return response.json()["data"]
-
-
-def _new_session(base_url: str, name: str) -> str:
-    character = _post(base_url, "/api/v2/characters", {"name": name})
-    project = _post(
-        base_url, "/api/v2/projects", {"name": name, "team_character_ids": [character["slug"]]}
-    )
-    session = _post(
-        base_url,
-        "/api/v2/sessions",
-        {
-            "session_type": "specialist",
-            "character_id": character["slug"],
-            "project_id": project["id"],
-        },
-    )
-    return str(session["id"])
 
 
 def _messages(base_url: str, session_id: str) -> list[dict[str, object]]:
@@ -237,11 +215,11 @@ def _wait_for_answers(base_url: str, session_id: str, answers: int, timeout: flo
 def test_messages_sent_through_either_process_are_each_answered_once_in_order(
     cluster: Cluster, claude: ScriptedAnthropic
 ) -> None:
-    session_id = _new_session(cluster.a, "Dana Order")
+    session_id = specialist_session(cluster.a, "Dana Order")
     claude.enqueue(*[Reply.text(f"answer {number}") for number in range(20)])
     for number in range(20):
         way_in = cluster.a if number % 2 == 0 else cluster.b
-        _post(way_in, f"/api/v2/sessions/{session_id}/messages", {"content": f"message {number}"})
+        post(way_in, f"/api/v2/sessions/{session_id}/messages", {"content": f"message {number}"})
 
     _wait_for_answers(cluster.b, session_id, 20)
     rows = _messages(cluster.b, session_id)
@@ -255,13 +233,13 @@ def test_messages_sent_through_either_process_are_each_answered_once_in_order(
 def test_a_cancel_sent_to_the_other_process_stops_the_turn_within_a_second(
     cluster: Cluster, claude: ScriptedAnthropic
 ) -> None:
-    session_id = _new_session(cluster.a, "Dana Cancel")
+    session_id = specialist_session(cluster.a, "Dana Cancel")
     claude.enqueue(Reply.hang(timeout=60))
-    _post(cluster.a, f"/api/v2/sessions/{session_id}/messages", {"content": "think long"})
+    post(cluster.a, f"/api/v2/sessions/{session_id}/messages", {"content": "think long"})
     claude.wait_for_requests(1, timeout=60)
 
     started = time.monotonic()
-    cancelled = _post(cluster.b, f"/api/v2/sessions/{session_id}/cancel")
+    cancelled = post(cluster.b, f"/api/v2/sessions/{session_id}/cancel")
     elapsed = time.monotonic() - started
 
     assert cancelled["status"] == "cancelled"
@@ -272,14 +250,14 @@ def test_a_cancel_sent_to_the_other_process_stops_the_turn_within_a_second(
 def test_the_v1_clients_answers_through_either_process_answer_the_waiting_question(
     cluster: Cluster, claude: ScriptedAnthropic
 ) -> None:
-    session_id = _new_session(cluster.a, "Dana Asks")
+    session_id = specialist_session(cluster.a, "Dana Asks")
     rounds = 4
     for number in range(rounds):
         claude.enqueue(
             Reply.turn([Text("A question."), ToolUse("AskUserQuestion", QUESTION)], "tool_use"),
             Reply.text(f"answer {number}"),
         )
-        _post(cluster.a, f"/api/v2/sessions/{session_id}/messages", {"content": f"ask {number}"})
+        post(cluster.a, f"/api/v2/sessions/{session_id}/messages", {"content": f"ask {number}"})
         _wait_until(lambda: _status(cluster.a, session_id) == "waiting", 60, "the question")
         way_in = cluster.b if number % 2 == 0 else cluster.a
         for server in (cluster.a, cluster.b):  # the waiting turn runs, seen from anywhere
@@ -320,14 +298,14 @@ def test_the_v1_clients_answers_through_either_process_answer_the_waiting_questi
 def test_after_a_kill_9_the_other_process_settles_the_turn_drains_the_queue_and_replays(
     cluster: Cluster, claude: ScriptedAnthropic
 ) -> None:
-    session_id = _new_session(cluster.a, "Dana Crash")
+    session_id = specialist_session(cluster.a, "Dana Crash")
     claude.enqueue(Reply.hang(timeout=60), Reply.text("Answering the second one."))
     path = f"/api/v2/sessions/{session_id}/messages"
     with _following(cluster.a, session_id) as stream_on_a:
-        _post(cluster.a, path, {"content": "first"})
+        post(cluster.a, path, {"content": "first"})
         seen = _read_until(stream_on_a, "text_delta")
     claude.wait_for_requests(1, timeout=60)
-    second = _post(cluster.b, path, {"content": "second"})
+    second = post(cluster.b, path, {"content": "second"})
     assert second["queued"] is True
 
     survivor = cluster.kill_owner(session_id)
@@ -362,10 +340,10 @@ def test_after_a_kill_9_the_other_process_settles_the_turn_drains_the_queue_and_
 def test_a_turn_sent_through_one_process_streams_through_the_other_and_replays_after_restarts(
     cluster: Cluster, claude: ScriptedAnthropic
 ) -> None:
-    session_id = _new_session(cluster.a, "Dana Stream")
+    session_id = specialist_session(cluster.a, "Dana Stream")
     claude.enqueue(Reply.text(ANSWER, chunks=12))
     with _following(cluster.b, session_id) as stream_on_b:
-        _post(cluster.a, f"/api/v2/sessions/{session_id}/messages", {"content": "tell me"})
+        post(cluster.a, f"/api/v2/sessions/{session_id}/messages", {"content": "tell me"})
         streamed = _read_until(stream_on_b, "done")
 
     ids = [int(event.id or 0) for event in streamed]
