@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -44,76 +45,72 @@ def live_settings(live_settings: Settings) -> Settings:
     return live_settings
 
 
+@pytest.fixture
+async def leases(live: LiveApp) -> AsyncIterator[SqlProcessLeases]:
+    """The lease table as another server process would use it."""
+    database = live.container.database
+    leases = SqlProcessLeases(database.url, database.engine)
+    try:
+        yield leases
+    finally:
+        await leases.close()
+
+
 async def test_a_message_to_a_session_a_dead_process_owned_is_answered_after_the_takeover(
-    live: LiveApp, claude: ScriptedAnthropic
+    live: LiveApp, claude: ScriptedAnthropic, leases: SqlProcessLeases
 ) -> None:
     team = await create_team(live, "Dana")
     session_id = await create_specialist(live, team, "Dana")
-    database = live.container.database
-    leases = SqlProcessLeases(database.url, database.engine)
     dead = uuid4()
-    try:
-        await leases.join(dead, "elsewhere", 1)
-        assert await leases.claim(UUID(session_id), dead) == dead
-        claude.enqueue(Reply.text("Taken over."))
-        started = time.monotonic()
-        # This process does not own the session: it tells the owner, which never hears.
-        await send(live.client, session_id, "hello")
-        while "Taken over." not in await _contents(live, session_id):
-            assert time.monotonic() - started < 10, "the session was never taken over"
-            await asyncio.sleep(0.05)
-        assert time.monotonic() - started >= LEASE_SECONDS / 2  # not before it lapsed
-        assert await _contents(live, session_id) == ["hello", "Taken over."]
-        owner = await leases.live_owner(UUID(session_id), lease_seconds=LEASE_SECONDS)
-        assert owner not in (None, dead)
-    finally:
-        await leases.close()
+    await leases.join(dead, "elsewhere", 1)
+    assert await leases.claim(UUID(session_id), dead) == dead
+    claude.enqueue(Reply.text("Taken over."))
+    started = time.monotonic()
+    # This process does not own the session: it tells the owner, which never hears.
+    await send(live.client, session_id, "hello")
+    while "Taken over." not in await _contents(live, session_id):
+        assert time.monotonic() - started < 10, "the session was never taken over"
+        await asyncio.sleep(0.05)
+    assert time.monotonic() - started >= LEASE_SECONDS / 2  # not before it lapsed
+    assert await _contents(live, session_id) == ["hello", "Taken over."]
+    owner = await leases.live_owner(UUID(session_id), lease_seconds=LEASE_SECONDS)
+    assert owner not in (None, dead)
 
 
 async def test_a_process_gone_from_this_host_is_taken_over_at_the_next_heartbeat(
-    live: LiveApp, claude: ScriptedAnthropic
+    live: LiveApp, claude: ScriptedAnthropic, leases: SqlProcessLeases
 ) -> None:
     team = await create_team(live, "Dana")
     session_id = await create_specialist(live, team, "Dana")
-    database = live.container.database
-    leases = SqlProcessLeases(database.url, database.engine)
     exited = await asyncio.create_subprocess_exec("true")
     await exited.wait()  # reaped: its pid names no process now
     dead = uuid4()
-    try:
-        # Its lease is fresh (it would last LEASE_SECONDS), but its pid is gone here.
-        await leases.join(dead, this_host(), exited.pid)
-        assert await leases.claim(UUID(session_id), dead) == dead
-        claude.enqueue(Reply.text("Taken over."))
-        started = time.monotonic()
-        await send(live.client, session_id, "hello")
-        while "Taken over." not in await _contents(live, session_id):
-            assert time.monotonic() - started < 10, "the session was never taken over"
-            await asyncio.sleep(0.05)
-        assert time.monotonic() - started < LEASE_SECONDS  # before the lease could lapse
-    finally:
-        await leases.close()
+    # Its lease is fresh (it would last LEASE_SECONDS), but its pid is gone here.
+    await leases.join(dead, this_host(), exited.pid)
+    assert await leases.claim(UUID(session_id), dead) == dead
+    claude.enqueue(Reply.text("Taken over."))
+    started = time.monotonic()
+    await send(live.client, session_id, "hello")
+    while "Taken over." not in await _contents(live, session_id):
+        assert time.monotonic() - started < 10, "the session was never taken over"
+        await asyncio.sleep(0.05)
+    assert time.monotonic() - started < LEASE_SECONDS  # before the lease could lapse
 
 
 async def test_a_live_process_of_this_host_keeps_its_sessions_while_its_lease_lasts(
-    live: LiveApp,
+    live: LiveApp, leases: SqlProcessLeases
 ) -> None:
     team = await create_team(live, "Dana")
     session_id = await create_specialist(live, team, "Dana")
-    database = live.container.database
-    leases = SqlProcessLeases(database.url, database.engine)
     alive = uuid4()
-    try:
-        # This test's own pid: a live process on this host, whose lease is renewed.
-        await leases.join(alive, this_host(), os.getpid())
-        assert await leases.claim(UUID(session_id), alive) == alive
-        for _ in range(4):  # several of the app's heartbeats (0.2 s each)
-            await asyncio.sleep(0.3)
-            assert await leases.renew(alive)
-        owner = await leases.live_owner(UUID(session_id), lease_seconds=LEASE_SECONDS)
-        assert owner == alive
-    finally:
-        await leases.close()
+    # This test's own pid: a live process on this host, whose lease is renewed.
+    await leases.join(alive, this_host(), os.getpid())
+    assert await leases.claim(UUID(session_id), alive) == alive
+    for _ in range(4):  # several of the app's heartbeats (0.2 s each)
+        await asyncio.sleep(0.3)
+        assert await leases.renew(alive)
+    owner = await leases.live_owner(UUID(session_id), lease_seconds=LEASE_SECONDS)
+    assert owner == alive
 
 
 async def _contents(live: LiveApp, session_id: str) -> list[str]:
