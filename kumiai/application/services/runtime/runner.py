@@ -32,7 +32,7 @@ from kumiai.application.ports.agent_runtime import AgentRuntime, ToolCall, TurnO
 from kumiai.application.ports.cli_backends import ORCHESTRATING_BACKENDS
 from kumiai.application.ports.events import EventPublisher
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from kumiai.application.services.common import project_of, record_activity, utcnow
+from kumiai.application.services.common import project_of, record_session_activity, utcnow
 from kumiai.application.services.runtime.chains import chain_ref
 from kumiai.application.services.runtime.context import (
     EarlyRead,
@@ -260,11 +260,10 @@ class TurnRunner:
         if pending:
             await uow.pending.remove(item)
         await uow.messages.append(message)
-        await record_activity(
+        await record_session_activity(
             uow,
             EventType.MESSAGE_SENT,
-            session_id=session_id,
-            project_id=session.project_id,
+            session,
             message_id=str(message.id),
             from_session_id=str(item.sender_session_id) if item.sender_session_id else None,
         )
