@@ -43,52 +43,52 @@ GREP_LINE_LENGTH = 500
 GREP_MAX_FILE_BYTES = 10 * 1024 * 1024
 SKIPPED_DIRECTORIES = frozenset({".git"})
 
-_FILE_PATH = {
-    "type": "string",
-    "description": "Path of the file: relative to the working folder, or absolute inside it.",
-}
-_SEARCH_PATH = {
-    "type": "string",
-    "description": "Folder to search in, relative to the working folder (default: the folder).",
-}
+
+def _spec(name: str, description: str, properties: dict[str, Any], required: list[str]) -> ToolSpec:
+    """A tool whose input is an object of exactly ``properties``, ``required`` among them."""
+    return ToolSpec(
+        name=name,
+        description=description,
+        input_schema={
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": False,
+        },
+    )
 
 
-def _schema(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": required,
-        "additionalProperties": False,
-    }
+def _string(description: str) -> dict[str, Any]:
+    return {"type": "string", "description": description}
+
+
+_FILE_PATH = _string("Path of the file: relative to the working folder, or absolute inside it.")
+_SEARCH_PATH = _string("Folder to search in, relative to the working folder (default: the folder).")
 
 
 class ReadTool(BlockingTool):
     """Show a text file with numbered lines, like ``cat -n``."""
 
-    spec = ToolSpec(
-        name="Read",
-        description=(
-            "Read a text file from the working folder. Lines are numbered from 1 "
-            f"(cat -n style); at most {DEFAULT_READ_LIMIT} lines are returned unless "
-            "'limit' says otherwise, and 'offset' picks the first line. Binary files are "
-            "refused."
-        ),
-        input_schema=_schema(
-            {
-                "file_path": _FILE_PATH,
-                "offset": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "description": "Line number to start reading from (1-based).",
-                },
-                "limit": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "description": f"Number of lines to read (default {DEFAULT_READ_LIMIT}).",
-                },
+    spec = _spec(
+        "Read",
+        "Read a text file from the working folder. Lines are numbered from 1 "
+        f"(cat -n style); at most {DEFAULT_READ_LIMIT} lines are returned unless "
+        "'limit' says otherwise, and 'offset' picks the first line. Binary files are "
+        "refused.",
+        {
+            "file_path": _FILE_PATH,
+            "offset": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Line number to start reading from (1-based).",
             },
-            ["file_path"],
-        ),
+            "limit": {
+                "type": "integer",
+                "minimum": 1,
+                "description": f"Number of lines to read (default {DEFAULT_READ_LIMIT}).",
+            },
+        },
+        required=["file_path"],
     )
 
     def execute(self, arguments: dict[str, Any], context: ToolContext) -> str:
@@ -103,19 +103,12 @@ class ReadTool(BlockingTool):
 class WriteTool(BlockingTool):
     """Create or replace a file atomically."""
 
-    spec = ToolSpec(
-        name="Write",
-        description=(
-            "Write a file in the working folder, replacing it if it exists. Missing parent "
-            "folders are created. Prefer Edit for changing part of an existing file."
-        ),
-        input_schema=_schema(
-            {
-                "file_path": _FILE_PATH,
-                "content": {"type": "string", "description": "The complete new file content."},
-            },
-            ["file_path", "content"],
-        ),
+    spec = _spec(
+        "Write",
+        "Write a file in the working folder, replacing it if it exists. Missing parent "
+        "folders are created. Prefer Edit for changing part of an existing file.",
+        {"file_path": _FILE_PATH, "content": _string("The complete new file content.")},
+        required=["file_path", "content"],
     )
 
     def execute(self, arguments: dict[str, Any], context: ToolContext) -> str:
@@ -133,25 +126,21 @@ class WriteTool(BlockingTool):
 class EditTool(BlockingTool):
     """Replace an exact string in a file."""
 
-    spec = ToolSpec(
-        name="Edit",
-        description=(
-            "Replace an exact piece of text in a file. 'old_string' must occur exactly once "
-            "(include surrounding lines to make it unique) unless 'replace_all' is true."
-        ),
-        input_schema=_schema(
-            {
-                "file_path": _FILE_PATH,
-                "old_string": {"type": "string", "description": "The exact text to replace."},
-                "new_string": {"type": "string", "description": "The text to put instead."},
-                "replace_all": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "Replace every occurrence instead of exactly one.",
-                },
+    spec = _spec(
+        "Edit",
+        "Replace an exact piece of text in a file. 'old_string' must occur exactly once "
+        "(include surrounding lines to make it unique) unless 'replace_all' is true.",
+        {
+            "file_path": _FILE_PATH,
+            "old_string": _string("The exact text to replace."),
+            "new_string": _string("The text to put instead."),
+            "replace_all": {
+                "type": "boolean",
+                "default": False,
+                "description": "Replace every occurrence instead of exactly one.",
             },
-            ["file_path", "old_string", "new_string"],
-        ),
+        },
+        required=["file_path", "old_string", "new_string"],
     )
 
     def execute(self, arguments: dict[str, Any], context: ToolContext) -> str:
@@ -174,20 +163,13 @@ class EditTool(BlockingTool):
 class GlobTool(BlockingTool):
     """Find files by name pattern, newest first."""
 
-    spec = ToolSpec(
-        name="Glob",
-        description=(
-            "Find files whose path matches a glob pattern such as '**/*.py' or "
-            "'src/**/*.{ts,tsx}'. Paths are relative to the working folder, most recently "
-            f"modified first, at most {GLOB_LIMIT}."
-        ),
-        input_schema=_schema(
-            {
-                "pattern": {"type": "string", "description": "Glob pattern; '**' spans folders."},
-                "path": _SEARCH_PATH,
-            },
-            ["pattern"],
-        ),
+    spec = _spec(
+        "Glob",
+        "Find files whose path matches a glob pattern such as '**/*.py' or "
+        "'src/**/*.{ts,tsx}'. Paths are relative to the working folder, most recently "
+        f"modified first, at most {GLOB_LIMIT}.",
+        {"pattern": _string("Glob pattern; '**' spans folders."), "path": _SEARCH_PATH},
+        required=["pattern"],
     )
 
     def execute(self, arguments: dict[str, Any], context: ToolContext) -> str:
@@ -208,28 +190,18 @@ class GlobTool(BlockingTool):
 class GrepTool(BlockingTool):
     """Search file contents with a regular expression."""
 
-    spec = ToolSpec(
-        name="Grep",
-        description=(
-            "Search file contents with a Python regular expression. Returns "
-            "'path:line:text' for each matching line, paths relative to the working folder. "
-            f"Binary files and .git are skipped; at most {GREP_LIMIT} lines are returned."
-        ),
-        input_schema=_schema(
-            {
-                "pattern": {"type": "string", "description": "Regular expression (Python re)."},
-                "path": {
-                    "type": "string",
-                    "description": "File or folder to search (default: the working folder).",
-                },
-                "glob": {
-                    "type": "string",
-                    "description": "Only search files matching this pattern, e.g. '*.py'.",
-                },
-                "-i": {"type": "boolean", "description": "Ignore case."},
-            },
-            ["pattern"],
-        ),
+    spec = _spec(
+        "Grep",
+        "Search file contents with a Python regular expression. Returns "
+        "'path:line:text' for each matching line, paths relative to the working folder. "
+        f"Binary files and .git are skipped; at most {GREP_LIMIT} lines are returned.",
+        {
+            "pattern": _string("Regular expression (Python re)."),
+            "path": _string("File or folder to search (default: the working folder)."),
+            "glob": _string("Only search files matching this pattern, e.g. '*.py'."),
+            "-i": {"type": "boolean", "description": "Ignore case."},
+        },
+        required=["pattern"],
     )
 
     def execute(self, arguments: dict[str, Any], context: ToolContext) -> str:
