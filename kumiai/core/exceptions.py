@@ -12,9 +12,18 @@ from typing import Any
 
 
 class KumiAIError(Exception):
-    """Base of every expected error. ``details`` must be JSON-serialisable."""
+    """Base of every expected error. ``details`` must be JSON-serialisable.
+
+    A subclass names its code in its header: ``class GoneError(KumiAIError, code="gone")``;
+    one that names none keeps its base's.
+    """
 
     code: str = "internal_error"
+
+    def __init_subclass__(cls, *, code: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -22,21 +31,15 @@ class KumiAIError(Exception):
         self.details: dict[str, Any] = details or {}
 
 
-class ValidationError(KumiAIError):
+class ValidationError(KumiAIError, code="validation_error"):
     """Input that is well-formed but breaks a rule (bad slug, empty name, ...)."""
 
-    code = "validation_error"
 
-
-class PathNotAllowedError(ValidationError):
+class PathNotAllowedError(ValidationError, code="path_not_allowed"):
     """A path from a request or a file that escapes its root or is malformed."""
 
-    code = "path_not_allowed"
 
-
-class NotFoundError(KumiAIError):
-    code = "not_found"
-
+class NotFoundError(KumiAIError, code="not_found"):
     def __init__(self, resource: str, identifier: object) -> None:
         super().__init__(
             f"{resource} not found: {identifier}",
@@ -44,16 +47,12 @@ class NotFoundError(KumiAIError):
         )
 
 
-class ConflictError(KumiAIError):
+class ConflictError(KumiAIError, code="conflict"):
     """The request conflicts with the current state (duplicate, busy, ...)."""
 
-    code = "conflict"
 
-
-class InvalidTransitionError(ConflictError):
+class InvalidTransitionError(ConflictError, code="invalid_transition"):
     """A session status move that the state machine forbids."""
-
-    code = "invalid_transition"
 
     def __init__(self, current: str, requested: str, allowed: list[str]) -> None:
         super().__init__(
@@ -62,57 +61,40 @@ class InvalidTransitionError(ConflictError):
         )
 
 
-class LimitReachedError(ConflictError):
+class LimitReachedError(ConflictError, code="limit_reached"):
     """A runaway guard stopped something: too many specialists, agent messages, ..."""
 
-    code = "limit_reached"
+
+class PayloadTooLargeError(KumiAIError, code="payload_too_large"): ...
 
 
-class PayloadTooLargeError(KumiAIError):
-    code = "payload_too_large"
+class UnsupportedMediaTypeError(KumiAIError, code="unsupported_media_type"): ...
 
 
-class UnsupportedMediaTypeError(KumiAIError):
-    code = "unsupported_media_type"
+class AuthenticationError(KumiAIError, code="unauthorized"): ...
 
 
-class AuthenticationError(KumiAIError):
-    code = "unauthorized"
-
-
-class ServiceUnavailableError(KumiAIError):
+class ServiceUnavailableError(KumiAIError, code="service_unavailable"):
     """A dependency (database, Claude) cannot serve the request right now."""
 
-    code = "service_unavailable"
+
+class DatabaseUnavailableError(ServiceUnavailableError, code="database_unavailable"): ...
 
 
-class DatabaseUnavailableError(ServiceUnavailableError):
-    code = "database_unavailable"
+class ClaudeUnavailableError(ServiceUnavailableError, code="claude_unavailable"): ...
 
 
-class ClaudeUnavailableError(ServiceUnavailableError):
-    code = "claude_unavailable"
-
-
-class AgentBackendUnavailableError(ServiceUnavailableError):
+class AgentBackendUnavailableError(ServiceUnavailableError, code="agent_backend_unavailable"):
     """An agent CLI (Codex, Gemini CLI, OpenCode) is missing, failed or crashed in a turn."""
 
-    code = "agent_backend_unavailable"
 
-
-class McpServerError(ServiceUnavailableError):
+class McpServerError(ServiceUnavailableError, code="mcp_server_unavailable"):
     """An MCP server could not be started or reached. The message never holds its secrets."""
 
-    code = "mcp_server_unavailable"
 
-
-class ContextWindowExceededError(KumiAIError):
+class ContextWindowExceededError(KumiAIError, code="context_too_long"):
     """A turn's request would not fit the model's context window, even trimmed."""
 
-    code = "context_too_long"
 
-
-class ConfigurationError(KumiAIError):
+class ConfigurationError(KumiAIError, code="configuration_error"):
     """Invalid configuration; raised at start-up and reported on one line."""
-
-    code = "configuration_error"

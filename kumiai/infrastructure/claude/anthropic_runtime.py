@@ -85,10 +85,8 @@ _EMPTY_TOOL_RESULT = "(no output)"
 _API_FAILURES = (anthropic.APIError, httpx2.TransportError, StreamEndedEarlyError)
 
 
-class ClaudeStreamError(ClaudeUnavailableError):
+class ClaudeStreamError(ClaudeUnavailableError, code="claude_stream_error"):
     """The stream broke after a web tool call reached the sink, so it was not retried."""
-
-    code = "claude_stream_error"
 
 
 @dataclass(frozen=True)

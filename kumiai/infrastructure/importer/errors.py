@@ -5,16 +5,12 @@ from __future__ import annotations
 from kumiai.core.exceptions import KumiAIError
 
 
-class ImportSourceError(KumiAIError):
+class ImportSourceError(KumiAIError, code="import_source_error"):
     """The v1 home (or its JSON export) cannot be read at all: nothing was imported."""
 
-    code = "import_source_error"
 
-
-class ImportValidationError(KumiAIError):
+class ImportValidationError(KumiAIError, code="import_validation_failed"):
     """The imported rows do not match the source; the transaction was rolled back."""
-
-    code = "import_validation_failed"
 
     def __init__(self, differences: list[str]) -> None:
         super().__init__(
@@ -24,7 +20,5 @@ class ImportValidationError(KumiAIError):
         self.differences = differences
 
 
-class UnknownImportError(KumiAIError):
+class UnknownImportError(KumiAIError, code="unknown_import"):
     """``--undo`` named an import id that has no ``import_completed`` activity row."""
-
-    code = "unknown_import"
