@@ -11,9 +11,16 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    field_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -79,6 +86,33 @@ def _split_csv(value: object) -> object:
     return value
 
 
+# The shapes several settings share; each is declared once here.
+TextList = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
+"""A list, given as JSON or as comma-separated text."""
+Seconds = Annotated[float, Field(gt=0)]
+"""A duration in seconds, more than zero."""
+Count = Annotated[int, Field(ge=1)]
+"""How many of something, at least one."""
+UserPath = Annotated[Path, AfterValidator(lambda path: path.expanduser().absolute())]
+"""A path that may start with ``~``, made absolute."""
+CliPath = Annotated[Path, AfterValidator(Path.expanduser)] | None
+"""An agent CLI's executable; None: looked up on PATH."""
+
+
+def _standard_variable(name: str) -> Any:
+    """A setting read from the standard variable ``name`` (or ``KUMIAI_<name>``)."""
+    return Field(default=None, validation_alias=AliasChoices(name, f"KUMIAI_{name}"))
+
+
+def _offered_models(backend: str) -> Any:
+    """The models ``backend``'s agents may use: ``KUMIAI_<BACKEND>_MODELS``, else the
+    built-in list."""
+    return Field(
+        default_factory=lambda: list(DEFAULT_CLI_MODELS[backend]),
+        description=f"Models offered for {backend} agents; the first is the default.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KUMIAI_",
@@ -88,7 +122,7 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
-    home: Path = Field(default=Path("~/.kumiai"), description="Data folder (files, pgdata).")
+    home: UserPath = Field(default=Path("~/.kumiai"), description="Data folder (files, pgdata).")
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=7892, ge=1, le=65535)
     database_url: str | None = Field(
@@ -102,28 +136,26 @@ class Settings(BaseSettings):
     # Above the busiest load a laptop sees (a browser's connections plus running turns), so
     # connections are reused: an overflow connection is opened per request and closed
     # after it, a connect, TLS probe and type introspection each time.
-    db_pool_size: int = Field(default=20, ge=1, le=200)
+    db_pool_size: Count = Field(default=20, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
-    db_pool_timeout: float = Field(default=10.0, gt=0)
-    db_connect_timeout: float = Field(default=5.0, gt=0)
+    db_pool_timeout: Seconds = 10.0
+    db_connect_timeout: Seconds = 5.0
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
-    cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(DEFAULT_CORS_ORIGINS)
-    )
-    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_origins: TextList = Field(default_factory=lambda: list(DEFAULT_CORS_ORIGINS))
+    allowed_hosts: TextList = Field(default_factory=list)
     api_token: SecretStr | None = None
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
-    body_timeout: float = Field(
-        default=30.0, gt=0, description="Seconds a request body may stall before a 408."
+    body_timeout: Seconds = Field(
+        default=30.0, description="Seconds a request body may stall before a 408."
     )
     default_model: str = Field(
         default="sonnet",
         min_length=1,
         description="A model id, or a family (haiku, sonnet, opus): its newest model.",
     )
-    model_list_ttl: float = Field(
-        default=3600.0, gt=0, description="Seconds the API's model list is kept."
+    model_list_ttl: Seconds = Field(
+        default=3600.0, description="Seconds the API's model list is kept."
     )
     context_window_tokens: int = Field(
         default=200_000,
@@ -136,21 +168,19 @@ class Settings(BaseSettings):
         le=20,
         description="How many times a turn retries a recoverable failure of the model.",
     )
-    retry_backoff_seconds: float = Field(
+    retry_backoff_seconds: Seconds = Field(
         default=0.5,
-        gt=0,
         description="The first retry's wait; each next one waits twice as long (at most 8 s).",
     )
-    stream_flush_seconds: float = Field(
+    stream_flush_seconds: Seconds = Field(
         default=1.0,
-        gt=0,
         description="How often the text of a streaming reply is saved (what a crash can lose).",
     )
     prompt_caching: bool = Field(
         default=True, description="Mark tools, system prompt and history as cacheable."
     )
-    skill_import_timeout: float = Field(
-        default=120.0, gt=0, description="Seconds a git clone for a skill import may take."
+    skill_import_timeout: Seconds = Field(
+        default=120.0, description="Seconds a git clone for a skill import may take."
     )
     skill_import_max_bytes: int = Field(
         default=200 * 1024 * 1024, ge=1024, description="Largest repository a skill import clones."
@@ -163,22 +193,19 @@ class Settings(BaseSettings):
         ge=0.5,
         description="A server process silent this long is dead; another takes its sessions.",
     )
-    process_heartbeat_seconds: float = Field(
-        default=1.0, gt=0, description="How often a server process renews its lease."
+    process_heartbeat_seconds: Seconds = Field(
+        default=1.0, description="How often a server process renews its lease."
     )
-    max_concurrent_turns: int | None = Field(
+    max_concurrent_turns: Count | None = Field(
         default=None,
-        ge=1,
         description="Turns running at once across every runtime, if set; more wait.",
     )
-    max_api_turns: int = Field(
+    max_api_turns: Count = Field(
         default=64,
-        ge=1,
         description="Turns running at once on the Anthropic API runtime (they wait on I/O).",
     )
-    max_cli_turns: int | None = Field(
+    max_cli_turns: Count | None = Field(
         default=None,
-        ge=1,
         description="Turns running at once on each CLI runtime (Claude Code, Codex, Gemini,"
         " OpenCode: one process each); unset, it follows the memory (cli_turn_memory_mb).",
     )
@@ -209,82 +236,46 @@ class Settings(BaseSettings):
         description="Each event write waits for the disk: no event lost even if PostgreSQL "
         "itself crashes, at the cost of a disk flush per write (see DESIGN.md, Events).",
     )
-    event_prune_interval: float = Field(
-        default=300.0, gt=0, description="Seconds between two background prunings of events."
+    event_prune_interval: Seconds = Field(
+        default=300.0, description="Seconds between two background prunings of events."
     )
-    max_specialists_per_session: int = Field(
-        default=20, ge=1, description="Live specialists one PM session may have started."
+    max_specialists_per_session: Count = Field(
+        default=20, description="Live specialists one PM session may have started."
     )
-    agent_message_budget: int = Field(
+    agent_message_budget: Count = Field(
         default=50,
-        ge=1,
         description="Messages agents may send each other on behalf of one user message.",
     )
-    claude_config_file: Path = Field(
+    claude_config_file: UserPath = Field(
         default=Path("~/.claude.json"),
         description="Claude Code's config; its mcpServers are offered to agents too.",
     )
-    mcp_start_timeout: float = Field(default=30.0, gt=0, description="Seconds to start a server.")
-    mcp_call_timeout: float = Field(default=300.0, gt=0, description="Seconds for one MCP call.")
-    mcp_idle_timeout: float = Field(
-        default=900.0, gt=0, description="A session's MCP server unused this long is stopped."
+    mcp_start_timeout: Seconds = Field(default=30.0, description="Seconds to start a server.")
+    mcp_call_timeout: Seconds = Field(default=300.0, description="Seconds for one MCP call.")
+    mcp_idle_timeout: Seconds = Field(
+        default=900.0, description="A session's MCP server unused this long is stopped."
     )
-    anthropic_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "KUMIAI_ANTHROPIC_API_KEY")
-    )
-    anthropic_base_url: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("ANTHROPIC_BASE_URL", "KUMIAI_ANTHROPIC_BASE_URL"),
-    )
+    anthropic_api_key: SecretStr | None = _standard_variable("ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = _standard_variable("ANTHROPIC_BASE_URL")
     runtime: RuntimeName = Field(
         default="auto",
         description="Who runs agent turns: the Anthropic API, Claude Code, or auto (see README).",
     )
-    claude_code_oauth_token: SecretStr | None = Field(
-        default=None,
-        validation_alias=AliasChoices("CLAUDE_CODE_OAUTH_TOKEN", "KUMIAI_CLAUDE_CODE_OAUTH_TOKEN"),
-    )
+    claude_code_oauth_token: SecretStr | None = _standard_variable("CLAUDE_CODE_OAUTH_TOKEN")
     claude_code_cli: Path | None = Field(
         default=None, description="A Claude Code CLI to use instead of the SDK's bundled one."
     )
-    codex_cli: Path | None = Field(default=None, description="The codex CLI; else PATH.")
-    gemini_cli: Path | None = Field(default=None, description="The gemini CLI; else PATH.")
-    opencode_cli: Path | None = Field(default=None, description="The opencode CLI; else PATH.")
-    codex_models: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(DEFAULT_CLI_MODELS["codex"]),
-        description="Models offered for codex agents; the first is the default.",
-    )
-    gemini_models: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(DEFAULT_CLI_MODELS["gemini"]),
-        description="Models offered for gemini agents; the first is the default.",
-    )
-    opencode_models: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(DEFAULT_CLI_MODELS["opencode"]),
-        description="Models offered for opencode agents; the first is the default.",
-    )
-    codex_config: Annotated[list[str], NoDecode] = Field(
+    codex_cli: CliPath = Field(default=None, description="The codex CLI; else PATH.")
+    gemini_cli: CliPath = Field(default=None, description="The gemini CLI; else PATH.")
+    opencode_cli: CliPath = Field(default=None, description="The opencode CLI; else PATH.")
+    codex_models: TextList = _offered_models("codex")
+    gemini_models: TextList = _offered_models("gemini")
+    opencode_models: TextList = _offered_models("opencode")
+    codex_config: TextList = Field(
         default_factory=list,
         description="Codex settings (`key=value`, the value in TOML) for codex agents' "
         "turns, e.g. a model provider: your own config.toml is not loaded for them.",
     )
-
-    @field_validator("home", "claude_config_file", mode="after")
-    @classmethod
-    def _expand_home(cls, value: Path) -> Path:
-        return value.expanduser().absolute()
-
-    @field_validator(
-        "cors_origins",
-        "allowed_hosts",
-        "codex_models",
-        "gemini_models",
-        "opencode_models",
-        "codex_config",
-        mode="before",
-    )
-    @classmethod
-    def _parse_list(cls, value: object) -> object:
-        return _split_csv(value)
 
     @field_validator("cors_origins", mode="after")
     @classmethod
@@ -298,11 +289,6 @@ class Settings(BaseSettings):
                     "(scheme, host and port; no wildcard, path or trailing slash)"
                 )
         return origins
-
-    @field_validator("codex_cli", "gemini_cli", "opencode_cli", mode="after")
-    @classmethod
-    def _expand_cli(cls, value: Path | None) -> Path | None:
-        return value.expanduser() if value is not None else None
 
     @field_validator("database_url", mode="after")
     @classmethod
