@@ -1,12 +1,32 @@
-"""Parameters shared by the character and skill endpoints."""
+"""What the character and skill endpoints share: their parameters, and the routes
+every definition kind has (create, list, reindex, get, update, delete), declared once.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Path, Query
+from fastapi import Depends, Path, Query, Response, status
 
+from kumiai.api.deps import ContainerDep
+from kumiai.api.routing import FlatRouter, bind_types
+from kumiai.api.schemas import Envelope, ListEnvelope
+from kumiai.api.v2.common import PageDep, list_envelope
+from kumiai.api.v2.responses import errors
+from kumiai.application.dtos.base import View
+from kumiai.application.dtos.definitions import DefinitionUpdate, NewDefinition
+from kumiai.application.dtos.files import SyncCounts
+from kumiai.application.services.definitions import DefinitionKind, DefinitionService
+from kumiai.composition import Container
 from kumiai.domain.repositories import DefinitionFilter
+
+# What one kind lists, answers with, is created from and is changed by.
+Listed = TypeVar("Listed", bound=View)
+Detail = TypeVar("Detail", bound=View)
+Create = TypeVar("Create", bound=NewDefinition)
+Update = TypeVar("Update", bound=DefinitionUpdate)
 
 
 async def definition_filter(
@@ -25,3 +45,117 @@ DefinitionFilterDep = Annotated[DefinitionFilter, Depends(definition_filter)]
 
 # The v1 string id is the slug, so both spellings reach the same resource.
 Ref = Annotated[str, Path(max_length=200, description="The id (UUID) or the slug.")]
+
+
+@dataclass(frozen=True)
+class DefinitionRoutes(Generic[Listed, Detail, Create, Update]):
+    """The routes every definition kind has, over its service.
+
+    Their names and texts follow the kind (``create_character``, "Live characters,
+    oldest first.", ...). A kind's own routes are declared in its module, around
+    ``add_collection`` and ``add_members``, in the order they should be matched.
+    """
+
+    kind: DefinitionKind[Any]
+    service: Callable[[Container], DefinitionService[Any, Listed, Detail]]
+    listed: type[Listed]
+    detail: type[Detail]
+    create: type[Create]
+    update: type[Update]
+    # Where an update writes: "Change the fields present in the body, in the row and in ..."
+    update_target: str
+    get_description: str | None = None
+    get_errors: tuple[int, ...] = (404,)
+
+    @property
+    def label(self) -> str:
+        return self.kind.label
+
+    @property
+    def plural(self) -> str:
+        return f"{self.kind.label}s"
+
+    @property
+    def document(self) -> str:
+        return self.kind.main_document
+
+    def add_collection(self, router: FlatRouter) -> None:
+        """``POST ""`` creates one; ``GET ""`` lists them, a page at a time."""
+        service, listed = self.service, self.listed
+
+        async def create(data: Create, container: ContainerDep) -> Envelope[Detail]:
+            return Envelope(data=await service(container).create(data))
+
+        async def list_page(
+            page: PageDep, filters: DefinitionFilterDep, container: ContainerDep
+        ) -> ListEnvelope[Listed]:
+            found = await service(container).list_page(page, filters)
+            return list_envelope(found, listed.model_validate)
+
+        types = self._types()
+        router.post(
+            "",
+            name=f"create_{self.label}",
+            description=f"Create the {self.label}'s folder with its {self.document}, and its row.",
+            status_code=status.HTTP_201_CREATED,
+            responses=errors(409, 422),
+        )(bind_types(create, **types))
+        router.get(
+            "",
+            name=f"list_{self.plural}",
+            description=f"Live {self.plural}, oldest first.",
+            responses=errors(422),
+        )(bind_types(list_page, **types))
+
+    def add_members(self, router: FlatRouter) -> None:
+        """``POST /reindex``, and ``GET``, ``PATCH`` and ``DELETE /{ref}``."""
+        service = self.service
+
+        async def reindex(container: ContainerDep) -> Envelope[SyncCounts]:
+            return Envelope(data=await service(container).reindex())
+
+        async def get(ref: Ref, container: ContainerDep) -> Envelope[Detail]:
+            return Envelope(data=await service(container).get(ref))
+
+        async def update(ref: Ref, changes: Update, container: ContainerDep) -> Envelope[Detail]:
+            return Envelope(data=await service(container).update(ref, changes))
+
+        async def delete(ref: Ref, container: ContainerDep) -> None:
+            """Soft-delete: the row is hidden and the folder renamed to `<slug>.deleted`."""
+            await service(container).delete(ref)
+
+        types = self._types()
+        router.post(
+            "/reindex",
+            name=f"reindex_{self.plural}",
+            description=f"Index {self.label} folders added, edited or removed by hand.",
+            responses=errors(),
+        )(reindex)
+        router.get(
+            "/{ref}",
+            name=f"get_{self.label}",
+            description=self.get_description,
+            responses=errors(*self.get_errors),
+        )(bind_types(get, **types))
+        router.patch(
+            "/{ref}",
+            name=f"update_{self.label}",
+            description="Change the fields present in the body, in the row and in "
+            f"{self.update_target}.",
+            responses=errors(404, 409, 422),
+        )(bind_types(update, **types))
+        router.delete(
+            "/{ref}",
+            name=f"delete_{self.label}",
+            status_code=status.HTTP_204_NO_CONTENT,
+            response_class=Response,
+            responses=errors(404),
+        )(delete)
+
+    def _types(self) -> dict[str, type]:
+        return {
+            "Listed": self.listed,
+            "Detail": self.detail,
+            "Create": self.create,
+            "Update": self.update,
+        }

@@ -4,11 +4,10 @@ from fastapi import Response, status
 
 from kumiai.api.deps import ContainerDep
 from kumiai.api.routing import FlatRouter
-from kumiai.api.schemas import Envelope, ListEnvelope
-from kumiai.api.v2.common import PageDep, list_envelope
-from kumiai.api.v2.definitions import DefinitionFilterDep, Ref
+from kumiai.api.schemas import Envelope
+from kumiai.api.v2.definitions import DefinitionRoutes, Ref
 from kumiai.api.v2.responses import errors
-from kumiai.application.dtos.files import FileContent, FileEntryView, FileWrite, SyncCounts
+from kumiai.application.dtos.files import FileContent, FileEntryView, FileWrite
 from kumiai.application.dtos.skills import (
     SkillCreate,
     SkillDetail,
@@ -17,22 +16,23 @@ from kumiai.application.dtos.skills import (
     SkillUpdate,
     SkillView,
 )
+from kumiai.application.services.skills import SKILLS
 
 router = FlatRouter(prefix="/skills", tags=["skills"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(409, 422))
-async def create_skill(data: SkillCreate, container: ContainerDep) -> Envelope[SkillDetail]:
-    """Create the skill's folder with its SKILL.md, and its row."""
-    return Envelope(data=await container.skills.create(data))
-
-
-@router.get("", responses=errors(422))
-async def list_skills(
-    page: PageDep, filters: DefinitionFilterDep, container: ContainerDep
-) -> ListEnvelope[SkillView]:
-    """Live skills, oldest first."""
-    return list_envelope(await container.skills.list_page(page, filters), SkillView.model_validate)
+routes = DefinitionRoutes(
+    kind=SKILLS,
+    service=lambda container: container.skills,
+    listed=SkillView,
+    detail=SkillDetail,
+    create=SkillCreate,
+    update=SkillUpdate,
+    update_target="SKILL.md",
+    get_description="The skill with the body of its SKILL.md as `content`.",
+    get_errors=(404, 422),
+)
+routes.add_collection(router)
 
 
 @router.post("/import", status_code=status.HTTP_201_CREATED, responses=errors(409, 413, 422))
@@ -48,35 +48,7 @@ async def import_skills(data: SkillImport, container: ContainerDep) -> Envelope[
     return Envelope(data=await container.skills.import_skills(data))
 
 
-@router.post("/reindex", responses=errors())
-async def reindex_skills(container: ContainerDep) -> Envelope[SyncCounts]:
-    """Index skill folders added, edited or removed by hand."""
-    return Envelope(data=await container.skills.reindex())
-
-
-@router.get("/{ref}", responses=errors(404, 422))
-async def get_skill(ref: Ref, container: ContainerDep) -> Envelope[SkillDetail]:
-    """The skill with the body of its SKILL.md as `content`."""
-    return Envelope(data=await container.skills.get(ref))
-
-
-@router.patch("/{ref}", responses=errors(404, 409, 422))
-async def update_skill(
-    ref: Ref, changes: SkillUpdate, container: ContainerDep
-) -> Envelope[SkillDetail]:
-    """Change the fields present in the body, in the row and in SKILL.md."""
-    return Envelope(data=await container.skills.update(ref, changes))
-
-
-@router.delete(
-    "/{ref}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
-    responses=errors(404),
-)
-async def delete_skill(ref: Ref, container: ContainerDep) -> None:
-    """Soft-delete: the row is hidden and the folder renamed to `<slug>.deleted`."""
-    await container.skills.delete(ref)
+routes.add_members(router)
 
 
 @router.get("/{ref}/files", responses=errors(404))
