@@ -11,8 +11,8 @@ that was rolled back, and never before it can read it.
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Protocol, Self
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 from uuid import UUID
 
 from kumiai.domain.entities import Character, Skill
@@ -28,7 +28,10 @@ from kumiai.domain.repositories import (
 )
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(AbstractAsyncContextManager["UnitOfWork", None], Protocol):
+    """Entered, it opens the transaction; exited, it rolls back whatever was not
+    committed."""
+
     characters: DefinitionRepository[Character]
     skills: DefinitionRepository[Skill]
     projects: ProjectRepository
@@ -38,17 +41,6 @@ class UnitOfWork(Protocol):
     pending: PendingInputRepository
     activity: ActivityLogRepository
     profiles: UserProfileRepository
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Roll back whatever was not committed."""
-        ...
 
     async def commit(self) -> None:
         """Commit, then publish the events handed to ``publish`` since the last commit."""
