@@ -23,7 +23,7 @@ import asyncio
 import copy
 import itertools
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from types import TracebackType
@@ -500,6 +500,25 @@ class MemoryPending:
     async def next_waiting(self, session_id: UUID) -> PendingInput | None:
         waiting = await self.waiting(session_id)
         return waiting[0] if waiting else None
+
+    async def waiting_among(self, session_ids: Collection[UUID]) -> dict[UUID, bool]:
+        pending = {
+            i.session_id
+            for i in self._uow.all(PendingInput)
+            if i.state is PendingInputState.PENDING
+        }
+        found: dict[UUID, bool] = {}
+        for session_id in session_ids:
+            session = await self._uow.sessions.get(session_id, include_deleted=True)
+            if session is None or session_id not in pending:
+                continue
+            project = (
+                None
+                if session.project_id is None
+                else await self._uow.projects.get(session.project_id)
+            )
+            found[session_id] = project is not None and project.is_archived
+        return found
 
     async def dropped(self, session_id: UUID, limit: int) -> list[PendingInput]:
         items = self._uow.all(PendingInput)

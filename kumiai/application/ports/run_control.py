@@ -8,6 +8,7 @@ own unit of work.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 from uuid import UUID
 
@@ -38,6 +39,9 @@ class QueueWaker(Protocol):
         """Let the session's waiting messages run (again)."""
         ...
 
-    async def why_waiting(self, uow: UnitOfWork, session: Session) -> WaitingView | None:
-        """Why the session's waiting messages wait; None when none does."""
+    async def why_waiting(
+        self, uow: UnitOfWork, sessions: Sequence[Session]
+    ) -> dict[UUID, WaitingView]:
+        """Why each session's waiting messages wait, for those of the sessions with
+        messages waiting (the others are left out): one query, however many sessions."""
         ...

@@ -85,23 +85,33 @@ class SessionService:
     async def get(self, session_id: UUID) -> SessionView:
         """The session, with why its waiting messages wait (if any do)."""
         async with self._uow(read_only=True) as uow:
-            session = await require_session(uow, session_id)
-            view = SessionView.of(session)
-            view.waiting = await self._queues.why_waiting(uow, session)
+            (view,) = await self._views(uow, [await require_session(uow, session_id)])
             return view
 
     async def list_sessions(self, page: PageRequest, filters: SessionFilter) -> Page[SessionView]:
-        """Live sessions, oldest first."""
+        """Live sessions, oldest first, each with why its waiting messages wait."""
         async with self._uow(read_only=True) as uow:
-            return page_of(await uow.sessions.list_page(page, filters), SessionView.of)
+            found = await uow.sessions.list_page(page, filters)
+            return Page(
+                items=await self._views(uow, found.items),
+                next_cursor=found.next_cursor,
+                total=found.total,
+                limit=found.limit,
+            )
 
     async def list_all(self, project_id: UUID | None = None) -> list[SessionView]:
-        """Every live session (or the project's), oldest first, unpaged."""
+        """Every live session (or the project's), oldest first, unpaged, each with why
+        its waiting messages wait."""
         async with self._uow(read_only=True) as uow:
-            return [
-                SessionView.of(session)
-                for session in await uow.sessions.list_all(project_id=project_id)
-            ]
+            return await self._views(uow, await uow.sessions.list_all(project_id=project_id))
+
+    async def _views(self, uow: UnitOfWork, sessions: Sequence[Session]) -> list[SessionView]:
+        """The sessions' views with their waiting reasons, read in one query for all."""
+        why = await self._queues.why_waiting(uow, sessions)
+        views = [SessionView.of(session) for session in sessions]
+        for view in views:
+            view.waiting = why.get(view.id)
+        return views
 
     async def agents(self, character_ids: Iterable[UUID | None]) -> dict[UUID, AgentRef]:
         """The agents behind these character ids (deleted ones included), by id."""

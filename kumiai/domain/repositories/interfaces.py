@@ -8,7 +8,7 @@ unless asked.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
@@ -246,6 +246,11 @@ class PendingInputRepository(Protocol):
         ...
 
     async def next_waiting(self, session_id: UUID) -> PendingInput | None: ...
+    async def waiting_among(self, session_ids: Collection[UUID]) -> dict[UUID, bool]:
+        """Those of the sessions that have pending inputs, each with whether its (live)
+        project is archived: one round trip, whatever the number of sessions."""
+        ...
+
     async def dropped(self, session_id: UUID, limit: int) -> list[PendingInput]:
         """The newest ``limit`` inputs the user took off the queue, newest first."""
         ...

@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from kumiai.core.exceptions import ConflictError
-from kumiai.domain.entities import PendingInput, Session
+from kumiai.domain.entities import PendingInput, Project, Session
 from kumiai.domain.value_objects import PendingInputState, SessionType
 from kumiai.infrastructure.database.engine import Database
 from kumiai.infrastructure.database.repositories.pending_inputs import _LOCKED_QUEUE
@@ -22,6 +22,18 @@ NOW = datetime(2026, 11, 29, tzinfo=UTC)
 async def _session(database: Database) -> Session:
     async with SqlUnitOfWork(database.session_factory) as uow:
         session = Session.create(SessionType.ASSISTANT)
+        session.mark_ready()
+        await uow.sessions.add(session)
+        await uow.commit()
+    return session
+
+
+async def _session_in_archived_project(database: Database) -> Session:
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        project = Project.create(name="Apollo", path="/srv/apollo")
+        project.archive(NOW)
+        await uow.projects.add(project)
+        session = Session.create(SessionType.ASSISTANT, project_id=project.id)
         session.mark_ready()
         await uow.sessions.add(session)
         await uow.commit()
@@ -56,6 +68,27 @@ async def test_the_queue_is_in_acceptance_order_and_dropped_inputs_leave_it_but_
         (dropped,) = await uow.pending.dropped(session.id, limit=10)
         assert (dropped.content, dropped.state) == ("two", PendingInputState.DROPPED)
         assert session.id in await uow.pending.sessions_waiting()
+
+
+async def test_waiting_among_names_the_sessions_with_pending_inputs_and_their_archived_projects(
+    database: Database,
+) -> None:
+    free, idle, emptied = [await _session(database) for _ in range(3)]
+    archived = await _session_in_archived_project(database)
+    await _accept(database, free, "one", "two")
+    await _accept(database, archived, "three")
+    await _accept(database, emptied, "four")
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        (dropped,) = await uow.pending.waiting(emptied.id)
+        dropped.drop("no longer needed", NOW)
+        await uow.commit()
+
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        found = await uow.pending.waiting_among([free.id, archived.id, idle.id, emptied.id])
+        nothing = await uow.pending.waiting_among([])
+
+    assert found == {free.id: False, archived.id: True}
+    assert nothing == {}
 
 
 async def test_removing_an_input_that_entered_the_transcript_empties_the_queue(

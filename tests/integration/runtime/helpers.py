@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import httpx
+from sqlalchemy import event as sa_event
 
 from kumiai.application.ports.events import SessionEvent
 from tests.support.live import LiveApp
@@ -47,6 +50,22 @@ class Team:
     project: dict[str, Any]
     pm_session_id: str
     members: dict[str, dict[str, Any]]
+
+
+@contextmanager
+def counting_statements(live: LiveApp) -> Iterator[list[str]]:
+    """Every statement the app's engine sends while the block runs."""
+    engine = live.container.database.engine.sync_engine
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", record)
 
 
 async def create_character(client: httpx.AsyncClient, name: str, **fields: Any) -> dict[str, Any]:

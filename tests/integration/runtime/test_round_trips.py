@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import pytest
-from sqlalchemy import event
 
 from kumiai.core.config import Settings
-from tests.integration.runtime.helpers import create_specialist, create_team, wait_until_idle
+from tests.integration.runtime.helpers import (
+    counting_statements,
+    create_specialist,
+    create_team,
+    wait_until_idle,
+)
 from tests.support.live import LiveApp
 from tests.support.scripted_anthropic import Reply, ScriptedAnthropic
 from tests.support.sse import collect
@@ -21,22 +21,6 @@ def live_settings(live_settings: Settings) -> Settings:
     """Turns shorter than the flush interval, however loaded the machine: a block
     that streams longer is saved while it streams (once per interval, not per delta)."""
     return live_settings.model_copy(update={"stream_flush_seconds": 60.0})
-
-
-@contextmanager
-def counting_statements(live: LiveApp) -> Iterator[list[str]]:
-    """Every statement the app's engine sends while the block runs."""
-    engine = live.container.database.engine.sync_engine
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 async def _turn_statements(

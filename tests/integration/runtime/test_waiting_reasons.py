@@ -8,6 +8,8 @@ from typing import Any
 
 from kumiai.core.config import Settings
 from tests.integration.runtime.helpers import (
+    Team,
+    counting_statements,
     create_specialist,
     create_team,
     send,
@@ -23,6 +25,23 @@ async def _queue(live: LiveApp, session_id: str) -> dict[str, Any]:
     response = await live.client.get(f"/api/v2/sessions/{session_id}/queue")
     assert response.status_code == 200, response.text
     return response.json()["data"]  # type: ignore[no-any-return]
+
+
+async def _listed(live: LiveApp, team: Team, **filters: object) -> dict[str, Any]:
+    """The project's sessions as the v2 list shows them: their ``waiting``, by id."""
+    response = await live.client.get(
+        "/api/v2/sessions", params={"project_id": team.project["id"], **filters}
+    )
+    assert response.status_code == 200, response.text
+    return {item["id"]: item["waiting"] for item in response.json()["data"]}
+
+
+async def _held(live: LiveApp, claude: ScriptedAnthropic, session_id: str) -> None:
+    """A message waits in the session's queue, held by a cancel of its running turn."""
+    await start_a_long_task(live, claude, session_id)
+    await send(live.client, session_id, "later")
+    cancelled = await live.client.post(f"/api/v2/sessions/{session_id}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
 
 
 async def _waiting_for(live: LiveApp, session_id: str, reason: str) -> dict[str, Any]:
@@ -106,3 +125,45 @@ async def test_a_turn_beyond_its_runtimes_cap_says_it_waits_for_a_slot_of_that_r
         await wait_for_event(live, second, "done", run_id=waiting["run_id"])
         assert (await _queue(live, second))["waiting"] is None
         assert (await session(live.client, second))["waiting"] is None
+
+
+async def test_a_list_of_sessions_says_why_each_ones_messages_wait_as_the_session_does(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana", "Eli")
+    behind = await create_specialist(live, team, "Dana")
+    held = await create_specialist(live, team, "Eli")
+    idle = await create_specialist(live, team, "Dana")
+    await _held(live, claude, held)
+    await start_a_long_task(live, claude, behind)
+    await send(live.client, behind, "next")
+
+    listed = await _listed(live, team)
+
+    assert listed[behind]["reason"] == "running_turn"
+    assert listed[held]["reason"] == "held"
+    assert listed[idle] is None
+    assert listed[team.pm_session_id] is None
+    for session_id, waiting in listed.items():
+        assert waiting == (await session(live.client, session_id))["waiting"], session_id
+    await live.client.post(f"/api/v2/sessions/{behind}/cancel")
+
+
+async def test_a_list_reads_its_sessions_waiting_reasons_in_as_many_statements_for_four_as_for_one(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    held = [await create_specialist(live, team, "Dana") for _ in range(4)]
+    for session_id in held:
+        await _held(live, claude, session_id)
+    specialists = {"session_type": "specialist"}
+
+    with counting_statements(live) as one:
+        first = await _listed(live, team, limit=1, **specialists)
+    with counting_statements(live) as four:
+        every = await _listed(live, team, limit=4, **specialists)
+
+    assert list(first) == held[:1]
+    assert list(every) == held
+    assert [waiting["reason"] for waiting in every.values()] == ["held"] * 4
+    assert len(four) == len(one), "\n".join(four)

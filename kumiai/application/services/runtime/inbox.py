@@ -18,7 +18,7 @@ claims nothing more until a new message or a resume wakes it again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -224,7 +224,7 @@ class Inbox:
             session = await require_session(uow, session_id)
             waiting = await uow.pending.waiting(session_id)
             dropped = await uow.pending.dropped(session_id, DROPPED_LISTED)
-            why = await self._why_waiting(uow, session) if waiting else None
+            why = (await self.why_waiting(uow, [session])).get(session_id) if waiting else None
             running = await _running(uow, session)
         return WaitingQueue(
             running=running,
@@ -234,21 +234,25 @@ class Inbox:
             why=why,
         )
 
-    async def why_waiting(self, uow: UnitOfWork, session: Session) -> WaitingView | None:
-        """Why the session's waiting messages wait, in the caller's unit of work; None
-        when none does."""
-        if await uow.pending.next_waiting(session.id) is None:
-            return None
-        return await self._why_waiting(uow, session)
+    async def why_waiting(
+        self, uow: UnitOfWork, sessions: Sequence[Session]
+    ) -> dict[UUID, WaitingView]:
+        """Why each session's waiting messages wait, for the sessions with messages
+        waiting, in the caller's unit of work: one query, however many sessions."""
+        waiting = await uow.pending.waiting_among([session.id for session in sessions])
+        return {
+            session.id: self._why(session, project_archived=waiting[session.id])
+            for session in sessions
+            if session.id in waiting
+        }
 
-    async def _why_waiting(self, uow: UnitOfWork, session: Session) -> WaitingView:
+    def _why(self, session: Session, *, project_archived: bool) -> WaitingView:
         if session.status is SessionStatus.CANCELLED or self.is_held(session.id):
             return WaitingView(
                 reason=WaitingReason.HELD,
                 description="held after a cancel: resume the session, or send a message",
             )
-        project = await project_of(uow, session)
-        if project is not None and project.is_archived:
+        if project_archived:
             return WaitingView(
                 reason=WaitingReason.PROJECT_ARCHIVED,
                 description="the project is archived: its queues wait for it to be unarchived",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kumiai.domain.entities import PendingInput, Session
 from kumiai.domain.value_objects import PendingInputState
-from kumiai.infrastructure.database.tables import pending_inputs, sessions
+from kumiai.infrastructure.database.tables import pending_inputs, projects, sessions
 
 _PENDING = pending_inputs.c.state == PendingInputState.PENDING
 # The session (locked; the outer join is never locked) with one row per pending input.
@@ -70,6 +71,26 @@ class SqlPendingInputRepository:
     async def remove(self, item: PendingInput) -> None:
         await self._db.delete(item)
         await self._db.flush()
+
+    async def waiting_among(self, session_ids: Collection[UUID]) -> dict[UUID, bool]:
+        if not session_ids:
+            return {}
+        archived = projects.c.archived_at.is_not(None)
+        query = (
+            sa.select(sessions.c.id, sa.func.coalesce(archived, False))
+            .select_from(sessions)
+            .outerjoin(
+                projects,
+                sa.and_(projects.c.id == sessions.c.project_id, projects.c.deleted_at.is_(None)),
+            )
+            .where(
+                sessions.c.id.in_(list(session_ids)),
+                sa.exists().where(pending_inputs.c.session_id == sessions.c.id, _PENDING),
+            )
+        )
+        return {
+            session_id: bool(in_archive) for session_id, in_archive in await self._db.execute(query)
+        }
 
     async def sessions_waiting(self) -> list[UUID]:
         oldest = sa.func.min(pending_inputs.c.position)
