@@ -66,7 +66,11 @@ def bind_types(endpoint: Endpoint, **types: Any) -> Endpoint:
     """``endpoint`` with the type variables of its annotations bound to ``types``, by
     name: one endpoint written once for several kinds then shows FastAPI, and the
     OpenAPI document, the request and response models of the kind it serves."""
-    endpoint.__annotations__ = get_type_hints(endpoint, localns=types, include_extras=True)
+    hints = get_type_hints(endpoint, localns=types, include_extras=True)
+    # get_type_hints spells ``None`` as NoneType, which FastAPI would take for a body.
+    endpoint.__annotations__ = {
+        name: None if hint is type(None) else hint for name, hint in hints.items()
+    }
     return endpoint
 
 

@@ -5,14 +5,21 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
-from kumiai.api.routing import FlatRouter, RecordedRoute, include_flat, index_routes
+from kumiai.api.routing import (
+    FlatRouter,
+    RecordedRoute,
+    bind_types,
+    include_flat,
+    index_routes,
+)
 from kumiai.core.config import load_settings
 from kumiai.main import create_app
 
@@ -170,3 +177,41 @@ def test_a_flat_router_records_its_routes_and_the_app_builds_what_an_api_router_
                 expected.name,
             )
             assert len(route.dependant.dependencies) == len(expected.dependant.dependencies)
+
+
+Named = TypeVar("Named", bound=BaseModel)
+
+
+class Thing(BaseModel):
+    name: str
+
+
+def _echo_route(model: type[BaseModel]) -> FastAPI:
+    async def echo(item_id: int, body: Named) -> Named:
+        return body
+
+    async def forget(item_id: int) -> None:
+        return None
+
+    app = FastAPI()
+    app.post("/items/{item_id}")(bind_types(echo, Named=model))
+    app.delete("/items/{item_id}", status_code=204)(bind_types(forget, Named=model))
+    return app
+
+
+async def test_a_generic_endpoint_takes_and_answers_the_model_bound_to_its_type_variable() -> None:
+    app = _echo_route(Thing)
+    schema = app.openapi()["paths"]["/items/{item_id}"]
+    body = schema["post"]["requestBody"]["content"]["application/json"]["schema"]
+    answer = schema["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert body == answer == {"$ref": "#/components/schemas/Thing"}
+    assert "content" not in schema["delete"]["responses"]["204"]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        taken = await client.post("/items/3", json={"name": "lamp", "extra": 1})
+        refused = await client.post("/items/3", json={})
+        forgotten = await client.delete("/items/3")
+    assert (taken.status_code, taken.json()) == (200, {"name": "lamp"})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "name"]
+    assert (forgotten.status_code, forgotten.content) == (204, b"")

@@ -25,6 +25,7 @@ from kumiai.api.v1.catalog_shapes import (
     FileWriteBody,
     to_command,
 )
+from kumiai.api.v1.definition_routes import V1DefinitionRoutes
 from kumiai.api.v2.responses import errors
 from kumiai.application.dtos.characters import CharacterCreate, CharacterUpdate
 from kumiai.application.dtos.files import FileEntryView, FileWrite
@@ -32,7 +33,8 @@ from kumiai.application.services.characters import AGENT_MD
 
 V1_MAIN_DOCUMENT = "CLAUDE.md"
 
-AgentId = Annotated[str, Path(max_length=200, description="The agent's slug.")]
+# Its alias also names the parameter of the routes V1DefinitionRoutes adds.
+AgentId = Annotated[str, Path(alias="agent_id", max_length=200, description="The agent's slug.")]
 
 router = FlatRouter(tags=["v1 agents"])
 
@@ -60,22 +62,14 @@ async def create_agent(body: AgentBody, container: ContainerDep) -> Agent:
     return Agent.of(await container.characters.create(data))
 
 
-@router.get("/{agent_id}")
-async def get_agent(agent_id: AgentId, container: ContainerDep) -> Agent:
-    return Agent.of(await container.characters.get(agent_id))
-
-
-@router.put("/{agent_id}", responses=errors(409))
-async def update_agent(agent_id: AgentId, body: AgentBody, container: ContainerDep) -> Agent:
-    """A partial update: keys left out stay as they are (in the row and in CLAUDE.md)."""
-    changes = to_command(CharacterUpdate, body.changes())
-    return Agent.of(await container.characters.update(agent_id, changes))
-
-
-@router.delete("/{agent_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-async def delete_agent(agent_id: AgentId, container: ContainerDep) -> None:
-    """Soft-delete: the agent is hidden and its folder renamed to `<id>.deleted`."""
-    await container.characters.delete(agent_id)
+V1DefinitionRoutes("agent", AgentId, lambda container: container.characters).add_members(
+    router,
+    shape=Agent,
+    body=AgentBody,
+    update=CharacterUpdate,
+    document=V1_MAIN_DOCUMENT,
+    update_errors=(409,),
+)
 
 
 @router.get("/{agent_id}/files")

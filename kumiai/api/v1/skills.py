@@ -29,6 +29,7 @@ from kumiai.api.v1.catalog_shapes import (
     SkillSearchHit,
     to_command,
 )
+from kumiai.api.v1.definition_routes import V1DefinitionRoutes
 from kumiai.api.v1.unchecked import array_even_if_unavailable
 from kumiai.api.v2.responses import errors
 from kumiai.application.dtos.files import FileEntryView, FileWrite
@@ -37,7 +38,8 @@ from kumiai.application.dtos.tools import ToolInfo
 
 router = FlatRouter(prefix="/skills", tags=["v1 skills"])
 
-SkillId = Annotated[str, Path(max_length=200, description="The skill's slug.")]
+# Its alias also names the parameter of the routes V1DefinitionRoutes adds.
+SkillId = Annotated[str, Path(alias="skill_id", max_length=200, description="The skill's slug.")]
 
 
 @router.get("", response_model=list[Skill])
@@ -97,22 +99,9 @@ async def prompt_edit(body: PromptEditBody, container: ContainerDep) -> PromptEd
     )
 
 
-@router.get("/{skill_id}")
-async def get_skill(skill_id: SkillId, container: ContainerDep) -> SkillDetail:
-    return SkillDetail.of(await container.skills.get(skill_id))
-
-
-@router.put("/{skill_id}")
-async def update_skill(skill_id: SkillId, body: SkillBody, container: ContainerDep) -> SkillDetail:
-    """A partial update: keys left out stay as they are (in the row and in SKILL.md)."""
-    changes = to_command(SkillUpdate, body.changes())
-    return SkillDetail.of(await container.skills.update(skill_id, changes))
-
-
-@router.delete("/{skill_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-async def delete_skill(skill_id: SkillId, container: ContainerDep) -> None:
-    """Soft-delete: the skill is hidden and its folder renamed to `<id>.deleted`."""
-    await container.skills.delete(skill_id)
+V1DefinitionRoutes("skill", SkillId, lambda container: container.skills).add_members(
+    router, shape=SkillDetail, body=SkillBody, update=SkillUpdate, document="SKILL.md"
+)
 
 
 @router.get("/{skill_id}/files")

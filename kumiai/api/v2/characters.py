@@ -11,17 +11,9 @@ from kumiai.application.services.characters import CHARACTERS
 
 router = FlatRouter(prefix="/characters", tags=["characters"])
 
-routes = DefinitionRoutes(
-    kind=CHARACTERS,
-    service=lambda container: container.characters,
-    listed=CharacterView,
-    detail=CharacterView,
-    create=CharacterCreate,
-    update=CharacterUpdate,
-    update_target="agent.md's front matter",
-)
-routes.add_collection(router)
-routes.add_members(router)
+routes = DefinitionRoutes(CHARACTERS, lambda container: container.characters, CharacterView)
+routes.add_collection(router, create=CharacterCreate, listed=CharacterView)
+routes.add_members(router, update=CharacterUpdate, writes="agent.md's front matter")
 
 
 @router.get("/{ref}/agent-md", responses=errors(404))

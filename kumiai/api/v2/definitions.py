@@ -48,8 +48,9 @@ Ref = Annotated[str, Path(max_length=200, description="The id (UUID) or the slug
 
 
 @dataclass(frozen=True)
-class DefinitionRoutes(Generic[Listed, Detail, Create, Update]):
-    """The routes every definition kind has, over its service.
+class DefinitionRoutes(Generic[Listed, Detail]):
+    """The routes every definition kind has, over its service; ``detail`` is what reading,
+    creating and changing one answers.
 
     Their names and texts follow the kind (``create_character``, "Live characters,
     oldest first.", ...). A kind's own routes are declared in its module, around
@@ -58,14 +59,7 @@ class DefinitionRoutes(Generic[Listed, Detail, Create, Update]):
 
     kind: DefinitionKind[Any]
     service: Callable[[Container], DefinitionService[Any, Listed, Detail]]
-    listed: type[Listed]
     detail: type[Detail]
-    create: type[Create]
-    update: type[Update]
-    # Where an update writes: "Change the fields present in the body, in the row and in ..."
-    update_target: str
-    get_description: str | None = None
-    get_errors: tuple[int, ...] = (404,)
 
     @property
     def label(self) -> str:
@@ -79,11 +73,14 @@ class DefinitionRoutes(Generic[Listed, Detail, Create, Update]):
     def document(self) -> str:
         return self.kind.main_document
 
-    def add_collection(self, router: FlatRouter) -> None:
-        """``POST ""`` creates one; ``GET ""`` lists them, a page at a time."""
-        service, listed = self.service, self.listed
+    def add_collection(
+        self, router: FlatRouter, *, create: type[Create], listed: type[Listed]
+    ) -> None:
+        """``POST ""`` creates one from ``create``; ``GET ""`` lists them as ``listed``,
+        a page at a time."""
+        service = self.service
 
-        async def create(data: Create, container: ContainerDep) -> Envelope[Detail]:
+        async def create_one(data: Create, container: ContainerDep) -> Envelope[Detail]:
             return Envelope(data=await service(container).create(data))
 
         async def list_page(
@@ -92,14 +89,14 @@ class DefinitionRoutes(Generic[Listed, Detail, Create, Update]):
             found = await service(container).list_page(page, filters)
             return list_envelope(found, listed.model_validate)
 
-        types = self._types()
+        types = {"Detail": self.detail, "Create": create, "Listed": listed}
         router.post(
             "",
             name=f"create_{self.label}",
             description=f"Create the {self.label}'s folder with its {self.document}, and its row.",
             status_code=status.HTTP_201_CREATED,
             responses=errors(409, 422),
-        )(bind_types(create, **types))
+        )(bind_types(create_one, **types))
         router.get(
             "",
             name=f"list_{self.plural}",
@@ -107,8 +104,17 @@ class DefinitionRoutes(Generic[Listed, Detail, Create, Update]):
             responses=errors(422),
         )(bind_types(list_page, **types))
 
-    def add_members(self, router: FlatRouter) -> None:
-        """``POST /reindex``, and ``GET``, ``PATCH`` and ``DELETE /{ref}``."""
+    def add_members(
+        self,
+        router: FlatRouter,
+        *,
+        update: type[Update],
+        writes: str | None = None,
+        get_description: str | None = None,
+        get_errors: tuple[int, ...] = (404,),
+    ) -> None:
+        """``POST /reindex``, and ``GET``, ``PATCH`` (with ``update``, which ``writes``
+        into the main document unless told what else) and ``DELETE /{ref}``."""
         service = self.service
 
         async def reindex(container: ContainerDep) -> Envelope[SyncCounts]:
@@ -117,14 +123,14 @@ class DefinitionRoutes(Generic[Listed, Detail, Create, Update]):
         async def get(ref: Ref, container: ContainerDep) -> Envelope[Detail]:
             return Envelope(data=await service(container).get(ref))
 
-        async def update(ref: Ref, changes: Update, container: ContainerDep) -> Envelope[Detail]:
+        async def change(ref: Ref, changes: Update, container: ContainerDep) -> Envelope[Detail]:
             return Envelope(data=await service(container).update(ref, changes))
 
         async def delete(ref: Ref, container: ContainerDep) -> None:
             """Soft-delete: the row is hidden and the folder renamed to `<slug>.deleted`."""
             await service(container).delete(ref)
 
-        types = self._types()
+        types = {"Detail": self.detail, "Update": update}
         router.post(
             "/reindex",
             name=f"reindex_{self.plural}",
@@ -134,16 +140,16 @@ class DefinitionRoutes(Generic[Listed, Detail, Create, Update]):
         router.get(
             "/{ref}",
             name=f"get_{self.label}",
-            description=self.get_description,
-            responses=errors(*self.get_errors),
+            description=get_description,
+            responses=errors(*get_errors),
         )(bind_types(get, **types))
         router.patch(
             "/{ref}",
             name=f"update_{self.label}",
             description="Change the fields present in the body, in the row and in "
-            f"{self.update_target}.",
+            f"{writes or self.document}.",
             responses=errors(404, 409, 422),
-        )(bind_types(update, **types))
+        )(bind_types(change, **types))
         router.delete(
             "/{ref}",
             name=f"delete_{self.label}",
@@ -151,11 +157,3 @@ class DefinitionRoutes(Generic[Listed, Detail, Create, Update]):
             response_class=Response,
             responses=errors(404),
         )(delete)
-
-    def _types(self) -> dict[str, type]:
-        return {
-            "Listed": self.listed,
-            "Detail": self.detail,
-            "Create": self.create,
-            "Update": self.update,
-        }

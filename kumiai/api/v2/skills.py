@@ -21,18 +21,8 @@ from kumiai.application.services.skills import SKILLS
 router = FlatRouter(prefix="/skills", tags=["skills"])
 
 
-routes = DefinitionRoutes(
-    kind=SKILLS,
-    service=lambda container: container.skills,
-    listed=SkillView,
-    detail=SkillDetail,
-    create=SkillCreate,
-    update=SkillUpdate,
-    update_target="SKILL.md",
-    get_description="The skill with the body of its SKILL.md as `content`.",
-    get_errors=(404, 422),
-)
-routes.add_collection(router)
+routes = DefinitionRoutes(SKILLS, lambda container: container.skills, SkillDetail)
+routes.add_collection(router, create=SkillCreate, listed=SkillView)
 
 
 @router.post("/import", status_code=status.HTTP_201_CREATED, responses=errors(409, 413, 422))
@@ -48,7 +38,12 @@ async def import_skills(data: SkillImport, container: ContainerDep) -> Envelope[
     return Envelope(data=await container.skills.import_skills(data))
 
 
-routes.add_members(router)
+routes.add_members(
+    router,
+    update=SkillUpdate,
+    get_description="The skill with the body of its SKILL.md as `content`.",
+    get_errors=(404, 422),
+)
 
 
 @router.get("/{ref}/files", responses=errors(404))
