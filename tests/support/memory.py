@@ -392,6 +392,11 @@ class MemorySessions(_Repository[Session]):
                 session.task_id = None
         return bound
 
+    async def set_waiting_slot(self, session_id: UUID, runtime: str | None) -> None:
+        session = await self.get(session_id, include_deleted=True)
+        if session is not None:
+            session.waiting_slot = runtime
+
     async def latest_pm_session(self, project_id: UUID, character_id: UUID) -> Session | None:
         mine = [
             s

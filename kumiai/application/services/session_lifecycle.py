@@ -95,6 +95,10 @@ async def start_turn(
     session.reopen()
     session.start(now)
     session.turn_input_id, session.turn_run_id = input_id, run_id
+    # No slot is waited for any more (its owner clears the mark too; one a dead owner
+    # left goes here, in an UPDATE the claim makes anyway).
+    if session.waiting_slot is not None:
+        session.waiting_slot = None
     await _record(uow, EventType.SESSION_STARTED, session, run_id=run_id)
 
 

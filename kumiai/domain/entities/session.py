@@ -50,6 +50,9 @@ class Session(SoftDeletable):
     # It is the running turn while ``status.is_running``.
     turn_input_id: UUID | None = None
     turn_run_id: UUID | None = None
+    # The runtime (or ``server``) whose slot its next turn waits for, set by the process
+    # that runs its turns while it waits, so that every process can say so.
+    waiting_slot: str | None = None
 
     @classmethod
     def create(

@@ -164,6 +164,10 @@ class SessionRepository(Protocol):
         """The newest live PM session of the project run by the character, row-locked."""
         ...
 
+    async def set_waiting_slot(self, session_id: UUID, runtime: str | None) -> None:
+        """Record the runtime whose slot the session's next turn waits for (None: none)."""
+        ...
+
     async def delete(self, session: Session) -> None: ...
 
 

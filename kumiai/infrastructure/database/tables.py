@@ -216,6 +216,9 @@ sessions = _table(
     # says a turn is in progress.
     sa.Column("turn_input_id", pg.UUID(as_uuid=True), nullable=True),
     sa.Column("turn_run_id", pg.UUID(as_uuid=True), nullable=True),
+    # The runtime (or "server") whose slot its next turn waits for, written by the
+    # process that owns the session while the turn waits; NULL otherwise.
+    sa.Column("waiting_slot", sa.Text(), nullable=True),
     *_timestamps(),
     sa.CheckConstraint(
         "character_id IS NOT NULL OR session_type IN "

@@ -87,6 +87,13 @@ async def _schema_objects(engine: AsyncEngine) -> tuple[set[str], set[str], set[
     return tables, types, functions
 
 
+async def _session_columns(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        return await connection.run_sync(
+            lambda sync: {column["name"] for column in sa.inspect(sync).get_columns("sessions")}
+        )
+
+
 async def _migrate(engine: AsyncEngine, direction: str, revision: str) -> None:
     async with engine.begin() as connection:
         if direction == "up":
@@ -239,13 +246,22 @@ async def test_downgrading_0005_removes_tasks_their_events_and_the_session_bindi
         "0004_check_constraint_names",
     )
     tables, types, _ = await _schema_objects(empty_database)
-    async with empty_database.connect() as connection:
-        session_columns = await connection.run_sync(
-            lambda sync: {column["name"] for column in sa.inspect(sync).get_columns("sessions")}
-        )
+    session_columns = await _session_columns(empty_database)
     assert {"task_created", "task_updated", "task_deleted"}.isdisjoint(labels)
     assert "session_updated" in labels
     assert remaining == 1
     assert "tasks" not in tables
     assert "task_status" not in types
     assert "task_id" not in session_columns
+
+
+async def test_downgrading_0011_removes_the_sessions_waiting_slot(
+    empty_database: AsyncEngine,
+) -> None:
+    await _migrate(empty_database, "up", "head")
+    assert "waiting_slot" in await _session_columns(empty_database)
+
+    await _migrate(empty_database, "down", "0010_session_turn")
+
+    assert "waiting_slot" not in await _session_columns(empty_database)
+    assert "turn_run_id" in await _session_columns(empty_database)

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+import sqlalchemy as sa
 
 from kumiai.application.services.runtime.ownership import this_host
 from kumiai.core.config import Settings
@@ -256,3 +257,48 @@ async def test_a_cancel_through_another_process_settles_the_owners_waiting_quest
     assert _result_of(rows, call) == (
         "The user did not answer the questions (cancelled by the user)."
     )
+
+
+async def _waiting_of(app: LiveApp, session_id: str) -> tuple[Any, Any, Any]:
+    """The session's ``waiting`` as this process's queue view, session and list show it."""
+    path = f"/api/v2/sessions/{session_id}"
+    queue = (await app.client.get(f"{path}/queue")).json()["data"]["waiting"]
+    single = (await app.client.get(path)).json()["data"]["waiting"]
+    listed = (await app.client.get("/api/v2/sessions")).json()["data"]
+    (in_list,) = [item["waiting"] for item in listed if item["id"] == session_id]
+    return queue, single, in_list
+
+
+async def test_a_turn_waiting_for_a_slot_in_its_owner_says_so_through_another_process(
+    live_settings: Settings, claude: ScriptedAnthropic
+) -> None:
+    live_settings.max_api_turns = 1
+    async with live_app(live_settings) as owner:
+        team = await create_team(owner, "Dana", "Eli")
+        first = await create_specialist(owner, team, "Dana")
+        second = await create_specialist(owner, team, "Eli")
+        await start_a_long_task(owner, claude, first)
+        waiting = await send(owner.client, second, "me too")  # its owner's one slot is taken
+        async with live_app(live_settings, keep_data=True) as other:
+            async with asyncio.timeout(10):
+                while (seen := await _waiting_of(other, second))[0]["reason"] != "slot":
+                    await asyncio.sleep(0.02)
+            claude.enqueue(Reply.text("at last"))
+            await owner.client.post(f"/api/v2/sessions/{first}/cancel")
+            await wait_for_event(owner, second, "done", run_id=waiting["run_id"])
+            after = await _waiting_of(other, second)
+            async with other.container.database.engine.connect() as connection:
+                mark = await connection.scalar(
+                    sa.text("SELECT waiting_slot FROM sessions WHERE id = :id"), {"id": second}
+                )
+
+    assert waiting["queued"] is True
+    slot = {
+        "reason": "slot",
+        "runtime": "anthropic",
+        "description": "waiting for a slot: runtime anthropic's cap of turns running at once"
+        " is reached",
+    }
+    assert seen == (slot, slot, slot)
+    assert after == (None, None, None)
+    assert mark is None

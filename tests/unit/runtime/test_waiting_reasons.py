@@ -1,5 +1,6 @@
 """Why waiting messages wait, as the queue view says it: a cancel's hold first, then an
-archived project, a slot of the runtime, the running turn."""
+archived project, the running turn, a slot of the runtime (as the session row records
+it, for every server process to read)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from uuid import UUID
 
 from kumiai.application.dtos.conversation import WaitingReason, WaitingView
 from kumiai.application.services.runtime.slots import TurnCaps
-from tests.support.fake_runtime import stream_and_hang
+from kumiai.domain.entities import Session
+from tests.support.fake_runtime import say, stream_and_hang
 from tests.support.runtime_app import RuntimeApp, runtime_app
 
 
@@ -101,3 +103,33 @@ async def test_a_turn_beyond_the_server_cap_says_it_waits_for_a_server_slot(
         why = await _waiting_for_a_slot(app, second)
         assert why.runtime == "server"
         assert "server-wide" in why.description
+
+
+async def test_a_wait_for_a_slot_is_on_the_session_row_until_the_wait_ends(
+    tmp_path: Path,
+) -> None:
+    async with runtime_app(tmp_path, turn_caps=TurnCaps(per_runtime={}, default=1)) as app:
+        first, second = await app.assistant(), await app.assistant()
+        await _busy(app, first)
+        sent = await app.send(second, "me too")
+        await _waiting_for_a_slot(app, second)
+        marked = app.db.session(second).waiting_slot
+
+        app.claude.script(say("at last"))
+        await app.sessions.cancel(first)
+        assert await app.finished(second, sent.run_id) == "done"
+        await app.drained()
+
+        assert marked == "anthropic"
+        assert app.db.session(second).waiting_slot is None
+
+
+async def test_a_turns_start_clears_a_slot_wait_its_owner_left_on_the_row(app: RuntimeApp) -> None:
+    session_id = await app.assistant()
+    app.db.rows[Session][session_id].waiting_slot = "codex"  # a dead owner's, never cleared
+    app.claude.script(say("hello"))
+
+    sent = await app.send(session_id, "hi")
+
+    assert await app.finished(session_id, sent.run_id) == "done"
+    assert app.db.session(session_id).waiting_slot is None

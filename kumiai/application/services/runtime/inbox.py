@@ -257,18 +257,19 @@ class Inbox:
                 reason=WaitingReason.PROJECT_ARCHIVED,
                 description="the project is archived: its queues wait for it to be unarchived",
             )
-        runtime = self._slots.waiting_for(session.id)
+        if session.status.is_running:
+            return WaitingView(
+                reason=WaitingReason.RUNNING_TURN,
+                description="queued behind the turn the session is running",
+            )
+        # Recorded on the row by the process that owns the session, for all to read.
+        runtime = session.waiting_slot
         if runtime is not None:
             cap = "the server-wide cap" if runtime == SERVER else f"runtime {runtime}'s cap"
             return WaitingView(
                 reason=WaitingReason.SLOT,
                 runtime=runtime,
                 description=f"waiting for a slot: {cap} of turns running at once is reached",
-            )
-        if session.status.is_running:
-            return WaitingView(
-                reason=WaitingReason.RUNNING_TURN,
-                description="queued behind the turn the session is running",
             )
         return WaitingView(reason=WaitingReason.STARTING, description="its turn is starting")
 

@@ -6,7 +6,8 @@ their CLI (``codex``, ``gemini``, ``opencode``). Each runtime has its own cap: a
 turn waits on the network, so many run at once; a CLI turn is a process with its own
 memory, so fewer do. A turn beyond its runtime's cap waits for a slot with its input
 still pending, so a message sent meanwhile says ``queued``, and the queue view says
-which runtime it waits for.
+which runtime it waits for. A watcher (:meth:`TurnSlots.watch`) hears each wait start
+and end: the workers record it on the session row, for every server process to read.
 
 Slots are handed over in the order they were asked for: a freed slot goes to the
 oldest waiter, never to a newcomer that happens to ask at that moment.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -24,6 +25,10 @@ from kumiai.domain.value_objects.cli_backend import CliBackend
 
 SERVER = "server"
 """The name of the optional server-wide cap, in waiting reasons."""
+
+WaitWatcher = Callable[[UUID, str | None], None]
+"""Told (synchronously) the name of the cap a session's turn starts waiting for, and
+None once it waits no more."""
 
 
 @dataclass(frozen=True)
@@ -104,8 +109,17 @@ class TurnSlots:
         self._pools: dict[str, _Pool] = {}
         self._server = _Pool(caps.server) if caps.server is not None else None
         self._waiting: dict[UUID, str] = {}
+        self._watchers: list[WaitWatcher] = []
         # Each session's runtime, by the backend it keeps for life: learnt once.
         self._runtimes: dict[UUID, str] = {}
+
+    def watch(self, watcher: WaitWatcher) -> None:
+        """Have ``watcher`` told when a session's turn starts and stops waiting for a slot."""
+        self._watchers.append(watcher)
+
+    def _tell(self, session_id: UUID, name: str | None) -> None:
+        for watcher in self._watchers:
+            watcher(session_id, name)
 
     def runtime_of(self, session_id: UUID, backend: CliBackend) -> str:
         """The runtime a session of ``backend`` runs on (remembered for the session)."""
@@ -148,13 +162,15 @@ class TurnSlots:
             for name, pool in self._chain(runtime):
                 if not pool.try_take():
                     self._waiting[session_id] = name
+                    self._tell(session_id, name)
                     await pool.take()
                 slot.pools.append(pool)
         except BaseException:
             slot.release()
             raise
         finally:
-            self._waiting.pop(session_id, None)
+            if self._waiting.pop(session_id, None) is not None:
+                self._tell(session_id, None)
         return slot
 
     def waiting_for(self, session_id: UUID) -> str | None:

@@ -45,6 +45,7 @@ from kumiai.application.services.runtime.runner import (
     TurnHandle,
     TurnRunner,
 )
+from kumiai.application.services.runtime.slot_waits import SlotWaitRecorder
 from kumiai.application.services.runtime.slots import Slot, TurnSlots
 from kumiai.application.services.session_lifecycle import interrupt_session
 from kumiai.core.exceptions import DatabaseUnavailableError
@@ -139,6 +140,9 @@ class SessionWorkers:
         self._inbox = inbox
         self._runner = runner
         self._slots = slots
+        # Every process reads a turn's wait for a slot from the session row.
+        self._waits = SlotWaitRecorder(uow)
+        slots.watch(self._waits.note)
         self._hub = hub
         # Called when a session ends, to free what its turns held (its MCP servers).
         self._closers = tuple(session_closers)
@@ -463,6 +467,7 @@ class SessionWorkers:
         for claim, slot in unrun:
             await self._runner.settle_unrun(claim, StopReason.SHUTDOWN)
             slot.release()
+        await self._waits.settle()  # the waits that ended with their drains are cleared
         if self._doorbell is not None:
             await asyncio.gather(self._doorbell, return_exceptions=True)
         # Last, once every turn here has settled: the sessions are free for the others.

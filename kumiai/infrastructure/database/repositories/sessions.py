@@ -71,6 +71,14 @@ class SqlSessionRepository(SqlRepository[Session]):
         live = sorted((row.created_at, row.id) for row in rows if row.deleted_at is None)
         return [session_id for _, session_id in live]
 
+    async def set_waiting_slot(self, session_id: UUID, runtime: str | None) -> None:
+        # Only a change is written (a clear of a clear row neither locks nor touches it).
+        await self._db.execute(
+            sa.update(sessions)
+            .where(sessions.c.id == session_id, sessions.c.waiting_slot.is_distinct_from(runtime))
+            .values(waiting_slot=runtime)
+        )
+
     async def latest_pm_session(self, project_id: UUID, character_id: UUID) -> Session | None:
         query = (
             sa.select(Session)
