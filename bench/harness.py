@@ -6,7 +6,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -58,13 +58,20 @@ def serve(
 
 
 @contextmanager
-def kumiai(database_url: str, folder: Path, *options: str, **env: str) -> Iterator[str]:
+def kumiai(
+    database_url: str,
+    folder: Path,
+    *options: str,
+    wrapper: Sequence[str] = (),
+    **env: str,
+) -> Iterator[str]:
     """``kumiai serve [options]`` on ``database_url`` with its home in ``folder``, as a user
-    runs it."""
+    runs it (``wrapper``: a command that runs it, e.g. in namespaces of its own, and must
+    ``exec`` it, so that its pid is the server's)."""
     variables = kumiai_env(
         folder / "home", KUMIAI_DATABASE_URL=database_url, KUMIAI_LOG_FORMAT="console", **env
     )
-    command = [sys.executable, "-m", "kumiai", "serve", *options, "--port"]
+    command = [*wrapper, sys.executable, "-m", "kumiai", "serve", *options, "--port"]
     with serve(command, "/api/health", folder / "kumiai.log", variables) as base_url:
         yield base_url
 
