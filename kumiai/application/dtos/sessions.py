@@ -50,8 +50,8 @@ class SessionView(View):
     waiting: WaitingView | None = Field(
         default=None,
         description="Why its waiting messages wait (slot of a runtime, behind the running"
-        " turn, held after a cancel...), as in its queue view, in lists too; null when"
-        " nothing waits.",
+        " turn, held after a cancel...), as its queue view says; set by"
+        " `GET /sessions/{id}` and in session lists, null when nothing waits.",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from uuid import UUID
 
 from kumiai.core.config import Settings
 from tests.integration.runtime.helpers import (
@@ -42,6 +43,9 @@ async def _held(live: LiveApp, claude: ScriptedAnthropic, session_id: str) -> No
     await send(live.client, session_id, "later")
     cancelled = await live.client.post(f"/api/v2/sessions/{session_id}/cancel")
     assert cancelled.status_code == 200, cancelled.text
+    async with asyncio.timeout(10):  # its worker retires: nothing of it runs any more
+        while live.container.workers.draining(UUID(session_id)):
+            await asyncio.sleep(0.02)
 
 
 async def _waiting_for(live: LiveApp, session_id: str, reason: str) -> dict[str, Any]:
