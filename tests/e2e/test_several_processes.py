@@ -109,35 +109,67 @@ async def _owner_pid(database_url: str, session_id: UUID) -> int | None:
         await connection.close()
 
 
-@pytest.fixture
-def claude() -> Iterator[ScriptedAnthropic]:
+@pytest.fixture(scope="module")
+def scripted_claude() -> Iterator[ScriptedAnthropic]:
     with ScriptedAnthropic() as scripted:
         yield scripted
 
 
-@pytest.fixture(params=["two-servers", "workers-2"])
-def cluster(
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    postgres_server_url: str,
-    claude: ScriptedAnthropic,
+@pytest.fixture
+def claude(scripted_claude: ScriptedAnthropic) -> ScriptedAnthropic:
+    scripted_claude.reset()
+    return scripted_claude
+
+
+MODES = ["two-servers", "workers-2"]
+
+
+@contextmanager
+def _cluster(
+    mode: str, folder: Path, postgres_server_url: str, claude: ScriptedAnthropic
 ) -> Iterator[Cluster]:
     url = create_scratch_database(postgres_server_url, prefix="kumiai_scale")
     env = kumiai_env(
-        tmp_path / "home",
+        folder / "home",
         KUMIAI_DATABASE_URL=url,
         ANTHROPIC_API_KEY="test-key",
         ANTHROPIC_BASE_URL=claude.base_url,
         KUMIAI_PROCESS_LEASE_SECONDS=str(LEASE_SECONDS),
         KUMIAI_PROCESS_HEARTBEAT_SECONDS="0.5",
     )
-    cluster = Cluster(request.param, env, tmp_path, url)
+    cluster = Cluster(mode, env, folder, url)
     try:
         cluster.start()
         yield cluster
     finally:
         cluster.stop()
         drop_database(url)
+
+
+@pytest.fixture(scope="module", params=MODES)
+def running_cluster(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_server_url: str,
+    scripted_claude: ScriptedAnthropic,
+) -> Iterator[Cluster]:
+    """A cluster the tests that neither kill nor restart a process share (each in a
+    session of its own); starting one is most of such a test's time."""
+    folder = tmp_path_factory.mktemp(f"cluster-{request.param}")
+    with _cluster(request.param, folder, postgres_server_url, scripted_claude) as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=MODES)
+def own_cluster(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    postgres_server_url: str,
+    claude: ScriptedAnthropic,
+) -> Iterator[Cluster]:
+    """A cluster of the test's own, for a test that kills or restarts its processes."""
+    with _cluster(request.param, tmp_path, postgres_server_url, claude) as cluster:
+        yield cluster
 
 
 def _wait_for_processes(database_url: str, count: int) -> None:
@@ -213,8 +245,9 @@ def _wait_for_answers(base_url: str, session_id: str, answers: int, timeout: flo
 
 
 def test_messages_sent_through_either_process_are_each_answered_once_in_order(
-    cluster: Cluster, claude: ScriptedAnthropic
+    running_cluster: Cluster, claude: ScriptedAnthropic
 ) -> None:
+    cluster = running_cluster
     session_id = specialist_session(cluster.a, "Dana Order")
     claude.enqueue(*[Reply.text(f"answer {number}") for number in range(20)])
     for number in range(20):
@@ -231,8 +264,9 @@ def test_messages_sent_through_either_process_are_each_answered_once_in_order(
 
 
 def test_a_cancel_sent_to_the_other_process_stops_the_turn_within_a_second(
-    cluster: Cluster, claude: ScriptedAnthropic
+    running_cluster: Cluster, claude: ScriptedAnthropic
 ) -> None:
+    cluster = running_cluster
     session_id = specialist_session(cluster.a, "Dana Cancel")
     claude.enqueue(Reply.hang(timeout=60))
     post(cluster.a, f"/api/v2/sessions/{session_id}/messages", {"content": "think long"})
@@ -248,8 +282,9 @@ def test_a_cancel_sent_to_the_other_process_stops_the_turn_within_a_second(
 
 
 def test_the_v1_clients_answers_through_either_process_answer_the_waiting_question(
-    cluster: Cluster, claude: ScriptedAnthropic
+    running_cluster: Cluster, claude: ScriptedAnthropic
 ) -> None:
+    cluster = running_cluster
     session_id = specialist_session(cluster.a, "Dana Asks")
     rounds = 4
     for number in range(rounds):
@@ -296,8 +331,9 @@ def test_the_v1_clients_answers_through_either_process_answer_the_waiting_questi
 
 
 def test_after_a_kill_9_the_other_process_settles_the_turn_drains_the_queue_and_replays(
-    cluster: Cluster, claude: ScriptedAnthropic
+    own_cluster: Cluster, claude: ScriptedAnthropic
 ) -> None:
+    cluster = own_cluster
     session_id = specialist_session(cluster.a, "Dana Crash")
     claude.enqueue(Reply.hang(timeout=60), Reply.text("Answering the second one."))
     path = f"/api/v2/sessions/{session_id}/messages"
@@ -338,8 +374,9 @@ def test_after_a_kill_9_the_other_process_settles_the_turn_drains_the_queue_and_
 
 
 def test_a_turn_sent_through_one_process_streams_through_the_other_and_replays_after_restarts(
-    cluster: Cluster, claude: ScriptedAnthropic
+    own_cluster: Cluster, claude: ScriptedAnthropic
 ) -> None:
+    cluster = own_cluster
     session_id = specialist_session(cluster.a, "Dana Stream")
     claude.enqueue(Reply.text(ANSWER, chunks=12))
     with _following(cluster.b, session_id) as stream_on_b:
