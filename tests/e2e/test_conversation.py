@@ -152,9 +152,11 @@ def _wait_for_partial_text(base_url: str, session_id: str, words: int) -> dict[s
     return _wait_until(flushed, "the streamed text was never flushed")
 
 
-@pytest.mark.parametrize("runtime", ["anthropic", "claude-code"])
+# On the API runtime only: flushing streamed text, settling the killed turn and its
+# marker are the server's, whatever the runtime; Claude Code's text kept when its CLI is
+# killed, and a marked transcript reaching it, are the runtime integration tests' cases.
 def test_text_streamed_before_a_kill_9_is_kept_marked_interrupted_and_told_to_the_model(
-    tmp_path: Path, own_database: str, runtime: str
+    tmp_path: Path, own_database: str
 ) -> None:
     streamed = " ".join(f"tok{n}" for n in range(20))
     with ScriptedAnthropic() as claude:
@@ -166,7 +168,7 @@ def test_text_streamed_before_a_kill_9_is_kept_marked_interrupted_and_told_to_th
             tmp_path,
             own_database,
             claude,
-            KUMIAI_RUNTIME=runtime,
+            KUMIAI_RUNTIME="anthropic",
             KUMIAI_STREAM_FLUSH_SECONDS="0.1",
         )
         with serving(env, timeout=180) as server:

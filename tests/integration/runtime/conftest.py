@@ -35,7 +35,10 @@ def claude(claude_server: ScriptedAnthropic) -> ScriptedAnthropic:
 
 BOTH_RUNTIMES = pytest.mark.parametrize("runtime", ["anthropic", "claude-code"], indirect=True)
 """Runs a scenario on the API runtime and on Claude Code (the real bundled CLI), both
-against the scripted server."""
+against the scripted server. Each Claude Code turn starts a CLI process (seconds on a
+loaded machine), so only representative scenarios run on both: a turn with tool calls,
+a retry, a cancel, a question, delegation and the task tools; a variant whose difference
+is not the runtime's (a v1 way in, a refusal the tool makes) runs on the API alone."""
 
 
 @pytest.fixture

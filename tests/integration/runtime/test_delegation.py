@@ -94,7 +94,8 @@ async def test_a_pm_delegates_to_two_specialists_who_report_back(
     assert (await session(live.client, team.pm_session_id))["status"] == "idle"
 
 
-@BOTH_RUNTIMES
+# On the API runtime only: the refusal is the tool's own, and an MCP tool's refusal on
+# Claude Code (a spawn among them) is test_pm_tasks' two-runtime case.
 async def test_a_pm_cannot_spawn_someone_outside_its_team(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:

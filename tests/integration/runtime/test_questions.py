@@ -78,7 +78,8 @@ async def test_a_question_pauses_the_turn_and_the_v2_answers_become_its_result(
     assert (await session(live.client, session_id))["status"] == "idle"
 
 
-@BOTH_RUNTIMES
+# On the API runtime only: what differs from the v2 answers is the v1 message read as
+# answers; how answers reach a Claude Code turn is the v2 test's two-runtime case.
 async def test_the_v1_clients_answer_message_is_the_calls_result_not_a_new_message(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:
