@@ -68,6 +68,8 @@ class PostgresEventLog:
         self._on_appended: AppendedCallback | None = None
         self._on_reconnect: Callable[[], None] | None = None
         self._relisten: asyncio.Task[None] | None = None
+        self._heads_asked: dict[UUID, list[asyncio.Future[int]]] = {}
+        self._heads_reader: asyncio.Task[None] | None = None
         self._closed = False
 
     async def start(self, on_appended: AppendedCallback, on_reconnect: Callable[[], None]) -> None:
@@ -88,8 +90,31 @@ class PostgresEventLog:
         return await session_events.append(self._writer, events, key)
 
     async def head(self, session_id: UUID) -> int:
+        """Heads asked for while a read of heads is in flight are read together, in the
+        next query: a crowd of new subscriptions costs a few round trips, not one each
+        through the small read pool (each read still starts after its ask)."""
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._heads_asked.setdefault(session_id, []).append(future)
+        if self._heads_reader is None or self._heads_reader.done():
+            self._heads_reader = asyncio.create_task(self._read_heads(), name="event-heads")
         with _unavailable_when_down():
-            return await session_events.head(self._pool(), session_id)
+            return await future
+
+    async def _read_heads(self) -> None:
+        while self._heads_asked:
+            asked, self._heads_asked = self._heads_asked, {}
+            try:
+                heads = await session_events.heads(self._pool(), list(asked))
+            except Exception as error:
+                for futures in asked.values():
+                    for future in futures:
+                        if not future.done():
+                            future.set_exception(error)
+                continue
+            for session_id, futures in asked.items():
+                for future in futures:
+                    if not future.done():
+                        future.set_result(heads[session_id])
 
     async def read_new(self, cursors: Mapping[UUID, int], limit: int) -> list[SessionEvent]:
         # On the listening connection: the reads follow its notifications, one at a time,
@@ -110,6 +135,10 @@ class PostgresEventLog:
 
     async def aclose(self) -> None:
         self._closed = True
+        if self._heads_reader is not None:
+            self._heads_reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heads_reader
         if self._relisten is not None:
             self._relisten.cancel()
             with contextlib.suppress(asyncio.CancelledError):

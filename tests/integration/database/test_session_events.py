@@ -20,6 +20,7 @@ import pytest
 from kumiai.application.ports.events import NewEvent, Retention, SessionEvent
 from kumiai.application.services.runtime.events import EventHub, Subscription
 from kumiai.infrastructure.database.event_log import PostgresEventLog, asyncpg_dsn
+from kumiai.infrastructure.database.repositories import session_events
 from tests.support.database import create_scratch_database, drop_database
 
 KEEP_EVERYTHING = Retention(max_age=timedelta(days=1), max_per_session=1_000_000)
@@ -244,6 +245,60 @@ async def test_a_live_subscriber_starts_after_every_event_published_before_it(
         hub.publish(session, "step", n="after")
         (event,) = await _take(follower, 1)
     assert event.data["n"] == "after"
+
+
+async def test_new_subscriptions_made_at_once_read_their_starts_in_a_few_queries(
+    process: Process, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions = [uuid4() for _ in range(20)]
+    queries: list[int] = []
+    heads = session_events.heads
+
+    async def counted(connection: asyncpg.Pool, session_ids: list[UUID]) -> dict[UUID, int]:
+        queries.append(len(session_ids))
+        return await heads(connection, session_ids)
+
+    async with process() as hub, process() as other:
+        for session in sessions:
+            other.publish(session, "step", n="before")
+        await other.flush()
+        monkeypatch.setattr(session_events, "heads", counted)
+        followers = await asyncio.gather(*(hub.subscribe(session) for session in sessions))
+        for session in sessions:
+            hub.publish(session, "step", n="after")
+        seen = [await _take(follower, 1) for follower in followers]
+
+    assert sum(queries) == 20
+    assert len(queries) <= 2  # the first ask alone, then every ask made meanwhile
+    assert [event.data["n"] for (event,) in seen] == ["after"] * 20
+    assert [event.session_id for (event,) in seen] == sessions
+
+
+async def test_a_process_delivers_its_own_events_without_reading_them_back(
+    process: Process, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = uuid4()
+    reads: list[int] = []
+    read_new = session_events.read_new
+
+    async def counted(
+        connection: asyncpg.Connection, cursors: dict[UUID, int], limit: int
+    ) -> list[SessionEvent]:
+        reads.append(len(cursors))
+        return await read_new(connection, cursors, limit)
+
+    monkeypatch.setattr(session_events, "read_new", counted)
+    async with process() as hub:
+        follower = await hub.subscribe(session)
+        for index in range(30):
+            hub.publish(session, "step", n=index)
+            if index % 3 == 0:
+                await hub.flush()  # appends of one, two and three events
+        events = await _take(follower, 30)
+
+    assert [event.data["n"] for event in events] == list(range(30))
+    # Its announcements may be heard before the append's answer: they wait for the ids.
+    assert reads == []
 
 
 async def test_a_deleted_sessions_subscribers_still_hear_what_was_published_before(

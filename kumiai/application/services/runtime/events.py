@@ -414,6 +414,10 @@ class EventHub:
         self._persisted = 0  # of which this many are in the store
         self._forgetting: set[asyncio.Task[None]] = set()
         self._writing: set[UUID] = set()  # the sessions of the batch being written
+        # Announcements heard for those sessions while their append is in flight: taken
+        # once its ids are known, so this process's own append needs no read back.
+        self._in_flight: set[UUID] = set()
+        self._heard_early: list[tuple[UUID, int]] = []
         self._dirty: set[UUID] = set()
         self._reading: set[UUID] = set()  # the sessions of the read in flight
         self._to_read = asyncio.Event()
@@ -464,6 +468,11 @@ class EventHub:
         await store.aclose()
 
     def _appended(self, session_id: UUID, first_id: int) -> None:
+        if session_id in self._in_flight:
+            # Possibly the append in flight, heard before its answer arrived (the
+            # listener's socket may be read first): decide once its ids are known.
+            self._heard_early.append((session_id, first_id))
+            return
         log = self._logs.get(session_id)
         if log is None:
             return  # nobody here follows it
@@ -500,9 +509,11 @@ class EventHub:
                 await self._to_write.wait()
                 continue
             self._writing = {pending.session_id for pending in batch}
+            self._in_flight = self._writing
             try:
                 written = await store.append([pending.new_event() for pending in batch], key)
             except Exception as error:  # an outage: keep the batch, retry it as it is
+                self._hear_early_announcements()
                 retry = (batch, key)
                 delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
                 failures += 1
@@ -523,6 +534,14 @@ class EventHub:
                         ]
             self._persisted = max(self._persisted, *(pending.number for pending in batch))
             self._written.set()
+            self._hear_early_announcements()
+
+    def _hear_early_announcements(self) -> None:
+        """The announcements deferred while an append was in flight, in the order heard."""
+        self._in_flight = set()
+        heard, self._heard_early = self._heard_early, []
+        for session_id, first_id in heard:
+            self._appended(session_id, first_id)
 
     async def _read_forever(self, store: EventStore) -> None:
         failures = 0

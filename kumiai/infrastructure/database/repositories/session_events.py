@@ -58,7 +58,13 @@ FROM (
 ) AS batch
 """
 
-_HEAD = "SELECT coalesce(max(id), 0) FROM session_events WHERE session_id = $1"
+# The newest id of each session asked for, in one query however many are asked at once.
+_HEADS = """
+SELECT asked.session_id, coalesce(
+    (SELECT max(id) FROM session_events WHERE session_id = asked.session_id), 0
+) AS head
+FROM unnest($1::uuid[]) AS asked(session_id)
+"""
 
 # Far more ids than the events a crash can lose (those of the last few hundred
 # milliseconds of asynchronous commits), and still nothing next to 2**53.
@@ -155,9 +161,10 @@ async def skip_ids_a_crash_may_have_lost(connection: asyncpg.Connection) -> None
         await connection.fetchval("SELECT pg_current_xact_id()")
 
 
-async def head(connection: asyncpg.Pool, session_id: UUID) -> int:
-    newest: int = await connection.fetchval(_HEAD, session_id)
-    return newest
+async def heads(connection: asyncpg.Pool, session_ids: Sequence[UUID]) -> dict[UUID, int]:
+    """The newest id of each session's events (0 for none)."""
+    rows = await connection.fetch(_HEADS, list(session_ids))
+    return {row["session_id"]: row["head"] for row in rows}
 
 
 async def read_new(
