@@ -57,3 +57,24 @@ async def test_a_turn_sends_as_many_statements_for_300_deltas_as_for_3(
 
     assert len(few) > 0
     assert len(many) == len(few), "\n".join(many)
+
+
+async def test_a_turn_its_send_started_reads_the_session_row_only_under_its_locks(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    await _turn_statements(live, claude, session_id, 2)  # its first turn claims ownership
+
+    statements = await _turn_statements(live, claude, session_id, 3)
+
+    rows = [s for s in statements if s.lstrip().startswith("SELECT sessions.")]
+    locked_queues = [s for s in rows if "pending_inputs" in s and "FOR UPDATE" in s]
+    # The send locks the row and reads the queue; the context's early read takes that
+    # row (and the project) from the send, and after the turn the worker claims nothing:
+    # the queue was empty and no message woke the session meanwhile.
+    assert len(locked_queues) == 1
+    # The send's lock, the settle's lock, and wait_until_idle's queue view.
+    assert len(rows) == 3
+    projects = [s for s in statements if s.lstrip().startswith("SELECT projects.")]
+    assert len(projects) == 1

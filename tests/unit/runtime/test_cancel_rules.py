@@ -12,7 +12,7 @@ from kumiai.application.ports.unit_of_work import UnitOfWork
 from kumiai.application.services.conversation import INTERRUPT_REASON
 from kumiai.application.services.runtime.inbox import TurnStart
 from kumiai.core.exceptions import InvalidTransitionError
-from kumiai.domain.entities import PendingInput, Session
+from kumiai.domain.entities import PendingInput, Project, Session
 from tests.support.fake_runtime import say, stream_and_hang
 from tests.support.runtime_app import TERMINAL, RuntimeApp
 
@@ -143,10 +143,12 @@ async def test_a_cancel_while_a_send_starts_its_turn_settles_that_turn_unrun(
         assert start is not None
         claim = start.claim
 
-        async def paused_claim(uow: UnitOfWork, item: PendingInput) -> None:
+        async def paused_claim(
+            uow: UnitOfWork, item: PendingInput, project: Project | None
+        ) -> None:
             claiming.set()
             await go_on.wait()
-            await claim(uow, item)
+            await claim(uow, item, project)
 
         monkeypatch.setattr(start, "claim", paused_claim)
         return start

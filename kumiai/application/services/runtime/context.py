@@ -106,12 +106,13 @@ class TurnContextBuilder:
         """Read the session's history afresh next turn: a row it holds has changed."""
         self._histories.forget(session_id)
 
-    async def read_early(self, session_id: UUID) -> EarlyRead:
+    async def read_early(self, session: Session, project: Project | None) -> EarlyRead:
         """Everything but the history, which a claim leaves as it is (it moves only the
         status, which the context does not use): read on another connection while the
-        claim runs, it is off the path to the model request."""
+        claim runs, it is off the path to the model request. ``session`` is the row the
+        claim locked and ``project`` its project: neither is read again."""
         async with self._uow(read_only=True) as uow:
-            return await _read_parts(uow, session_id)
+            return await _read_parts_of(uow, session, project)
 
     async def build(
         self, session_id: UUID, early: EarlyRead | None = None, chain: ChainRef | None = None
@@ -242,8 +243,11 @@ def _server_tools(character: Character | None) -> tuple[str, ...]:
 
 async def _read_parts(uow: UnitOfWork, session_id: UUID) -> EarlyRead:
     session = found(await uow.sessions.get(session_id), "session", session_id)
+    return await _read_parts_of(uow, session, await project_of(uow, session))
+
+
+async def _read_parts_of(uow: UnitOfWork, session: Session, project: Project | None) -> EarlyRead:
     character = await _character(uow, session)
-    project = await project_of(uow, session)
     return EarlyRead(
         session=session,
         character=character,

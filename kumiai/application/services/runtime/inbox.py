@@ -31,7 +31,7 @@ from kumiai.application.services.runtime.payloads import pending_payload
 from kumiai.application.services.runtime.slots import SERVER, TurnSlots
 from kumiai.application.services.session_lifecycle import resume_session
 from kumiai.core.exceptions import ClaudeUnavailableError, NotFoundError, PayloadTooLargeError
-from kumiai.domain.entities import PendingInput, Session
+from kumiai.domain.entities import PendingInput, Project, Session
 from kumiai.domain.value_objects import SessionStatus
 from kumiai.domain.value_objects.cli_backend import CliBackend
 
@@ -61,8 +61,9 @@ class WaitingQueue:
 class TurnStart(Protocol):
     """A turn a send starts in its own transaction, within a slot reserved for it."""
 
-    async def claim(self, uow: UnitOfWork, item: PendingInput) -> None:
-        """Start the turn of ``item`` in the send's transaction (it holds the row lock)."""
+    async def claim(self, uow: UnitOfWork, item: PendingInput, project: Project | None) -> None:
+        """Start the turn of ``item`` in the send's transaction (it holds the row lock);
+        ``project`` is the session's, as the send read it."""
         ...
 
     def begin(self) -> None:
@@ -129,7 +130,7 @@ class Inbox:
         async with self._uow() as uow:
             # The row lock orders this send against other sends and turn starts.
             found, ahead = await uow.pending.locked_queue(session_id)
-            session = await self._open_session(uow, session_id, found)
+            session, project = await self._open_session(uow, session_id, found)
             item = PendingInput.accept(
                 session_id, content, sender_session_id, sender_name, metadata
             )
@@ -146,7 +147,7 @@ class Inbox:
                 if start is not None:
                     # Nothing waits and a slot is free: the turn starts in this very
                     # transaction, no round trip through the queue.
-                    await start.claim(uow, item)
+                    await start.claim(uow, item, project)
                 else:
                     await uow.pending.add(item)
                 if queued:
@@ -165,9 +166,9 @@ class Inbox:
 
     async def _open_session(
         self, uow: UnitOfWork, session_id: UUID, session: Session | None
-    ) -> Session:
-        """The session a message may be sent to: 404 for none, 409 in an archived
-        project, 503 without Claude."""
+    ) -> tuple[Session, Project | None]:
+        """The session a message may be sent to, and its project: 404 for none, 409 in
+        an archived project, 503 without Claude."""
         if session is None:
             raise NotFoundError("session", session_id)
         project = await project_of(uow, session)
@@ -176,7 +177,7 @@ class Inbox:
         # An agent on another CLI needs that CLI, not Claude; a missing CLI fails its turn.
         if session.cli_backend is CliBackend.CLAUDE:
             self._require_claude(session_id)
-        return session
+        return session, project
 
     def _require_claude(self, session_id: UUID) -> None:
         if not self._claude_configured():

@@ -66,7 +66,7 @@ from kumiai.application.services.session_lifecycle import (
 from kumiai.application.services.tasks import TaskChange, TaskEvents, start_if_open
 from kumiai.core.exceptions import DatabaseUnavailableError, KumiAIError
 from kumiai.core.logging import get_logger
-from kumiai.domain.entities import PendingInput, Session
+from kumiai.domain.entities import PendingInput, Project, Session
 from kumiai.domain.value_objects import EventType, SessionStatus
 
 logger = get_logger(__name__)
@@ -94,6 +94,7 @@ class TurnHandle:
     def __init__(self) -> None:
         self._input: PendingInput | None = None
         self._stop = StopReason.CANCEL
+        self._behind = 0
 
     @property
     def input(self) -> PendingInput | None:
@@ -104,8 +105,14 @@ class TurnHandle:
     def stop_reason(self) -> StopReason:
         return self._stop
 
-    def claimed(self, item: PendingInput) -> None:
+    @property
+    def waiting_behind(self) -> int:
+        """How many messages waited behind the claimed one when it was claimed."""
+        return self._behind
+
+    def claimed(self, item: PendingInput, waiting_behind: int = 0) -> None:
         self._input = item
+        self._behind = waiting_behind
 
     def stopping_for(self, reason: StopReason) -> None:
         """Record why the turn is about to be cancelled."""
@@ -225,10 +232,12 @@ class TurnRunner:
                 return None  # an archived project's queues wait for it to be unarchived
             if not queue:
                 return None
-            claim = await self.start_in(uow, session, queue[0], queue[1:], pending=True)
+            claim = await self.start_in(
+                uow, session, queue[0], queue[1:], pending=True, project=project
+            )
             await uow.commit()
             # Before any other await: the item is never out of the queue and not running.
-            turn.claimed(claim.item)
+            turn.claimed(claim.item, waiting_behind=len(queue) - 1)
         self.announce_start(claim)
         return claim
 
@@ -240,16 +249,17 @@ class TurnRunner:
         waiting: list[PendingInput],
         *,
         pending: bool,
+        project: Project | None,
     ) -> Claim:
         """Start the turn of ``item`` in the caller's transaction, which holds the session
         row's lock: ``item`` enters the transcript and the session moves to ``thinking``.
         ``pending`` when ``item`` waited in the queue (a send that starts its own turn
-        never stored it there). Announced when the caller commits, and then through
-        :meth:`announce_start`."""
+        never stored it there); ``project`` is the session's, as the caller read it.
+        Announced when the caller commits, and then through :meth:`announce_start`."""
         session_id = session.id
         # There is a turn to start: read what its context needs from outside the claim
         # meanwhile, on another connection.
-        early = asyncio.ensure_future(self._contexts.read_early(session_id))
+        early = asyncio.ensure_future(self._contexts.read_early(session, project))
         early.add_done_callback(_ignore_failure)
         if session.status.is_running:
             # No turn of this session is live (its worker is here, claiming), so the

@@ -50,7 +50,7 @@ from kumiai.application.services.runtime.slots import Slot, TurnSlots
 from kumiai.application.services.session_lifecycle import interrupt_session
 from kumiai.core.exceptions import DatabaseUnavailableError
 from kumiai.core.logging import get_logger
-from kumiai.domain.entities import PendingInput, Session
+from kumiai.domain.entities import PendingInput, Project, Session
 from kumiai.domain.value_objects import SessionStatus
 from kumiai.domain.value_objects.cli_backend import CliBackend
 
@@ -79,6 +79,8 @@ class _Worker:
         # Set when the session is woken while this drain runs, so a drain about to
         # retire looks at its queue once more.
         self.kicked = False
+        # How many messages waited behind the last turn's when it was claimed.
+        self.waiting_behind = 0
         # The turn its send started, in the slot reserved for it, until the drain runs it
         # (or a cancel that came while the send was starting it settles it unrun).
         self.started: tuple[Claim, Slot] | None = None
@@ -112,8 +114,10 @@ class _SendStart:
         self._abandon = abandon
         self._claim: Claim | None = None
 
-    async def claim(self, uow: UnitOfWork, item: PendingInput) -> None:
-        self._claim = await self._runner.start_in(uow, self._session, item, [], pending=False)
+    async def claim(self, uow: UnitOfWork, item: PendingInput, project: Project | None) -> None:
+        self._claim = await self._runner.start_in(
+            uow, self._session, item, [], pending=False, project=project
+        )
 
     def begin(self) -> None:
         if self._claim is None:
@@ -252,6 +256,8 @@ class SessionWorkers:
         self._runner.announce_start(claim)
         worker = _Worker()
         worker.started = (claim, slot)
+        # A wake during the send's transaction: the queue wants a look after the turn.
+        worker.kicked = meanwhile.woken
         self._workers[session_id] = worker
         if not meanwhile.cancelled:
             # Its drain runs the turn, then looks at the queue (for wakes meanwhile too).
@@ -279,6 +285,10 @@ class SessionWorkers:
                     await self._run_one(session_id, worker, claim)
                 finally:
                     started_slot.release()
+                if not worker.kicked:
+                    # Its queue was empty when the send started it, and every message
+                    # queued since woke this worker: nothing waits, no claim to try.
+                    return
             owner = await self._ownership.claim(session_id)
             if owner != self._ownership.process_id:
                 if owner is not None:
@@ -294,7 +304,9 @@ class SessionWorkers:
                     )
                 finally:
                     slot.release()
-                if not ran and not worker.kicked:
+                if not worker.kicked and (not ran or worker.waiting_behind == 0):
+                    # Nothing to claim (or nothing waited behind the turn that ran), and
+                    # no message woke the session since: the queue is empty.
                     break
         except asyncio.CancelledError:
             raise  # the server is shutting down
@@ -343,6 +355,7 @@ class SessionWorkers:
                 raise  # the drain itself is being cancelled: the server is shutting down
             return True  # only the turn was cancelled (a user's cancel): carry on
         finally:
+            worker.waiting_behind = handle.waiting_behind
             worker.turn = None
             worker.handle = None
 
