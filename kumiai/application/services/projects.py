@@ -35,7 +35,7 @@ from kumiai.application.services.tasks import retire_task
 from kumiai.core.exceptions import ConflictError, ValidationError
 from kumiai.domain.entities import Character, Project, Session
 from kumiai.domain.repositories import Page, PageRequest
-from kumiai.domain.value_objects import EventType, SessionType, slugify
+from kumiai.domain.value_objects import EventType, SessionStatus, SessionType, slugify
 
 # Used when a name has no ASCII letters or digits to build a folder name from.
 _FALLBACK_FOLDER = "project"
@@ -207,6 +207,10 @@ class ProjectService:
                 await stop_if_live(uow, session)
             await clear_pm(uow, project)
             await uow.commit()
+        if session is not None and session.status is not SessionStatus.CANCELLED:
+            # It had ended otherwise: its queue is not held (a held queue is a cancelled
+            # session's), so what waits goes on as it would have.
+            self._queues.wake(session.id)
 
     async def list_files(self, project_id: UUID) -> list[FileEntryView]:
         """The project folder, flat and recursive, directories included."""

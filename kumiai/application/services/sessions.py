@@ -31,7 +31,7 @@ from kumiai.application.services.session_lifecycle import (
     stop_if_live,
 )
 from kumiai.application.services.working_directories import WorkingDirectories
-from kumiai.core.exceptions import ConflictError, ValidationError
+from kumiai.core.exceptions import ConflictError, InvalidTransitionError, ValidationError
 from kumiai.domain.entities import Character, Project, Session, Task
 from kumiai.domain.repositories import Page, PageRequest, SessionFilter
 from kumiai.domain.value_objects import CliBackend, EventType, SessionType
@@ -147,7 +147,13 @@ class SessionService:
         """
         if await self._runs.cancel(session_id, drop_queue=drop_queue):
             return await self.get(session_id)
-        return await self._move(session_id, cancel_session)
+        try:
+            return await self._move(session_id, cancel_session)
+        except InvalidTransitionError:
+            # It had ended: a refused cancel holds nothing back (a held queue is a
+            # cancelled session's), so what waits goes on as it would have.
+            self._queues.wake(session_id)
+            raise
 
     async def resume(self, session_id: UUID) -> SessionView:
         """Reopen an ended session; 409 (``InvalidTransitionError``) while it is live."""

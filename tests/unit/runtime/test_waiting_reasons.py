@@ -1,6 +1,7 @@
-"""Why waiting messages wait, as the queue view says it: a cancel's hold first, then an
-archived project, the running turn, a slot of the runtime (as the session row records
-it, for every server process to read)."""
+"""Why waiting messages wait, as the queue view says it: a cancel's hold first (the
+session is cancelled), then an archived project, the running turn, a slot of the
+runtime (as the session row records it). All of it is read from the rows, so every
+server process gives the owner's answer."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import asyncio
 from pathlib import Path
 from uuid import UUID
 
+import pytest
+
 from kumiai.application.dtos.conversation import WaitingReason, WaitingView
 from kumiai.application.services.runtime.slots import TurnCaps
+from kumiai.core.exceptions import InvalidTransitionError
 from kumiai.domain.entities import Session
 from tests.support.fake_runtime import say, stream_and_hang
 from tests.support.runtime_app import RuntimeApp, runtime_app
@@ -133,3 +137,46 @@ async def test_a_turns_start_clears_a_slot_wait_its_owner_left_on_the_row(app: R
 
     assert await app.finished(session_id, sent.run_id) == "done"
     assert app.db.session(session_id).waiting_slot is None
+
+
+async def test_an_idle_session_waiting_for_a_slot_when_its_project_is_archived_says_archived(
+    tmp_path: Path,
+) -> None:
+    async with runtime_app(tmp_path, turn_caps=TurnCaps(per_runtime={}, default=1)) as app:
+        busy = await app.assistant()  # outside the project: its turn keeps the slot
+        project_id, _, team = await app.team("Dana")
+        dana = await app.specialist(project_id, team["Dana"])
+        await _busy(app, busy)
+        await app.send(dana, "me too")
+        await _waiting_for_a_slot(app, dana)
+
+        await app.projects.archive(project_id)
+
+        # The owner held the queue as it stopped the project's runs, in its memory; the
+        # session is not cancelled, so it says what every other process reads.
+        why = await _why(app, dana)
+        assert (await app.sessions.get(dana)).status == "idle"
+        assert why is not None and why.reason is WaitingReason.PROJECT_ARCHIVED
+        assert (await app.conversation.queue(dana)).paused is False
+        assert (await app.sessions.get(dana)).waiting == why
+        await app.sessions.cancel(busy)
+
+
+async def test_a_cancel_refused_because_the_session_ended_holds_nothing_back(
+    tmp_path: Path,
+) -> None:
+    async with runtime_app(tmp_path, turn_caps=TurnCaps(per_runtime={}, default=1)) as app:
+        first, second = await app.assistant(), await app.assistant()
+        await _busy(app, first)
+        sent = await app.send(second, "me too")
+        await _waiting_for_a_slot(app, second)
+        await app.sessions.complete(second)
+
+        with pytest.raises(InvalidTransitionError):
+            await app.sessions.cancel(second)
+
+        why = await _why(app, second)
+        assert why is not None and why.reason is WaitingReason.SLOT
+        app.claude.script(say("at last"))
+        await app.sessions.cancel(first)
+        assert await app.finished(second, sent.run_id) == "done"

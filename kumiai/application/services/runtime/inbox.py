@@ -12,7 +12,10 @@ inbox. So a turn that messages another session (delegation) only
 rings a bell, and never calls back into what runs it.
 
 A queue can be *held*: the workers hold it when they stop a session (cancel), and it
-claims nothing more until a new message or a resume wakes it again.
+claims nothing more until a new message or a resume wakes it again. That hold lives in
+the owner's memory and guards the moment until the cancel is stored; what every
+process reads (and says, as the waiting reason ``held``) is the session's status,
+``cancelled``, which no claim goes past either.
 """
 
 from __future__ import annotations
@@ -248,7 +251,10 @@ class Inbox:
         }
 
     def _why(self, session: Session, *, project_archived: bool) -> WaitingView:
-        if session.status is SessionStatus.CANCELLED or self.is_held(session.id):
+        # Read from the rows alone, so every server process gives the same answer: a
+        # queue is held while its session is cancelled (the hold the workers keep in
+        # memory only guards the moment until the cancel is stored, in its owner).
+        if session.status is SessionStatus.CANCELLED:
             return WaitingView(
                 reason=WaitingReason.HELD,
                 description="held after a cancel: resume the session, or send a message",
