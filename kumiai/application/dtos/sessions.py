@@ -49,9 +49,9 @@ class SessionView(View):
     updated_at: datetime | None
     waiting: WaitingView | None = Field(
         default=None,
-        description="Why its waiting messages wait (slot of a runtime, behind the running"
-        " turn, held after a cancel...), as its queue view says; set by"
-        " `GET /sessions/{id}` and in session lists, null when nothing waits.",
+        description="Why its waiting messages wait (held after a cancel, project archived,"
+        " behind the running turn, slot of a runtime, starting), as its queue view says;"
+        " null when nothing waits.",
     )
 
 

@@ -74,7 +74,7 @@ class SessionService:
             if project is not None and session.session_type is SessionType.PM:
                 await make_pm(uow, project, session)
             await uow.commit()
-            return SessionView.of(session)
+            return await self._view(uow, session)
 
     def _check_context(self, context: dict[str, object], project: Project | None) -> None:
         """A folder the client names for the agent must be one the server allows."""
@@ -85,8 +85,7 @@ class SessionService:
     async def get(self, session_id: UUID) -> SessionView:
         """The session, with why its waiting messages wait (if any do)."""
         async with self._uow(read_only=True) as uow:
-            (view,) = await self._views(uow, [await require_session(uow, session_id)])
-            return view
+            return await self._view(uow, await require_session(uow, session_id))
 
     async def list_sessions(self, page: PageRequest, filters: SessionFilter) -> Page[SessionView]:
         """Live sessions, oldest first, each with why its waiting messages wait."""
@@ -105,8 +104,14 @@ class SessionService:
         async with self._uow(read_only=True) as uow:
             return await self._views(uow, await uow.sessions.list_all(project_id=project_id))
 
+    async def _view(self, uow: UnitOfWork, session: Session) -> SessionView:
+        (view,) = await self._views(uow, [session])
+        return view
+
     async def _views(self, uow: UnitOfWork, sessions: Sequence[Session]) -> list[SessionView]:
-        """The sessions' views with their waiting reasons, read in one query for all."""
+        """The sessions' views with their waiting reasons, read in one query for all: every
+        session view this service answers with is built here, so each says why its
+        messages wait as ``GET /sessions/{id}`` and the queue view do."""
         why = await self._queues.why_waiting(uow, sessions)
         views = [SessionView.of(session) for session in sessions]
         for view in views:
@@ -138,7 +143,7 @@ class SessionService:
                 fields=sorted(changes.model_fields_set),
             )
             await uow.commit()
-            return SessionView.of(session)
+            return await self._view(uow, session)
 
     async def cancel(self, session_id: UUID, *, drop_queue: bool = False) -> SessionView:
         """Stop the session; 409 (``InvalidTransitionError``) once it has ended.
@@ -173,7 +178,7 @@ class SessionService:
             session = await require_session(uow, session_id, for_update=True)
             await move(uow, session)
             await uow.commit()
-            return SessionView.of(session)
+            return await self._view(uow, session)
 
     async def reset(self, session_id: UUID) -> SessionView:
         """Start the session over in place: same id, no messages, ``idle``.
@@ -186,7 +191,7 @@ class SessionService:
             session = await require_session(uow, session_id, for_update=True)
             await reset_session(uow, session, await uow.messages.delete_all(session.id))
             await uow.commit()
-            return SessionView.of(session)
+            return await self._view(uow, session)
 
     async def delete(self, session_id: UUID) -> None:
         """Soft-delete: stop the session, hide it, and drop it as its project's PM."""

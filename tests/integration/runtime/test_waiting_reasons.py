@@ -171,3 +171,61 @@ async def test_a_list_reads_its_sessions_waiting_reasons_in_as_many_statements_f
     assert list(every) == held
     assert [waiting["reason"] for waiting in every.values()] == ["held"] * 4
     assert len(four) == len(one), "\n".join(four)
+
+
+async def _answers_as_its_get(
+    live: LiveApp, method: str, path: str, **body: object
+) -> dict[str, Any] | None:
+    """What an endpoint answering with a session says of its ``waiting``, checked
+    against ``GET /sessions/{id}`` right after."""
+    response = await live.client.request(method, path, json=body or None)
+    assert response.status_code in (200, 201), response.text
+    answered = response.json()["data"]
+    assert answered["waiting"] == (await session(live.client, answered["id"]))["waiting"], path
+    return answered["waiting"]  # type: ignore[no-any-return]
+
+
+async def test_every_endpoint_answering_with_a_session_says_why_its_messages_wait_as_its_get(
+    live_settings: Settings, claude: ScriptedAnthropic
+) -> None:
+    live_settings.max_api_turns = 1
+    async with live_app(live_settings) as live:
+        team = await create_team(live, "Dana", "Eli")
+        first = await create_specialist(live, team, "Dana")
+        second = await create_specialist(live, team, "Eli")
+        await start_a_long_task(live, claude, first)
+        await send(live.client, first, "next")
+        waiting = await send(live.client, second, "me too")
+        await _waiting_for(live, second, "slot")
+        base = "/api/v2/sessions"
+        slot = {
+            "reason": "slot",
+            "runtime": "anthropic",
+            "description": "waiting for a slot: runtime anthropic's cap of turns running at"
+            " once is reached",
+        }
+
+        behind = await _answers_as_its_get(live, "PATCH", f"{base}/{first}", kanban_stage="active")
+        patched = await _answers_as_its_get(live, "PATCH", f"{base}/{second}", kanban_stage="done")
+        cancelled = await _answers_as_its_get(live, "POST", f"{base}/{second}/cancel")
+        resumed = await _answers_as_its_get(live, "POST", f"{base}/{second}/resume")
+        completed = await _answers_as_its_get(live, "POST", f"{base}/{second}/complete")
+        created = await _answers_as_its_get(
+            live,
+            "POST",
+            base,
+            session_type="specialist",
+            character_id=team.members["Eli"]["slug"],
+            project_id=team.project["id"],
+        )
+
+        assert behind is not None and behind["reason"] == "running_turn"
+        assert behind["runtime"] is None
+        assert patched == slot
+        assert cancelled is not None and cancelled["reason"] == "held"
+        assert resumed == slot
+        assert completed == slot
+        assert created is None
+        claude.enqueue(Reply.text("at last"))
+        await live.client.post(f"{base}/{first}/cancel")
+        await wait_for_event(live, second, "done", run_id=waiting["run_id"])
