@@ -78,3 +78,17 @@ async def test_a_turn_its_send_started_reads_the_session_row_only_under_its_lock
     assert len(rows) == 3
     projects = [s for s in statements if s.lstrip().startswith("SELECT projects.")]
     assert len(projects) == 1
+
+
+async def test_a_sessions_first_turn_in_a_process_starts_in_its_send(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+
+    statements = await _turn_statements(live, claude, session_id, 2)
+
+    # The send owns the session first (no process did), then starts the turn in its
+    # transaction: nothing goes through the queue.
+    assert len([s for s in statements if "INSERT INTO session_owners" in s]) == 1
+    assert not [s for s in statements if s.lstrip().startswith("INSERT INTO pending_inputs")]

@@ -81,6 +81,11 @@ class TurnStart(Protocol):
 class TurnStarter(Protocol):
     """Who runs turns (the workers), as a send sees them."""
 
+    async def prepare(self, session_id: UUID) -> None:
+        """Before the send's transaction: make its turn startable there if it can be
+        (own the session when no process does)."""
+        ...
+
     def reserve(self, session: Session, runtime: str) -> TurnStart | None:
         """A start for the session's next turn, or None when it must go through the
         queue (a worker of the session is about, or no slot of ``runtime`` is free)."""
@@ -130,6 +135,8 @@ class Inbox:
         a message to an idle session starts its turn in the same transaction."""
         if len(content) > MAX_MESSAGE_CHARS:
             raise PayloadTooLargeError(f"a message may hold at most {MAX_MESSAGE_CHARS} characters")
+        if starter is not None:
+            await starter.prepare(session_id)
         async with self._uow() as uow:
             # The row lock orders this send against other sends and turn starts.
             found, ahead = await uow.pending.locked_queue(session_id)

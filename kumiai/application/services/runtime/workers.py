@@ -63,6 +63,9 @@ DELETED_REASON = "the session was deleted"
 
 SessionCloser = Callable[[UUID], Awaitable[None]]
 
+# How many sessions owned by other processes a send remembers, not to ask again.
+OWNED_ELSEWHERE_KEPT = 10_000
+
 # What another process may ask of the owner of a session.
 CANCEL = "cancel"
 STOP = "stop"
@@ -155,6 +158,9 @@ class SessionWorkers:
         # Sessions whose send is starting their turn (their worker is made once the send
         # commits), and what happened meanwhile.
         self._reserved: dict[UUID, _Meanwhile] = {}
+        # Sessions another process owned when a send here asked (a hint only: a stale
+        # entry sends a message through the queue, whose worker asks again).
+        self._owned_elsewhere: set[UUID] = set()
         self._doorbell: asyncio.Task[None] | None = None
 
     # --- starting ---------------------------------------------------------------------
@@ -234,6 +240,19 @@ class SessionWorkers:
             )
 
     # --- turns their send starts ------------------------------------------------------
+
+    async def prepare(self, session_id: UUID) -> None:
+        """Implements :class:`TurnStarter`: a session no process owns is claimed by this
+        one before the send's transaction, so its first turn here starts in the send
+        too instead of going through the queue (a pending row, the doorbell, a claim's
+        transaction of its own)."""
+        if self._ownership.owns(session_id) or session_id in self._owned_elsewhere:
+            return
+        owner = await self._ownership.claim(session_id)
+        if owner is not None and owner != self._ownership.process_id:
+            if len(self._owned_elsewhere) >= OWNED_ELSEWHERE_KEPT:
+                self._owned_elsewhere.clear()
+            self._owned_elsewhere.add(session_id)
 
     def reserve(self, session: Session, runtime: str) -> TurnStart | None:
         """Implements :class:`TurnStarter`: a start when this process owns the session,
