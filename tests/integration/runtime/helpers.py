@@ -133,7 +133,9 @@ async def start_a_long_task(
     claude.enqueue(Reply.hang())
     sent = await send(live.client, session_id, "long task")
     await wait_for_event(live, session_id, "run_started", run_id=sent["run_id"])
-    await claude.wait_for_requests_async(asked + 1)
+    # As long as the start's wait: the first turn of a test process loads the model SDK
+    # before its request (2-3 s at a load of 3, past the default 5 s under more).
+    await claude.wait_for_requests_async(asked + 1, timeout=15)
     return sent
 
 
