@@ -302,3 +302,32 @@ async def test_a_turn_waiting_for_a_slot_in_its_owner_says_so_through_another_pr
     assert seen == (slot, slot, slot)
     assert after == (None, None, None)
     assert mark is None
+
+
+async def test_an_archived_projects_session_waiting_for_a_slot_says_so_alike_in_every_process(
+    live_settings: Settings, claude: ScriptedAnthropic
+) -> None:
+    live_settings.max_api_turns = 1
+    async with live_app(live_settings) as owner:
+        created = await owner.client.post("/api/v2/sessions", json={"session_type": "assistant"})
+        busy = created.json()["data"]["id"]  # outside the project: its turn keeps the slot
+        team = await create_team(owner, "Dana")
+        dana = await create_specialist(owner, team, "Dana")
+        await start_a_long_task(owner, claude, busy)
+        await send(owner.client, dana, "me too")  # waits for the owner's one slot
+        async with asyncio.timeout(10):
+            while (await _waiting_of(owner, dana))[0]["reason"] != "slot":
+                await asyncio.sleep(0.02)
+        async with live_app(live_settings, keep_data=True) as other:
+            archived = await other.client.post(f"/api/v2/projects/{team.project['id']}/archive")
+            in_owner, elsewhere = await _waiting_of(owner, dana), await _waiting_of(other, dana)
+        await owner.client.post(f"/api/v2/sessions/{busy}/cancel")
+
+    assert archived.status_code == 200, archived.text
+    reason = {
+        "reason": "project_archived",
+        "runtime": None,
+        "description": "the project is archived: its queues wait for it to be unarchived",
+    }
+    assert in_owner == (reason, reason, reason)
+    assert elsewhere == in_owner
