@@ -97,7 +97,8 @@ class QueueView(BaseModel):
     running: QueuedItemView | None = Field(description="The message whose turn runs now.")
     size: int = Field(description="How many messages wait.")
     paused: bool = Field(
-        description="True while the session is cancelled: resume (or a new message) drains it."
+        description="True while the messages wait for the user to act: the session is cancelled"
+        " (resume it, or send a message) or its project is archived (unarchive it)."
     )
     messages: list[QueuedItemView] = Field(description="The waiting messages, next first.")
     waiting: WaitingView | None = Field(

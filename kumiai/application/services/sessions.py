@@ -148,15 +148,19 @@ class SessionService:
     async def cancel(self, session_id: UUID, *, drop_queue: bool = False) -> SessionView:
         """Stop the session; 409 (``InvalidTransitionError``) once it has ended.
 
-        A running turn is stopped first and settles as ``cancelled`` by itself.
+        A running turn is stopped first and settles as ``cancelled`` by itself. A cancel
+        refused because the session had ended touches nothing: not its queue (even with
+        ``drop_queue``), not what runs next.
         """
+        async with self._uow(read_only=True) as uow:
+            (await require_session(uow, session_id)).check_cancel()
         if await self._runs.cancel(session_id, drop_queue=drop_queue):
             return await self.get(session_id)
         try:
             return await self._move(session_id, cancel_session)
         except InvalidTransitionError:
-            # It had ended: a refused cancel holds nothing back (a held queue is a
-            # cancelled session's), so what waits goes on as it would have.
+            # It ended since the check: a refused cancel holds nothing back (a held queue
+            # is a cancelled session's), so what waits goes on as it would have.
             self._queues.wake(session_id)
             raise
 

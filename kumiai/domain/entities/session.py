@@ -140,6 +140,10 @@ class Session(SoftDeletable):
         """The user (or a PM removal) stops the session: any live status -> cancelled."""
         self._move_to(_S.CANCELLED)
 
+    def check_cancel(self) -> None:
+        """Refuse, as ``cancel`` would, unless the session is live; change nothing."""
+        self._check_move(_S.CANCELLED)
+
     def resume(self) -> None:
         """Reopen an ended session: completed/error/cancelled -> idle."""
         self._move_to(_S.IDLE, only_from=_TERMINAL)
@@ -158,11 +162,16 @@ class Session(SoftDeletable):
     def _move_to(
         self, target: SessionStatus, *, only_from: Collection[SessionStatus] | None = None
     ) -> None:
+        self._check_move(target, only_from=only_from)
+        self.status = target
+
+    def _check_move(
+        self, target: SessionStatus, *, only_from: Collection[SessionStatus] | None = None
+    ) -> None:
         current = self.status
         allowed = current.can_move_to(target) and (only_from is None or current in only_from)
         if not allowed:
             raise InvalidTransitionError(str(current), str(target), current.allowed_moves())
-        self.status = target
 
     # --- context ---------------------------------------------------------------------------
 

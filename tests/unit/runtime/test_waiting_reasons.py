@@ -157,7 +157,10 @@ async def test_an_idle_session_waiting_for_a_slot_when_its_project_is_archived_s
         why = await _why(app, dana)
         assert (await app.sessions.get(dana)).status == "idle"
         assert why is not None and why.reason is WaitingReason.PROJECT_ARCHIVED
-        assert (await app.conversation.queue(dana)).paused is False
+        # Paused alike in the queue view and in what the archive announced.
+        assert (await app.conversation.queue(dana)).paused is True
+        announced = [e for e in app.events(dana) if e.type == "queue_changed"][-1]
+        assert announced.data["paused"] is True
         assert (await app.sessions.get(dana)).waiting == why
         await app.sessions.cancel(busy)
 
@@ -180,3 +183,23 @@ async def test_a_cancel_refused_because_the_session_ended_holds_nothing_back(
         app.claude.script(say("at last"))
         await app.sessions.cancel(first)
         assert await app.finished(second, sent.run_id) == "done"
+
+
+async def test_a_cancel_refused_because_the_session_ended_drops_nothing_and_announces_nothing(
+    tmp_path: Path,
+) -> None:
+    async with runtime_app(tmp_path, turn_caps=TurnCaps(per_runtime={}, default=1)) as app:
+        first, second = await app.assistant(), await app.assistant()
+        await _busy(app, first)
+        await app.send(second, "still wanted")
+        await _waiting_for_a_slot(app, second)
+        await app.sessions.complete(second)
+        announced = len(app.events(second))
+
+        with pytest.raises(InvalidTransitionError) as refused:
+            await app.sessions.cancel(second, drop_queue=True)
+
+        assert refused.value.details["current_status"] == "completed"
+        assert [item.content for item in app.db.waiting(second)] == ["still wanted"]
+        assert len(app.events(second)) == announced
+        await app.sessions.cancel(first)

@@ -42,6 +42,11 @@ MAX_MESSAGE_CHARS = 1_000_000
 DROPPED_LISTED = 50
 
 
+# The reasons a queue waits for the user to act (resume, a message, an unarchive) rather
+# than for something that ends by itself: queue_changed calls such a queue paused too.
+_PAUSED = frozenset({WaitingReason.HELD, WaitingReason.PROJECT_ARCHIVED})
+
+
 @dataclass(frozen=True)
 class SendResult:
     item: PendingInput
@@ -241,7 +246,7 @@ class Inbox:
             running=running,
             waiting=waiting,
             dropped=dropped,
-            paused=why is not None and why.reason is WaitingReason.HELD,
+            paused=why is not None and why.reason in _PAUSED,
             why=why,
         )
 
