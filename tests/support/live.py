@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
-import sqlalchemy as sa
 import uvicorn
 
 from kumiai.composition import Container, build_container, open_database
@@ -31,9 +30,11 @@ class LiveApp:
 
 
 async def truncate_all(container: Container) -> None:
-    names = ", ".join(table.name for table in metadata.sorted_tables)
+    """Every row gone, the referring tables' first. A test leaves a few rows, which
+    DELETE removes in a fraction of the time TRUNCATE (new files for every table) takes."""
     async with container.database.engine.begin() as connection:
-        await connection.execute(sa.text(f"TRUNCATE {names} CASCADE"))
+        for table in reversed(metadata.sorted_tables):
+            await connection.execute(table.delete())
 
 
 @contextlib.asynccontextmanager
