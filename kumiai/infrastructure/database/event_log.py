@@ -70,6 +70,7 @@ class PostgresEventLog:
         self._relisten: asyncio.Task[None] | None = None
         self._heads_asked: dict[UUID, list[asyncio.Future[int]]] = {}
         self._heads_reader: asyncio.Task[None] | None = None
+        self._heads_busy = False  # a read of heads is in flight
         self._closed = False
 
     async def start(self, on_appended: AppendedCallback, on_reconnect: Callable[[], None]) -> None:
@@ -92,29 +93,43 @@ class PostgresEventLog:
     async def head(self, session_id: UUID) -> int:
         """Heads asked for while a read of heads is in flight are read together, in the
         next query: a crowd of new subscriptions costs a few round trips, not one each
-        through the small read pool (each read still starts after its ask)."""
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._heads_asked.setdefault(session_id, []).append(future)
-        if self._heads_reader is None or self._heads_reader.done():
-            self._heads_reader = asyncio.create_task(self._read_heads(), name="event-heads")
+        through the small read pool (each read still starts after its ask). With none in
+        flight, the asker reads its own at once."""
         with _unavailable_when_down():
+            if not self._heads_busy:
+                self._heads_busy = True
+                try:
+                    return (await session_events.heads(self._pool(), [session_id]))[session_id]
+                finally:
+                    self._heads_busy = False
+                    self._read_asked_heads()
+            future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            self._heads_asked.setdefault(session_id, []).append(future)
             return await future
 
+    def _read_asked_heads(self) -> None:
+        if self._heads_asked and not self._heads_busy:
+            self._heads_busy = True
+            self._heads_reader = asyncio.create_task(self._read_heads(), name="event-heads")
+
     async def _read_heads(self) -> None:
-        while self._heads_asked:
-            asked, self._heads_asked = self._heads_asked, {}
-            try:
-                heads = await session_events.heads(self._pool(), list(asked))
-            except Exception as error:
-                for futures in asked.values():
+        try:
+            while self._heads_asked:
+                asked, self._heads_asked = self._heads_asked, {}
+                try:
+                    heads = await session_events.heads(self._pool(), list(asked))
+                except Exception as error:
+                    for futures in asked.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_exception(error)
+                    continue
+                for session_id, futures in asked.items():
                     for future in futures:
                         if not future.done():
-                            future.set_exception(error)
-                continue
-            for session_id, futures in asked.items():
-                for future in futures:
-                    if not future.done():
-                        future.set_result(heads[session_id])
+                            future.set_result(heads[session_id])
+        finally:
+            self._heads_busy = False
 
     async def read_new(self, cursors: Mapping[UUID, int], limit: int) -> list[SessionEvent]:
         # On the listening connection: the reads follow its notifications, one at a time,

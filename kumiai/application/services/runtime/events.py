@@ -715,8 +715,9 @@ class EventHub:
         if after is None:
             # From now on: after every event published before (here: once written; on
             # other processes: once committed), whether or not delivered here yet.
-            with contextlib.suppress(TimeoutError):  # a write in trouble: start anyway
-                await asyncio.wait_for(self.flush(), SUBSCRIBE_FLUSH_SECONDS)
+            if self._persisted < self._published:
+                with contextlib.suppress(TimeoutError):  # a write in trouble: start anyway
+                    await asyncio.wait_for(self.flush(), SUBSCRIBE_FLUSH_SECONDS)
             head = await self._store.head(session_id)
             subscription = Subscription(log, capacity or self._capacity, head)
             await self._catch_up(log, subscription, ReplayPage([], None, head))
