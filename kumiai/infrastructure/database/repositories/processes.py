@@ -41,6 +41,9 @@ class SqlProcessLeases:
             connect_args={"timeout": connect_timeout},
         )
         self._engine = engine
+        # A claim is one statement (and a read after a conflict): each its own
+        # transaction, without a BEGIN and a COMMIT around them.
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def close(self) -> None:
         await self._lease.dispose()
@@ -118,7 +121,7 @@ class SqlProcessLeases:
             .on_conflict_do_nothing(index_elements=[session_owners.c.session_id])
             .returning(session_owners.c.process_id)
         )
-        async with self._engine.begin() as db:
+        async with self._autocommit.connect() as db:
             try:
                 owner: UUID | None = (await db.execute(claim)).scalar()
             except IntegrityError:  # this process's lease is gone: it owns nothing now
