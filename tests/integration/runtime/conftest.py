@@ -59,6 +59,9 @@ def live_settings(
         ANTHROPIC_API_KEY="test-key",
         ANTHROPIC_BASE_URL=claude.base_url,
         retry_backoff_seconds=0.01,  # retries are tested for what they do, not their pace
+        # A connection may take seconds on a loaded machine (the suite runs in parallel);
+        # failing after the default 5 s made a live app's start-up fail there at times.
+        db_connect_timeout=30,
         # No agent CLI of the machine's PATH ever runs a test's turn: a test that wants
         # one names it.
         codex_cli=tmp_path / "no-cli" / "codex",
