@@ -116,6 +116,7 @@ class PersistingSink:
         # started once per flush interval.
         now = time.monotonic()
         block = self.state.streaming.get(block_index)
+        first = block is None
         if block is None:
             block = self.state.streaming[block_index] = StreamingBlock(
                 now, gap=self._flush.interval_seconds
@@ -124,6 +125,10 @@ class PersistingSink:
         self._events.publish(
             self._session_id, "text_delta", run_id=self._run, block_index=block_index, text=text
         )
+        if first:
+            # A block's first words go out before the rest of a burst that arrived with
+            # them is parsed: the event writer gets the loop now, not at the next read.
+            await asyncio.sleep(0)
         if now - block.flushed_at >= block.gap and (
             self._flushing is None or self._flushing.done()
         ):
