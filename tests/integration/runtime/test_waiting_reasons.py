@@ -58,6 +58,17 @@ async def _waiting_for(live: LiveApp, session_id: str, reason: str) -> dict[str,
             await asyncio.sleep(0.02)
 
 
+async def _two_specialists_the_first_busy(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> tuple[Team, str, str]:
+    """Dana busy with a long task and Eli idle, in one team (on a cap of one API turn)."""
+    team = await create_team(live, "Dana", "Eli")
+    first = await create_specialist(live, team, "Dana")
+    second = await create_specialist(live, team, "Eli")
+    await start_a_long_task(live, claude, first)
+    return team, first, second
+
+
 async def test_a_message_sent_during_a_turn_says_it_queues_behind_the_running_turn(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:
@@ -107,10 +118,7 @@ async def test_a_turn_beyond_its_runtimes_cap_says_it_waits_for_a_slot_of_that_r
 ) -> None:
     live_settings.max_api_turns = 1
     async with live_app(live_settings) as live:
-        team = await create_team(live, "Dana", "Eli")
-        first = await create_specialist(live, team, "Dana")
-        second = await create_specialist(live, team, "Eli")
-        await start_a_long_task(live, claude, first)
+        _, first, second = await _two_specialists_the_first_busy(live, claude)
 
         waiting = await send(live.client, second, "me too")
 
@@ -174,12 +182,12 @@ async def test_a_list_reads_its_sessions_waiting_reasons_in_as_many_statements_f
 
 
 async def _answers_as_its_get(
-    live: LiveApp, method: str, path: str, **body: object
+    live: LiveApp, method: str, path: str, status: int = 200, **body: object
 ) -> dict[str, Any] | None:
-    """What an endpoint answering with a session says of its ``waiting``, checked
-    against ``GET /sessions/{id}`` right after."""
+    """What an endpoint answering with a session (with ``status``) says of its
+    ``waiting``, checked against ``GET /sessions/{id}`` right after."""
     response = await live.client.request(method, path, json=body or None)
-    assert response.status_code in (200, 201), response.text
+    assert response.status_code == status, response.text
     answered = response.json()["data"]
     assert answered["waiting"] == (await session(live.client, answered["id"]))["waiting"], path
     return answered["waiting"]  # type: ignore[no-any-return]
@@ -190,10 +198,7 @@ async def test_every_endpoint_answering_with_a_session_says_why_its_messages_wai
 ) -> None:
     live_settings.max_api_turns = 1
     async with live_app(live_settings) as live:
-        team = await create_team(live, "Dana", "Eli")
-        first = await create_specialist(live, team, "Dana")
-        second = await create_specialist(live, team, "Eli")
-        await start_a_long_task(live, claude, first)
+        team, first, second = await _two_specialists_the_first_busy(live, claude)
         await send(live.client, first, "next")
         waiting = await send(live.client, second, "me too")
         await _waiting_for(live, second, "slot")
@@ -214,6 +219,7 @@ async def test_every_endpoint_answering_with_a_session_says_why_its_messages_wai
             live,
             "POST",
             base,
+            201,
             session_type="specialist",
             character_id=team.members["Eli"]["slug"],
             project_id=team.project["id"],

@@ -37,6 +37,16 @@ async def _busy(app: RuntimeApp, session_id: UUID) -> None:
     await app.claude.wait_for_requests(len(app.claude.requests) + 1)
 
 
+async def _second_waits_for_a_slot(app: RuntimeApp, content: str) -> tuple[UUID, UUID, UUID]:
+    """Two assistant sessions on a cap of one turn: the first busy, the second's message
+    ``content`` waiting for its slot. The two ids and the waiting message's run."""
+    first, second = await app.assistant(), await app.assistant()
+    await _busy(app, first)
+    sent = await app.send(second, content)
+    await _waiting_for_a_slot(app, second)
+    return first, second, sent.run_id
+
+
 async def test_a_session_with_nothing_waiting_has_no_reason(app: RuntimeApp) -> None:
     session_id = await app.assistant()
 
@@ -113,15 +123,12 @@ async def test_a_wait_for_a_slot_is_on_the_session_row_until_the_wait_ends(
     tmp_path: Path,
 ) -> None:
     async with runtime_app(tmp_path, turn_caps=TurnCaps(per_runtime={}, default=1)) as app:
-        first, second = await app.assistant(), await app.assistant()
-        await _busy(app, first)
-        sent = await app.send(second, "me too")
-        await _waiting_for_a_slot(app, second)
+        first, second, run_id = await _second_waits_for_a_slot(app, "me too")
         marked = app.db.session(second).waiting_slot
 
         app.claude.script(say("at last"))
         await app.sessions.cancel(first)
-        assert await app.finished(second, sent.run_id) == "done"
+        assert await app.finished(second, run_id) == "done"
         await app.drained()
 
         assert marked == "anthropic"
@@ -169,10 +176,7 @@ async def test_a_cancel_refused_because_the_session_ended_holds_nothing_back(
     tmp_path: Path,
 ) -> None:
     async with runtime_app(tmp_path, turn_caps=TurnCaps(per_runtime={}, default=1)) as app:
-        first, second = await app.assistant(), await app.assistant()
-        await _busy(app, first)
-        sent = await app.send(second, "me too")
-        await _waiting_for_a_slot(app, second)
+        first, second, run_id = await _second_waits_for_a_slot(app, "me too")
         await app.sessions.complete(second)
 
         with pytest.raises(InvalidTransitionError):
@@ -182,17 +186,14 @@ async def test_a_cancel_refused_because_the_session_ended_holds_nothing_back(
         assert why is not None and why.reason is WaitingReason.SLOT
         app.claude.script(say("at last"))
         await app.sessions.cancel(first)
-        assert await app.finished(second, sent.run_id) == "done"
+        assert await app.finished(second, run_id) == "done"
 
 
 async def test_a_cancel_refused_because_the_session_ended_drops_nothing_and_announces_nothing(
     tmp_path: Path,
 ) -> None:
     async with runtime_app(tmp_path, turn_caps=TurnCaps(per_runtime={}, default=1)) as app:
-        first, second = await app.assistant(), await app.assistant()
-        await _busy(app, first)
-        await app.send(second, "still wanted")
-        await _waiting_for_a_slot(app, second)
+        first, second, _ = await _second_waits_for_a_slot(app, "still wanted")
         await app.sessions.complete(second)
         announced = len(app.events(second))
 
