@@ -8,7 +8,7 @@ own unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 from uuid import UUID
 
@@ -40,8 +40,12 @@ class QueueWaker(Protocol):
         ...
 
     async def why_waiting(
-        self, uow: UnitOfWork, sessions: Sequence[Session]
+        self,
+        uow: UnitOfWork,
+        sessions: Sequence[Session],
+        waiting: Mapping[UUID, bool] | None = None,
     ) -> dict[UUID, WaitingView]:
         """Why each session's waiting messages wait, for those of the sessions with
-        messages waiting (the others are left out): one query, however many sessions."""
+        messages waiting (the others are left out): one query, however many sessions;
+        none when the caller gives ``waiting`` (what ``waiting_among`` would answer)."""
         ...

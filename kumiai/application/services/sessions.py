@@ -7,7 +7,7 @@ transaction (assigning a PM, deleting a project).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 from uuid import UUID
 
@@ -15,6 +15,7 @@ from kumiai.application.dtos.sessions import AgentRef, SessionCreate, SessionUpd
 from kumiai.application.ports.run_control import QueueWaker, RunControl
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.common import (
+    found,
     project_of,
     record_activity,
     record_session_activity,
@@ -85,7 +86,12 @@ class SessionService:
     async def get(self, session_id: UUID) -> SessionView:
         """The session, with why its waiting messages wait (if any do)."""
         async with self._uow(read_only=True) as uow:
-            return await self._view(uow, await require_session(uow, session_id))
+            # One round trip: the row comes with what its waiting reason is read from.
+            row, in_archive = await uow.sessions.get_with_waiting(session_id)
+            session = found(row, "session", session_id)
+            waiting = {} if in_archive is None else {session.id: in_archive}
+            (view,) = await self._views(uow, [session], waiting)
+            return view
 
     async def list_sessions(self, page: PageRequest, filters: SessionFilter) -> Page[SessionView]:
         """Live sessions, oldest first, each with why its waiting messages wait."""
@@ -108,11 +114,17 @@ class SessionService:
         (view,) = await self._views(uow, [session])
         return view
 
-    async def _views(self, uow: UnitOfWork, sessions: Sequence[Session]) -> list[SessionView]:
-        """The sessions' views with their waiting reasons, read in one query for all: every
-        session view this service answers with is built here, so each says why its
-        messages wait as ``GET /sessions/{id}`` and the queue view do."""
-        why = await self._queues.why_waiting(uow, sessions)
+    async def _views(
+        self,
+        uow: UnitOfWork,
+        sessions: Sequence[Session],
+        waiting: Mapping[UUID, bool] | None = None,
+    ) -> list[SessionView]:
+        """The sessions' views with their waiting reasons, read in one query for all (or
+        none, given ``waiting`` read with the rows): every session view this service
+        answers with is built here, so each says why its messages wait as
+        ``GET /sessions/{id}`` and the queue view do."""
+        why = await self._queues.why_waiting(uow, sessions, waiting)
         views = [SessionView.of(session) for session in sessions]
         for view in views:
             view.waiting = why.get(view.id)

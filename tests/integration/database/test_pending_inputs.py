@@ -91,6 +91,36 @@ async def test_waiting_among_names_the_sessions_with_pending_inputs_and_their_ar
     assert nothing == {}
 
 
+async def test_a_session_read_with_its_waiting_says_what_waiting_among_says_of_it(
+    database: Database,
+) -> None:
+    free, idle, emptied, gone = [await _session(database) for _ in range(4)]
+    archived = await _session_in_archived_project(database)
+    for session in (free, archived, emptied, gone):
+        await _accept(database, session, "one")
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        (dropped,) = await uow.pending.waiting(emptied.id)
+        dropped.drop("no longer needed", NOW)
+        deleted = await uow.sessions.get(gone.id)
+        assert deleted is not None
+        deleted.soft_delete(NOW)
+        await uow.commit()
+
+    async with SqlUnitOfWork(database.session_factory, read_only=True) as uow:
+        read = {
+            session.id: await uow.sessions.get_with_waiting(session.id)
+            for session in (free, archived, idle, emptied, gone)
+        }
+
+    assert {key: (row and row.id, in_archive) for key, (row, in_archive) in read.items()} == {
+        free.id: (free.id, False),
+        archived.id: (archived.id, True),
+        idle.id: (idle.id, None),
+        emptied.id: (emptied.id, None),
+        gone.id: (None, None),
+    }
+
+
 async def test_removing_an_input_that_entered_the_transcript_empties_the_queue(
     database: Database,
 ) -> None:

@@ -235,3 +235,22 @@ async def test_every_endpoint_answering_with_a_session_says_why_its_messages_wai
         claude.enqueue(Reply.text("at last"))
         await live.client.post(f"{base}/{first}/cancel")
         await wait_for_event(live, second, "done", run_id=waiting["run_id"])
+
+
+async def test_a_session_get_reads_the_session_and_its_waiting_reason_in_one_statement(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana", "Eli")
+    held = await create_specialist(live, team, "Dana")
+    idle = await create_specialist(live, team, "Eli")
+    await _held(live, claude, held)
+
+    with counting_statements(live) as waiting:
+        with_queue = await session(live.client, held)
+    with counting_statements(live) as quiet:
+        without = await session(live.client, idle)
+
+    assert with_queue["waiting"]["reason"] == "held"
+    assert without["waiting"] is None
+    assert len(waiting) == 1, "\n".join(waiting)
+    assert len(quiet) == 1, "\n".join(quiet)

@@ -21,7 +21,7 @@ process reads (and says, as the waiting reason ``held``) is the session's status
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -29,7 +29,7 @@ from uuid import UUID
 from kumiai.application.dtos.conversation import WaitingReason, WaitingView
 from kumiai.application.ports.events import EventPublisher
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from kumiai.application.services.common import project_of, require_session, utcnow
+from kumiai.application.services.common import found, project_of, utcnow
 from kumiai.application.services.runtime.payloads import pending_payload
 from kumiai.application.services.runtime.slots import SERVER, TurnSlots
 from kumiai.application.services.session_lifecycle import resume_session
@@ -237,10 +237,16 @@ class Inbox:
 
     async def queue(self, session_id: UUID) -> WaitingQueue:
         async with self._uow(read_only=True) as uow:
-            session = await require_session(uow, session_id)
+            row, in_archive = await uow.sessions.get_with_waiting(session_id)
+            session = found(row, "session", session_id)
             waiting = await uow.pending.waiting(session_id)
             dropped = await uow.pending.dropped(session_id, DROPPED_LISTED)
-            why = (await self.why_waiting(uow, [session])).get(session_id) if waiting else None
+            # Why it waits, from what the session's row came with: a query of its own only
+            # when an input arrived between the two reads.
+            known: dict[UUID, bool] | None = {}
+            if waiting:
+                known = None if in_archive is None else {session_id: in_archive}
+            why = (await self.why_waiting(uow, [session], known)).get(session_id)
             running = await _running(uow, session)
         return WaitingQueue(
             running=running,
@@ -251,11 +257,16 @@ class Inbox:
         )
 
     async def why_waiting(
-        self, uow: UnitOfWork, sessions: Sequence[Session]
+        self,
+        uow: UnitOfWork,
+        sessions: Sequence[Session],
+        waiting: Mapping[UUID, bool] | None = None,
     ) -> dict[UUID, WaitingView]:
         """Why each session's waiting messages wait, for the sessions with messages
-        waiting, in the caller's unit of work: one query, however many sessions."""
-        waiting = await uow.pending.waiting_among([session.id for session in sessions])
+        waiting, in the caller's unit of work: one query, however many sessions, or none
+        when the caller read ``waiting`` with the rows (``waiting_among``'s answer)."""
+        if waiting is None:
+            waiting = await uow.pending.waiting_among([session.id for session in sessions])
         return {
             session.id: self._why(session, project_archived=waiting[session.id])
             for session in sessions
