@@ -378,8 +378,10 @@ class MemorySessions(_Repository[Session]):
     async def list_for_project(self, project_id: UUID) -> list[Session]:
         return await self.list_all(project_id=project_id)
 
-    async def get_with_waiting(self, session_id: UUID) -> tuple[Session | None, bool | None]:
-        session = await self.get(session_id)
+    async def get_with_waiting(
+        self, session_id: UUID, *, for_update: bool = False
+    ) -> tuple[Session | None, bool | None]:
+        session = await (self.get_for_update(session_id) if for_update else self.get(session_id))
         if session is None:
             return None, None
         return session, (await self._uow.pending.waiting_among([session_id])).get(session_id)

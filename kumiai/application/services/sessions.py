@@ -75,7 +75,8 @@ class SessionService:
             if project is not None and session.session_type is SessionType.PM:
                 await make_pm(uow, project, session)
             await uow.commit()
-            return await self._view(uow, session)
+            # Created in this transaction: no input can wait for it yet.
+            return await self._view(uow, session, {})
 
     def _check_context(self, context: dict[str, object], project: Project | None) -> None:
         """A folder the client names for the agent must be one the server allows."""
@@ -87,11 +88,8 @@ class SessionService:
         """The session, with why its waiting messages wait (if any do)."""
         async with self._uow(read_only=True) as uow:
             # One round trip: the row comes with what its waiting reason is read from.
-            row, in_archive = await uow.sessions.get_with_waiting(session_id)
-            session = found(row, "session", session_id)
-            waiting = {} if in_archive is None else {session.id: in_archive}
-            (view,) = await self._views(uow, [session], waiting)
-            return view
+            session, waiting = await _require_with_waiting(uow, session_id)
+            return await self._view(uow, session, waiting)
 
     async def list_sessions(self, page: PageRequest, filters: SessionFilter) -> Page[SessionView]:
         """Live sessions, oldest first, each with why its waiting messages wait."""
@@ -110,8 +108,10 @@ class SessionService:
         async with self._uow(read_only=True) as uow:
             return await self._views(uow, await uow.sessions.list_all(project_id=project_id))
 
-    async def _view(self, uow: UnitOfWork, session: Session) -> SessionView:
-        (view,) = await self._views(uow, [session])
+    async def _view(
+        self, uow: UnitOfWork, session: Session, waiting: Mapping[UUID, bool] | None = None
+    ) -> SessionView:
+        (view,) = await self._views(uow, [session], waiting)
         return view
 
     async def _views(
@@ -142,7 +142,7 @@ class SessionService:
 
     async def update(self, session_id: UUID, changes: SessionUpdate) -> SessionView:
         async with self._uow() as uow:
-            session = await require_session(uow, session_id, for_update=True)
+            session, waiting = await _require_with_waiting(uow, session_id, for_update=True)
             if "context" in changes.model_fields_set:
                 self._check_context(changes.context or {}, await project_of(uow, session))
                 session.context = dict(changes.context or {})
@@ -155,7 +155,7 @@ class SessionService:
                 fields=sorted(changes.model_fields_set),
             )
             await uow.commit()
-            return await self._view(uow, session)
+            return await self._view(uow, session, waiting)
 
     async def cancel(self, session_id: UUID, *, drop_queue: bool = False) -> SessionView:
         """Stop the session; 409 (``InvalidTransitionError``) once it has ended.
@@ -191,10 +191,10 @@ class SessionService:
     ) -> SessionView:
         """Apply one lifecycle move to the row-locked session and commit it."""
         async with self._uow() as uow:
-            session = await require_session(uow, session_id, for_update=True)
+            session, waiting = await _require_with_waiting(uow, session_id, for_update=True)
             await move(uow, session)
             await uow.commit()
-            return await self._view(uow, session)
+            return await self._view(uow, session, waiting)
 
     async def reset(self, session_id: UUID) -> SessionView:
         """Start the session over in place: same id, no messages, ``idle``.
@@ -204,10 +204,10 @@ class SessionService:
         """
         await self._runs.cancel(session_id, drop_queue=True)
         async with self._uow() as uow:
-            session = await require_session(uow, session_id, for_update=True)
+            session, waiting = await _require_with_waiting(uow, session_id, for_update=True)
             await reset_session(uow, session, await uow.messages.delete_all(session.id))
             await uow.commit()
-            return await self._view(uow, session)
+            return await self._view(uow, session, waiting)
 
     async def delete(self, session_id: UUID) -> None:
         """Soft-delete: stop the session, hide it, and drop it as its project's PM."""
@@ -398,3 +398,13 @@ def _as_uuid(ref: str) -> UUID | None:
         return UUID(ref)
     except ValueError:
         return None
+
+
+async def _require_with_waiting(
+    uow: UnitOfWork, session_id: UUID, *, for_update: bool = False
+) -> tuple[Session, dict[UUID, bool]]:
+    """The live session (404 otherwise) and what ``why_waiting`` needs of it
+    (``waiting_among``'s answer), read with the row in one round trip."""
+    row, in_archive = await uow.sessions.get_with_waiting(session_id, for_update=for_update)
+    session = found(row, "session", session_id)
+    return session, {} if in_archive is None else {session.id: in_archive}

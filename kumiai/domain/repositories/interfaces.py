@@ -143,10 +143,12 @@ class SessionRepository(Protocol):
     async def add(self, session: Session) -> None: ...
     async def get(self, session_id: UUID, *, include_deleted: bool = False) -> Session | None: ...
     async def get_for_update(self, session_id: UUID) -> Session | None: ...
-    async def get_with_waiting(self, session_id: UUID) -> tuple[Session | None, bool | None]:
-        """The live session and, if it has pending inputs, whether its (live) project is
-        archived (None when nothing waits): read together in one round trip, as
-        ``PendingInputRepository.waiting_among`` tells it of the session."""
+    async def get_with_waiting(
+        self, session_id: UUID, *, for_update: bool = False
+    ) -> tuple[Session | None, bool | None]:
+        """The live session (row-locked if asked) and, if it has pending inputs, whether
+        its (live) project is archived (None when nothing waits): read together in one
+        round trip, as ``PendingInputRepository.waiting_among`` tells it of the session."""
         ...
 
     async def list_page(self, page: PageRequest, filters: SessionFilter) -> Page[Session]: ...

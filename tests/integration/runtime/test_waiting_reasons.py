@@ -254,3 +254,22 @@ async def test_a_session_get_reads_the_session_and_its_waiting_reason_in_one_sta
     assert without["waiting"] is None
     assert len(waiting) == 1, "\n".join(waiting)
     assert len(quiet) == 1, "\n".join(quiet)
+
+
+async def test_a_change_to_a_session_reads_its_waiting_reason_with_the_locked_row(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    held = await create_specialist(live, team, "Dana")
+    await _held(live, claude, held)
+
+    with counting_statements(live) as statements:
+        patched = await live.client.patch(
+            f"/api/v2/sessions/{held}", json={"kanban_stage": "active"}
+        )
+
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["data"]["waiting"]["reason"] == "held"
+    reads = [s for s in statements if "pending_inputs" in s]
+    assert len(reads) == 1, "\n".join(statements)
+    assert "FOR UPDATE OF sessions" in reads[0]

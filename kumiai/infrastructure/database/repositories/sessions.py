@@ -27,14 +27,20 @@ _IN_ARCHIVE = (
 _LIVE_WITH_WAITING = sa.select(
     Session, _WAITS.label("waits"), sa.func.coalesce(_IN_ARCHIVE, False).label("in_archive")
 ).where(sessions.c.id == sa.bindparam("session_id"), LIVE)
+_LIVE_WITH_WAITING_FOR_UPDATE = _LIVE_WITH_WAITING.with_for_update(of=sessions).execution_options(
+    populate_existing=True
+)
 
 
 class SqlSessionRepository(SqlRepository[Session]):
     entity = Session
     table = sessions
 
-    async def get_with_waiting(self, session_id: UUID) -> tuple[Session | None, bool | None]:
-        row = (await self._db.execute(_LIVE_WITH_WAITING, {"session_id": session_id})).first()
+    async def get_with_waiting(
+        self, session_id: UUID, *, for_update: bool = False
+    ) -> tuple[Session | None, bool | None]:
+        query = _LIVE_WITH_WAITING_FOR_UPDATE if for_update else _LIVE_WITH_WAITING
+        row = (await self._db.execute(query, {"session_id": session_id})).first()
         if row is None:
             return None, None
         session, waits, in_archive = row
