@@ -92,3 +92,27 @@ async def test_a_sessions_first_turn_in_a_process_starts_in_its_send(
     # transaction: nothing goes through the queue.
     assert len([s for s in statements if "INSERT INTO session_owners" in s]) == 1
     assert not [s for s in statements if s.lstrip().startswith("INSERT INTO pending_inputs")]
+
+
+async def test_a_turns_messages_are_each_inserted_with_their_sequence_in_one_statement(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    await _turn_statements(live, claude, session_id, 2)  # its first turn claims ownership
+
+    statements = await _turn_statements(live, claude, session_id, 3)
+
+    inserts = [s for s in statements if "INSERT INTO messages" in s]
+    # The user's message and the answer, each allocating its sequence in its INSERT.
+    assert len(inserts) == 2
+    assert all("UPDATE sessions SET next_sequence" in s for s in inserts)
+    allocations = [s for s in statements if "SET next_sequence" in s]
+    assert len(allocations) == 2, "\n".join(statements)
+    pages = (await live.client.get(f"/api/v2/sessions/{session_id}/messages")).json()["data"]
+    assert [(m["role"], m["sequence"]) for m in pages] == [
+        ("user", 0),
+        ("assistant", 1),
+        ("user", 2),
+        ("assistant", 3),
+    ]

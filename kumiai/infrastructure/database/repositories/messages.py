@@ -1,8 +1,9 @@
 """Messages, ordered by a per-session sequence that is gapless and race-free.
 
 The next sequence lives on the session row. Incrementing it with
-``UPDATE ... RETURNING`` takes that row's lock, so concurrent appends to one
-session serialise on it, and a rolled-back append gives its number back.
+``UPDATE ... RETURNING`` (the CTE of the message's ``INSERT``) takes that row's lock,
+so concurrent appends to one session serialise on it, and a rolled-back append gives
+its number back.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from kumiai.core.exceptions import NotFoundError, ValidationError
 from kumiai.domain.entities import MAX_SEQUENCE, Message
 from kumiai.domain.repositories import Page, SortOrder, decode_cursor, encode_cursor
 from kumiai.domain.value_objects import MessageRole
 from kumiai.infrastructure.database.tables import messages, sessions
+
+# Columns the append's statement fills in itself.
+_ALLOCATED = frozenset({"sequence", "created_at"})
 
 
 class SqlMessageRepository:
@@ -31,22 +36,35 @@ class SqlMessageRepository:
         return await self._db.get(Message, message_id)
 
     async def append(self, message: Message) -> Message:
-        message.sequence = await self._allocate_sequence(message.session_id)
+        """Insert ``message`` with the session's next sequence, allocated in the same
+        statement (one round trip): the allocating ``UPDATE`` is the ``INSERT``'s CTE."""
+        await self._db.flush()  # what the unit of work changed before goes first, as ever
+        row = (await self._db.execute(self._insert_allocating(message))).one_or_none()
+        if row is None:
+            raise NotFoundError("session", message.session_id)
+        message.sequence, message.created_at = row
+        # The row exists now: the session tracks the entity as persistent (no second INSERT).
+        make_transient_to_detached(message)
         self._db.add(message)
-        await self._db.flush()
         return message
 
-    async def _allocate_sequence(self, session_id: UUID) -> int:
-        allocated = await self._db.scalar(
+    @staticmethod
+    def _insert_allocating(message: Message) -> sa.Insert:
+        allocated = (
             sa.update(sessions)
-            .where(sessions.c.id == session_id)
+            .where(sessions.c.id == message.session_id)
             .values(next_sequence=sessions.c.next_sequence + 1)
-            .returning(sessions.c.next_sequence - 1)
-            .execution_options(synchronize_session=False)
+            .returning((sessions.c.next_sequence - 1).label("sequence"))
+            .cte("allocated")
         )
-        if allocated is None:
-            raise NotFoundError("session", session_id)
-        return int(allocated)
+        given = [column for column in messages.c if column.key not in _ALLOCATED]
+        values = [sa.literal(getattr(message, column.key), column.type) for column in given]
+        return (
+            sa.insert(messages)
+            .from_select([*given, messages.c.sequence], sa.select(*values, allocated.c.sequence))
+            .add_cte(allocated)
+            .returning(messages.c.sequence, messages.c.created_at)
+        )
 
     async def page(
         self,
