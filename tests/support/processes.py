@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
 
 def free_port() -> int:
@@ -55,8 +56,12 @@ def run_kumiai(
 @dataclass
 class RunningServer:
     process: subprocess.Popen[str]
-    base_url: str
+    port: int
     log: Path | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.process.poll() is None:
@@ -70,18 +75,41 @@ class RunningServer:
         return self.process.stdout.read() if self.process.stdout else ""
 
 
+class _PortTaken(AssertionError):
+    """The server could not bind its port: another process holds it."""
+
+
 def _wait_until_healthy(server: RunningServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise AssertionError(f"kumiai serve exited early:\n{server.output()}")
+            output = server.output()
+            if "already in use" in output:
+                raise _PortTaken(f"port {server.port} was taken:\n{output}")
+            raise AssertionError(f"kumiai serve exited early:\n{output}")
         try:
-            if httpx.get(f"{server.base_url}/api/health", timeout=1).status_code == 200:
-                return
+            healthy = httpx.get(f"{server.base_url}/api/health", timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
+            healthy = False
+        # A free port is free only when asked: another test's server may have bound it
+        # meanwhile, and its health is not this server's.
+        if healthy and _listens(server.process.pid, server.port):
+            return
         time.sleep(0.1)
     raise AssertionError("kumiai serve did not become healthy in time")
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether the process ``pid`` holds the listening socket on ``port``."""
+    try:
+        process = psutil.Process(pid)
+        # net_connections since psutil 6; connections before it.
+        connections = getattr(process, "net_connections", None) or process.connections
+        return any(
+            c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections(kind="tcp")
+        )
+    except psutil.Error:
+        return False
 
 
 @contextmanager
@@ -98,20 +126,29 @@ def serving(
     Its output goes to a pipe, or to the file ``log`` when given (a long run fills a pipe);
     ``args`` are more options for ``serve`` (``--workers 2``).
     """
-    port = port or free_port()
-    with contextlib.ExitStack() as stack:
-        output = stack.enter_context(log.open("w")) if log else subprocess.PIPE
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kumiai", "serve", "--port", str(port), *args],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        server = RunningServer(process, f"http://127.0.0.1:{port}", log)
-        try:
-            _wait_until_healthy(server, timeout)
-            yield server
-        finally:
-            if process.poll() is None:
-                server.stop()
+    # A free port may be taken by another test's server before this one binds it: then
+    # it exits at once, and another port is tried.
+    for attempt in range(1 if port else 3):
+        chosen = port or free_port()
+        with contextlib.ExitStack() as stack:
+            output = stack.enter_context(log.open("w")) if log else subprocess.PIPE
+            process = subprocess.Popen(
+                [sys.executable, "-m", "kumiai", "serve", "--port", str(chosen), *args],
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            server = RunningServer(process, chosen, log)
+            try:
+                try:
+                    _wait_until_healthy(server, timeout)
+                except _PortTaken:
+                    if attempt == 2 or port:
+                        raise
+                    continue
+                yield server
+                return
+            finally:
+                if process.poll() is None:
+                    server.stop()
