@@ -102,15 +102,17 @@ async def test_a_waiter_cancelled_while_it_waits_gives_its_turn_up() -> None:
     running = slots.try_take("codex")
     assert running is not None
     session_id = uuid4()
+    heard: dict[object, str | None] = {}
+    slots.watch(heard.__setitem__)
     waiter = asyncio.create_task(slots.take("codex", session_id))
     await asyncio.sleep(0)
-    assert slots.waiting_for(session_id) == "codex"
+    assert heard.get(session_id) == "codex"
 
     waiter.cancel()
     await asyncio.gather(waiter, return_exceptions=True)
     running.release()
 
-    assert slots.waiting_for(session_id) is None
+    assert heard.get(session_id) is None
     assert slots.try_take("codex") is not None
 
 

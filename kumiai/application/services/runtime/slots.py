@@ -108,7 +108,6 @@ class TurnSlots:
         self._caps = caps
         self._pools: dict[str, _Pool] = {}
         self._server = _Pool(caps.server) if caps.server is not None else None
-        self._waiting: dict[UUID, str] = {}
         self._watchers: list[WaitWatcher] = []
         # Each session's runtime, by the backend it keeps for life: learnt once.
         self._runtimes: dict[UUID, str] = {}
@@ -156,12 +155,13 @@ class TurnSlots:
         return slot
 
     async def take(self, runtime: str, session_id: UUID) -> Slot:
-        """A slot, waiting for one if need be (the session is listed as waiting meanwhile)."""
+        """A slot, waiting for one if need be (the watchers hear the wait start and end)."""
         slot = Slot()
+        waited = False
         try:
             for name, pool in self._chain(runtime):
                 if not pool.try_take():
-                    self._waiting[session_id] = name
+                    waited = True
                     self._tell(session_id, name)
                     await pool.take()
                 slot.pools.append(pool)
@@ -169,13 +169,9 @@ class TurnSlots:
             slot.release()
             raise
         finally:
-            if self._waiting.pop(session_id, None) is not None:
+            if waited:
                 self._tell(session_id, None)
         return slot
-
-    def waiting_for(self, session_id: UUID) -> str | None:
-        """The runtime (or ``server``) whose slot the session's next turn waits for."""
-        return self._waiting.get(session_id)
 
     def full(self, runtime: str) -> bool:
         """True when a turn of ``runtime`` starting now would wait for a slot."""
