@@ -241,12 +241,12 @@ class Inbox:
             session = found(row, "session", session_id)
             waiting = await uow.pending.waiting(session_id)
             dropped = await uow.pending.dropped(session_id, DROPPED_LISTED)
-            # Why it waits, from what the session's row came with: a query of its own only
-            # when an input arrived between the two reads.
-            known: dict[UUID, bool] | None = {}
+            why = None
             if waiting:
+                # From what the session's row came with: a query of its own only when an
+                # input arrived between the two reads.
                 known = None if in_archive is None else {session_id: in_archive}
-            why = (await self.why_waiting(uow, [session], known)).get(session_id)
+                why = (await self.why_waiting(uow, [session], known)).get(session_id)
             running = await _running(uow, session)
         return WaitingQueue(
             running=running,

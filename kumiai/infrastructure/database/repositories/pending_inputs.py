@@ -13,6 +13,15 @@ from kumiai.domain.value_objects import PendingInputState
 from kumiai.infrastructure.database.tables import pending_inputs, projects, sessions
 
 _PENDING = pending_inputs.c.state == PendingInputState.PENDING
+# What a session's waiting reason is read from, correlated with its ``sessions`` row:
+# whether inputs of it wait, and whether its live project is archived.
+INPUTS_WAIT = sa.exists().where(pending_inputs.c.session_id == sessions.c.id, _PENDING)
+IN_ARCHIVED_PROJECT = sa.func.coalesce(
+    sa.select(projects.c.archived_at.is_not(None))
+    .where(projects.c.id == sessions.c.project_id, projects.c.deleted_at.is_(None))
+    .scalar_subquery(),
+    False,
+)
 # The session (locked; the outer join is never locked) with one row per pending input.
 _LOCKED_QUEUE = (
     sa.select(Session, PendingInput)
@@ -75,18 +84,8 @@ class SqlPendingInputRepository:
     async def waiting_among(self, session_ids: Collection[UUID]) -> dict[UUID, bool]:
         if not session_ids:
             return {}
-        archived = projects.c.archived_at.is_not(None)
-        query = (
-            sa.select(sessions.c.id, sa.func.coalesce(archived, False))
-            .select_from(sessions)
-            .outerjoin(
-                projects,
-                sa.and_(projects.c.id == sessions.c.project_id, projects.c.deleted_at.is_(None)),
-            )
-            .where(
-                sessions.c.id.in_(list(session_ids)),
-                sa.exists().where(pending_inputs.c.session_id == sessions.c.id, _PENDING),
-            )
+        query = sa.select(sessions.c.id, IN_ARCHIVED_PROJECT).where(
+            sessions.c.id.in_(list(session_ids)), INPUTS_WAIT
         )
         return {
             session_id: bool(in_archive) for session_id, in_archive in await self._db.execute(query)

@@ -7,25 +7,20 @@ import sqlalchemy as sa
 
 from kumiai.domain.entities import Session
 from kumiai.domain.repositories import Page, PageRequest, SessionFilter
-from kumiai.domain.value_objects import PendingInputState, SessionStatus, SessionType
+from kumiai.domain.value_objects import SessionStatus, SessionType
 from kumiai.infrastructure.database.repositories.base import SqlRepository
-from kumiai.infrastructure.database.tables import pending_inputs, projects, sessions
+from kumiai.infrastructure.database.repositories.pending_inputs import (
+    IN_ARCHIVED_PROJECT,
+    INPUTS_WAIT,
+)
+from kumiai.infrastructure.database.tables import sessions
 
 LIVE = sessions.c.deleted_at.is_(None)
 
 # A session GET in one round trip: the row, whether inputs of it are pending, and whether
 # its live project is archived (as ``waiting_among`` reads them), built once at import.
-_WAITS = sa.exists().where(
-    pending_inputs.c.session_id == sessions.c.id,
-    pending_inputs.c.state == PendingInputState.PENDING,
-)
-_IN_ARCHIVE = (
-    sa.select(projects.c.archived_at.is_not(None))
-    .where(projects.c.id == sessions.c.project_id, projects.c.deleted_at.is_(None))
-    .scalar_subquery()
-)
 _LIVE_WITH_WAITING = sa.select(
-    Session, _WAITS.label("waits"), sa.func.coalesce(_IN_ARCHIVE, False).label("in_archive")
+    Session, INPUTS_WAIT.label("waits"), IN_ARCHIVED_PROJECT.label("in_archive")
 ).where(sessions.c.id == sa.bindparam("session_id"), LIVE)
 _LIVE_WITH_WAITING_FOR_UPDATE = _LIVE_WITH_WAITING.with_for_update(of=sessions).execution_options(
     populate_existing=True
