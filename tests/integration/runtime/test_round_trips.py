@@ -59,14 +59,21 @@ async def test_a_turn_sends_as_many_statements_for_300_deltas_as_for_3(
     assert len(many) == len(few), "\n".join(many)
 
 
+async def _second_turn_statements(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> tuple[str, list[str]]:
+    """A new specialist session, and the statements of its second turn (3 deltas): its
+    first turn claimed the session's ownership."""
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    await _turn_statements(live, claude, session_id, 2)
+    return session_id, await _turn_statements(live, claude, session_id, 3)
+
+
 async def test_a_turn_its_send_started_reads_the_session_row_only_under_its_locks(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:
-    team = await create_team(live, "Dana")
-    session_id = await create_specialist(live, team, "Dana")
-    await _turn_statements(live, claude, session_id, 2)  # its first turn claims ownership
-
-    statements = await _turn_statements(live, claude, session_id, 3)
+    _, statements = await _second_turn_statements(live, claude)
 
     rows = [s for s in statements if s.lstrip().startswith("SELECT sessions.")]
     locked_queues = [s for s in rows if "pending_inputs" in s and "FOR UPDATE" in s]
@@ -97,11 +104,7 @@ async def test_a_sessions_first_turn_in_a_process_starts_in_its_send(
 async def test_a_turns_messages_are_each_inserted_with_their_sequence_in_one_statement(
     live: LiveApp, claude: ScriptedAnthropic
 ) -> None:
-    team = await create_team(live, "Dana")
-    session_id = await create_specialist(live, team, "Dana")
-    await _turn_statements(live, claude, session_id, 2)  # its first turn claims ownership
-
-    statements = await _turn_statements(live, claude, session_id, 3)
+    session_id, statements = await _second_turn_statements(live, claude)
 
     inserts = [s for s in statements if "INSERT INTO messages" in s]
     # The user's message and the answer, each allocating its sequence in its INSERT.

@@ -57,22 +57,31 @@ async def leases(live: LiveApp) -> AsyncIterator[SqlProcessLeases]:
         await leases.close()
 
 
-async def test_a_message_to_a_session_a_dead_process_owned_is_answered_after_the_takeover(
-    live: LiveApp, claude: ScriptedAnthropic, leases: SqlProcessLeases
-) -> None:
+async def _answered_after_a_takeover(
+    live: LiveApp, claude: ScriptedAnthropic, leases: SqlProcessLeases, host: str, pid: int
+) -> tuple[str, UUID, float]:
+    """A specialist session owned by a process that never answers (its lease names
+    ``host`` and ``pid``), sent a message through this one (which tells the owner): the
+    session, the dead owner, and the seconds until this process answered it."""
     team = await create_team(live, "Dana")
     session_id = await create_specialist(live, team, "Dana")
     dead = uuid4()
-    await leases.join(dead, "elsewhere", 1)
+    await leases.join(dead, host, pid)
     assert await leases.claim(UUID(session_id), dead) == dead
     claude.enqueue(Reply.text("Taken over."))
     started = time.monotonic()
-    # This process does not own the session: it tells the owner, which never hears.
     await send(live.client, session_id, "hello")
     while "Taken over." not in await _contents(live, session_id):
         assert time.monotonic() - started < 10, "the session was never taken over"
         await asyncio.sleep(0.05)
-    assert time.monotonic() - started >= LEASE_SECONDS / 2  # not before it lapsed
+    return session_id, dead, time.monotonic() - started
+
+
+async def test_a_message_to_a_session_a_dead_process_owned_is_answered_after_the_takeover(
+    live: LiveApp, claude: ScriptedAnthropic, leases: SqlProcessLeases
+) -> None:
+    session_id, dead, took = await _answered_after_a_takeover(live, claude, leases, "elsewhere", 1)
+    assert took >= LEASE_SECONDS / 2  # not before it lapsed
     assert await _contents(live, session_id) == ["hello", "Taken over."]
     owner = await leases.live_owner(UUID(session_id), lease_seconds=LEASE_SECONDS)
     assert owner not in (None, dead)
@@ -81,21 +90,11 @@ async def test_a_message_to_a_session_a_dead_process_owned_is_answered_after_the
 async def test_a_process_gone_from_this_host_is_taken_over_at_the_next_heartbeat(
     live: LiveApp, claude: ScriptedAnthropic, leases: SqlProcessLeases
 ) -> None:
-    team = await create_team(live, "Dana")
-    session_id = await create_specialist(live, team, "Dana")
     exited = await asyncio.create_subprocess_exec("true")
     await exited.wait()  # reaped: its pid names no process now
-    dead = uuid4()
     # Its lease is fresh (it would last LEASE_SECONDS), but its pid is gone here.
-    await leases.join(dead, this_host(), exited.pid)
-    assert await leases.claim(UUID(session_id), dead) == dead
-    claude.enqueue(Reply.text("Taken over."))
-    started = time.monotonic()
-    await send(live.client, session_id, "hello")
-    while "Taken over." not in await _contents(live, session_id):
-        assert time.monotonic() - started < 10, "the session was never taken over"
-        await asyncio.sleep(0.05)
-    assert time.monotonic() - started < LEASE_SECONDS  # before the lease could lapse
+    _, _, took = await _answered_after_a_takeover(live, claude, leases, this_host(), exited.pid)
+    assert took < LEASE_SECONDS  # before the lease could lapse
 
 
 async def test_a_live_process_of_this_host_keeps_its_sessions_while_its_lease_lasts(
