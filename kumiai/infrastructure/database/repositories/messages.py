@@ -26,6 +26,32 @@ from kumiai.infrastructure.database.tables import messages, sessions
 
 # Columns the append's statement fills in itself.
 _ALLOCATED = frozenset({"sequence", "created_at"})
+_GIVEN = [column for column in messages.c if column.key not in _ALLOCATED]
+
+
+def _insert_allocating() -> sa.Insert:
+    """A message's INSERT, its sequence allocated by the session row's UPDATE (a CTE),
+    built once: its values are bound parameters named ``given_<column>`` (a parameter
+    named as a column of the table an INSERT fills would be taken for that column's
+    value by the compiler)."""
+    allocated = (
+        sa.update(sessions)
+        .where(sessions.c.id == sa.bindparam("given_session_id", type_=sessions.c.id.type))
+        .values(next_sequence=sessions.c.next_sequence + 1)
+        .returning((sessions.c.next_sequence - 1).label("sequence"))
+        .cte("allocated")
+    )
+    values = [sa.bindparam(f"given_{column.key}", type_=column.type) for column in _GIVEN]
+    return (
+        sa.insert(messages)
+        .from_select([*_GIVEN, messages.c.sequence], sa.select(*values, allocated.c.sequence))
+        .add_cte(allocated)
+        .returning(messages.c.sequence, messages.c.created_at)
+    )
+
+
+# Built once, so an append neither builds a statement nor computes its cache key again.
+_INSERT_ALLOCATING = _insert_allocating()
 
 
 class SqlMessageRepository:
@@ -39,7 +65,8 @@ class SqlMessageRepository:
         """Insert ``message`` with the session's next sequence, allocated in the same
         statement (one round trip): the allocating ``UPDATE`` is the ``INSERT``'s CTE."""
         await self._db.flush()  # what the unit of work changed before goes first, as ever
-        row = (await self._db.execute(self._insert_allocating(message))).one_or_none()
+        values = {f"given_{column.key}": getattr(message, column.key) for column in _GIVEN}
+        row = (await self._db.execute(_INSERT_ALLOCATING, values)).one_or_none()
         if row is None:
             raise NotFoundError("session", message.session_id)
         message.sequence, message.created_at = row
@@ -47,24 +74,6 @@ class SqlMessageRepository:
         make_transient_to_detached(message)
         self._db.add(message)
         return message
-
-    @staticmethod
-    def _insert_allocating(message: Message) -> sa.Insert:
-        allocated = (
-            sa.update(sessions)
-            .where(sessions.c.id == message.session_id)
-            .values(next_sequence=sessions.c.next_sequence + 1)
-            .returning((sessions.c.next_sequence - 1).label("sequence"))
-            .cte("allocated")
-        )
-        given = [column for column in messages.c if column.key not in _ALLOCATED]
-        values = [sa.literal(getattr(message, column.key), column.type) for column in given]
-        return (
-            sa.insert(messages)
-            .from_select([*given, messages.c.sequence], sa.select(*values, allocated.c.sequence))
-            .add_cte(allocated)
-            .returning(messages.c.sequence, messages.c.created_at)
-        )
 
     async def page(
         self,
