@@ -73,8 +73,18 @@ class Retention:
     max_per_session: int
 
 
-AppendedCallback = Callable[[UUID, int], None]
-"""Told, for each session, the first id of a batch another writer (or this one) committed."""
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What one append stored for one session: its events' ids, in order, and the
+    session's newest id before them (0 for none), as of the append's commit."""
+
+    ids: list[int]
+    after: int
+
+
+AppendedCallback = Callable[[UUID, int, int], None]
+"""Told, for each session, the first and last id of a batch another writer (or this
+one) committed."""
 
 
 class EventStore(Protocol):
@@ -89,9 +99,10 @@ class EventStore(Protocol):
         listener came back, when announcements may have been missed."""
         ...
 
-    async def append(self, events: Sequence[NewEvent], key: UUID) -> dict[UUID, list[int]]:
+    async def append(self, events: Sequence[NewEvent], key: UUID) -> dict[UUID, Appended]:
         """Append in order, at most once per ``key`` (a retry after a lost connection
-        passes the same key); the ids each session's events got, in order."""
+        passes the same key); for each session, the ids its events got, in order, and
+        its newest id before them."""
         ...
 
     async def head(self, session_id: UUID) -> int:

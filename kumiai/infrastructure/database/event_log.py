@@ -15,6 +15,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from kumiai.application.ports.events import (
+    Appended,
     AppendedCallback,
     NewEvent,
     ReplayPage,
@@ -85,7 +86,7 @@ class PostgresEventLog:
         )
         await self._listen()
 
-    async def append(self, events: Sequence[NewEvent], key: UUID) -> dict[UUID, list[int]]:
+    async def append(self, events: Sequence[NewEvent], key: UUID) -> dict[UUID, Appended]:
         if self._writer is None or self._writer.is_closed():
             self._writer = await self._connect_writer()
         return await session_events.append(self._writer, events, key)
@@ -191,8 +192,8 @@ class PostgresEventLog:
 
     def _notified(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
         assert self._on_appended is not None
-        session, first_id = payload.split(" ")
-        self._on_appended(UUID(session), int(first_id))
+        session, first_id, last_id = payload.split(" ")
+        self._on_appended(UUID(session), int(first_id), int(last_id))
 
     def _lost(self, _connection: object) -> None:
         if not self._closed and (self._relisten is None or self._relisten.done()):

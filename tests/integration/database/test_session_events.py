@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import pytest
 
-from kumiai.application.ports.events import NewEvent, Retention, SessionEvent
+from kumiai.application.ports.events import Appended, NewEvent, Retention, SessionEvent
 from kumiai.application.services.runtime.events import EventHub, Subscription
 from kumiai.infrastructure.database.event_log import PostgresEventLog, asyncpg_dsn
 from kumiai.infrastructure.database.repositories import session_events
@@ -159,7 +159,7 @@ async def test_an_append_retried_after_it_committed_is_stored_once(
     finally:
         await store.aclose()
     assert [event.data["n"] for event in page.events] == [1, 2]
-    assert first == {session: [event.id for event in page.events]}
+    assert first == {session: Appended(ids=[event.id for event in page.events], after=0)}
     assert retried == {}
 
 
@@ -299,6 +299,61 @@ async def test_a_process_delivers_its_own_events_without_reading_them_back(
     assert [event.data["n"] for event in events] == list(range(30))
     # Its announcements may be heard before the append's answer: they wait for the ids.
     assert reads == []
+
+
+class _Deaf(PostgresEventLog):
+    """Hears no announcement at all."""
+
+    def _notified(self, connection: object, pid: int, channel: str, payload: str) -> None:
+        pass
+
+
+class _HearsLate(PostgresEventLog):
+    """Hears every announcement long after the append it announces has returned."""
+
+    def _notified(self, connection: object, pid: int, channel: str, payload: str) -> None:
+        asyncio.get_running_loop().call_later(
+            0.3, super()._notified, connection, pid, channel, payload
+        )
+
+
+@contextlib.asynccontextmanager
+async def _hub_on(store: PostgresEventLog) -> AsyncIterator[EventHub]:
+    hub = EventHub(store=store)
+    await hub.start()
+    try:
+        yield hub
+    finally:
+        await hub.aclose()
+
+
+async def test_a_process_delivers_its_own_events_as_their_append_returns(
+    events_database_url: str,
+) -> None:
+    session = uuid4()
+    async with _hub_on(_Deaf(events_database_url)) as hub:
+        follower = await hub.subscribe(session)
+        for index in range(6):
+            hub.publish(session, "step", n=index)
+            if index % 2 == 0:
+                await hub.flush()
+        events = await _take(follower, 6)
+    assert [event.data["n"] for event in events] == list(range(6))
+
+
+async def test_own_events_wait_for_an_earlier_event_of_another_process_heard_late(
+    process: Process, events_database_url: str
+) -> None:
+    session = uuid4()
+    async with _hub_on(_HearsLate(events_database_url)) as hub, process() as other:
+        follower = await hub.subscribe(session)
+        other.publish(session, "step", n="theirs, committed first")
+        await other.flush()
+        hub.publish(session, "step", n="mine")
+        await hub.flush()
+        events = await _take(follower, 2)
+    assert [event.data["n"] for event in events] == ["theirs, committed first", "mine"]
+    assert events[0].id < events[1].id
 
 
 async def test_a_deleted_sessions_subscribers_still_hear_what_was_published_before(

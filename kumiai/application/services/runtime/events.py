@@ -5,9 +5,12 @@ goes into one writer queue, which appends everything waiting in one statement pe
 batch; the database gives each event a server-wide id, in commit order. Every process
 (this one too) hears each append through ``LISTEN/NOTIFY`` and reads the new rows of the
 sessions it follows, after the last id it delivered: so a subscriber on any process sees
-every event of its session in order, exactly once. ``Last-Event-ID`` replays from the
-rows, across restarts and processes; only an id older than retention, or newer than any
-id ever given (another database, a server from before the log), gets a ``reset``.
+every event of its session in order, exactly once. The writing process does not wait to
+hear its own append: the append returns each session's newest id before the batch, and
+when that is the last id delivered here, the batch is delivered as the append returns.
+``Last-Event-ID`` replays from the rows, across restarts and processes; only an id older
+than retention, or newer than any id ever given (another database, a server from
+before the log), gets a ``reset``.
 
 Text deltas are the one thing joined: deltas of the same run and block that wait for the
 same write become one row carrying their texts in order. Replay therefore gives the
@@ -42,6 +45,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from kumiai.application.ports.events import (
+    Appended,
     EventStore,
     NewEvent,
     ReplayPage,
@@ -240,6 +244,17 @@ class SessionLog:
         if self.last_id is None:
             self.last_id = self._floor = first_id - 1
 
+    def continues_from(self, event_id: int) -> bool:
+        """Whether the event after ``event_id`` may be delivered now: every event up to
+        ``event_id`` has been, or (nothing heard yet) no subscriber here waits for one
+        of them, and the log starts there."""
+        if self.last_id is None and all(
+            subscriber.seen is not None and subscriber.seen >= event_id
+            for subscriber in self._subscribers
+        ):
+            self.start_before(event_id + 1)
+        return self.last_id == event_id
+
     def deliver(self, event: SessionEvent) -> None:
         self.last_id = event.id
         if self.written:
@@ -417,7 +432,7 @@ class EventHub:
         # Announcements heard for those sessions while their append is in flight: taken
         # once its ids are known, so this process's own append needs no read back.
         self._in_flight: set[UUID] = set()
-        self._heard_early: list[tuple[UUID, int]] = []
+        self._heard_early: list[tuple[UUID, int, int]] = []
         self._dirty: set[UUID] = set()
         self._reading: set[UUID] = set()  # the sessions of the read in flight
         self._to_read = asyncio.Event()
@@ -467,15 +482,17 @@ class EventHub:
         self._store = None
         await store.aclose()
 
-    def _appended(self, session_id: UUID, first_id: int) -> None:
+    def _appended(self, session_id: UUID, first_id: int, last_id: int) -> None:
         if session_id in self._in_flight:
             # Possibly the append in flight, heard before its answer arrived (the
             # listener's socket may be read first): decide once its ids are known.
-            self._heard_early.append((session_id, first_id))
+            self._heard_early.append((session_id, first_id, last_id))
             return
         log = self._logs.get(session_id)
         if log is None:
             return  # nobody here follows it
+        if log.last_id is not None and last_id <= log.last_id:
+            return  # delivered already: this process's own, or read with an earlier batch
         log.start_before(first_id)
         mine = log.written.pop(first_id, None)
         # Announcements come in commit order: with none of the session's unread or being
@@ -523,25 +540,37 @@ class EventHub:
             retry = None
             failures = 0
             self._writing = set()
-            for session_id, ids in written.items():
+            for session_id, appended in written.items():
                 if (log := self._logs.get(session_id)) is not None:
-                    log.written_through = max(log.written_through, ids[-1])
-                    if log.last_id is None or log.last_id < ids[0]:
-                        mine = [pending for pending in batch if pending.session_id == session_id]
-                        log.written[ids[0]] = [
-                            SessionEvent(session_id, event_id, pending.type, pending.payload())
-                            for event_id, pending in zip(ids, mine, strict=True)
-                        ]
+                    self._take_own(log, appended, batch)
             self._persisted = max(self._persisted, *(pending.number for pending in batch))
             self._written.set()
             self._hear_early_announcements()
+
+    @staticmethod
+    def _take_own(log: SessionLog, appended: Appended, batch: list[_Pending]) -> None:
+        """This process's append of ``log``'s session: delivered now when every earlier
+        event was, else kept to deliver when its announcement says it is safe."""
+        ids = appended.ids
+        log.written_through = max(log.written_through, ids[-1])
+        session_id = log.session_id
+        mine = [pending for pending in batch if pending.session_id == session_id]
+        events = [
+            SessionEvent(session_id, event_id, pending.type, pending.payload())
+            for event_id, pending in zip(ids, mine, strict=True)
+        ]
+        if log.continues_from(appended.after):
+            for event in events:
+                log.deliver(event)
+        elif log.last_id is None or log.last_id < ids[0]:
+            log.written[ids[0]] = events
 
     def _hear_early_announcements(self) -> None:
         """The announcements deferred while an append was in flight, in the order heard."""
         self._in_flight = set()
         heard, self._heard_early = self._heard_early, []
-        for session_id, first_id in heard:
-            self._appended(session_id, first_id)
+        for session_id, first_id, last_id in heard:
+            self._appended(session_id, first_id, last_id)
 
     async def _read_forever(self, store: EventStore) -> None:
         failures = 0

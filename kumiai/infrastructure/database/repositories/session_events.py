@@ -15,9 +15,15 @@ trip, and the lock is held only while that statement runs.
 that lost its connection during an append retries it with the same key, and the
 retry inserts nothing if the first attempt had committed.
 
+**What came before.** For each session it writes, an append also returns the newest id
+that session had before the batch, read once the append lock is held (through
+``session_event_head_before``, whose VOLATILE query sees every append committed
+before the lock was granted). A writer that has delivered that id already delivers its
+own events at once.
+
 **Notifications carry no event.** Each append notifies ``kumiai_events`` once per
-session in the batch with ``"<session id> <first id>"``; listeners read the rows. So
-NOTIFY's 8000-byte payload limit never applies to an event.
+session in the batch with ``"<session id> <first id> <last id>"``; listeners read the
+rows. So NOTIFY's 8000-byte payload limit never applies to an event.
 """
 
 from __future__ import annotations
@@ -30,7 +36,13 @@ from uuid import UUID
 
 import asyncpg
 
-from kumiai.application.ports.events import NewEvent, ReplayPage, Retention, SessionEvent
+from kumiai.application.ports.events import (
+    Appended,
+    NewEvent,
+    ReplayPage,
+    Retention,
+    SessionEvent,
+)
 
 CHANNEL = "kumiai_events"
 # Serialises appends across every process on the database ("kumiai" "ev" in ASCII).
@@ -52,7 +64,11 @@ appended AS (
     RETURNING id, session_id
 )
 SELECT batch.session_id, batch.ids,
-    pg_notify('{CHANNEL}', batch.session_id::text || ' ' || batch.ids[1])
+    session_event_head_before(batch.session_id, batch.ids[1]) AS before,
+    pg_notify(
+        '{CHANNEL}',
+        batch.session_id::text || ' ' || batch.ids[1] || ' ' || batch.ids[cardinality(batch.ids)]
+    )
 FROM (
     SELECT session_id, array_agg(id ORDER BY id) AS ids FROM appended GROUP BY session_id
 ) AS batch
@@ -137,10 +153,10 @@ def encode_data(data: dict[str, Any]) -> str:
 
 async def append(
     connection: asyncpg.Connection, events: Sequence[NewEvent], key: UUID
-) -> dict[UUID, list[int]]:
+) -> dict[UUID, Appended]:
     """Append ``events`` in order, once: a batch whose ``key`` is stored already (a retry
-    of an append that committed) inserts nothing and returns no ids. The ids each
-    session's events got, in order."""
+    of an append that committed) inserts nothing and returns nothing. For each session,
+    the ids its events got, in order, and its newest id before them."""
     rows = await connection.fetch(
         _APPEND,
         [event.session_id for event in events],
@@ -148,7 +164,7 @@ async def append(
         [encode_data(event.data) for event in events],
         key,
     )
-    return {row["session_id"]: list(row["ids"]) for row in rows}
+    return {row["session_id"]: Appended(ids=list(row["ids"]), after=row["before"]) for row in rows}
 
 
 async def skip_ids_a_crash_may_have_lost(connection: asyncpg.Connection) -> None:
