@@ -22,6 +22,15 @@ class EventPublisher(Protocol):
     def publish(self, session_id: UUID, event_type: str, **data: Any) -> object: ...
 
 
+class StreamPublisher(EventPublisher, Protocol):
+    """A publisher a turn streams through."""
+
+    async def flush_within(self, seconds: float) -> None:
+        """Until every event published so far is stored (and so delivered to this
+        process's subscribers), for at most ``seconds``."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """An event on its way into the persisted log; the log gives it its id."""

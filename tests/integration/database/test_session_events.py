@@ -19,6 +19,9 @@ import pytest
 
 from kumiai.application.ports.events import Appended, NewEvent, Retention, SessionEvent
 from kumiai.application.services.runtime.events import EventHub, Subscription
+from kumiai.application.services.runtime.sink import PersistingSink
+from kumiai.domain.entities import Session
+from kumiai.domain.value_objects import SessionType
 from kumiai.infrastructure.database.event_log import PostgresEventLog, asyncpg_dsn
 from kumiai.infrastructure.database.repositories import session_events
 from tests.support.database import create_scratch_database, drop_database
@@ -354,6 +357,40 @@ async def test_own_events_wait_for_an_earlier_event_of_another_process_heard_lat
         events = await _take(follower, 2)
     assert [event.data["n"] for event in events] == ["theirs, committed first", "mine"]
     assert events[0].id < events[1].id
+
+
+async def test_a_blocks_first_words_are_delivered_before_the_turn_reads_on(
+    process: Process,
+) -> None:
+    session = Session.create(SessionType.ASSISTANT)
+    async with process() as hub:
+        follower = await hub.subscribe(session.id)
+        sink = PersistingSink(_no_database, hub, session, uuid4(), None)
+        await sink.text_delta(0, "Hello")
+        assert [event.data["text"] for event in follower.ready()] == ["Hello"]
+
+
+async def test_waiting_for_a_write_gives_up_while_the_database_is_away(
+    events_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = PostgresEventLog(events_database_url)
+    async with _hub_on(store) as hub:
+        outage = asyncio.Event()
+
+        async def never_answers(*_: object) -> dict[UUID, Appended]:
+            await outage.wait()
+            raise ConnectionResetError("the database went away")
+
+        monkeypatch.setattr(store, "append", never_answers)
+        hub.publish(uuid4(), "step", n=1)
+        async with asyncio.timeout(2):
+            await hub.flush_within(0.05)
+        monkeypatch.undo()  # the database is back: the retry goes through
+        outage.set()
+
+
+def _no_database() -> contextlib.AbstractAsyncContextManager[Any]:
+    raise AssertionError("a block's first delta touches no table")
 
 
 async def test_a_deleted_sessions_subscribers_still_hear_what_was_published_before(

@@ -464,6 +464,14 @@ class EventHub:
             self._written.clear()
             await self._written.wait()
 
+    async def flush_within(self, seconds: float) -> None:
+        """:meth:`flush`, for at most ``seconds``: a caller that only prefers its events
+        out first must not stall while the database is away."""
+        if self._store is None or self._persisted >= self._published:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.flush(), seconds)
+
     async def aclose(self) -> None:
         store = self._store
         if store is None:

@@ -30,7 +30,7 @@ from uuid import UUID
 
 from kumiai.application.ports.agent_runtime import AgentRuntime, ToolCall, TurnOutcome
 from kumiai.application.ports.cli_backends import ORCHESTRATING_BACKENDS
-from kumiai.application.ports.events import EventPublisher
+from kumiai.application.ports.events import StreamPublisher
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.common import project_of, record_session_activity, utcnow
 from kumiai.application.services.runtime.chains import chain_ref
@@ -135,7 +135,7 @@ class TurnRunner:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        events: EventPublisher,
+        events: StreamPublisher,
         runtime: AgentRuntime,
         contexts: TurnContextBuilder,
         after_tool: AfterTool | None = None,

@@ -20,7 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from kumiai.application.ports.agent_runtime import RetryNotice, ToolCall, ToolOutcome, Usage
-from kumiai.application.ports.events import EventPublisher
+from kumiai.application.ports.events import StreamPublisher
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from kumiai.application.services.common import record_session_activity
 from kumiai.application.services.runtime.history.replay import SERVER_TOOL
@@ -36,6 +36,10 @@ AfterTool = Callable[[Session, ToolCall, ToolOutcome], Awaitable[None]]
 
 PARTIAL = "partial"
 """Metadata of an assistant row whose text block never finished (yet)."""
+
+
+# How long a block's first delta may hold its turn back until it is written.
+FIRST_WORDS_WAIT_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ class PersistingSink:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        events: EventPublisher,
+        events: StreamPublisher,
         session: Session,
         run_id: UUID,
         sender_name: str | None,
@@ -127,7 +131,9 @@ class PersistingSink:
         )
         if first:
             # A block's first words go out before the rest of a burst that arrived with
-            # them is parsed: the event writer gets the loop now, not at the next read.
+            # them is handled: the turn waits (briefly) until they are written, which
+            # delivers them to this process's streams, and then lets the streams send.
+            await self._events.flush_within(FIRST_WORDS_WAIT_SECONDS)
             await asyncio.sleep(0)
         if now - block.flushed_at >= block.gap and (
             self._flushing is None or self._flushing.done()
