@@ -54,6 +54,25 @@ def _insert_allocating() -> sa.Insert:
 _INSERT_ALLOCATING = _insert_allocating()
 
 
+def _newest(*, before: bool, after: bool) -> sa.Select[Message]:
+    """A session's newest messages, below ``before`` and above ``after`` if bounded."""
+    sequence = messages.c.sequence
+    query = sa.select(Message).where(messages.c.session_id == sa.bindparam("session_id"))
+    if before:
+        query = query.where(sequence < sa.bindparam("before", type_=sequence.type))
+    if after:
+        query = query.where(sequence > sa.bindparam("after", type_=sequence.type))
+    return query.order_by(sequence.desc()).limit(sa.bindparam("limit", type_=sa.Integer()))
+
+
+# Each turn reads its session's new rows: built once per kind of bound, like the INSERT.
+_NEWEST = {
+    (before, after): _newest(before=before, after=after)
+    for before in (False, True)
+    for after in (False, True)
+}
+
+
 class SqlMessageRepository:
     def __init__(self, db: AsyncSession) -> None:
         self._db = db
@@ -118,13 +137,9 @@ class SqlMessageRepository:
         after: int | None = None,
     ) -> list[Message]:
         # Walks the (session_id, sequence) unique index backwards: cost ~ limit.
-        query = sa.select(Message).where(messages.c.session_id == session_id)
-        if before is not None:
-            query = query.where(messages.c.sequence < before)
-        if after is not None:
-            query = query.where(messages.c.sequence > after)
-        query = query.order_by(messages.c.sequence.desc()).limit(limit)
-        return list((await self._db.scalars(query)).all())
+        query = _NEWEST[before is not None, after is not None]
+        values = {"session_id": session_id, "limit": limit, "before": before, "after": after}
+        return list((await self._db.scalars(query, values)).all())
 
     async def unanswered_tool_uses(self, session_id: UUID) -> list[Message]:
         # A call is open when neither a result nor a repeat of the call follows it; only
