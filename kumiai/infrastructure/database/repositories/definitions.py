@@ -19,16 +19,26 @@ D = TypeVar("D", bound=Definition)
 class SqlDefinitionRepository(SqlRepository[D]):
     """The ``DefinitionRepository`` of one kind, over its table."""
 
-    # The lookups by slug every request makes, built once per kind.
+    # The lookups by slug every request makes, and those of every turn's context (its
+    # character, team and skills), built once per kind.
     _by_slug: ClassVar[sa.Select[Any]]
     _live_by_slug: ClassVar[sa.Select[Any]]
+    _by_ids: ClassVar[sa.Select[Any]]
+    _live_by_slugs: ClassVar[sa.Select[Any]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "table" not in vars(cls):
             return
-        cls._by_slug = sa.select(cls.entity).where(cls.table.c.slug == sa.bindparam("slug"))
+        columns = cls.table.c
+        cls._by_slug = sa.select(cls.entity).where(columns.slug == sa.bindparam("slug"))
         cls._live_by_slug = cls._by_slug.where(cls.live())
+        cls._by_ids = sa.select(cls.entity).where(
+            columns.id.in_(sa.bindparam("ids", expanding=True))
+        )
+        cls._live_by_slugs = sa.select(cls.entity).where(
+            columns.slug.in_(sa.bindparam("slugs", expanding=True)), cls.live()
+        )
 
     async def get_by_slug(self, slug: str, *, include_deleted: bool = False) -> D | None:
         query = self._by_slug if include_deleted else self._live_by_slug
@@ -38,13 +48,12 @@ class SqlDefinitionRepository(SqlRepository[D]):
     async def get_many(self, ids: Sequence[UUID]) -> list[D]:
         if not ids:
             return []
-        return await self._all(sa.select(self.entity).where(self.table.c.id.in_(list(ids))))
+        return list((await self._db.scalars(self._by_ids, {"ids": list(ids)})).all())
 
     async def get_many_by_slug(self, slugs: Sequence[str]) -> list[D]:
         if not slugs:
             return []
-        query = sa.select(self.entity).where(self.table.c.slug.in_(list(slugs)), self.live())
-        return await self._all(query)
+        return list((await self._db.scalars(self._live_by_slugs, {"slugs": list(slugs)})).all())
 
     async def slug_taken(self, slug: str) -> bool:
         found = await self._db.scalar(sa.select(self.table.c.id).where(self.table.c.slug == slug))

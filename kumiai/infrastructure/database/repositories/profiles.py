@@ -7,13 +7,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kumiai.domain.entities import UserProfile, default_settings
 from kumiai.infrastructure.database.tables import user_profiles
 
+# Every turn reads the profile: built once, it is neither built nor keyed again.
+_PROFILE = sa.select(UserProfile).limit(1)
+
 
 class SqlUserProfileRepository:
     def __init__(self, db: AsyncSession) -> None:
         self._db = db
 
     async def get(self) -> UserProfile | None:
-        return await self._db.scalar(sa.select(UserProfile).limit(1))
+        return await self._db.scalar(_PROFILE)
 
     async def get_or_create(self) -> UserProfile:
         # Read first: it exists after the first use, and a read works in autocommit too.
@@ -24,6 +27,6 @@ class SqlUserProfileRepository:
         await self._db.execute(
             insert(user_profiles).values(settings=default_settings()).on_conflict_do_nothing()
         )
-        profile = await self._db.scalar(sa.select(UserProfile).limit(1))
+        profile = await self._db.scalar(_PROFILE)
         assert profile is not None
         return profile
