@@ -145,11 +145,19 @@ class HistoryWindow:
             self.head_sizes += [estimate_tokens(message) for message in moved]
             self.recent = self.recent[restart:]
         # A clean start followed by more than the budget in the final head: every trim,
-        # now and with any rows to come, cuts there or later.
-        following = 0
-        for index in range(len(self.head) - 1, 0, -1):
-            following += self.head_sizes[index]
-            if following > budget_tokens and is_clean_start(self.head[index]):
+        # now and with any rows to come, cuts there or later. Searched from the front:
+        # the head starts at such a start already (or at the session's first row), so a
+        # turn walks only the messages its rows pushed past the budget, not the head.
+        following = sum(self.head_sizes)
+        last_over = 0  # the last message that, with those after it, exceeds the budget
+        while (
+            last_over + 1 < len(self.head)
+            and following - self.head_sizes[last_over] > budget_tokens
+        ):
+            following -= self.head_sizes[last_over]
+            last_over += 1
+        for index in range(last_over, 0, -1):
+            if is_clean_start(self.head[index]):
                 del self.head[:index], self.head_sizes[:index]
                 self.whole = False
                 return
