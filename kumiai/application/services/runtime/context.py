@@ -247,26 +247,29 @@ async def _read_parts(uow: UnitOfWork, session_id: UUID) -> EarlyRead:
 
 
 async def _read_parts_of(uow: UnitOfWork, session: Session, project: Project | None) -> EarlyRead:
-    character = await _character(uow, session)
+    character, team = await _character_and_team(uow, session, project)
     return EarlyRead(
         session=session,
         character=character,
         project=project,
-        team=await _team(uow, session, project),
+        team=team,
         skills=await uow.skills.get_many_by_slug(character.skills if character else []),
         profile=await uow.profiles.get(),
     )
 
 
-async def _character(uow: UnitOfWork, session: Session) -> Character | None:
-    if session.character_id is None:
-        return None
-    found = await uow.characters.get_many([session.character_id])
-    return found[0] if found else None
-
-
-async def _team(uow: UnitOfWork, session: Session, project: Project | None) -> list[Character]:
-    if project is None or session.session_type != SessionType.PM:
-        return []
-    members = await uow.characters.get_many(project.team_character_ids)
-    return [member for member in members if not member.is_deleted]
+async def _character_and_team(
+    uow: UnitOfWork, session: Session, project: Project | None
+) -> tuple[Character | None, list[Character]]:
+    """The session's character (even deleted) and, for a PM, its project's live team:
+    one read of both, a round trip fewer for a PM's turn."""
+    team_ids = (
+        project.team_character_ids
+        if project is not None and session.session_type == SessionType.PM
+        else []
+    )
+    own = [session.character_id] if session.character_id is not None else []
+    found = await uow.characters.get_many([*own, *team_ids])
+    character = next((row for row in found if row.id == session.character_id), None)
+    members = set(team_ids)
+    return character, [row for row in found if row.id in members and not row.is_deleted]
