@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 
 from kumiai.application.ports.events import Appended, NewEvent, Retention, SessionEvent
+from kumiai.application.services.runtime import sink as sink_module
 from kumiai.application.services.runtime.events import EventHub, Subscription
 from kumiai.application.services.runtime.sink import PersistingSink
 from kumiai.domain.entities import Session
@@ -360,8 +361,10 @@ async def test_own_events_wait_for_an_earlier_event_of_another_process_heard_lat
 
 
 async def test_a_blocks_first_words_are_delivered_before_the_turn_reads_on(
-    process: Process,
+    process: Process, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # However slow the machine, the wait ends with the write, not with its bound.
+    monkeypatch.setattr(sink_module, "FIRST_WORDS_WAIT_SECONDS", 30.0)
     session = Session.create(SessionType.ASSISTANT)
     async with process() as hub:
         follower = await hub.subscribe(session.id)
