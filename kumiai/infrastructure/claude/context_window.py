@@ -7,7 +7,8 @@ with a characters-per-token ratio that is calibrated against the API's own numbe
 estimate comes near the budget the request is counted exactly, when the API (or the
 proxy in front of it) offers counting; not when a calibrated estimate is well over it
 (a long session's every turn), which is shrunk without a round trip. A message's size
-is measured once per request, and not again by the next request that repeats it.
+is measured once per request, and not again by the next request that repeats it; a
+tool's, once for as long as its spec is sent.
 
 A request over the budget is shrunk to a lower target (old tool outputs elided first,
 then the oldest whole exchanges dropped, see ``history.fit_to_budget``), so the next
@@ -28,7 +29,7 @@ from typing import Any, Protocol
 import anthropic
 import httpx2
 
-from kumiai.application.ports.agent_runtime import TurnRequest
+from kumiai.application.ports.agent_runtime import ToolSpec, TurnRequest
 from kumiai.application.services.runtime.history.budget import fit_to_budget
 from kumiai.application.services.runtime.history.replay import ApiMessage
 from kumiai.core.logging import get_logger
@@ -96,12 +97,29 @@ class RequestLayout(Protocol):
 class ApiLayout:
     """The Messages API request the API runtime sends: every part is KumiAI's."""
 
+    def __init__(self) -> None:
+        # The JSON sizes of the tool definitions last measured, by spec identity (a spec
+        # is never changed once built): most of an agent's tools are the same spec
+        # objects turn after turn, and serialising every schema again cost more than
+        # the rest of fitting a short request.
+        self._tool_chars: dict[int, tuple[ToolSpec, int]] = {}
+
     def message_chars(self, message: ApiMessage) -> int:
         return len(json.dumps(message))
 
     def fixed_chars(self, request: TurnRequest) -> int:
-        params = request_params(request, [])
-        return len(json.dumps(params.get("system", ""))) + len(json.dumps(params.get("tools", [])))
+        """``len(json.dumps(system)) + len(json.dumps(tools))``, with each tool measured once."""
+        known = self._tool_chars
+        self._tool_chars = {}
+        tools = 0
+        for spec in request.tools:
+            cached = known.get(id(spec))
+            size = cached[1] if cached is not None and cached[0] is spec else _tool_chars(spec)
+            self._tool_chars[id(spec)] = (spec, size)
+            tools += size
+        # A JSON list: its brackets, and ", " between its items.
+        tools += 2 + 2 * max(0, len(request.tools) - 1)
+        return len(json.dumps(request.system)) + tools
 
     def count_params(self, request: TurnRequest, messages: list[ApiMessage]) -> dict[str, Any]:
         return request_params(request, messages)
@@ -237,11 +255,17 @@ def request_params(request: TurnRequest, messages: list[ApiMessage]) -> dict[str
     if request.system:
         params["system"] = request.system
     if request.tools:
-        params["tools"] = [
-            {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
-            for tool in request.tools
-        ]
+        params["tools"] = [_tool_definition(tool) for tool in request.tools]
     return params
+
+
+def _tool_definition(tool: ToolSpec) -> dict[str, Any]:
+    """A tool as the request's ``tools`` lists it."""
+    return {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
+
+
+def _tool_chars(tool: ToolSpec) -> int:
+    return len(json.dumps(_tool_definition(tool)))
 
 
 def _error_message(error: anthropic.APIStatusError) -> str:
