@@ -7,8 +7,8 @@ with a characters-per-token ratio that is calibrated against the API's own numbe
 estimate comes near the budget the request is counted exactly, when the API (or the
 proxy in front of it) offers counting; not when a calibrated estimate is well over it
 (a long session's every turn), which is shrunk without a round trip. A message's size
-is measured once per request, and not again by the next request that repeats it; a
-tool's, once for as long as its spec is sent.
+is measured once per request, and not again by its session's next request that repeats
+it; a tool's, once for as long as its spec is sent.
 
 A request over the budget is shrunk to a lower target (old tool outputs elided first,
 then the oldest whole exchanges dropped, see ``history.fit_to_budget``), so the next
@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 from typing import Any, Protocol
+from uuid import UUID
 
 import anthropic
 import httpx2
@@ -51,6 +53,7 @@ _STATED_SIZES = (
     re.compile(r"Prompt is too long\W+the request is ~?(\d+) tokens(?: \(limit (\d+)\))?"),
 )
 _TOO_LONG_MARKERS = ("prompt is too long", "exceed context limit", "context window")
+SESSIONS_MEASURED = 32  # the sessions whose last request's message sizes are kept
 
 
 class PromptTooLongError(Exception):
@@ -136,8 +139,11 @@ class ContextWindow:
         self._chars_per_token = DEFAULT_CHARS_PER_TOKEN
         self._calibrated = False
         self._counting = True
-        # JSON sizes of the messages last measured, by identity: a long session's next
-        # request repeats most of them (the same objects), and each is measured once.
+        # JSON sizes of the messages of a session's last request, by identity: a long
+        # session's next request repeats most of them (the same objects), and each is
+        # measured once. Kept for each of the latest sessions, as the turns of concurrent
+        # sessions interleave; ``_sizes`` are those of the request being fitted.
+        self._measured: OrderedDict[UUID | None, dict[int, tuple[ApiMessage, int]]] = OrderedDict()
         self._sizes: dict[int, tuple[ApiMessage, int]] = {}
         # The window a model's refusal stated, when smaller than the configured one.
         self._stated_windows: dict[str, int] = {}
@@ -150,7 +156,12 @@ class ContextWindow:
     ) -> list[ApiMessage]:
         """``messages`` if the request fits, else a shrunk copy. Without a ``client`` the
         request is only estimated, never counted."""
+        session = request.workspace.session_id if request.workspace else None
+        self._sizes = self._measured.pop(session, {})  # what its last request measured
         self._sizes = {id(message): (message, self._chars(message)) for message in messages}
+        self._measured[session] = self._sizes
+        while len(self._measured) > SESSIONS_MEASURED:
+            self._measured.popitem(last=False)
         budget = self.budget(request)
         if await self._measure(client, request, messages, budget) <= budget:
             return messages
