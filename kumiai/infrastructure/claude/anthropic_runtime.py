@@ -28,7 +28,6 @@ from typing import Any
 
 import anthropic
 import httpx2
-import pydantic
 from anthropic import AsyncStream
 from anthropic.types import (
     ContentBlock,
@@ -54,6 +53,7 @@ from kumiai.infrastructure.claude.accumulate import MessageBuilder
 from kumiai.infrastructure.claude.context_window import (
     ContextWindow,
     PromptTooLongError,
+    dumped_whole,
     prompt_too_long,
     request_params,
 )
@@ -243,7 +243,7 @@ class AnthropicRuntime:
         while True:
             reader = _ResponseReader(sink, shown, server_calls)
             try:
-                body = _dumped_whole(shown.continuing(params))
+                body = dumped_whole(shown.continuing(params))
                 stream = await client.messages.create(**body, stream=True)
                 async with stream:
                     return await reader.read(stream)
@@ -475,24 +475,6 @@ def _stream_params(
     if tools:
         params["tools"] = tools
     return _with_cache_breakpoints(params) if prompt_caching else params
-
-
-# The SDK copies a request's JSON container by container before sending it (~5 us a
-# history message, ~80 us for a dozen tool schemas), but dumps a pydantic model in it
-# whole, in one pydantic-core call, into the same JSON: the long lists go as models.
-_DUMPED_WHOLE = ("messages", "tools")
-
-
-class _JsonList(pydantic.RootModel[list[dict[str, Any]]]):
-    """A list of JSON objects, for the SDK to dump whole."""
-
-
-def _dumped_whole(params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` with its long lists wrapped, neither validated nor copied."""
-    wrapped = {
-        key: _JsonList.model_construct(params[key]) for key in _DUMPED_WHOLE if key in params
-    }
-    return {**params, **wrapped}
 
 
 EPHEMERAL = {"type": "ephemeral"}
