@@ -503,12 +503,17 @@ class MemoryPending:
         ]
         return sorted(mine, key=lambda item: item.position or 0)
 
-    async def locked_queue(self, session_id: UUID) -> tuple[Session | None, list[PendingInput]]:
+    async def locked_queue(
+        self, session_id: UUID
+    ) -> tuple[Session | None, Project | None, list[PendingInput]]:
         await self._uow.lock(session_id)
         session = await self._uow.sessions.get(session_id)
         if session is None:
-            return None, []
-        return session, await self.waiting(session_id)
+            return None, None, []
+        project = None
+        if session.project_id is not None:
+            project = await self._uow.projects.get(session.project_id)
+        return session, project, await self.waiting(session_id)
 
     async def next_waiting(self, session_id: UUID) -> PendingInput | None:
         waiting = await self.waiting(session_id)

@@ -252,9 +252,12 @@ class PendingInputRepository(Protocol):
         """The session's pending inputs, first to run first."""
         ...
 
-    async def locked_queue(self, session_id: UUID) -> tuple[Session | None, list[PendingInput]]:
-        """The live session, row-locked until the unit of work ends, and its pending
-        inputs (as ``waiting``), read together in one round trip."""
+    async def locked_queue(
+        self, session_id: UUID
+    ) -> tuple[Session | None, Project | None, list[PendingInput]]:
+        """The live session, row-locked until the unit of work ends, its live project
+        (None for none) and its pending inputs (as ``waiting``), read together in one
+        round trip."""
         ...
 
     async def next_waiting(self, session_id: UUID) -> PendingInput | None: ...

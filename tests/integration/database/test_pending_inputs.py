@@ -151,10 +151,10 @@ async def test_a_dropped_row_must_say_when_it_was_dropped(database: Database) ->
     assert getattr(cause.orig, "sqlstate", None) == "23514"
 
 
-async def test_the_locked_queue_is_the_session_and_its_waiting_inputs_in_order(
+async def test_the_locked_queue_is_the_session_its_project_and_its_waiting_inputs_in_order(
     database: Database,
 ) -> None:
-    session = await _session(database)
+    session = await _session_in_archived_project(database)
     empty = await _session(database)
     first, second, third = await _accept(database, session, "one", "two", "three")
     async with SqlUnitOfWork(database.session_factory) as uow:
@@ -163,12 +163,28 @@ async def test_the_locked_queue_is_the_session_and_its_waiting_inputs_in_order(
         await uow.commit()
 
     async with SqlUnitOfWork(database.session_factory) as uow:
-        locked, queue = await uow.pending.locked_queue(session.id)
+        locked, project, queue = await uow.pending.locked_queue(session.id)
         assert locked is not None and locked.id == session.id
+        assert project is not None and project.id == session.project_id and project.is_archived
         assert [item.id for item in queue] == [first.id, third.id]
-        locked_empty, nothing = await uow.pending.locked_queue(empty.id)
-        assert locked_empty is not None and nothing == []
-        assert await uow.pending.locked_queue(uuid4()) == (None, [])
+        locked_empty, no_project, nothing = await uow.pending.locked_queue(empty.id)
+        assert locked_empty is not None and no_project is None and nothing == []
+        assert await uow.pending.locked_queue(uuid4()) == (None, None, [])
+
+
+async def test_the_locked_queue_has_no_project_once_the_project_is_deleted(
+    database: Database,
+) -> None:
+    session = await _session_in_archived_project(database)
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        project = await uow.projects.get(session.project_id)  # type: ignore[arg-type]
+        assert project is not None
+        project.soft_delete(NOW)
+        await uow.commit()
+
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        locked, project, _ = await uow.pending.locked_queue(session.id)
+        assert locked is not None and project is None
 
 
 def test_the_locked_queue_locks_the_session_row_only() -> None:

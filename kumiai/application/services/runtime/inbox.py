@@ -29,7 +29,7 @@ from uuid import UUID
 from kumiai.application.dtos.conversation import WaitingReason, WaitingView
 from kumiai.application.ports.events import EventPublisher
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from kumiai.application.services.common import found, project_of, utcnow
+from kumiai.application.services.common import found, utcnow
 from kumiai.application.services.runtime.payloads import pending_payload
 from kumiai.application.services.runtime.slots import SERVER, TurnSlots
 from kumiai.application.services.session_lifecycle import resume_session
@@ -144,8 +144,8 @@ class Inbox:
             await starter.prepare(session_id)
         async with self._uow() as uow:
             # The row lock orders this send against other sends and turn starts.
-            found, ahead = await uow.pending.locked_queue(session_id)
-            session, project = await self._open_session(uow, session_id, found)
+            found, project, ahead = await uow.pending.locked_queue(session_id)
+            session = self._open_session(session_id, found, project)
             item = PendingInput.accept(
                 session_id, content, sender_session_id, sender_name, metadata
             )
@@ -179,20 +179,19 @@ class Inbox:
             self.wake(session_id)
         return SendResult(item=item, queued=queued)
 
-    async def _open_session(
-        self, uow: UnitOfWork, session_id: UUID, session: Session | None
-    ) -> tuple[Session, Project | None]:
-        """The session a message may be sent to, and its project: 404 for none, 409 in
-        an archived project, 503 without Claude."""
+    def _open_session(
+        self, session_id: UUID, session: Session | None, project: Project | None
+    ) -> Session:
+        """The session a message may be sent to (``project`` is its own): 404 for none,
+        409 in an archived project, 503 without Claude."""
         if session is None:
             raise NotFoundError("session", session_id)
-        project = await project_of(uow, session)
         if project is not None:
             project.refuse_if_archived()
         # An agent on another CLI needs that CLI, not Claude; a missing CLI fails its turn.
         if session.cli_backend is CliBackend.CLAUDE:
             self._require_claude(session_id)
-        return session, project
+        return session
 
     def _require_claude(self, session_id: UUID) -> None:
         if not self._claude_configured():

@@ -32,7 +32,7 @@ from kumiai.application.ports.agent_runtime import AgentRuntime, ToolCall, TurnO
 from kumiai.application.ports.cli_backends import ORCHESTRATING_BACKENDS
 from kumiai.application.ports.events import StreamPublisher
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from kumiai.application.services.common import project_of, record_session_activity, utcnow
+from kumiai.application.services.common import record_session_activity, utcnow
 from kumiai.application.services.runtime.chains import chain_ref
 from kumiai.application.services.runtime.context import (
     EarlyRead,
@@ -224,10 +224,9 @@ class TurnRunner:
         async with self._uow() as uow:
             # The whole queue with the lock: under it no send adds to the queue, so
             # what follows the claimed item is what waits after this claim.
-            session, queue = await uow.pending.locked_queue(session_id)
+            session, project, queue = await uow.pending.locked_queue(session_id)
             if session is None or session.status is SessionStatus.CANCELLED:
                 return None  # gone, or its queue is paused until resume
-            project = await project_of(uow, session)
             if project is not None and project.is_archived:
                 return None  # an archived project's queues wait for it to be unarchived
             if not queue:

@@ -8,24 +8,30 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kumiai.domain.entities import PendingInput, Session
+from kumiai.domain.entities import PendingInput, Project, Session
 from kumiai.domain.value_objects import PendingInputState
 from kumiai.infrastructure.database.tables import pending_inputs, projects, sessions
 
 _PENDING = pending_inputs.c.state == PendingInputState.PENDING
+_LIVE_PROJECT = projects.c.deleted_at.is_(None)
 # What a session's waiting reason is read from, correlated with its ``sessions`` row:
 # whether inputs of it wait, and whether its live project is archived.
 INPUTS_WAIT = sa.exists().where(pending_inputs.c.session_id == sessions.c.id, _PENDING)
 IN_ARCHIVED_PROJECT = sa.func.coalesce(
     sa.select(projects.c.archived_at.is_not(None))
-    .where(projects.c.id == sessions.c.project_id, projects.c.deleted_at.is_(None))
+    .where(projects.c.id == sessions.c.project_id, _LIVE_PROJECT)
     .scalar_subquery(),
     False,
 )
-# The session (locked; the outer join is never locked) with one row per pending input.
+# The session (locked; the outer joins are never locked) and its live project, with one
+# row per pending input. Like the inputs, the project is read as the statement found it
+# when it began, also when it waited for the lock: nothing changes a project under its
+# sessions' row locks (an archive does not take them), so a read after the lock would
+# race the same changes, at the cost of a round trip and a second statement's ORM work.
 _LOCKED_QUEUE = (
-    sa.select(Session, PendingInput)
+    sa.select(Session, Project, PendingInput)
     .select_from(sessions)
+    .outerjoin(projects, sa.and_(projects.c.id == sessions.c.project_id, _LIVE_PROJECT))
     .outerjoin(pending_inputs, sa.and_(pending_inputs.c.session_id == sessions.c.id, _PENDING))
     .where(sessions.c.id == sa.bindparam("session_id"), sessions.c.deleted_at.is_(None))
     .order_by(pending_inputs.c.position)
@@ -50,11 +56,14 @@ class SqlPendingInputRepository:
         )
         return list((await self._db.scalars(query)).all())
 
-    async def locked_queue(self, session_id: UUID) -> tuple[Session | None, list[PendingInput]]:
+    async def locked_queue(
+        self, session_id: UUID
+    ) -> tuple[Session | None, Project | None, list[PendingInput]]:
         rows = (await self._db.execute(_LOCKED_QUEUE, {"session_id": session_id})).all()
         if not rows:
-            return None, []
-        return rows[0][0], [item for _, item in rows if item is not None]
+            return None, None, []
+        session, project, _ = rows[0]
+        return session, project, [item for _, _, item in rows if item is not None]
 
     async def next_waiting(self, session_id: UUID) -> PendingInput | None:
         query = (
