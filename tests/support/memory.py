@@ -400,6 +400,10 @@ class MemorySessions(_Repository[Session]):
                 session.task_id = None
         return bound
 
+    async def save_start(self, session: Session, entry: ActivityEntry) -> None:
+        # The session's changes are written back at commit, as every loaded row's.
+        await self._uow.activity.add(entry)
+
     async def set_waiting_slot(self, session_id: UUID, runtime: str | None) -> None:
         session = await self.get(session_id, include_deleted=True)
         if session is not None:

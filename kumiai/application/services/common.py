@@ -40,13 +40,18 @@ async def record_activity(
     )
 
 
+def session_activity(event_type: EventType, session: Session, **data: Any) -> ActivityEntry:
+    """An activity entry about ``session``, filed under its project too."""
+    return ActivityEntry.record(
+        event_type, session_id=session.id, project_id=session.project_id, **data
+    )
+
+
 async def record_session_activity(
     uow: UnitOfWork, event_type: EventType, session: Session, **data: Any
 ) -> None:
-    """An activity row about ``session``, filed under its project too."""
-    await record_activity(
-        uow, event_type, session_id=session.id, project_id=session.project_id, **data
-    )
+    """Write :func:`session_activity` inside the caller's unit of work."""
+    await uow.activity.add(session_activity(event_type, session, **data))
 
 
 def found(entity: T | None, kind: str, key: object) -> T:

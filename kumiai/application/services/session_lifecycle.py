@@ -15,12 +15,12 @@ from datetime import datetime
 from uuid import UUID
 
 from kumiai.application.ports.unit_of_work import UnitOfWork
-from kumiai.application.services.common import record_session_activity, utcnow
+from kumiai.application.services.common import record_session_activity, session_activity, utcnow
 from kumiai.application.services.runtime.history.replay import (
     INTERRUPTED,
     INTERRUPTED_BY_SERVER,
 )
-from kumiai.domain.entities import Message, Session, synthetic_results_for
+from kumiai.domain.entities import ActivityEntry, Message, Session, synthetic_results_for
 from kumiai.domain.value_objects import EventType, SessionStatus
 
 STATUS_CHANGED = "status_changed"
@@ -99,7 +99,9 @@ async def start_turn(
     # left goes here, in an UPDATE the claim makes anyway).
     if session.waiting_slot is not None:
         session.waiting_slot = None
-    await _record(uow, EventType.SESSION_STARTED, session, run_id=run_id)
+    # The row and its activity row in one statement: a turn starts on every send.
+    await uow.sessions.save_start(session, _entry(EventType.SESSION_STARTED, session, run_id))
+    _announce(uow, session, run_id)
 
 
 async def begin_tool(uow: UnitOfWork, session_id: UUID, run_id: UUID) -> None:
@@ -214,15 +216,22 @@ async def _record(
     announce: bool = True,
     **data: object,
 ) -> None:
-    """The activity row of a status change (the new status, the error of a failed
-    session, the turn's run), and its announcement after commit."""
+    """The activity row of a status change, and its announcement after commit."""
+    await uow.activity.add(_entry(event, session, run_id, **data))
+    if announce:
+        _announce(uow, session, run_id)
+
+
+def _entry(
+    event: EventType, session: Session, run_id: UUID | None, **data: object
+) -> ActivityEntry:
+    """The activity entry of a status change: the new status, the error of a failed
+    session, the turn's run."""
     if session.status is SessionStatus.ERROR:
         data["error"] = session.error_message
     if run_id is not None:
         data["run_id"] = str(run_id)
-    await record_session_activity(uow, event, session, status=session.status, **data)
-    if announce:
-        _announce(uow, session, run_id)
+    return session_activity(event, session, status=session.status, **data)
 
 
 def _announce(uow: UnitOfWork, session: Session, run_id: UUID | None) -> None:

@@ -172,6 +172,12 @@ class SessionRepository(Protocol):
         """The newest live PM session of the project run by the character, row-locked."""
         ...
 
+    async def save_start(self, session: Session, entry: ActivityEntry) -> None:
+        """Write the turn ``session`` has just started (its status, ``started_at``, the
+        turn's input and run, ``waiting_slot``) and ``entry``, the start's activity row,
+        in one statement; whatever else the unit of work changed is written first."""
+        ...
+
     async def set_waiting_slot(self, session_id: UUID, runtime: str | None) -> None:
         """Record the runtime whose slot the session's next turn waits for (None: none)."""
         ...

@@ -119,3 +119,15 @@ async def test_a_turns_messages_are_each_inserted_with_their_sequence_in_one_sta
         ("user", 2),
         ("assistant", 3),
     ]
+
+
+async def test_a_turns_start_writes_the_session_row_in_its_activity_rows_statement(
+    live: LiveApp, claude: ScriptedAnthropic
+) -> None:
+    _, statements = await _second_turn_statements(live, claude)
+
+    status_writes = [s for s in statements if "UPDATE sessions SET status" in s]
+    # The start's (the CTE of its activity row's INSERT), then the settle's.
+    assert len(status_writes) == 2, "\n".join(statements)
+    assert "INSERT INTO activity_logs" in status_writes[0]
+    assert "INSERT INTO activity_logs" not in status_writes[1]

@@ -10,9 +10,9 @@ from kumiai.infrastructure.database.tables import activity_logs
 
 # Every column but created_at (the server's clock_timestamp()), built once: an entry
 # costs one INSERT with its values bound, not a flush of the unit of work's machinery.
-_GIVEN = [column for column in activity_logs.c if column.key != "created_at"]
+ENTRY_COLUMNS = [column for column in activity_logs.c if column.key != "created_at"]
 _INSERT = sa.insert(activity_logs).values(
-    {column.key: sa.bindparam(column.key, type_=column.type) for column in _GIVEN}
+    {column.key: sa.bindparam(column.key, type_=column.type) for column in ENTRY_COLUMNS}
 )
 
 
@@ -27,7 +27,7 @@ class SqlActivityLogRepository:
         # (544 of 2,000 two-row INSERTs in a loop tied), and a tie lists by the random id.
         await self._db.flush()  # what the unit of work changed before goes first, as ever
         await self._db.execute(
-            _INSERT, {column.key: getattr(entry, column.key) for column in _GIVEN}
+            _INSERT, {column.key: getattr(entry, column.key) for column in ENTRY_COLUMNS}
         )
 
     async def list_page(self, page: PageRequest, filters: ActivityFilter) -> Page[ActivityEntry]:

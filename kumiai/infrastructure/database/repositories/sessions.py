@@ -1,19 +1,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.orm import InstanceState, make_transient, make_transient_to_detached
 
-from kumiai.domain.entities import Session
+from kumiai.domain.entities import ActivityEntry, Session
 from kumiai.domain.repositories import Page, PageRequest, SessionFilter
 from kumiai.domain.value_objects import SessionStatus, SessionType
+from kumiai.infrastructure.database.repositories.activity import ENTRY_COLUMNS
 from kumiai.infrastructure.database.repositories.base import SqlRepository
 from kumiai.infrastructure.database.repositories.pending_inputs import (
     IN_ARCHIVED_PROJECT,
     INPUTS_WAIT,
 )
-from kumiai.infrastructure.database.tables import sessions
+from kumiai.infrastructure.database.tables import activity_logs, sessions
 
 LIVE = sessions.c.deleted_at.is_(None)
 
@@ -25,6 +28,34 @@ _LIVE_WITH_WAITING = sa.select(
 _LIVE_WITH_WAITING_FOR_UPDATE = _LIVE_WITH_WAITING.with_for_update(of=sessions).execution_options(
     populate_existing=True
 )
+
+# What a turn's start changes on its session's row (``session_lifecycle.start_turn``).
+_STARTED = ("status", "started_at", "turn_input_id", "turn_run_id", "waiting_slot")
+_NOT_STARTED = frozenset(column.key for column in sessions.c).difference(_STARTED)
+
+
+def _save_start() -> sa.Select[Any]:
+    """A turn's start in one round trip, built once: the session row's UPDATE (a CTE,
+    returning the trigger's ``updated_at``) and the start's activity entry, inserted from
+    its result. Its values are bound parameters named ``row_<column>`` and
+    ``entry_<column>`` (a parameter named as a column of the table an INSERT fills would
+    be taken for that column's value). The entry is the statement's only activity row,
+    so it keeps a clock_timestamp() of its own (see activity.py)."""
+    started = (
+        sa.update(sessions)
+        .where(sessions.c.id == sa.bindparam("row_id", type_=sessions.c.id.type))
+        .values({key: sa.bindparam(f"row_{key}", type_=sessions.c[key].type) for key in _STARTED})
+        .returning(sessions.c.updated_at)
+        .cte("started")
+    )
+    entry = sa.select(
+        *(sa.bindparam(f"entry_{column.key}", type_=column.type) for column in ENTRY_COLUMNS)
+    ).select_from(started)
+    recorded = sa.insert(activity_logs).from_select(ENTRY_COLUMNS, entry).cte("recorded")
+    return sa.select(started.c.updated_at).add_cte(recorded)
+
+
+_SAVE_START = _save_start()
 
 
 class SqlSessionRepository(SqlRepository[Session]):
@@ -93,6 +124,35 @@ class SqlSessionRepository(SqlRepository[Session]):
         rows = (await self._db.execute(statement)).all()
         live = sorted((row.created_at, row.id) for row in rows if row.deleted_at is None)
         return [session_id for _, session_id in live]
+
+    async def save_start(self, session: Session, entry: ActivityEntry) -> None:
+        # One statement instead of the ORM's flush (an UPDATE) and the entry's INSERT: a
+        # turn starts on every send.
+        if not self._only_start_unwritten(session):
+            # Earlier changes go first, as ever (the start's columns with them: the
+            # statement then writes those again, unchanged).
+            await self._db.flush()
+        values: dict[str, Any] = {f"row_{key}": getattr(session, key) for key in _STARTED}
+        values["row_id"] = session.id
+        for column in ENTRY_COLUMNS:
+            values[f"entry_{column.key}"] = getattr(entry, column.key)
+        updated_at = (await self._db.execute(_SAVE_START, values)).scalar_one()
+        # The row now holds what the entity says: the unit of work takes the entity for
+        # loaded as it is (its next flush writes no UPDATE of it), with updated_at as the
+        # trigger set it.
+        make_transient(session)
+        session.updated_at = updated_at
+        make_transient_to_detached(session)
+        self._db.add(session)
+
+    def _only_start_unwritten(self, session: Session) -> bool:
+        """Whether the only change the unit of work has not written yet is the start of
+        ``session``'s turn (what ``save_start`` writes)."""
+        db = self._db
+        if db.new or db.deleted or any(entity is not session for entity in db.dirty):
+            return False
+        state: InstanceState[Session] = sa.inspect(session)
+        return state.unmodified.issuperset(_NOT_STARTED)
 
     async def set_waiting_slot(self, session_id: UUID, runtime: str | None) -> None:
         # Only a change is written (a clear of a clear row neither locks nor touches it).
