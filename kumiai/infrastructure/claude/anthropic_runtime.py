@@ -53,7 +53,6 @@ from kumiai.infrastructure.claude.accumulate import MessageBuilder
 from kumiai.infrastructure.claude.context_window import (
     ContextWindow,
     PromptTooLongError,
-    dumped_whole,
     prompt_too_long,
     request_params,
 )
@@ -243,8 +242,7 @@ class AnthropicRuntime:
         while True:
             reader = _ResponseReader(sink, shown, server_calls)
             try:
-                body = dumped_whole(shown.continuing(params))
-                stream = await client.messages.create(**body, stream=True)
+                stream = await client.messages.create(**shown.continuing(params), stream=True)
                 async with stream:
                     return await reader.read(stream)
             except _API_FAILURES as error:

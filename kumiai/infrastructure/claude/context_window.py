@@ -30,7 +30,6 @@ from uuid import UUID
 
 import anthropic
 import httpx2
-import pydantic
 
 from kumiai.application.ports.agent_runtime import ToolSpec, TurnRequest
 from kumiai.application.services.runtime.history.budget import fit_to_budget
@@ -238,7 +237,7 @@ class ContextWindow:
             return estimate
         try:
             params = self._layout.count_params(request, messages)
-            counted = await client.messages.count_tokens(**dumped_whole(params))
+            counted = await client.messages.count_tokens(**params)
         except anthropic.NotFoundError:
             # A gateway without the counting endpoint: estimates from now on.
             self._counting = False
@@ -278,24 +277,6 @@ def _tool_definition(tool: ToolSpec) -> dict[str, Any]:
 
 def _tool_chars(tool: ToolSpec) -> int:
     return len(json.dumps(_tool_definition(tool)))
-
-
-# The SDK copies a request's JSON container by container before sending it (~5 us a
-# history message, ~80 us for a dozen tool schemas), but dumps a pydantic model in it
-# whole, in one pydantic-core call, into the same JSON: the long lists go as models.
-_DUMPED_WHOLE = ("messages", "tools")
-
-
-class _JsonList(pydantic.RootModel[list[dict[str, Any]]]):
-    """A list of JSON objects, for the SDK to dump whole."""
-
-
-def dumped_whole(params: dict[str, Any]) -> dict[str, Any]:
-    """SDK arguments ``params`` with their long lists wrapped, neither validated nor copied."""
-    wrapped = {
-        key: _JsonList.model_construct(params[key]) for key in _DUMPED_WHOLE if key in params
-    }
-    return {**params, **wrapped}
 
 
 def _error_message(error: anthropic.APIStatusError) -> str:

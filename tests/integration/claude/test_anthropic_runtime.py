@@ -165,38 +165,6 @@ async def test_the_request_carries_model_system_tools_and_history(
     assert "test-key" in credentials
 
 
-async def test_history_and_tools_reach_the_api_as_the_json_they_are(
-    server: ScriptedAnthropic, runtime: AnthropicRuntime
-) -> None:
-    # Values a serialiser could drop or reshape: nulls, floats, big ints, nested
-    # lists, empty containers, text beyond ASCII.
-    arguments = {"path": "ä/✓.txt", "limit": None, "ratio": 0.1, "big": 10**20, "at": [[1], {}]}
-    history = [
-        {"role": "user", "content": "Look «here» 😀"},
-        {
-            "role": "assistant",
-            "content": [{"type": "tool_use", "id": "toolu_1", "name": "Read", "input": arguments}],
-        },
-        {
-            "role": "user",
-            "content": [
-                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "", "is_error": False}
-            ],
-        },
-    ]
-    schema = {"type": "object", "properties": {"n": {"type": "number", "minimum": 0.5}}}
-    tool = ToolSpec("Count", "Count — things", schema)
-    server.enqueue(Reply.text("Hi"))
-
-    await run(runtime, RecordingSink(), messages=history, tools=[tool])
-
-    (request,) = server.requests
-    assert request.messages == history
-    assert request.tools == [
-        {"name": "Count", "description": "Count — things", "input_schema": schema}
-    ]
-
-
 async def test_empty_system_and_tools_are_left_out(
     server: ScriptedAnthropic, runtime: AnthropicRuntime
 ) -> None:
