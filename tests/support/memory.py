@@ -438,6 +438,12 @@ class MemoryMessages:
         rows = (m for session_id in sessions for m in self._rows(session_id))
         return next((m for m in rows if m.id == message_id), None)
 
+    async def append_unless_inputs_wait(self, message: Message) -> bool:
+        if await self._uow.pending.next_waiting(message.session_id) is not None:
+            return False
+        await self.append(message)
+        return True
+
     async def append(self, message: Message) -> Message:
         # PostgreSQL bumps the session's sequence with an UPDATE: the row stays locked.
         await self._uow.lock(message.session_id)
@@ -549,8 +555,11 @@ class MemoryPending:
         ]
         return sorted(gone, key=lambda item: item.position or 0, reverse=True)[:limit]
 
-    async def remove(self, item: PendingInput) -> None:
+    async def remove(self, item: PendingInput) -> bool:
+        if item.state is not PendingInputState.PENDING:
+            return False
         self._uow.delete(item)
+        return True
 
     async def sessions_waiting(self) -> list[UUID]:
         items = sorted(

@@ -192,6 +192,14 @@ class MessageRepository(Protocol):
         """Persist ``message`` with the next gapless sequence of its session."""
         ...
 
+    async def append_unless_inputs_wait(self, message: Message) -> bool:
+        """:meth:`append`, unless an input waits in the session's queue: then nothing is
+        written and False. A caller holding the session row's lock may have read the
+        queue before the lock was granted (a statement's rows are those of its start,
+        only the locked row is read again), and so missed an input queued meanwhile;
+        this statement starts after the lock and sees it."""
+        ...
+
     async def page(
         self,
         session_id: UUID,
@@ -276,8 +284,10 @@ class PendingInputRepository(Protocol):
         """The newest ``limit`` inputs the user took off the queue, newest first."""
         ...
 
-    async def remove(self, item: PendingInput) -> None:
-        """Take ``item`` off the queue because it entered the transcript."""
+    async def remove(self, item: PendingInput) -> bool:
+        """Take ``item`` off the queue because it enters the transcript; False, with
+        nothing removed, when it no longer waits (dropped by a cancel, or taken, since
+        the caller read the queue: see ``MessageRepository.append_unless_inputs_wait``)."""
         ...
 
     async def sessions_waiting(self) -> list[UUID]:

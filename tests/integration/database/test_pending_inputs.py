@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from kumiai.core.exceptions import ConflictError
-from kumiai.domain.entities import PendingInput, Project, Session
+from kumiai.domain.entities import Message, PendingInput, Project, Session
 from kumiai.domain.value_objects import PendingInputState, SessionType
 from kumiai.infrastructure.database.engine import Database
 from kumiai.infrastructure.database.repositories.pending_inputs import _LOCKED_QUEUE
@@ -134,6 +134,45 @@ async def test_removing_an_input_that_entered_the_transcript_empties_the_queue(
     async with SqlUnitOfWork(database.session_factory) as uow:
         assert await uow.pending.waiting(session.id) == []
         assert session.id not in await uow.pending.sessions_waiting()
+
+
+async def test_an_input_dropped_after_a_claim_read_it_is_not_removed_and_stays_listed(
+    database: Database,
+) -> None:
+    session = await _session(database)
+    (item,) = await _accept(database, session, "only")
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        stale = await uow.pending.next_waiting(session.id)  # read before the drop commits
+        assert stale is not None
+        async with SqlUnitOfWork(database.session_factory) as cancel:
+            dropped = await cancel.pending.next_waiting(session.id)
+            assert dropped is not None
+            dropped.drop("stopped by the user", NOW)
+            await cancel.commit()
+        assert await uow.pending.remove(stale) is False
+        await uow.commit()
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        assert [row.id for row in await uow.pending.dropped(session.id, 10)] == [item.id]
+
+
+async def test_a_message_that_would_start_a_turn_is_not_written_while_an_input_waits(
+    database: Database,
+) -> None:
+    session = await _session(database)
+    await _accept(database, session, "queued first")
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        started = await uow.messages.append_unless_inputs_wait(
+            Message.user(session.id, "sent second")
+        )
+        assert started is False
+        await uow.commit()
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        assert await uow.messages.newest(session.id, limit=10) == []
+        assert await uow.pending.remove((await uow.pending.waiting(session.id))[0]) is True
+        second = Message.user(session.id, "sent second")
+        assert await uow.messages.append_unless_inputs_wait(second) is True
+        await uow.commit()
+    assert second.sequence == 0  # the refused append allocated no sequence
 
 
 async def test_a_dropped_row_must_say_when_it_was_dropped(database: Database) -> None:

@@ -8,9 +8,11 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import pytest
 
 from kumiai.core.config import Settings
-from kumiai.domain.entities import PendingInput
+from kumiai.domain.entities import PendingInput, Project, Session
+from kumiai.infrastructure.database.repositories.pending_inputs import SqlPendingInputRepository
 from tests.integration.runtime.helpers import (
     create_specialist,
     create_team,
@@ -327,3 +329,35 @@ async def test_a_clean_shutdown_interrupts_the_turn_and_keeps_the_queue_for_the_
         "after the restart",
     ]
     assert rows[-1]["content"] == "Back."
+
+
+async def test_a_send_that_read_the_queue_before_an_input_was_queued_waits_behind_it(
+    live: LiveApp, session_id: str, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An input queued while the send waited for the session's lock (not woken yet), and
+    # the send's read of the queue from before it: what a lock wait leaves the send.
+    async with live.container.unit_of_work() as uow:
+        await uow.pending.add(PendingInput.accept(UUID(session_id), "queued first"))
+        await uow.commit()
+    read_queue = SqlPendingInputRepository.locked_queue
+    stale_reads = [True]
+
+    async def read_before_it_was_queued(
+        repository: SqlPendingInputRepository, asked: UUID
+    ) -> tuple[Session | None, Project | None, list[PendingInput]]:
+        found, project, queue = await read_queue(repository, asked)
+        return (
+            (found, project, []) if stale_reads and stale_reads.pop() else (found, project, queue)
+        )
+
+    monkeypatch.setattr(SqlPendingInputRepository, "locked_queue", read_before_it_was_queued)
+    claude.enqueue(Reply.text("first answered"), Reply.text("second answered"))
+
+    sent = await send(live.client, session_id, "sent second")
+    await wait_for_event(live, session_id, "done", run_id=sent["run_id"])
+
+    assert sent["queued"] is True
+    assert [_user_texts(request.messages) for request in claude.requests] == [
+        ["queued first"],
+        ["queued first", "sent second"],
+    ]

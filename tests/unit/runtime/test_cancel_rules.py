@@ -145,10 +145,10 @@ async def test_a_cancel_while_a_send_starts_its_turn_settles_that_turn_unrun(
 
         async def paused_claim(
             uow: UnitOfWork, item: PendingInput, project: Project | None
-        ) -> None:
+        ) -> bool:
             claiming.set()
             await go_on.wait()
-            await claim(uow, item, project)
+            return await claim(uow, item, project)
 
         monkeypatch.setattr(start, "claim", paused_claim)
         return start

@@ -69,9 +69,10 @@ class WaitingQueue:
 class TurnStart(Protocol):
     """A turn a send starts in its own transaction, within a slot reserved for it."""
 
-    async def claim(self, uow: UnitOfWork, item: PendingInput, project: Project | None) -> None:
+    async def claim(self, uow: UnitOfWork, item: PendingInput, project: Project | None) -> bool:
         """Start the turn of ``item`` in the send's transaction (it holds the row lock);
-        ``project`` is the session's, as the send read it."""
+        ``project`` is the session's, as the send read it. False, with nothing written,
+        when an input was queued while the send waited for the lock: it goes first."""
         ...
 
     def begin(self) -> None:
@@ -153,17 +154,21 @@ class Inbox:
             idle = not ahead and not session.status.is_running
             start = starter.reserve(session, runtime) if idle and starter is not None else None
             try:
-                queued = not idle or (start is None and self._slots.full(runtime))
-                if queued:
-                    item.metadata = {**item.metadata, "queued": True}
                 if session.status is SessionStatus.CANCELLED:
                     # A new message to a stopped session is a request to carry on.
                     await resume_session(uow, session)
-                if start is not None:
-                    # Nothing waits and a slot is free: the turn starts in this very
-                    # transaction, no round trip through the queue.
-                    await start.claim(uow, item, project)
-                else:
+                # Nothing waits and a slot is free: the turn starts in this very
+                # transaction, no round trip through the queue.
+                if start is not None and not await start.claim(uow, item, project):
+                    # An input was queued while this send waited for the lock (its read
+                    # of the queue began before): the message waits behind it.
+                    start.abandon()
+                    start, idle = None, False
+                    ahead = await uow.pending.waiting(session_id)
+                queued = not idle or (start is None and self._slots.full(runtime))
+                if queued:
+                    item.metadata = {**item.metadata, "queued": True}
+                if start is None:
                     await uow.pending.add(item)
                 if queued:
                     announce_queue(uow, session_id, [*ahead, item], paused=False)

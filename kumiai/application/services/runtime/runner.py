@@ -234,6 +234,8 @@ class TurnRunner:
             claim = await self.start_in(
                 uow, session, queue[0], queue[1:], pending=True, project=project
             )
+            if claim is None:
+                return None  # dropped while this claim waited for the lock
             await uow.commit()
             # Before any other await: the item is never out of the queue and not running.
             turn.claimed(claim.item, waiting_behind=len(queue) - 1)
@@ -249,12 +251,16 @@ class TurnRunner:
         *,
         pending: bool,
         project: Project | None,
-    ) -> Claim:
+    ) -> Claim | None:
         """Start the turn of ``item`` in the caller's transaction, which holds the session
         row's lock: ``item`` enters the transcript and the session moves to ``thinking``.
         ``pending`` when ``item`` waited in the queue (a send that starts its own turn
         never stored it there); ``project`` is the session's, as the caller read it.
-        Announced when the caller commits, and then through :meth:`announce_start`."""
+        Announced when the caller commits, and then through :meth:`announce_start`.
+
+        None, with nothing written, when the queue changed while the caller waited for
+        the lock: ``item`` no longer waits (dropped by a cancel), or, for a send's, an
+        input queued meanwhile waits, and goes first."""
         session_id = session.id
         # There is a turn to start: read what its context needs from outside the claim
         # meanwhile, on another connection.
@@ -266,9 +272,17 @@ class TurnRunner:
             await interrupt_session(uow, session, STALE_REASON, by=INTERRUPTED_BY_ERROR)
             self.forget_history(session_id)
         message = item.to_message()
+        # The caller's read of the queue may predate inputs queued or dropped while it
+        # waited for the lock: these writes check again, and start nothing if it changed.
         if pending:
-            await uow.pending.remove(item)
-        await uow.messages.append(message)
+            started = await uow.pending.remove(item)
+            if started:
+                await uow.messages.append(message)
+        else:
+            started = await uow.messages.append_unless_inputs_wait(message)
+        if not started:
+            early.cancel()
+            return None
         await record_session_activity(
             uow,
             EventType.MESSAGE_SENT,

@@ -117,10 +117,11 @@ class _SendStart:
         self._abandon = abandon
         self._claim: Claim | None = None
 
-    async def claim(self, uow: UnitOfWork, item: PendingInput, project: Project | None) -> None:
+    async def claim(self, uow: UnitOfWork, item: PendingInput, project: Project | None) -> bool:
         self._claim = await self._runner.start_in(
             uow, self._session, item, [], pending=False, project=project
         )
+        return self._claim is not None
 
     def begin(self) -> None:
         if self._claim is None:

@@ -22,6 +22,7 @@ from kumiai.core.exceptions import NotFoundError, ValidationError
 from kumiai.domain.entities import MAX_SEQUENCE, Message
 from kumiai.domain.repositories import Page, SortOrder, decode_cursor, encode_cursor
 from kumiai.domain.value_objects import MessageRole
+from kumiai.infrastructure.database.repositories.pending_inputs import INPUTS_WAIT
 from kumiai.infrastructure.database.tables import messages, sessions
 
 # Columns the append's statement fills in itself.
@@ -29,14 +30,18 @@ _ALLOCATED = frozenset({"sequence", "created_at"})
 _GIVEN = [column for column in messages.c if column.key not in _ALLOCATED]
 
 
-def _insert_allocating() -> sa.Insert:
+def _insert_allocating(*, unless_inputs_wait: bool) -> sa.Insert:
     """A message's INSERT, its sequence allocated by the session row's UPDATE (a CTE),
     built once: its values are bound parameters named ``given_<column>`` (a parameter
     named as a column of the table an INSERT fills would be taken for that column's
-    value by the compiler)."""
+    value by the compiler). ``unless_inputs_wait``: neither row is written while an
+    input waits in the session's queue."""
+    allocation = sessions.c.id == sa.bindparam("given_session_id", type_=sessions.c.id.type)
+    if unless_inputs_wait:
+        allocation = allocation & ~INPUTS_WAIT
     allocated = (
         sa.update(sessions)
-        .where(sessions.c.id == sa.bindparam("given_session_id", type_=sessions.c.id.type))
+        .where(allocation)
         .values(next_sequence=sessions.c.next_sequence + 1)
         .returning((sessions.c.next_sequence - 1).label("sequence"))
         .cte("allocated")
@@ -51,7 +56,8 @@ def _insert_allocating() -> sa.Insert:
 
 
 # Built once, so an append neither builds a statement nor computes its cache key again.
-_INSERT_ALLOCATING = _insert_allocating()
+_INSERT_ALLOCATING = _insert_allocating(unless_inputs_wait=False)
+_INSERT_ALLOCATING_UNLESS_INPUTS_WAIT = _insert_allocating(unless_inputs_wait=True)
 
 
 def _newest(*, before: bool, after: bool) -> sa.Select[Message]:
@@ -83,16 +89,26 @@ class SqlMessageRepository:
     async def append(self, message: Message) -> Message:
         """Insert ``message`` with the session's next sequence, allocated in the same
         statement (one round trip): the allocating ``UPDATE`` is the ``INSERT``'s CTE."""
+        if not await self._insert(_INSERT_ALLOCATING, message):
+            raise NotFoundError("session", message.session_id)
+        return message
+
+    async def append_unless_inputs_wait(self, message: Message) -> bool:
+        # A statement of its own sees every input committed before it; the caller's
+        # earlier read of the queue may not have (see the port).
+        return await self._insert(_INSERT_ALLOCATING_UNLESS_INPUTS_WAIT, message)
+
+    async def _insert(self, statement: sa.Insert, message: Message) -> bool:
         await self._db.flush()  # what the unit of work changed before goes first, as ever
         values = {f"given_{column.key}": getattr(message, column.key) for column in _GIVEN}
-        row = (await self._db.execute(_INSERT_ALLOCATING, values)).one_or_none()
+        row = (await self._db.execute(statement, values)).one_or_none()
         if row is None:
-            raise NotFoundError("session", message.session_id)
+            return False
         message.sequence, message.created_at = row
         # The row exists now: the session tracks the entity as persistent (no second INSERT).
         make_transient_to_detached(message)
         self._db.add(message)
-        return message
+        return True
 
     async def page(
         self,

@@ -24,10 +24,13 @@ IN_ARCHIVED_PROJECT = sa.func.coalesce(
     False,
 )
 # The session (locked; the outer joins are never locked) and its live project, with one
-# row per pending input. Like the inputs, the project is read as the statement found it
-# when it began, also when it waited for the lock: nothing changes a project under its
-# sessions' row locks (an archive does not take them), so a read after the lock would
-# race the same changes, at the cost of a round trip and a second statement's ORM work.
+# row per pending input. The inputs and the project are read as the statement found them
+# when it began, also when it waited for the lock (only the locked row is read again):
+# so an input queued or dropped meanwhile can be missing or still listed. The writes
+# that act on the queue check it again in statements of their own, which start after
+# the lock (``remove``, ``SqlMessageRepository.append_unless_inputs_wait``). Nothing
+# changes a project under its sessions' row locks (an archive does not take them), so
+# a read of it after the lock would race the same changes anyway.
 _LOCKED_QUEUE = (
     sa.select(Session, Project, PendingInput)
     .select_from(sessions)
@@ -37,6 +40,14 @@ _LOCKED_QUEUE = (
     .order_by(pending_inputs.c.position)
     .with_for_update(of=sessions)
     .execution_options(populate_existing=True)
+)
+
+
+# Takes an input off the queue only if it still waits: built once, like the reads.
+_REMOVE_WAITING = (
+    sa.delete(pending_inputs)
+    .where(pending_inputs.c.id == sa.bindparam("item_id"), _PENDING)
+    .returning(pending_inputs.c.id)
 )
 
 
@@ -86,9 +97,13 @@ class SqlPendingInputRepository:
         )
         return list((await self._db.scalars(query)).all())
 
-    async def remove(self, item: PendingInput) -> None:
-        await self._db.delete(item)
-        await self._db.flush()
+    async def remove(self, item: PendingInput) -> bool:
+        await self._db.flush()  # what the unit of work changed before goes first, as ever
+        removed = await self._db.scalar(_REMOVE_WAITING, {"item_id": item.id})
+        if removed is None:
+            return False
+        self._db.expunge(item)  # its row is gone: the unit of work forgets it
+        return True
 
     async def waiting_among(self, session_ids: Collection[UUID]) -> dict[UUID, bool]:
         if not session_ids:
