@@ -438,13 +438,13 @@ class MemoryMessages:
         rows = (m for session_id in sessions for m in self._rows(session_id))
         return next((m for m in rows if m.id == message_id), None)
 
-    async def append_unless_inputs_wait(self, message: Message) -> bool:
+    async def append_unless_inputs_wait(self, message: Message, recorded: ActivityEntry) -> bool:
         if await self._uow.pending.next_waiting(message.session_id) is not None:
             return False
-        await self.append(message)
+        await self.append(message, recorded)
         return True
 
-    async def append(self, message: Message) -> Message:
+    async def append(self, message: Message, recorded: ActivityEntry | None = None) -> Message:
         # PostgreSQL bumps the session's sequence with an UPDATE: the row stays locked.
         await self._uow.lock(message.session_id)
         if self._uow._db.rows[Session].get(message.session_id) is None:
@@ -452,6 +452,8 @@ class MemoryMessages:
         message.sequence = len(self._rows(message.session_id))
         message.created_at = message.created_at or _now()
         self._uow._appended.append(message)
+        if recorded is not None:
+            await self._uow.activity.add(recorded)
         return message
 
     async def newest(

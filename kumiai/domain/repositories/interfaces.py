@@ -188,11 +188,12 @@ class SessionRepository(Protocol):
 class MessageRepository(Protocol):
     async def get(self, message_id: UUID) -> Message | None: ...
 
-    async def append(self, message: Message) -> Message:
-        """Persist ``message`` with the next gapless sequence of its session."""
+    async def append(self, message: Message, recorded: ActivityEntry | None = None) -> Message:
+        """Persist ``message`` with the next gapless sequence of its session, and with it
+        ``recorded``, the message's activity entry, if given (in the same statement)."""
         ...
 
-    async def append_unless_inputs_wait(self, message: Message) -> bool:
+    async def append_unless_inputs_wait(self, message: Message, recorded: ActivityEntry) -> bool:
         """:meth:`append`, unless an input waits in the session's queue: then nothing is
         written and False. A caller holding the session row's lock may have read the
         queue before the lock was granted (a statement's rows are those of its start,

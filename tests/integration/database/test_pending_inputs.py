@@ -10,8 +10,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from kumiai.core.exceptions import ConflictError
-from kumiai.domain.entities import Message, PendingInput, Project, Session
-from kumiai.domain.value_objects import PendingInputState, SessionType
+from kumiai.domain.entities import ActivityEntry, Message, PendingInput, Project, Session
+from kumiai.domain.repositories import ActivityFilter, PageRequest
+from kumiai.domain.value_objects import EventType, PendingInputState, SessionType
 from kumiai.infrastructure.database.engine import Database
 from kumiai.infrastructure.database.repositories.pending_inputs import _LOCKED_QUEUE
 from kumiai.infrastructure.database.unit_of_work import SqlUnitOfWork
@@ -160,19 +161,30 @@ async def test_a_message_that_would_start_a_turn_is_not_written_while_an_input_w
 ) -> None:
     session = await _session(database)
     await _accept(database, session, "queued first")
+    refused = Message.user(session.id, "sent second")
     async with SqlUnitOfWork(database.session_factory) as uow:
-        started = await uow.messages.append_unless_inputs_wait(
-            Message.user(session.id, "sent second")
-        )
+        started = await uow.messages.append_unless_inputs_wait(refused, _sent(refused))
         assert started is False
         await uow.commit()
     async with SqlUnitOfWork(database.session_factory) as uow:
         assert await uow.messages.newest(session.id, limit=10) == []
         assert await uow.pending.remove((await uow.pending.waiting(session.id))[0]) is True
         second = Message.user(session.id, "sent second")
-        assert await uow.messages.append_unless_inputs_wait(second) is True
+        assert await uow.messages.append_unless_inputs_wait(second, _sent(second)) is True
         await uow.commit()
     assert second.sequence == 0  # the refused append allocated no sequence
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        page = await uow.activity.list_page(
+            PageRequest(limit=10), ActivityFilter(session_id=session.id)
+        )
+    # The message's activity row was written with it, and only then.
+    assert [entry.event_data["message_id"] for entry in page.items] == [str(second.id)]
+
+
+def _sent(message: Message) -> ActivityEntry:
+    return ActivityEntry.record(
+        EventType.MESSAGE_SENT, session_id=message.session_id, message_id=str(message.id)
+    )
 
 
 async def test_a_dropped_row_must_say_when_it_was_dropped(database: Database) -> None:

@@ -112,6 +112,9 @@ async def test_a_turns_messages_are_each_inserted_with_their_sequence_in_one_sta
     assert all("UPDATE sessions SET next_sequence" in s for s in inserts)
     allocations = [s for s in statements if "SET next_sequence" in s]
     assert len(allocations) == 2, "\n".join(statements)
+    # The user's message writes its activity row (message_sent) in the same statement.
+    assert "INSERT INTO activity_logs" in inserts[0]
+    assert len([s for s in statements if s.lstrip().startswith("INSERT INTO activity_logs")]) == 0
     pages = (await live.client.get(f"/api/v2/sessions/{session_id}/messages")).json()["data"]
     assert [(m["role"], m["sequence"]) for m in pages] == [
         ("user", 0),

@@ -32,7 +32,7 @@ from kumiai.application.ports.agent_runtime import AgentRuntime, ToolCall, TurnO
 from kumiai.application.ports.cli_backends import ORCHESTRATING_BACKENDS
 from kumiai.application.ports.events import StreamPublisher
 from kumiai.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from kumiai.application.services.common import record_session_activity, utcnow
+from kumiai.application.services.common import session_activity, utcnow
 from kumiai.application.services.runtime.chains import chain_ref
 from kumiai.application.services.runtime.context import (
     EarlyRead,
@@ -274,22 +274,21 @@ class TurnRunner:
         message = item.to_message()
         # The caller's read of the queue may predate inputs queued or dropped while it
         # waited for the lock: these writes check again, and start nothing if it changed.
-        if pending:
-            started = await uow.pending.remove(item)
-            if started:
-                await uow.messages.append(message)
-        else:
-            started = await uow.messages.append_unless_inputs_wait(message)
-        if not started:
-            early.cancel()
-            return None
-        await record_session_activity(
-            uow,
+        sent = session_activity(
             EventType.MESSAGE_SENT,
             session,
             message_id=str(message.id),
             from_session_id=str(item.sender_session_id) if item.sender_session_id else None,
         )
+        if pending:
+            started = await uow.pending.remove(item)
+            if started:
+                await uow.messages.append(message, recorded=sent)
+        else:
+            started = await uow.messages.append_unless_inputs_wait(message, sent)
+        if not started:
+            early.cancel()
+            return None
         uow.publish(session_id, "message_created", message=message_payload(message))
         announce_queue(uow, session_id, waiting, paused=False)
         await start_turn(uow, session, item.id, item.run_id, utcnow())

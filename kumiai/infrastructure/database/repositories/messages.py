@@ -19,23 +19,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from kumiai.core.exceptions import NotFoundError, ValidationError
-from kumiai.domain.entities import MAX_SEQUENCE, Message
+from kumiai.domain.entities import MAX_SEQUENCE, ActivityEntry, Message
 from kumiai.domain.repositories import Page, SortOrder, decode_cursor, encode_cursor
 from kumiai.domain.value_objects import MessageRole
+from kumiai.infrastructure.database.repositories.activity import ENTRY_COLUMNS
 from kumiai.infrastructure.database.repositories.pending_inputs import INPUTS_WAIT
-from kumiai.infrastructure.database.tables import messages, sessions
+from kumiai.infrastructure.database.tables import activity_logs, messages, sessions
 
 # Columns the append's statement fills in itself.
 _ALLOCATED = frozenset({"sequence", "created_at"})
 _GIVEN = [column for column in messages.c if column.key not in _ALLOCATED]
 
 
-def _insert_allocating(*, unless_inputs_wait: bool) -> sa.Insert:
+def _insert_allocating(*, unless_inputs_wait: bool, recording: bool) -> sa.Select[Any]:
     """A message's INSERT, its sequence allocated by the session row's UPDATE (a CTE),
     built once: its values are bound parameters named ``given_<column>`` (a parameter
     named as a column of the table an INSERT fills would be taken for that column's
-    value by the compiler). ``unless_inputs_wait``: neither row is written while an
-    input waits in the session's queue."""
+    value by the compiler). ``unless_inputs_wait``: no row is written while an input
+    waits in the session's queue. ``recording``: the message's activity entry (bound as
+    ``entry_<column>``) is inserted from its result, the statement's only activity row,
+    so it keeps a clock_timestamp() of its own (see activity.py)."""
     allocation = sessions.c.id == sa.bindparam("given_session_id", type_=sessions.c.id.type)
     if unless_inputs_wait:
         allocation = allocation & ~INPUTS_WAIT
@@ -47,17 +50,31 @@ def _insert_allocating(*, unless_inputs_wait: bool) -> sa.Insert:
         .cte("allocated")
     )
     values = [sa.bindparam(f"given_{column.key}", type_=column.type) for column in _GIVEN]
-    return (
+    inserted = (
         sa.insert(messages)
         .from_select([*_GIVEN, messages.c.sequence], sa.select(*values, allocated.c.sequence))
-        .add_cte(allocated)
         .returning(messages.c.sequence, messages.c.created_at)
+        .cte("inserted")
+    )
+    statement = sa.select(inserted.c.sequence, inserted.c.created_at).add_cte(allocated)
+    if not recording:
+        return statement
+    entry = sa.select(
+        *(sa.bindparam(f"entry_{column.key}", type_=column.type) for column in ENTRY_COLUMNS)
+    ).select_from(inserted)
+    return statement.add_cte(
+        sa.insert(activity_logs).from_select(ENTRY_COLUMNS, entry).cte("recorded")
     )
 
 
 # Built once, so an append neither builds a statement nor computes its cache key again.
-_INSERT_ALLOCATING = _insert_allocating(unless_inputs_wait=False)
-_INSERT_ALLOCATING_UNLESS_INPUTS_WAIT = _insert_allocating(unless_inputs_wait=True)
+_INSERTS = {
+    (unless_inputs_wait, recording): _insert_allocating(
+        unless_inputs_wait=unless_inputs_wait, recording=recording
+    )
+    for unless_inputs_wait in (False, True)
+    for recording in (False, True)
+}
 
 
 def _newest(*, before: bool, after: bool) -> sa.Select[Message]:
@@ -86,21 +103,27 @@ class SqlMessageRepository:
     async def get(self, message_id: UUID) -> Message | None:
         return await self._db.get(Message, message_id)
 
-    async def append(self, message: Message) -> Message:
+    async def append(self, message: Message, recorded: ActivityEntry | None = None) -> Message:
         """Insert ``message`` with the session's next sequence, allocated in the same
         statement (one round trip): the allocating ``UPDATE`` is the ``INSERT``'s CTE."""
-        if not await self._insert(_INSERT_ALLOCATING, message):
+        if not await self._insert(message, recorded, unless_inputs_wait=False):
             raise NotFoundError("session", message.session_id)
         return message
 
-    async def append_unless_inputs_wait(self, message: Message) -> bool:
+    async def append_unless_inputs_wait(self, message: Message, recorded: ActivityEntry) -> bool:
         # A statement of its own sees every input committed before it; the caller's
         # earlier read of the queue may not have (see the port).
-        return await self._insert(_INSERT_ALLOCATING_UNLESS_INPUTS_WAIT, message)
+        return await self._insert(message, recorded, unless_inputs_wait=True)
 
-    async def _insert(self, statement: sa.Insert, message: Message) -> bool:
+    async def _insert(
+        self, message: Message, recorded: ActivityEntry | None, *, unless_inputs_wait: bool
+    ) -> bool:
         await self._db.flush()  # what the unit of work changed before goes first, as ever
         values = {f"given_{column.key}": getattr(message, column.key) for column in _GIVEN}
+        if recorded is not None:
+            for column in ENTRY_COLUMNS:
+                values[f"entry_{column.key}"] = getattr(recorded, column.key)
+        statement = _INSERTS[unless_inputs_wait, recorded is not None]
         row = (await self._db.execute(statement, values)).one_or_none()
         if row is None:
             return False
