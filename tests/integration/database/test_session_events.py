@@ -392,6 +392,24 @@ async def test_waiting_for_a_write_gives_up_while_the_database_is_away(
         outage.set()
 
 
+async def test_a_turn_stopped_as_its_first_words_are_written_stops(
+    process: Process, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = Session.create(SessionType.ASSISTANT)
+    async with process() as hub:
+        flush = hub.flush
+
+        async def written_as_the_stop_comes() -> None:
+            await flush()
+            turn.cancel()  # the user stops the turn in the same turn of the loop
+
+        monkeypatch.setattr(hub, "flush", written_as_the_stop_comes)
+        sink = PersistingSink(_no_database, hub, session, uuid4(), None)
+        turn = asyncio.create_task(sink.text_delta(0, "Hello"))
+        with pytest.raises(asyncio.CancelledError):
+            await turn
+
+
 def _no_database() -> contextlib.AbstractAsyncContextManager[Any]:
     raise AssertionError("a block's first delta touches no table")
 

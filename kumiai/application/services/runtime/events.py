@@ -469,8 +469,12 @@ class EventHub:
         out first must not stall while the database is away."""
         if self._store is None or self._persisted >= self._published:
             return
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the result of a
+        # flush that completed as the caller was cancelled, and the cancel (a user's
+        # stop of the turn) is lost.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.flush(), seconds)
+            async with asyncio.timeout(seconds):
+                await self.flush()
 
     async def aclose(self) -> None:
         store = self._store
