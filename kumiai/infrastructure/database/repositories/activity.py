@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -8,12 +10,28 @@ from kumiai.domain.repositories import ActivityFilter, Page, PageRequest
 from kumiai.infrastructure.database.repositories.base import paginate_by_creation
 from kumiai.infrastructure.database.tables import activity_logs
 
-# Every column but created_at (the server's clock_timestamp()), built once: an entry
-# costs one INSERT with its values bound, not a flush of the unit of work's machinery.
-ENTRY_COLUMNS = [column for column in activity_logs.c if column.key != "created_at"]
-_INSERT = sa.insert(activity_logs).values(
-    {column.key: sa.bindparam(column.key, type_=column.type) for column in ENTRY_COLUMNS}
-)
+# Every column but created_at (the server's clock_timestamp()), bound as
+# ``entry_<column>`` (a parameter named as a column of the table an INSERT fills would
+# be taken for that column's value). Statements are built once: an entry costs one
+# INSERT with its values bound, not a flush of the unit of work's machinery.
+_ENTRY_COLUMNS = [column for column in activity_logs.c if column.key != "created_at"]
+_ENTRY = [sa.bindparam(f"entry_{column.key}", type_=column.type) for column in _ENTRY_COLUMNS]
+_INSERT = sa.insert(activity_logs).from_select(_ENTRY_COLUMNS, sa.select(*_ENTRY))
+
+
+def entry_values(entry: ActivityEntry) -> dict[str, Any]:
+    """The parameters of ``entry`` for a statement that inserts it (``_INSERT``,
+    ``recorded_with``)."""
+    return {f"entry_{column.key}": getattr(entry, column.key) for column in _ENTRY_COLUMNS}
+
+
+def recorded_with(change: sa.CTE) -> sa.CTE:
+    """A CTE inserting the bound entry once for the row ``change`` (a data-modifying CTE
+    of the same statement) returns, and none if it returns none: a change and its
+    activity row in one round trip. The entry must be its statement's only activity
+    row, so it keeps a clock_timestamp() of its own (see ``add``)."""
+    entry = sa.select(*_ENTRY).select_from(change)
+    return sa.insert(activity_logs).from_select(_ENTRY_COLUMNS, entry).cte("recorded")
 
 
 class SqlActivityLogRepository:
@@ -26,9 +44,7 @@ class SqlActivityLogRepository:
         # purpose: the rows of one multi-row INSERT often get the same clock_timestamp()
         # (544 of 2,000 two-row INSERTs in a loop tied), and a tie lists by the random id.
         await self._db.flush()  # what the unit of work changed before goes first, as ever
-        await self._db.execute(
-            _INSERT, {column.key: getattr(entry, column.key) for column in ENTRY_COLUMNS}
-        )
+        await self._db.execute(_INSERT, entry_values(entry))
 
     async def list_page(self, page: PageRequest, filters: ActivityFilter) -> Page[ActivityEntry]:
         columns = activity_logs.c

@@ -22,9 +22,9 @@ from kumiai.core.exceptions import NotFoundError, ValidationError
 from kumiai.domain.entities import MAX_SEQUENCE, ActivityEntry, Message
 from kumiai.domain.repositories import Page, SortOrder, decode_cursor, encode_cursor
 from kumiai.domain.value_objects import MessageRole
-from kumiai.infrastructure.database.repositories.activity import ENTRY_COLUMNS
+from kumiai.infrastructure.database.repositories.activity import entry_values, recorded_with
 from kumiai.infrastructure.database.repositories.pending_inputs import INPUTS_WAIT
-from kumiai.infrastructure.database.tables import activity_logs, messages, sessions
+from kumiai.infrastructure.database.tables import messages, sessions
 
 # Columns the append's statement fills in itself.
 _ALLOCATED = frozenset({"sequence", "created_at"})
@@ -36,9 +36,8 @@ def _insert_allocating(*, unless_inputs_wait: bool, recording: bool) -> sa.Selec
     built once: its values are bound parameters named ``given_<column>`` (a parameter
     named as a column of the table an INSERT fills would be taken for that column's
     value by the compiler). ``unless_inputs_wait``: no row is written while an input
-    waits in the session's queue. ``recording``: the message's activity entry (bound as
-    ``entry_<column>``) is inserted from its result, the statement's only activity row,
-    so it keeps a clock_timestamp() of its own (see activity.py)."""
+    waits in the session's queue. ``recording``: the message's activity entry is
+    inserted from its result (``recorded_with``)."""
     allocation = sessions.c.id == sa.bindparam("given_session_id", type_=sessions.c.id.type)
     if unless_inputs_wait:
         allocation = allocation & ~INPUTS_WAIT
@@ -59,12 +58,7 @@ def _insert_allocating(*, unless_inputs_wait: bool, recording: bool) -> sa.Selec
     statement = sa.select(inserted.c.sequence, inserted.c.created_at).add_cte(allocated)
     if not recording:
         return statement
-    entry = sa.select(
-        *(sa.bindparam(f"entry_{column.key}", type_=column.type) for column in ENTRY_COLUMNS)
-    ).select_from(inserted)
-    return statement.add_cte(
-        sa.insert(activity_logs).from_select(ENTRY_COLUMNS, entry).cte("recorded")
-    )
+    return statement.add_cte(recorded_with(inserted))
 
 
 # Built once, so an append neither builds a statement nor computes its cache key again.
@@ -121,8 +115,7 @@ class SqlMessageRepository:
         await self._db.flush()  # what the unit of work changed before goes first, as ever
         values = {f"given_{column.key}": getattr(message, column.key) for column in _GIVEN}
         if recorded is not None:
-            for column in ENTRY_COLUMNS:
-                values[f"entry_{column.key}"] = getattr(recorded, column.key)
+            values.update(entry_values(recorded))
         statement = _INSERTS[unless_inputs_wait, recorded is not None]
         row = (await self._db.execute(statement, values)).one_or_none()
         if row is None:

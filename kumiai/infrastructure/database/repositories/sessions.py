@@ -10,13 +10,13 @@ from sqlalchemy.orm import InstanceState, make_transient, make_transient_to_deta
 from kumiai.domain.entities import ActivityEntry, Session
 from kumiai.domain.repositories import Page, PageRequest, SessionFilter
 from kumiai.domain.value_objects import SessionStatus, SessionType
-from kumiai.infrastructure.database.repositories.activity import ENTRY_COLUMNS
+from kumiai.infrastructure.database.repositories.activity import entry_values, recorded_with
 from kumiai.infrastructure.database.repositories.base import SqlRepository
 from kumiai.infrastructure.database.repositories.pending_inputs import (
     IN_ARCHIVED_PROJECT,
     INPUTS_WAIT,
 )
-from kumiai.infrastructure.database.tables import activity_logs, sessions
+from kumiai.infrastructure.database.tables import sessions
 
 LIVE = sessions.c.deleted_at.is_(None)
 
@@ -36,11 +36,8 @@ _NOT_STARTED = frozenset(column.key for column in sessions.c).difference(_STARTE
 
 def _save_start() -> sa.Select[Any]:
     """A turn's start in one round trip, built once: the session row's UPDATE (a CTE,
-    returning the trigger's ``updated_at``) and the start's activity entry, inserted from
-    its result. Its values are bound parameters named ``row_<column>`` and
-    ``entry_<column>`` (a parameter named as a column of the table an INSERT fills would
-    be taken for that column's value). The entry is the statement's only activity row,
-    so it keeps a clock_timestamp() of its own (see activity.py)."""
+    returning the trigger's ``updated_at``, its values bound as ``row_<column>``) and the
+    start's activity entry, inserted from its result (``recorded_with``)."""
     started = (
         sa.update(sessions)
         .where(sessions.c.id == sa.bindparam("row_id", type_=sessions.c.id.type))
@@ -48,11 +45,7 @@ def _save_start() -> sa.Select[Any]:
         .returning(sessions.c.updated_at)
         .cte("started")
     )
-    entry = sa.select(
-        *(sa.bindparam(f"entry_{column.key}", type_=column.type) for column in ENTRY_COLUMNS)
-    ).select_from(started)
-    recorded = sa.insert(activity_logs).from_select(ENTRY_COLUMNS, entry).cte("recorded")
-    return sa.select(started.c.updated_at).add_cte(recorded)
+    return sa.select(started.c.updated_at).add_cte(recorded_with(started))
 
 
 _SAVE_START = _save_start()
@@ -132,10 +125,9 @@ class SqlSessionRepository(SqlRepository[Session]):
             # Earlier changes go first, as ever (the start's columns with them: the
             # statement then writes those again, unchanged).
             await self._db.flush()
-        values: dict[str, Any] = {f"row_{key}": getattr(session, key) for key in _STARTED}
+        values = {f"row_{key}": getattr(session, key) for key in _STARTED}
         values["row_id"] = session.id
-        for column in ENTRY_COLUMNS:
-            values[f"entry_{column.key}"] = getattr(entry, column.key)
+        values.update(entry_values(entry))
         updated_at = (await self._db.execute(_SAVE_START, values)).scalar_one()
         # The row now holds what the entity says: the unit of work takes the entity for
         # loaded as it is (its next flush writes no UPDATE of it), with updated_at as the
