@@ -157,8 +157,10 @@ class ContextWindow:
         """``messages`` if the request fits, else a shrunk copy. Without a ``client`` the
         request is only estimated, never counted."""
         session = request.workspace.session_id if request.workspace else None
-        self._sizes = self._measured.pop(session, {})  # what its last request measured
-        self._sizes = {id(message): (message, self._chars(message)) for message in messages}
+        previous = self._measured.pop(session, {})  # what its last request measured
+        self._sizes = {
+            id(message): (message, self._chars(message, previous)) for message in messages
+        }
         self._measured[session] = self._sizes
         while len(self._measured) > SESSIONS_MEASURED:
             self._measured.popitem(last=False)
@@ -195,8 +197,11 @@ class ContextWindow:
         """The estimated size of a text."""
         return round(len(text) / self._chars_per_token)
 
-    def _chars(self, message: ApiMessage) -> int:
-        known = self._sizes.get(id(message))
+    def _chars(
+        self, message: ApiMessage, sizes: dict[int, tuple[ApiMessage, int]] | None = None
+    ) -> int:
+        """``message``'s JSON size, as ``sizes`` (by default the request's) measured it."""
+        known = (self._sizes if sizes is None else sizes).get(id(message))
         if known is not None and known[0] is message:
             return known[1]
         return self._layout.message_chars(message)
