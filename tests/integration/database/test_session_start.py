@@ -46,6 +46,12 @@ async def _session(database: Database, *, waiting_slot: str | None = None) -> Se
     return session
 
 
+async def _locked(uow: SqlUnitOfWork, session: Session) -> Session:
+    loaded = await uow.sessions.get_for_update(session.id)
+    assert loaded is not None
+    return loaded
+
+
 @contextmanager
 def _statements(connection: AsyncConnection) -> Iterator[list[str]]:
     seen: list[str] = []
@@ -83,8 +89,7 @@ async def test_a_start_writes_the_row_and_its_activity_row_in_one_statement(
     input_id, run_id = uuid4(), uuid4()
     events = _Events()
     async with _uow(database, events) as uow:
-        loaded = await uow.sessions.get_for_update(session.id)
-        assert loaded is not None
+        loaded = await _locked(uow, session)
         with _statements(connection) as written:
             await start_turn(uow, loaded, input_id, run_id, NOW)
             await uow.commit()
@@ -108,8 +113,7 @@ async def test_a_start_writes_what_the_unit_of_work_changed_before_it(
 ) -> None:
     session = await _session(database)
     async with _uow(database) as uow:
-        loaded = await uow.sessions.get_for_update(session.id)
-        assert loaded is not None
+        loaded = await _locked(uow, session)
         loaded.claude_session_id = "claude-1"  # not a column the start writes
         await start_turn(uow, loaded, uuid4(), uuid4(), NOW)
         await uow.commit()
@@ -123,14 +127,12 @@ async def test_a_start_of_an_ended_session_records_its_resume_first(
 ) -> None:
     session = await _session(database)
     async with _uow(database) as uow:
-        loaded = await uow.sessions.get_for_update(session.id)
-        assert loaded is not None
+        loaded = await _locked(uow, session)
         loaded.fail("broke")
         await uow.commit()
     run_id = uuid4()
     async with _uow(database) as uow:
-        loaded = await uow.sessions.get_for_update(session.id)
-        assert loaded is not None
+        loaded = await _locked(uow, session)
         await start_turn(uow, loaded, uuid4(), run_id, NOW)
         await uow.commit()
 
