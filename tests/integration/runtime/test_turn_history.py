@@ -43,34 +43,35 @@ async def test_a_turn_on_a_long_session_reads_only_its_newest_rows(
         await insert_rows(connection, session_id, rows)
     contexts = live.container.workers._runner._contexts
     real_build = contexts.build
-    seen: dict[str, Any] = {}
+    prepared: list[PreparedTurn] = []
 
-    async def build(built_for: UUID, *early: Any) -> PreparedTurn:
-        # The claimed message included.
-        seen["rows"] = await all_rows(live.container.database, built_for)
-        with rows_loaded() as loaded:
-            seen["prepared"] = await real_build(built_for, *early)
-        seen["loaded"] = loaded[0]
-        return seen["prepared"]  # type: ignore[no-any-return]
+    async def build(*arguments: Any) -> PreparedTurn:
+        prepared.append(await real_build(*arguments))
+        return prepared[-1]
 
     monkeypatch.setattr(contexts, "build", build)
     claude.enqueue(Reply.text("still with you"))
 
-    await send(live.client, str(session_id), "and now?")
-    await wait_until_idle(live, str(session_id))
+    with rows_loaded() as loaded:
+        await send(live.client, str(session_id), "and now?")
+        await wait_until_idle(live, str(session_id))
 
-    every_row = seen["rows"]
-    assert len(every_row) == len(rows) + 1
-    assert seen["prepared"].request.messages == trim_to_budget(to_api_messages(every_row), WINDOW)
-    assert seen["loaded"] < len(every_row) / 5, (seen["loaded"], len(every_row))
+    every_row = await all_rows(live.container.database, session_id)
+    asked = every_row[:-1]  # the claimed message included, the answer not
+    assert len(asked) == len(rows) + 1
+    assert prepared[-1].request.messages == trim_to_budget(to_api_messages(asked), WINDOW)
+    assert 0 < loaded[0] < len(every_row) / 5, (loaded[0], len(every_row))
     assert claude.requests[-1].body["messages"][-1]["content"][-1]["text"] == "and now?"
 
-    # The next turn reads what was added since: the answer and the new message.
+    # The next turn reads what was added since, while its message is written: the last
+    # row seen and the answer. Its own message it adds as written, not read back.
     claude.enqueue(Reply.text("yes"))
-    await send(live.client, str(session_id), "and then?")
-    await wait_until_idle(live, str(session_id))
+    with rows_loaded() as loaded:
+        await send(live.client, str(session_id), "and then?")
+        await wait_until_idle(live, str(session_id))
 
-    every_row = seen["rows"]
-    assert len(every_row) == len(rows) + 3
-    assert seen["prepared"].request.messages == trim_to_budget(to_api_messages(every_row), WINDOW)
-    assert seen["loaded"] == 3  # the last row seen, the answer and the new message
+    every_row = await all_rows(live.container.database, session_id)
+    asked = every_row[:-1]
+    assert len(asked) == len(rows) + 3
+    assert prepared[-1].request.messages == trim_to_budget(to_api_messages(asked), WINDOW)
+    assert loaded[0] == 2

@@ -269,3 +269,55 @@ async def test_a_new_row_delivered_among_older_rows_makes_the_window_read_again(
     loaded = await histories.load(repository, SESSION, 2_000)
 
     assert loaded == _whole(repository.rows, 2_000)
+
+
+@pytest.mark.parametrize("seed", range(8))
+async def test_a_claimed_message_added_to_the_rows_read_before_gives_the_same_history(
+    seed: int,
+) -> None:
+    every_row = messy_session(SESSION, 900 + seed, turns=60)
+    budget = (50, 400)[seed % 2]
+    histories = SessionHistories()
+    added = 0
+    for grown in range(len(every_row) // 2, len(every_row)):
+        repository = ListMessages(every_row[:grown])
+        await histories.load(repository, SESSION, budget)
+        repository.rows_read = 0
+
+        extended = histories.extended(SESSION, budget, every_row[grown])
+
+        # None only where the window must be read again (as load would read it).
+        if extended is not None:
+            assert extended == _whole(every_row[: grown + 1], budget), f"{grown} rows"
+            added += 1
+        assert repository.rows_read == 0
+    assert added > (len(every_row) - len(every_row) // 2) * 3 // 4
+
+
+async def test_a_claimed_message_the_read_already_found_is_not_added_twice() -> None:
+    rows = numbered(_chat(300))
+    histories = SessionHistories()
+    await histories.load(ListMessages(rows), SESSION, 2_000)
+
+    extended = histories.extended(SESSION, 2_000, rows[-1])
+
+    assert extended == _whole(rows, 2_000)
+
+
+async def test_a_claimed_message_after_rows_the_read_missed_is_left_to_a_full_read() -> None:
+    rows = numbered(_chat(300))
+    histories = SessionHistories()
+    await histories.load(ListMessages(rows[:-3]), SESSION, 2_000)
+
+    assert histories.extended(SESSION, 2_000, rows[-1]) is None
+    # Nothing is kept of the session any more: the next load reads its window afresh.
+    repository = ListMessages(rows)
+    assert await histories.load(repository, SESSION, 2_000) == _whole(rows, 2_000)
+    assert repository.rows_read > 3
+
+
+async def test_a_claimed_message_of_a_session_nothing_was_read_of_is_left_to_a_full_read() -> None:
+    message = Message.user(SESSION, "hello")
+    message.sequence = 0
+
+    assert SessionHistories().extended(SESSION, 2_000, message) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,7 +24,7 @@ from kumiai.application.services.runtime.questions import AskUserQuestionTool, Q
 from kumiai.application.services.runtime.toolbox import ToolBox
 from kumiai.application.services.working_directories import WorkingDirectories
 from kumiai.core.exceptions import NotFoundError
-from kumiai.domain.entities import Character, Project, Session, Skill, UserProfile
+from kumiai.domain.entities import Character, Message, Project, Session, Skill, UserProfile
 from kumiai.domain.value_objects import SessionType
 
 
@@ -39,8 +40,9 @@ class McpTools(Protocol):
 
 @dataclass(frozen=True)
 class EarlyRead:
-    """The parts of a turn's context its claim does not change (all but the history,
-    which gains the claimed message), read while it claims."""
+    """The parts of a turn's context its claim does not change, read while it claims;
+    ``history_read`` when the history was read too, up to the claimed message, which
+    the claim adds (see :meth:`TurnContextBuilder.read_early`)."""
 
     session: Session
     character: Character | None
@@ -48,6 +50,7 @@ class EarlyRead:
     team: list[Character]
     skills: list[Skill]
     profile: UserProfile | None
+    history_read: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,19 +109,36 @@ class TurnContextBuilder:
         """Read the session's history afresh next turn: a row it holds has changed."""
         self._histories.forget(session_id)
 
-    async def read_early(self, session: Session, project: Project | None) -> EarlyRead:
-        """Everything but the history, which a claim leaves as it is (it moves only the
-        status, which the context does not use): read on another connection while the
-        claim runs, it is off the path to the model request. ``session`` is the row the
-        claim locked and ``project`` its project: neither is read again."""
+    async def read_early(
+        self, session: Session, project: Project | None, *, with_history: bool
+    ) -> EarlyRead:
+        """What a claim leaves as it is (it moves only the status, which the context
+        does not use), read on another connection while the claim runs, off the path to
+        the model request. ``session`` is the row the claim locked and ``project`` its
+        project: neither is read again.
+
+        ``with_history``: the history too, but for the claimed message. The claim holds
+        the session row's lock, which every append and every clear takes, so the rows
+        read are those before that message. Not while the claim changes rows in place
+        (it repairs a session a failed settle left running)."""
         async with self._uow(read_only=True) as uow:
-            return await _read_parts_of(uow, session, project)
+            parts = await _read_parts_of(uow, session, project)
+            if not with_history:
+                return parts
+            await self._histories.load(uow.messages, session.id, self._context_window)
+            return dataclasses.replace(parts, history_read=True)
 
     async def build(
-        self, session_id: UUID, early: EarlyRead | None = None, chain: ChainRef | None = None
+        self,
+        session_id: UUID,
+        early: EarlyRead | None = None,
+        chain: ChainRef | None = None,
+        claimed: Message | None = None,
     ) -> PreparedTurn:
-        """The turn's request and tools; ``chain`` is what its tools send on behalf of."""
-        snapshot = await self._snapshot(session_id, early)
+        """The turn's request and tools; ``chain`` is what its tools send on behalf of,
+        ``claimed`` the message the turn answers (committed), which an early read of the
+        history did not see."""
+        snapshot = await self._snapshot(session_id, early, claimed)
         working_dir = self._directories.for_session(snapshot.session, snapshot.project)
         self._project_files.create_project_dir(working_dir)
         allowed_mcps = snapshot.character.allowed_mcps if snapshot.character else []
@@ -157,7 +177,22 @@ class TurnContextBuilder:
         agent_name = snapshot.character.name if snapshot.character else None
         return PreparedTurn(request=request, toolbox=toolbox, agent_name=agent_name)
 
-    async def _snapshot(self, session_id: UUID, early: EarlyRead | None) -> _Snapshot:
+    async def _snapshot(
+        self, session_id: UUID, early: EarlyRead | None, claimed: Message | None
+    ) -> _Snapshot:
+        if early is not None and early.history_read and early.profile is not None and claimed:
+            # Nothing left to read: the claimed message joins the history read early.
+            history = self._histories.extended(session_id, self._context_window, claimed)
+            if history is not None:
+                return _Snapshot(
+                    session=early.session,
+                    character=early.character,
+                    project=early.project,
+                    team=early.team,
+                    skills=early.skills,
+                    profile=early.profile,
+                    history_messages=history,
+                )
         # Reads only, in autocommit: no BEGIN and COMMIT before the model request. (Each
         # read of a READ COMMITTED transaction saw its own snapshot anyway.)
         async with self._uow(read_only=True) as uow:

@@ -66,7 +66,7 @@ from kumiai.application.services.session_lifecycle import (
 from kumiai.application.services.tasks import TaskChange, TaskEvents, start_if_open
 from kumiai.core.exceptions import DatabaseUnavailableError, KumiAIError
 from kumiai.core.logging import get_logger
-from kumiai.domain.entities import PendingInput, Project, Session
+from kumiai.domain.entities import Message, PendingInput, Project, Session
 from kumiai.domain.value_objects import EventType, SessionStatus
 
 logger = get_logger(__name__)
@@ -125,6 +125,7 @@ class Claim:
 
     item: PendingInput
     session: Session
+    message: Message
     early: asyncio.Future[EarlyRead] | None = None
     task_change: TaskChange | None = None
 
@@ -169,7 +170,7 @@ class TurnRunner:
             early = await _early_read(claim)
             item = claim.item
             chain = chain_ref(claim.session.id, item.id, item.metadata)
-            prepared = await self._contexts.build(claim.session.id, early, chain)
+            prepared = await self._contexts.build(claim.session.id, early, chain, claim.message)
             sink = self._sink(claim, prepared.agent_name)
             outcome = await self._runtime.run_turn(prepared.request, prepared.toolbox, sink)
             await _answer_for_agent_without_orchestration(claim, prepared, sink)
@@ -264,9 +265,12 @@ class TurnRunner:
         session_id = session.id
         # There is a turn to start: read what its context needs from outside the claim
         # meanwhile, on another connection.
-        early = asyncio.ensure_future(self._contexts.read_early(session, project))
+        stale = session.status.is_running
+        early = asyncio.ensure_future(
+            self._contexts.read_early(session, project, with_history=not stale)
+        )
         early.add_done_callback(_ignore_failure)
-        if session.status.is_running:
+        if stale:
             # No turn of this session is live (its worker is here, claiming), so the
             # status is what a failed settle left behind: repair it, don't refuse.
             await interrupt_session(uow, session, STALE_REASON, by=INTERRUPTED_BY_ERROR)
@@ -297,7 +301,9 @@ class TurnRunner:
         if session.task_id is not None:
             task_change = await start_if_open(uow, session.task_id)
         uow.publish(session_id, "run_started", run_id=str(item.run_id), message_id=str(message.id))
-        return Claim(item=item, session=session, early=early, task_change=task_change)
+        return Claim(
+            item=item, session=session, message=message, early=early, task_change=task_change
+        )
 
     def announce_start(self, claim: Claim) -> None:
         """What a committed start changed beyond the session (its task)."""

@@ -294,6 +294,31 @@ class SessionHistories:
         self._keep(session_id, _Kept(budget_tokens, window, newest))
         return trimmed
 
+    def extended(
+        self, session_id: UUID, budget_tokens: int, message: Message
+    ) -> list[ApiMessage] | None:
+        """The trimmed history once ``message``, the turn's own, is added to the rows
+        :meth:`load` last read, without reading again; None when those rows may not be
+        all that came before it (the caller then loads the history).
+
+        For a turn whose message was written after that read, under the session row's
+        lock that orders every append (so ``message`` follows the newest row read), or
+        just before it (so the read found it)."""
+        kept = self._kept.pop(session_id, None)
+        if kept is None or kept.budget != budget_tokens:
+            return None
+        newest = kept.newest
+        if newest is None or newest.id != message.id:
+            known = newest.sequence if newest is not None else -1
+            if message.sequence != known + 1 or not kept.window.add([message]):
+                return None
+            kept.newest = message
+        trimmed = kept.window.trimmed(budget_tokens)
+        if trimmed is None:
+            return None
+        self._keep(session_id, kept)
+        return trimmed
+
     def forget(self, session_id: UUID) -> None:
         """Drop what is kept of the session (a row it holds was changed in place)."""
         self._kept.pop(session_id, None)
