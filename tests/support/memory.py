@@ -45,6 +45,7 @@ from kumiai.domain.entities import (
     UserProfile,
     unanswered_tool_uses,
 )
+from kumiai.domain.repositories import LockedQueue
 from kumiai.domain.value_objects import PendingInputState, SessionStatus, SessionType
 
 E = TypeVar("E")
@@ -515,17 +516,16 @@ class MemoryPending:
         ]
         return sorted(mine, key=lambda item: item.position or 0)
 
-    async def locked_queue(
-        self, session_id: UUID
-    ) -> tuple[Session | None, Project | None, list[PendingInput]]:
+    async def locked_queue(self, session_id: UUID) -> LockedQueue:
+        # No event log here: the in-memory hub numbers its events itself.
         await self._uow.lock(session_id)
         session = await self._uow.sessions.get(session_id)
         if session is None:
-            return None, None, []
+            return LockedQueue(None, None, [], 0)
         project = None
         if session.project_id is not None:
             project = await self._uow.projects.get(session.project_id)
-        return session, project, await self.waiting(session_id)
+        return LockedQueue(session, project, await self.waiting(session_id), 0)
 
     async def next_waiting(self, session_id: UUID) -> PendingInput | None:
         waiting = await self.waiting(session_id)

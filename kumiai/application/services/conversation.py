@@ -42,14 +42,21 @@ class ConversationService:
 
     async def send(self, session_id: UUID, body: SendMessage) -> SentMessage:
         """Queue the user's message, or, while the agent waits on a question, answer it."""
+        sent, _ = await self._send(session_id, body)
+        return sent
+
+    async def _send(self, session_id: UUID, body: SendMessage) -> tuple[SentMessage, int | None]:
+        """:meth:`send`, with the head of the session's events before the message when
+        it went through the queue (None for an answer)."""
         answered = await self._questions.answer_with_message(session_id, body.content)
         if answered is not None:
-            return _sent_answer(answered)
+            return _sent_answer(answered), None
         # A user's message to an idle session starts its turn in the send's transaction.
         result = await self._inbox.accept(session_id, body.content, starter=self._workers)
-        return SentMessage(
+        sent = SentMessage(
             message_id=result.item.id, run_id=result.item.run_id, queued=result.queued
         )
+        return sent, result.event_head
 
     async def answer(self, session_id: UUID, body: AnswerQuestions) -> AnswersTaken:
         """Structured answers to the question the session waits on (409 when none)."""
@@ -94,10 +101,12 @@ class ConversationService:
 
         The send itself finds the session (404 otherwise), so the subscription skips
         the separate look-up ``subscribe`` makes: one transaction less before the turn.
+        And the send reads where the session's events stood under its lock, so the
+        subscription starts there without a read of its own.
         """
-        subscription = await self._hub.subscribe(session_id, after=None)
+        subscription = await self._hub.follow_send(session_id)
         try:
-            sent = await self.send(session_id, body)
+            sent, event_head = await self._send(session_id, body)
         except NotFoundError:
             subscription.close()
             self._hub.forget(session_id)  # no session, so no log to keep either
@@ -105,6 +114,7 @@ class ConversationService:
         except BaseException:
             subscription.close()
             raise
+        subscription.start_after(event_head)
         return subscription, sent
 
     async def subscribe(self, session_id: UUID, after: int | None) -> Subscription:

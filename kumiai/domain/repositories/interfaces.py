@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
 from kumiai.domain.entities import (
@@ -256,6 +256,21 @@ class MessageRepository(Protocol):
         ...
 
 
+class LockedQueue(NamedTuple):
+    """A session's queue as its row lock's holder reads it."""
+
+    session: Session | None
+    """None when there is no live session of that id (then the rest is empty)."""
+    project: Project | None
+    """The session's live project; None for none."""
+    waiting: list[PendingInput]
+    """Its pending inputs (as ``waiting``), first to run first."""
+    event_head: int
+    """The newest id of the session's events as the read found them (0 for none):
+    whatever the lock's holder goes on to publish, the turn it starts included, has a
+    higher id."""
+
+
 class PendingInputRepository(Protocol):
     """Each session's queue of messages waiting for their turn, in acceptance order."""
 
@@ -267,12 +282,10 @@ class PendingInputRepository(Protocol):
         """The session's pending inputs, first to run first."""
         ...
 
-    async def locked_queue(
-        self, session_id: UUID
-    ) -> tuple[Session | None, Project | None, list[PendingInput]]:
-        """The live session, row-locked until the unit of work ends, its live project
-        (None for none) and its pending inputs (as ``waiting``), read together in one
-        round trip."""
+    async def locked_queue(self, session_id: UUID) -> LockedQueue:
+        """The live session, row-locked until the unit of work ends, its live project,
+        its pending inputs and the head of its event log, read together in one round
+        trip."""
         ...
 
     async def next_waiting(self, session_id: UUID) -> PendingInput | None: ...

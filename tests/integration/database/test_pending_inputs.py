@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kumiai.core.exceptions import ConflictError
 from kumiai.domain.entities import ActivityEntry, Message, PendingInput, Project, Session
@@ -15,6 +16,7 @@ from kumiai.domain.repositories import ActivityFilter, PageRequest
 from kumiai.domain.value_objects import EventType, PendingInputState, SessionType
 from kumiai.infrastructure.database.engine import Database
 from kumiai.infrastructure.database.repositories.pending_inputs import _LOCKED_QUEUE
+from kumiai.infrastructure.database.tables import session_events
 from kumiai.infrastructure.database.unit_of_work import SqlUnitOfWork
 
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
@@ -214,13 +216,32 @@ async def test_the_locked_queue_is_the_session_its_project_and_its_waiting_input
         await uow.commit()
 
     async with SqlUnitOfWork(database.session_factory) as uow:
-        locked, project, queue = await uow.pending.locked_queue(session.id)
+        locked, project, queue, _ = await uow.pending.locked_queue(session.id)
         assert locked is not None and locked.id == session.id
         assert project is not None and project.id == session.project_id and project.is_archived
         assert [item.id for item in queue] == [first.id, third.id]
-        locked_empty, no_project, nothing = await uow.pending.locked_queue(empty.id)
+        locked_empty, no_project, nothing, _ = await uow.pending.locked_queue(empty.id)
         assert locked_empty is not None and no_project is None and nothing == []
-        assert await uow.pending.locked_queue(uuid4()) == (None, None, [])
+        assert await uow.pending.locked_queue(uuid4()) == (None, None, [], 0)
+
+
+async def test_the_locked_queue_brings_the_newest_id_of_the_sessions_events(
+    database: Database, connection: AsyncConnection
+) -> None:
+    session, other = await _session(database), await _session(database)
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        assert (await uow.pending.locked_queue(session.id)).event_head == 0
+
+    async def append(session_id: UUID) -> int:
+        inserted = session_events.insert().values(session_id=session_id, type="step", data={})
+        return int((await connection.execute(inserted.returning(session_events.c.id))).scalar_one())
+
+    newest = [await append(session.id) for _ in range(3)][-1]
+    newest_of_other = await append(other.id)
+
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        assert (await uow.pending.locked_queue(session.id)).event_head == newest
+        assert (await uow.pending.locked_queue(other.id)).event_head == newest_of_other
 
 
 async def test_the_locked_queue_has_no_project_once_the_project_is_deleted(
@@ -234,7 +255,7 @@ async def test_the_locked_queue_has_no_project_once_the_project_is_deleted(
         await uow.commit()
 
     async with SqlUnitOfWork(database.session_factory) as uow:
-        locked, project, _ = await uow.pending.locked_queue(session.id)
+        locked, project, _, _ = await uow.pending.locked_queue(session.id)
         assert locked is not None and project is None
 
 

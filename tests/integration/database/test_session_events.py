@@ -251,6 +251,58 @@ async def test_a_live_subscriber_starts_after_every_event_published_before_it(
     assert event.data["n"] == "after"
 
 
+async def test_a_subscription_made_before_a_send_starts_after_the_head_the_send_read(
+    process: Process,
+) -> None:
+    session = uuid4()
+    async with process() as hub, process() as other:
+        await _published(hub, session, 1)  # this process's log follows the session
+        watcher = await hub.subscribe(session)
+        follower = await hub.follow_send(session)
+        # What the send finds under the session's lock: another process's event...
+        (head,) = await _published(other, session, 1, label="before the send")
+        # ...and then its own turn, delivered here before the send says where it starts.
+        hub.publish(session, "step", label="the send's turn")
+        await _take(watcher, 2)
+        follower.start_after(head)
+        hub.publish(session, "step", label="after")
+        events = await _take(follower, 2)
+    assert [event.data["label"] for event in events] == ["the send's turn", "after"]
+
+
+async def test_a_subscription_made_before_a_send_joins_no_delta_across_its_start(
+    process: Process,
+) -> None:
+    session = uuid4()
+    delta = {"run_id": "run", "block_index": 0}
+    async with process() as hub:
+        await _published(hub, session, 1)
+        watcher = await hub.subscribe(session)
+        follower = await hub.follow_send(session)
+        hub.publish(session, "text_delta", text="before ", **delta)
+        (before,) = await _take(watcher, 1)
+        hub.publish(session, "text_delta", text="after", **delta)
+        await _take(watcher, 1)  # both wait unread in the follower
+        follower.start_after(before.id)
+        (event,) = await _take(follower, 1)
+    assert event.data["text"] == "after"
+
+
+async def test_a_subscription_made_before_a_send_that_read_no_head_keeps_all_it_was_offered(
+    process: Process,
+) -> None:
+    session = uuid4()
+    async with process() as hub:
+        await _published(hub, session, 1)
+        follower = await hub.follow_send(session)
+        hub.publish(session, "step", n=1)
+        hub.publish(session, "step", n=2)
+        await hub.flush()
+        follower.start_after(None)  # an answer to the agent's question: no head read
+        events = await _take(follower, 2)
+    assert [event.data["n"] for event in events] == [1, 2]
+
+
 async def test_new_subscriptions_made_at_once_read_their_starts_in_a_few_queries(
     process: Process, monkeypatch: pytest.MonkeyPatch
 ) -> None:

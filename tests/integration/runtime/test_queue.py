@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from kumiai.core.config import Settings
-from kumiai.domain.entities import PendingInput, Project, Session
+from kumiai.domain.entities import PendingInput
+from kumiai.domain.repositories import LockedQueue
 from kumiai.infrastructure.database.repositories.pending_inputs import SqlPendingInputRepository
 from tests.integration.runtime.helpers import (
     create_specialist,
@@ -344,11 +345,9 @@ async def test_a_send_that_read_the_queue_before_an_input_was_queued_waits_behin
 
     async def read_before_it_was_queued(
         repository: SqlPendingInputRepository, asked: UUID
-    ) -> tuple[Session | None, Project | None, list[PendingInput]]:
-        found, project, queue = await read_queue(repository, asked)
-        return (
-            (found, project, []) if stale_reads and stale_reads.pop() else (found, project, queue)
-        )
+    ) -> LockedQueue:
+        locked = await read_queue(repository, asked)
+        return locked._replace(waiting=[]) if stale_reads and stale_reads.pop() else locked
 
     monkeypatch.setattr(SqlPendingInputRepository, "locked_queue", read_before_it_was_queued)
     claude.enqueue(Reply.text("first answered"), Reply.text("second answered"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 
 from kumiai.core.config import Settings
@@ -134,3 +136,39 @@ async def test_a_turns_start_writes_the_session_row_in_its_activity_rows_stateme
     assert len(status_writes) == 2, "\n".join(statements)
     assert "INSERT INTO activity_logs" in status_writes[0]
     assert "INSERT INTO activity_logs" not in status_writes[1]
+
+
+async def test_a_streamed_send_starts_its_stream_where_its_send_found_the_events(
+    live: LiveApp, claude: ScriptedAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    team = await create_team(live, "Dana")
+    session_id = await create_specialist(live, team, "Dana")
+    await _turn_statements(live, claude, session_id, 2)  # the process now follows it
+    store = live.container.events._store
+    assert store is not None
+    heads_read: list[object] = []
+    read_head = store.head
+
+    async def counted(session: UUID) -> int:
+        heads_read.append(session)
+        return await read_head(session)
+
+    monkeypatch.setattr(store, "head", counted)
+    claude.enqueue(Reply.text("again"))
+
+    async with live.client.stream(
+        "POST",
+        f"/api/v2/sessions/{session_id}/messages",
+        json={"content": "once more"},
+        headers={"accept": "text/event-stream"},
+    ) as response:
+        events = await collect(response, until="done")
+
+    assert heads_read == []  # the send's own read of the queue brought the head
+    first = events[0]
+    assert first.type == "message_created"
+    assert first.data["message"]["content"] == "once more"
+    (started,) = [event for event in events if event.type == "run_started"]
+    run_ids = {event.data["run_id"] for event in events if "run_id" in event.data}
+    assert run_ids == {started.data["run_id"]}, "an event of the earlier turn was streamed"
+    assert "".join(e.data["text"] for e in events if e.type == "text_delta") == "again"

@@ -138,7 +138,9 @@ class Subscription:
     replay and the live events that follow it can overlap without a repeat.
     """
 
-    def __init__(self, log: SessionLog, capacity: int, after: int | None = None) -> None:
+    def __init__(
+        self, log: SessionLog, capacity: int, after: int | None = None, *, unstarted: bool = False
+    ) -> None:
         self._log = log
         self._capacity = capacity
         self._unread: deque[_Unread] = deque()
@@ -146,6 +148,20 @@ class Subscription:
         self._waiter: asyncio.Future[None] | None = None
         self.seen = after
         self.dropped = False
+        self._unstarted = unstarted
+
+    def start_after(self, event_id: int | None) -> None:
+        """Where an unstarted subscription starts (see :meth:`EventHub.follow_send`):
+        after ``event_id``, or with everything offered since it was made (None). Once
+        started, it is where it is: this does nothing."""
+        if not self._unstarted:
+            return
+        self._unstarted = False
+        if event_id is None:
+            return
+        self._unread = deque(unread for unread in self._unread if unread.event.id > event_id)
+        if self.seen is None or self.seen < event_id:
+            self.seen = event_id
 
     def offer(self, event: SessionEvent) -> None:
         if self.dropped or self._ended:
@@ -154,7 +170,9 @@ class Subscription:
             return
         self.seen = event.id
         unread = self._unread
-        if unread and event.type == TEXT_DELTA and unread[-1].joins(event):
+        # Unstarted, every event stays apart: the start may fall between two deltas.
+        joining = not self._unstarted and unread and event.type == TEXT_DELTA
+        if joining and unread[-1].joins(event):
             unread[-1].join(event)
             return  # the reader is already due to wake for the tail
         if len(unread) >= self._capacity:
@@ -745,6 +763,24 @@ class EventHub:
         if log.last_id is not None:
             self._released_up_to = max(self._released_up_to, log.last_id)
 
+    async def follow_send(self, session_id: UUID) -> Subscription:
+        """Follow a session's events for a send that streams its turn, made before the
+        send, and started by it (:meth:`Subscription.start_after`) after the head of
+        the session's events that the send read under the session's lock: no read of
+        the head here. Until then it keeps every event delivered, so none after that
+        head is missed. Where the log knows no event yet (it starts from the first
+        append heard, and only after its subscribers' starts), and in memory, it starts
+        as :meth:`subscribe` starts it, at once."""
+        log = self.log(session_id)
+        if self._store is None or log.last_id is None:
+            return await self.subscribe(session_id)
+        # The events this process published before get their ids before the send's read
+        # (a write in trouble: start anyway).
+        await self.flush_within(SUBSCRIBE_FLUSH_SECONDS)
+        subscription = Subscription(log, self._capacity, unstarted=True)
+        log.add(subscription)
+        return subscription
+
     async def subscribe(
         self, session_id: UUID, after: int | None = None, capacity: int | None = None
     ) -> Subscription:
@@ -755,10 +791,9 @@ class EventHub:
             return log.subscribe(after, capacity or self._capacity)
         if after is None:
             # From now on: after every event published before (here: once written; on
-            # other processes: once committed), whether or not delivered here yet.
-            if self._persisted < self._published:
-                with contextlib.suppress(TimeoutError):  # a write in trouble: start anyway
-                    await asyncio.wait_for(self.flush(), SUBSCRIBE_FLUSH_SECONDS)
+            # other processes: once committed), whether or not delivered here yet (a
+            # write in trouble: start anyway).
+            await self.flush_within(SUBSCRIBE_FLUSH_SECONDS)
             head = await self._store.head(session_id)
             subscription = Subscription(log, capacity or self._capacity, head)
             await self._catch_up(log, subscription, ReplayPage([], None, head))

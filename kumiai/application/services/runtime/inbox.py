@@ -51,6 +51,9 @@ _PAUSED = frozenset({WaitingReason.HELD, WaitingReason.PROJECT_ARCHIVED})
 class SendResult:
     item: PendingInput
     queued: bool
+    event_head: int
+    """The session's events before this send have ids up to this one, those after
+    it (its turn's) higher: where a stream of its turn starts."""
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,7 @@ class Inbox:
             await starter.prepare(session_id)
         async with self._uow() as uow:
             # The row lock orders this send against other sends and turn starts.
-            found, project, ahead = await uow.pending.locked_queue(session_id)
+            found, project, ahead, event_head = await uow.pending.locked_queue(session_id)
             session = self._open_session(session_id, found, project)
             item = PendingInput.accept(
                 session_id, content, sender_session_id, sender_name, metadata
@@ -182,7 +185,7 @@ class Inbox:
             start.begin()
         else:
             self.wake(session_id)
-        return SendResult(item=item, queued=queued)
+        return SendResult(item=item, queued=queued, event_head=event_head)
 
     def _open_session(
         self, session_id: UUID, session: Session | None, project: Project | None

@@ -225,7 +225,7 @@ class TurnRunner:
         async with self._uow() as uow:
             # The whole queue with the lock: under it no send adds to the queue, so
             # what follows the claimed item is what waits after this claim.
-            session, project, queue = await uow.pending.locked_queue(session_id)
+            session, project, queue, _ = await uow.pending.locked_queue(session_id)
             if session is None or session.status is SessionStatus.CANCELLED:
                 return None  # gone, or its queue is paused until resume
             if project is not None and project.is_archived:

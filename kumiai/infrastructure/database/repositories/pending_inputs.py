@@ -9,8 +9,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kumiai.domain.entities import PendingInput, Project, Session
+from kumiai.domain.repositories import LockedQueue
 from kumiai.domain.value_objects import PendingInputState
-from kumiai.infrastructure.database.tables import pending_inputs, projects, sessions
+from kumiai.infrastructure.database.tables import (
+    pending_inputs,
+    projects,
+    session_events,
+    sessions,
+)
 
 _PENDING = pending_inputs.c.state == PendingInputState.PENDING
 _LIVE_PROJECT = projects.c.deleted_at.is_(None)
@@ -31,8 +37,16 @@ IN_ARCHIVED_PROJECT = sa.func.coalesce(
 # the lock (``remove``, ``SqlMessageRepository.append_unless_inputs_wait``). Nothing
 # changes a project under its sessions' row locks (an archive does not take them), so
 # a read of it after the lock would race the same changes anyway.
+# The head of the session's event log comes along (so a send that streams its turn
+# needs no read of its own to start the stream after what came before).
+_EVENT_HEAD = sa.func.coalesce(
+    sa.select(sa.func.max(session_events.c.id))
+    .where(session_events.c.session_id == sessions.c.id)
+    .scalar_subquery(),
+    0,
+)
 _LOCKED_QUEUE = (
-    sa.select(Session, Project, PendingInput)
+    sa.select(Session, Project, PendingInput, _EVENT_HEAD)
     .select_from(sessions)
     .outerjoin(projects, sa.and_(projects.c.id == sessions.c.project_id, _LIVE_PROJECT))
     .outerjoin(pending_inputs, sa.and_(pending_inputs.c.session_id == sessions.c.id, _PENDING))
@@ -67,14 +81,13 @@ class SqlPendingInputRepository:
         )
         return list((await self._db.scalars(query)).all())
 
-    async def locked_queue(
-        self, session_id: UUID
-    ) -> tuple[Session | None, Project | None, list[PendingInput]]:
+    async def locked_queue(self, session_id: UUID) -> LockedQueue:
         rows = (await self._db.execute(_LOCKED_QUEUE, {"session_id": session_id})).all()
         if not rows:
-            return None, None, []
-        session, project, _ = rows[0]
-        return session, project, [item for _, _, item in rows if item is not None]
+            return LockedQueue(None, None, [], 0)
+        session, project, _, event_head = rows[0]
+        waiting = [item for _, _, item, _ in rows if item is not None]
+        return LockedQueue(session, project, waiting, event_head)
 
     async def next_waiting(self, session_id: UUID) -> PendingInput | None:
         query = (
