@@ -7,7 +7,7 @@ folders against the same rules the turns use.
 from __future__ import annotations
 
 import posixpath
-from pathlib import PurePath, PurePosixPath
+from pathlib import PurePath
 
 from kumiai.core.exceptions import ValidationError
 from kumiai.domain.entities import Project, Session
@@ -30,16 +30,17 @@ class WorkingDirectories:
 
     def __init__(self, home: PurePath) -> None:
         self._home = home
+        self._own_roots = [str(home / folder) for folder in sorted(set(ASSISTANT_FOLDERS.values()))]
 
     def allowed_roots(self, project: Project | None = None) -> list[str]:
-        own = [str(self._home / folder) for folder in sorted(set(ASSISTANT_FOLDERS.values()))]
+        own = list(self._own_roots)
         return [project.path, *own] if project is not None else own
 
     def for_session(self, session: Session, project: Project | None) -> str:
         if project is not None:
             return project.path
         given = session.context.get("project_path")
-        if isinstance(given, str) and given.strip() and self._inside(given, self.allowed_roots()):
+        if isinstance(given, str) and given.strip() and self._inside(given, self._own_roots):
             return posixpath.normpath(given)
         # Anything else (an older or imported session, say) gets the server's folder.
         return str(self._home / ASSISTANT_FOLDERS.get(session.session_type, "workspace"))
@@ -58,6 +59,12 @@ class WorkingDirectories:
     def _inside(given: str, roots: list[str]) -> bool:
         if "\x00" in given or not posixpath.isabs(given):
             return False
-        # normpath folds ".." away, so "<root>/../../etc" is judged as "/etc".
-        folder = PurePosixPath(posixpath.normpath(given))
-        return any(folder.is_relative_to(root) for root in roots)
+        # normpath folds ".." away, so "<root>/../../etc" is judged as "/etc". Compared
+        # as strings, component by component (every turn asks: pure paths cost more).
+        folder = posixpath.normpath(given)
+        return any(_within(folder, posixpath.normpath(root)) for root in roots)
+
+
+def _within(folder: str, root: str) -> bool:
+    """Whether normalised ``folder`` is ``root`` or inside it."""
+    return folder == root or folder.startswith(root if root.endswith("/") else root + "/")

@@ -41,7 +41,14 @@ def test_a_folder_inside_an_allowed_root_is_used() -> None:
 
 @pytest.mark.parametrize(
     "outside",
-    ["/", "/etc", "/srv/kumiai", "/srv/kumiai/projects/other", "/srv/kumiai/workspace/../.."],
+    [
+        "/",
+        "/etc",
+        "/srv/kumiai",
+        "/srv/kumiai/projects/other",
+        "/srv/kumiai/workspace/../..",
+        "/srv/kumiai/workspace-other",  # a sibling whose name starts like a root's
+    ],
 )
 def test_a_stored_folder_outside_the_roots_falls_back_to_the_servers(outside: str) -> None:
     # Sessions stored before the check (or imported) cannot widen the tools' reach.
