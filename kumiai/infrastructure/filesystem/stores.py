@@ -283,6 +283,10 @@ class ProjectFolderStore:
 
         Raises ``ValidationError`` if the path is a file or cannot be created.
         """
+        # Every turn asks, and the folder is nearly always there: one stat, not the
+        # resolving of every component that creating it takes.
+        if os.path.isdir(_absolute(path)):
+            return
         directory = _project_path(path)
         if directory.exists() and not directory.is_dir():
             raise ValidationError(f"project path exists and is not a folder: {path}")
@@ -323,15 +327,20 @@ class ProjectFolderStore:
 
 
 def _project_path(path: str) -> Path:
+    return Path(_absolute(path)).resolve()
+
+
+def _absolute(path: str) -> str:
+    """``path`` with ``~`` expanded; refused unless it is a valid absolute path."""
     if not path or "\x00" in path:
         raise PathNotAllowedError(f"not a valid project path: {path!r}", details={"path": path})
-    directory = Path(path).expanduser()
+    expanded = os.path.expanduser(path)
     # A relative path would depend on the server's working directory.
-    if not directory.is_absolute():
+    if not os.path.isabs(expanded):
         raise PathNotAllowedError(
             f"project path must be absolute: {path!r}", details={"path": path}
         )
-    return directory.resolve()
+    return expanded
 
 
 def _existing_project(path: str) -> Path:

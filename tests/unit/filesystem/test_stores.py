@@ -238,8 +238,9 @@ def test_project_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
         ProjectFolderStore().create_project_dir(str(tmp_path / "file" / "below"))
 
 
-@pytest.mark.parametrize("path", ["", "relative/dir", "/tmp/a\x00b"])
+@pytest.mark.parametrize("path", ["", "relative/dir", ".", "/tmp/a\x00b", "~no-such-user-here/x"])
 def test_project_paths_must_be_absolute_and_clean(path: str) -> None:
+    # "." is a folder that exists: it is refused all the same.
     with pytest.raises(PathNotAllowedError):
         ProjectFolderStore().create_project_dir(path)
 
