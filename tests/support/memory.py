@@ -521,11 +521,12 @@ class MemoryPending:
         await self._uow.lock(session_id)
         session = await self._uow.sessions.get(session_id)
         if session is None:
-            return LockedQueue(None, None, [], 0)
+            return LockedQueue(None, None, [], None, 0)
         project = None
         if session.project_id is not None:
             project = await self._uow.projects.get(session.project_id)
-        return LockedQueue(session, project, await self.waiting(session_id), 0)
+        profile = await self._uow.profiles.get()
+        return LockedQueue(session, project, await self.waiting(session_id), profile, 0)
 
     async def next_waiting(self, session_id: UUID) -> PendingInput | None:
         waiting = await self.waiting(session_id)

@@ -265,6 +265,9 @@ class LockedQueue(NamedTuple):
     """The session's live project; None for none."""
     waiting: list[PendingInput]
     """Its pending inputs (as ``waiting``), first to run first."""
+    profile: UserProfile | None
+    """The user's profile (None before its first use), which every turn's context
+    needs: read here, a statement less before the turn."""
     event_head: int
     """The newest id of the session's events as the read found them (0 for none):
     whatever the lock's holder goes on to publish, the turn it starts included, has a
@@ -284,8 +287,8 @@ class PendingInputRepository(Protocol):
 
     async def locked_queue(self, session_id: UUID) -> LockedQueue:
         """The live session, row-locked until the unit of work ends, its live project,
-        its pending inputs and the head of its event log, read together in one round
-        trip."""
+        its pending inputs, the user's profile and the head of its event log, read
+        together in one round trip."""
         ...
 
     async def next_waiting(self, session_id: UUID) -> PendingInput | None: ...

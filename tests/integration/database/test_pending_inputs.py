@@ -216,13 +216,32 @@ async def test_the_locked_queue_is_the_session_its_project_and_its_waiting_input
         await uow.commit()
 
     async with SqlUnitOfWork(database.session_factory) as uow:
-        locked, project, queue, _ = await uow.pending.locked_queue(session.id)
-        assert locked is not None and locked.id == session.id
+        locked = await uow.pending.locked_queue(session.id)
+        assert locked.session is not None and locked.session.id == session.id
+        project = locked.project
         assert project is not None and project.id == session.project_id and project.is_archived
-        assert [item.id for item in queue] == [first.id, third.id]
-        locked_empty, no_project, nothing, _ = await uow.pending.locked_queue(empty.id)
-        assert locked_empty is not None and no_project is None and nothing == []
-        assert await uow.pending.locked_queue(uuid4()) == (None, None, [], 0)
+        assert [item.id for item in locked.waiting] == [first.id, third.id]
+        alone = await uow.pending.locked_queue(empty.id)
+        assert alone.session is not None and alone.project is None and alone.waiting == []
+        assert await uow.pending.locked_queue(uuid4()) == (None, None, [], None, 0)
+
+
+async def test_the_locked_queue_brings_the_users_profile_once_there_is_one(
+    database: Database,
+) -> None:
+    session = await _session(database)
+    first, second = await _accept(database, session, "one", "two")
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        assert (await uow.pending.locked_queue(session.id)).profile is None
+        profile = await uow.profiles.get_or_create()
+        profile.display_name = "Ada"
+        await uow.commit()
+
+    async with SqlUnitOfWork(database.session_factory) as uow:
+        locked = await uow.pending.locked_queue(session.id)
+        assert locked.profile is not None and locked.profile.display_name == "Ada"
+        # The profile joins every row: one row per waiting input all the same.
+        assert [item.id for item in locked.waiting] == [first.id, second.id]
 
 
 async def test_the_locked_queue_brings_the_newest_id_of_the_sessions_events(
@@ -255,8 +274,8 @@ async def test_the_locked_queue_has_no_project_once_the_project_is_deleted(
         await uow.commit()
 
     async with SqlUnitOfWork(database.session_factory) as uow:
-        locked, project, _, _ = await uow.pending.locked_queue(session.id)
-        assert locked is not None and project is None
+        locked = await uow.pending.locked_queue(session.id)
+        assert locked.session is not None and locked.project is None
 
 
 def test_the_locked_queue_locks_the_session_row_only() -> None:

@@ -87,6 +87,9 @@ async def test_a_turn_its_send_started_reads_the_session_row_only_under_its_lock
     # The send's lock, the settle's lock, and wait_until_idle's queue view.
     assert len(rows) == 3
     assert not [s for s in statements if s.lstrip().startswith("SELECT projects.")]
+    # The user's profile comes with the send's lock too: no read of its own.
+    assert "user_profiles" in locked_queues[0]
+    assert not [s for s in statements if s.lstrip().startswith("SELECT user_profiles.")]
 
 
 async def test_a_sessions_first_turn_in_a_process_starts_in_its_send(

@@ -12,7 +12,7 @@ from kumiai.application.ports.unit_of_work import UnitOfWork
 from kumiai.application.services.conversation import INTERRUPT_REASON
 from kumiai.application.services.runtime.inbox import TurnStart
 from kumiai.core.exceptions import InvalidTransitionError
-from kumiai.domain.entities import PendingInput, Project, Session
+from kumiai.domain.entities import PendingInput, Project, Session, UserProfile
 from tests.support.fake_runtime import say, stream_and_hang
 from tests.support.runtime_app import TERMINAL, RuntimeApp
 
@@ -144,11 +144,14 @@ async def test_a_cancel_while_a_send_starts_its_turn_settles_that_turn_unrun(
         claim = start.claim
 
         async def paused_claim(
-            uow: UnitOfWork, item: PendingInput, project: Project | None
+            uow: UnitOfWork,
+            item: PendingInput,
+            project: Project | None,
+            profile: UserProfile | None,
         ) -> bool:
             claiming.set()
             await go_on.wait()
-            return await claim(uow, item, project)
+            return await claim(uow, item, project, profile)
 
         monkeypatch.setattr(start, "claim", paused_claim)
         return start

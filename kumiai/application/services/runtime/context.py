@@ -110,19 +110,24 @@ class TurnContextBuilder:
         self._histories.forget(session_id)
 
     async def read_early(
-        self, session: Session, project: Project | None, *, with_history: bool
+        self,
+        session: Session,
+        project: Project | None,
+        profile: UserProfile | None,
+        *,
+        with_history: bool,
     ) -> EarlyRead:
         """What a claim leaves as it is (it moves only the status, which the context
         does not use), read on another connection while the claim runs, off the path to
-        the model request. ``session`` is the row the claim locked and ``project`` its
-        project: neither is read again.
+        the model request. ``session`` is the row the claim locked, ``project`` its
+        project and ``profile`` the user's, read with it: none is read again.
 
         ``with_history``: the history too, but for the claimed message. The claim holds
         the session row's lock, which every append and every clear takes, so the rows
         read are those before that message. Not while the claim changes rows in place
         (it repairs a session a failed settle left running)."""
         async with self._uow(read_only=True) as uow:
-            parts = await _read_parts_of(uow, session, project)
+            parts = await _read_parts_of(uow, session, project, profile)
             if not with_history:
                 return parts
             await self._histories.load(uow.messages, session.id, self._context_window)
@@ -278,10 +283,14 @@ def _server_tools(character: Character | None) -> tuple[str, ...]:
 
 async def _read_parts(uow: UnitOfWork, session_id: UUID) -> EarlyRead:
     session = found(await uow.sessions.get(session_id), "session", session_id)
-    return await _read_parts_of(uow, session, await project_of(uow, session))
+    return await _read_parts_of(
+        uow, session, await project_of(uow, session), await uow.profiles.get()
+    )
 
 
-async def _read_parts_of(uow: UnitOfWork, session: Session, project: Project | None) -> EarlyRead:
+async def _read_parts_of(
+    uow: UnitOfWork, session: Session, project: Project | None, profile: UserProfile | None
+) -> EarlyRead:
     character, team = await _character_and_team(uow, session, project)
     return EarlyRead(
         session=session,
@@ -289,7 +298,7 @@ async def _read_parts_of(uow: UnitOfWork, session: Session, project: Project | N
         project=project,
         team=team,
         skills=await uow.skills.get_many_by_slug(character.skills if character else []),
-        profile=await uow.profiles.get(),
+        profile=profile,
     )
 
 

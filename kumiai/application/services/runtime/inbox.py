@@ -34,7 +34,7 @@ from kumiai.application.services.runtime.payloads import pending_payload
 from kumiai.application.services.runtime.slots import SERVER, TurnSlots
 from kumiai.application.services.session_lifecycle import resume_session
 from kumiai.core.exceptions import ClaudeUnavailableError, NotFoundError, PayloadTooLargeError
-from kumiai.domain.entities import PendingInput, Project, Session
+from kumiai.domain.entities import PendingInput, Project, Session, UserProfile
 from kumiai.domain.value_objects import SessionStatus
 from kumiai.domain.value_objects.cli_backend import CliBackend
 
@@ -72,10 +72,17 @@ class WaitingQueue:
 class TurnStart(Protocol):
     """A turn a send starts in its own transaction, within a slot reserved for it."""
 
-    async def claim(self, uow: UnitOfWork, item: PendingInput, project: Project | None) -> bool:
+    async def claim(
+        self,
+        uow: UnitOfWork,
+        item: PendingInput,
+        project: Project | None,
+        profile: UserProfile | None,
+    ) -> bool:
         """Start the turn of ``item`` in the send's transaction (it holds the row lock);
-        ``project`` is the session's, as the send read it. False, with nothing written,
-        when an input was queued while the send waited for the lock: it goes first."""
+        ``project`` is the session's and ``profile`` the user's, as the send read them.
+        False, with nothing written, when an input was queued while the send waited
+        for the lock: it goes first."""
         ...
 
     def begin(self) -> None:
@@ -148,7 +155,7 @@ class Inbox:
             await starter.prepare(session_id)
         async with self._uow() as uow:
             # The row lock orders this send against other sends and turn starts.
-            found, project, ahead, event_head = await uow.pending.locked_queue(session_id)
+            found, project, ahead, profile, event_head = await uow.pending.locked_queue(session_id)
             session = self._open_session(session_id, found, project)
             item = PendingInput.accept(
                 session_id, content, sender_session_id, sender_name, metadata
@@ -162,7 +169,7 @@ class Inbox:
                     await resume_session(uow, session)
                 # Nothing waits and a slot is free: the turn starts in this very
                 # transaction, no round trip through the queue.
-                if start is not None and not await start.claim(uow, item, project):
+                if start is not None and not await start.claim(uow, item, project, profile):
                     # An input was queued while this send waited for the lock (its read
                     # of the queue began before): the message waits behind it.
                     start.abandon()

@@ -66,7 +66,7 @@ from kumiai.application.services.session_lifecycle import (
 from kumiai.application.services.tasks import TaskChange, TaskEvents, start_if_open
 from kumiai.core.exceptions import DatabaseUnavailableError, KumiAIError
 from kumiai.core.logging import get_logger
-from kumiai.domain.entities import Message, PendingInput, Project, Session
+from kumiai.domain.entities import Message, PendingInput, Project, Session, UserProfile
 from kumiai.domain.value_objects import EventType, SessionStatus
 
 logger = get_logger(__name__)
@@ -225,7 +225,7 @@ class TurnRunner:
         async with self._uow() as uow:
             # The whole queue with the lock: under it no send adds to the queue, so
             # what follows the claimed item is what waits after this claim.
-            session, project, queue, _ = await uow.pending.locked_queue(session_id)
+            session, project, queue, profile, _ = await uow.pending.locked_queue(session_id)
             if session is None or session.status is SessionStatus.CANCELLED:
                 return None  # gone, or its queue is paused until resume
             if project is not None and project.is_archived:
@@ -233,7 +233,7 @@ class TurnRunner:
             if not queue:
                 return None
             claim = await self.start_in(
-                uow, session, queue[0], queue[1:], pending=True, project=project
+                uow, session, queue[0], queue[1:], pending=True, project=project, profile=profile
             )
             if claim is None:
                 return None  # dropped while this claim waited for the lock
@@ -252,11 +252,13 @@ class TurnRunner:
         *,
         pending: bool,
         project: Project | None,
+        profile: UserProfile | None,
     ) -> Claim | None:
         """Start the turn of ``item`` in the caller's transaction, which holds the session
         row's lock: ``item`` enters the transcript and the session moves to ``thinking``.
         ``pending`` when ``item`` waited in the queue (a send that starts its own turn
-        never stored it there); ``project`` is the session's, as the caller read it.
+        never stored it there); ``project`` is the session's and ``profile`` the user's,
+        as the caller read them.
         Announced when the caller commits, and then through :meth:`announce_start`.
 
         None, with nothing written, when the queue changed while the caller waited for
@@ -267,7 +269,7 @@ class TurnRunner:
         # meanwhile, on another connection.
         stale = session.status.is_running
         early = asyncio.ensure_future(
-            self._contexts.read_early(session, project, with_history=not stale)
+            self._contexts.read_early(session, project, profile, with_history=not stale)
         )
         early.add_done_callback(_ignore_failure)
         if stale:

@@ -50,7 +50,7 @@ from kumiai.application.services.runtime.slots import Slot, TurnSlots
 from kumiai.application.services.session_lifecycle import interrupt_session
 from kumiai.core.exceptions import DatabaseUnavailableError
 from kumiai.core.logging import get_logger
-from kumiai.domain.entities import PendingInput, Project, Session
+from kumiai.domain.entities import PendingInput, Project, Session, UserProfile
 from kumiai.domain.value_objects import SessionStatus
 from kumiai.domain.value_objects.cli_backend import CliBackend
 
@@ -117,9 +117,15 @@ class _SendStart:
         self._abandon = abandon
         self._claim: Claim | None = None
 
-    async def claim(self, uow: UnitOfWork, item: PendingInput, project: Project | None) -> bool:
+    async def claim(
+        self,
+        uow: UnitOfWork,
+        item: PendingInput,
+        project: Project | None,
+        profile: UserProfile | None,
+    ) -> bool:
         self._claim = await self._runner.start_in(
-            uow, self._session, item, [], pending=False, project=project
+            uow, self._session, item, [], pending=False, project=project, profile=profile
         )
         return self._claim is not None
 

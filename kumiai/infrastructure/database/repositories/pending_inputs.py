@@ -8,7 +8,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kumiai.domain.entities import PendingInput, Project, Session
+from kumiai.domain.entities import PendingInput, Project, Session, UserProfile
 from kumiai.domain.repositories import LockedQueue
 from kumiai.domain.value_objects import PendingInputState
 from kumiai.infrastructure.database.tables import (
@@ -16,6 +16,7 @@ from kumiai.infrastructure.database.tables import (
     projects,
     session_events,
     sessions,
+    user_profiles,
 )
 
 _PENDING = pending_inputs.c.state == PendingInputState.PENDING
@@ -46,10 +47,11 @@ _EVENT_HEAD = sa.func.coalesce(
     0,
 )
 _LOCKED_QUEUE = (
-    sa.select(Session, Project, PendingInput, _EVENT_HEAD)
+    sa.select(Session, Project, PendingInput, UserProfile, _EVENT_HEAD)
     .select_from(sessions)
     .outerjoin(projects, sa.and_(projects.c.id == sessions.c.project_id, _LIVE_PROJECT))
     .outerjoin(pending_inputs, sa.and_(pending_inputs.c.session_id == sessions.c.id, _PENDING))
+    .outerjoin(user_profiles, sa.true())  # one row at most (a singleton index)
     .where(sessions.c.id == sa.bindparam("session_id"), sessions.c.deleted_at.is_(None))
     .order_by(pending_inputs.c.position)
     .with_for_update(of=sessions)
@@ -84,10 +86,10 @@ class SqlPendingInputRepository:
     async def locked_queue(self, session_id: UUID) -> LockedQueue:
         rows = (await self._db.execute(_LOCKED_QUEUE, {"session_id": session_id})).all()
         if not rows:
-            return LockedQueue(None, None, [], 0)
-        session, project, _, event_head = rows[0]
-        waiting = [item for _, _, item, _ in rows if item is not None]
-        return LockedQueue(session, project, waiting, event_head)
+            return LockedQueue(None, None, [], None, 0)
+        session, project, _, profile, event_head = rows[0]
+        waiting = [item for _, _, item, _, _ in rows if item is not None]
+        return LockedQueue(session, project, waiting, profile, event_head)
 
     async def next_waiting(self, session_id: UUID) -> PendingInput | None:
         query = (
