@@ -571,7 +571,8 @@ def _usage_from(raw: Mapping[str, Any]) -> Usage:
 async def _interrupt_and_disconnect(client: ClaudeSDKClient) -> None:
     """Ask the CLI to stop the turn; the process is stopped right after either way."""
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(client.interrupt(), INTERRUPT_TIMEOUT)
+        async with asyncio.timeout(INTERRUPT_TIMEOUT):
+            await client.interrupt()
     await _disconnect(client)
 
 

@@ -107,8 +107,11 @@ class ToolCalls:
         self._event(call.id).set()
 
     async def wait_persisted(self, tool_use_id: str) -> None:
+        # asyncio.timeout, not wait_for, which on Python 3.11 can swallow a cancel that
+        # comes as the wait ends (a user's stop of the turn).
         try:
-            await asyncio.wait_for(self._event(tool_use_id).wait(), TOOL_USE_PERSIST_TIMEOUT)
+            async with asyncio.timeout(TOOL_USE_PERSIST_TIMEOUT):
+                await self._event(tool_use_id).wait()
         except TimeoutError:
             logger.warning("claude_code_tool_use_not_seen", tool_use_id=tool_use_id)
 

@@ -66,8 +66,11 @@ class McpConnection:
             self._own(self._ready), name=f"kumiai-mcp-{self.definition.name}"
         )
         try:
-            # Shielded, so the owner task decides how the future ends.
-            return await asyncio.wait_for(asyncio.shield(self._ready), limit_seconds)
+            # Shielded, so the owner task decides how the future ends. asyncio.timeout,
+            # not wait_for, which on Python 3.11 can swallow the turn's cancel as the
+            # server becomes ready.
+            async with asyncio.timeout(limit_seconds):
+                return await asyncio.shield(self._ready)
         except asyncio.CancelledError:
             # The caller gave up (a cancelled turn): nobody will hold this server.
             self._owner.cancel()

@@ -498,8 +498,7 @@ class EventHub:
         store = self._store
         if store is None:
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.flush(), CLOSE_FLUSH_SECONDS)
+        await self.flush_within(CLOSE_FLUSH_SECONDS)
         if self._pending:
             logger.warning("events_not_persisted", count=len(self._pending))
         tasks = [*self._tasks, *self._forgetting]
@@ -701,7 +700,8 @@ class EventHub:
         its subscribers still hear how it ended (a deleted session's ``cancelled``)."""
         await self.flush()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(log.delivered(log.written_through), FORGET_DRAIN_SECONDS)
+            async with asyncio.timeout(FORGET_DRAIN_SECONDS):
+                await log.delivered(log.written_through)
         if self._logs.get(log.session_id) is log:
             del self._logs[log.session_id]
 

@@ -234,7 +234,8 @@ class SessionOwnership:
         self._replies[request] = answer
         try:
             await self._send(owner, op, session=str(session_id), request=request, **arguments)
-            return await asyncio.wait_for(answer, self._timing.request_seconds)
+            async with asyncio.timeout(self._timing.request_seconds):
+                return await answer
         except TimeoutError:
             logger.warning("control_request_unanswered", op=op, owner=str(owner))
             return None
