@@ -39,14 +39,36 @@ def scratch_database() -> Iterator[str]:
 
 
 @contextmanager
+def checkout(revision: str, scratch: Path) -> Iterator[Path]:
+    """``revision`` in a temporary git worktree, removed afterwards."""
+    folder = scratch / "baseline"
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(folder), revision],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield folder
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, check=False)
+
+
+@contextmanager
 def serve(
-    command: list[str], probe: str, log: Path, env: dict[str, str] | None = None
+    command: list[str],
+    probe: str,
+    log: Path,
+    env: dict[str, str] | None = None,
+    *,
+    cwd: Path = ROOT,
 ) -> Iterator[str]:
-    """Run ``command PORT`` (output to ``log``) until ``probe`` answers; yields its URL."""
+    """Run ``command PORT`` in ``cwd`` (output to ``log``) until ``probe`` answers; yields
+    its URL."""
     port = free_port()
     with log.open("a") as output:
         process = subprocess.Popen(
-            [*command, str(port)], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+            [*command, str(port)], cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT
         )
         base_url = f"http://127.0.0.1:{port}"
         try:
@@ -63,16 +85,18 @@ def kumiai(
     folder: Path,
     *options: str,
     wrapper: Sequence[str] = (),
+    code: Path = ROOT,
     **env: str,
 ) -> Iterator[str]:
     """``kumiai serve [options]`` on ``database_url`` with its home in ``folder``, as a user
     runs it (``wrapper``: a command that runs it, e.g. in namespaces of its own, and must
-    ``exec`` it, so that its pid is the server's)."""
+    ``exec`` it, so that its pid is the server's; ``code``: the checkout whose ``kumiai``
+    runs, as ``-m`` imports from the working folder first)."""
     variables = kumiai_env(
         folder / "home", KUMIAI_DATABASE_URL=database_url, KUMIAI_LOG_FORMAT="console", **env
     )
     command = [*wrapper, sys.executable, "-m", "kumiai", "serve", *options, "--port"]
-    with serve(command, "/api/health", folder / "kumiai.log", variables) as base_url:
+    with serve(command, "/api/health", folder / "kumiai.log", variables, cwd=code) as base_url:
         yield base_url
 
 

@@ -31,7 +31,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,22 +128,6 @@ def measure(
     return runs
 
 
-@contextlib.contextmanager
-def checkout(revision: str, scratch: Path) -> Iterator[Path]:
-    """``revision`` in a temporary git worktree, removed afterwards."""
-    folder = scratch / "baseline"
-    subprocess.run(
-        ["git", "worktree", "add", "--detach", str(folder), revision],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield folder
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, check=False)
-
-
 def _medians(kind_runs: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
     return {
         kind: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
@@ -160,7 +143,7 @@ def main() -> None:
     with harness.scratch() as folder, contextlib.ExitStack() as stack:
         codes = {"current": ROOT}
         if args.baseline:
-            codes["baseline"] = stack.enter_context(checkout(args.baseline, folder))
+            codes["baseline"] = stack.enter_context(harness.checkout(args.baseline, folder))
         all_runs = measure(folder, args.repeats, codes)
     summaries = {name: _medians(kind_runs) for name, kind_runs in all_runs.items()}
     summary, baseline = summaries["current"], summaries.get("baseline")
