@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import statistics
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +37,17 @@ from bench import harness, reporting, stream  # noqa: E402
 
 ROUTE = "ttft-route"
 WARM_TURNS = 4
+PROBE_STEPS = 3_000_000
+
+
+def cpu_probe() -> float:
+    """Seconds a fixed pure-Python loop takes: how fast the machine runs Python at this
+    moment (on a shared VM it drifts), reported beside the milliseconds."""
+    started = time.perf_counter()
+    total = 0
+    for step in range(PROBE_STEPS):
+        total += step
+    return round(time.perf_counter() - started, 3)
 
 
 def _quartiles(values: list[float]) -> tuple[float, float, float]:
@@ -55,7 +67,7 @@ async def measure(servers: dict[str, stream.Sides], turns: int) -> dict[str, obj
             direct.append((await servers[name].direct(ROUTE)).first_token_ms)
             relayed[name].append((await servers[name].relay(ROUTE)).first_token_ms)
     direct_p50 = statistics.median(direct)
-    results: dict[str, object] = {"turns": turns, "direct_p50_ms": direct_p50}
+    results: dict[str, object] = {"turns": turns, "direct_p50_ms": direct_p50, "cpu_probe_s": []}
     for name, times in relayed.items():
         low, median, high = _quartiles(times)
         results[name] = {
@@ -96,6 +108,8 @@ def report(results: dict[str, object], baseline: str | None) -> str:
             f"scripted Claude (direct p50 {results['direct_p50_ms']:.2f} ms, the control "
             "of every row); the servers' turns interleave, their order flipping every "
             "round, so the machine's drift falls on every row alike.",
+            f"CPU probe ({PROBE_STEPS:,} steps of a pure-Python loop) before and after the "
+            f"turns: {results['cpu_probe_s']} s; the same code's milliseconds scale with it.",
         ],
     )
 
@@ -124,7 +138,9 @@ def main() -> None:
             )
             sessions = stream.create_sessions(base_url, home, [ROUTE])
             servers[name] = stream.Sides(base_url, claude, sessions, ("", ""), ("", ""))
+        before = cpu_probe()
         results = asyncio.run(measure(servers, args.turns))
+        results["cpu_probe_s"] = [before, cpu_probe()]
     print(report(results, args.baseline))
 
 
