@@ -70,6 +70,20 @@ class _Snapshot:
     profile: UserProfile
     history_messages: list[dict[str, object]]
 
+    @classmethod
+    def of(
+        cls, parts: EarlyRead, profile: UserProfile, history: list[dict[str, object]]
+    ) -> _Snapshot:
+        return cls(
+            session=parts.session,
+            character=parts.character,
+            project=parts.project,
+            team=parts.team,
+            skills=parts.skills,
+            profile=profile,
+            history_messages=history,
+        )
+
 
 def chosen_model(character: Character | None, profile: UserProfile) -> str | None:
     """The character's model, then the user's; None leaves it to the configured default."""
@@ -189,33 +203,17 @@ class TurnContextBuilder:
             # Nothing left to read: the claimed message joins the history read early.
             history = self._histories.extended(session_id, self._context_window, claimed)
             if history is not None:
-                return _Snapshot(
-                    session=early.session,
-                    character=early.character,
-                    project=early.project,
-                    team=early.team,
-                    skills=early.skills,
-                    profile=early.profile,
-                    history_messages=history,
-                )
+                return _Snapshot.of(early, early.profile, history)
         # Reads only, in autocommit: no BEGIN and COMMIT before the model request. (Each
         # read of a READ COMMITTED transaction saw its own snapshot anyway.)
         async with self._uow(read_only=True) as uow:
             parts = early or await _read_parts(uow, session_id)
-            return _Snapshot(
-                session=parts.session,
-                character=parts.character,
-                project=parts.project,
-                team=parts.team,
-                skills=parts.skills,
-                profile=parts.profile or await self._first_profile(),
-                # A rough bound by the window for any runtime, read from the newest rows
-                # only (and only those added since the last turn); the API runtime then
-                # fits the whole request (system prompt and tools too) exactly.
-                history_messages=await self._histories.load(
-                    uow.messages, session_id, self._context_window
-                ),
-            )
+            profile = parts.profile or await self._first_profile()
+            # A rough bound by the window for any runtime, read from the newest rows only
+            # (and only those added since the last turn); the API runtime then fits the
+            # whole request (system prompt and tools too) exactly.
+            history = await self._histories.load(uow.messages, session_id, self._context_window)
+            return _Snapshot.of(parts, profile, history)
 
     async def _first_profile(self) -> UserProfile:
         async with self._uow() as uow:
