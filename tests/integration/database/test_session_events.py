@@ -288,6 +288,25 @@ async def test_a_subscription_made_before_a_send_joins_no_delta_across_its_start
     assert event.data["text"] == "after"
 
 
+async def test_a_subscription_made_before_a_send_takes_a_burst_and_starts_inside_it(
+    process: Process,
+) -> None:
+    session = uuid4()
+    delta = {"run_id": "run", "block_index": 0}
+    async with process(subscriber_capacity=5) as hub:
+        await _published(hub, session, 1)
+        watcher = await hub.subscribe(session)
+        follower = await hub.follow_send(session)
+        ids = []
+        for n in range(20):  # more deltas than the follower may hold apart
+            hub.publish(session, "text_delta", text=f"{n} ", **delta)
+            ids.append((await _take(watcher, 1))[0].id)
+        follower.start_after(ids[9])
+        (event,) = await _take(follower, 1)
+    assert event.data["text"] == "".join(f"{n} " for n in range(10, 20))
+    assert event.id == ids[-1]
+
+
 async def test_a_subscription_made_before_a_send_that_read_no_head_keeps_all_it_was_offered(
     process: Process,
 ) -> None:

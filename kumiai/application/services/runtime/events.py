@@ -101,22 +101,36 @@ def _continues(earlier: dict[str, Any], later: dict[str, Any]) -> bool:
 
 
 class _Unread:
-    """A queued event, with the texts of the deltas that joined it while unread."""
+    """A queued event, with the texts of the deltas that joined it while unread (and,
+    for a subscription not started yet, their ids: its start may fall among them)."""
 
-    __slots__ = ("event", "texts")
+    __slots__ = ("event", "ids", "texts")
 
     def __init__(self, event: SessionEvent) -> None:
         self.event = event
         self.texts: list[str] | None = None
+        self.ids: list[int] | None = None
 
     def joins(self, event: SessionEvent) -> bool:
         return self.event.type == TEXT_DELTA and _continues(self.event.data, event.data)
 
-    def join(self, event: SessionEvent) -> None:
+    def join(self, event: SessionEvent, *, keep_ids: bool) -> None:
         if self.texts is None:
             self.texts = [self.event.data["text"]]
+            if keep_ids:
+                self.ids = [self.event.id]
         self.texts.append(event.data["text"])
+        if self.ids is not None:
+            self.ids.append(event.id)
         self.event = event  # the newest id: a reconnect resumes after every joined delta
+
+    def drop_up_to(self, event_id: int) -> None:
+        """Forget the joined texts of ids up to ``event_id`` (the newest stays)."""
+        if self.texts is not None and self.ids is not None:
+            self.texts = [
+                text for id_, text in zip(self.ids, self.texts, strict=True) if id_ > event_id
+            ]
+        self.ids = None
 
     def read(self) -> SessionEvent:
         event = self.event
@@ -158,8 +172,12 @@ class Subscription:
             return
         self._unstarted = False
         if event_id is None:
+            for unread in self._unread:
+                unread.ids = None
             return
         self._unread = deque(unread for unread in self._unread if unread.event.id > event_id)
+        for unread in self._unread:
+            unread.drop_up_to(event_id)
         if self.seen is None or self.seen < event_id:
             self.seen = event_id
 
@@ -170,10 +188,9 @@ class Subscription:
             return
         self.seen = event.id
         unread = self._unread
-        # Unstarted, every event stays apart: the start may fall between two deltas.
-        joining = not self._unstarted and unread and event.type == TEXT_DELTA
-        if joining and unread[-1].joins(event):
-            unread[-1].join(event)
+        if unread and event.type == TEXT_DELTA and unread[-1].joins(event):
+            # Unstarted, the joined deltas keep their ids: the start may fall among them.
+            unread[-1].join(event, keep_ids=self._unstarted)
             return  # the reader is already due to wake for the tail
         if len(unread) >= self._capacity:
             self._drop()
