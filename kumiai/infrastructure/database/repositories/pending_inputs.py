@@ -30,14 +30,6 @@ IN_ARCHIVED_PROJECT = sa.func.coalesce(
     .scalar_subquery(),
     False,
 )
-# The session (locked; the outer joins are never locked) and its live project, with one
-# row per pending input. The inputs and the project are read as the statement found them
-# when it began, also when it waited for the lock (only the locked row is read again):
-# so an input queued or dropped meanwhile can be missing or still listed. The writes
-# that act on the queue check it again in statements of their own, which start after
-# the lock (``remove``, ``SqlMessageRepository.append_unless_inputs_wait``). Nothing
-# changes a project under its sessions' row locks (an archive does not take them), so
-# a read of it after the lock would race the same changes anyway.
 # The head of the session's event log comes along (so a send that streams its turn
 # needs no read of its own to start the stream after what came before).
 _EVENT_HEAD = sa.func.coalesce(
@@ -46,6 +38,15 @@ _EVENT_HEAD = sa.func.coalesce(
     .scalar_subquery(),
     0,
 )
+# The session (locked; the outer joins are never locked), its live project, the user's
+# profile and its event head, with one row per pending input. The inputs and the project
+# are read as the statement found them when it began, also when it waited for the lock
+# (only the locked row is read again): so an input queued or dropped meanwhile can be
+# missing or still listed. The writes
+# that act on the queue check it again in statements of their own, which start after
+# the lock (``remove``, ``SqlMessageRepository.append_unless_inputs_wait``). Nothing
+# changes a project under its sessions' row locks (an archive does not take them), so
+# a read of it after the lock would race the same changes anyway.
 _LOCKED_QUEUE = (
     sa.select(Session, Project, PendingInput, UserProfile, _EVENT_HEAD)
     .select_from(sessions)
