@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -242,7 +243,7 @@ class AnthropicRuntime:
         while True:
             reader = _ResponseReader(sink, shown, server_calls)
             try:
-                stream = await client.messages.create(**shown.continuing(params), stream=True)
+                stream = await _open_stream(client, shown.continuing(params))
                 async with stream:
                     return await reader.read(stream)
             except _API_FAILURES as error:
@@ -463,6 +464,32 @@ async def _run_tool(call: ToolCall, tools: ToolExecutor, sink: TurnSink) -> dict
         "content": outcome.content or _EMPTY_TOOL_RESULT,
         "is_error": outcome.is_error,
     }
+
+
+# The SDK's own JSON encoding (compact, UTF-8 as is, no NaN).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+async def _open_stream(
+    client: anthropic.AsyncAnthropic, params: dict[str, Any]
+) -> AsyncStream[RawMessageStreamEvent]:
+    """``client.messages.create(**params, stream=True)``, the body encoded here.
+
+    ``messages.create`` copies the whole body into plain data before encoding it, so
+    that its own retries could send it again. Ours are made afresh for each attempt,
+    of plain JSON values already, so the copy is pure cost, and it grows with the
+    history every request of a tool loop sends again: 0.34 ms of CPU at 128 messages,
+    1.95 ms at 600 (the copy alone; the encoding costs as much either way). The request
+    is the one ``messages.create`` makes: the same path, headers and client (retries,
+    timeout, errors), and the same typed event stream back.
+    """
+    return await client.post(
+        "/v1/messages",
+        cast_to=Message,
+        content=_ENCODE({**params, "stream": True}).encode(),
+        stream=True,
+        stream_cls=AsyncStream[RawMessageStreamEvent],
+    )
 
 
 def _stream_params(

@@ -165,6 +165,20 @@ async def test_the_request_carries_model_system_tools_and_history(
     assert "test-key" in credentials
 
 
+async def test_the_request_is_json_as_the_sdk_sends_it_whatever_the_text(
+    server: ScriptedAnthropic, runtime: AnthropicRuntime
+) -> None:
+    server.enqueue(Reply.text("Hi"))
+    history = [{"role": "user", "content": 'Naïve "quotes", a tab\t, 日本語 and 🦀\u2028'}]
+
+    await run(runtime, RecordingSink(), messages=history)
+
+    (request,) = server.requests
+    assert request.messages == history
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["anthropic-version"]
+
+
 async def test_empty_system_and_tools_are_left_out(
     server: ScriptedAnthropic, runtime: AnthropicRuntime
 ) -> None:
