@@ -2,9 +2,10 @@
 
 The SDK's ``messages.stream()`` helper does the same, but it also builds a typed
 snapshot event for every delta it passes on, which costs more than everything else a
-relayed text delta does. Reading ``messages.create(stream=True)`` and accumulating
-here keeps the per-delta work to appending a string to a list: text, thinking and
-tool-input JSON are joined once, when their block stops.
+relayed text delta does. Reading the raw event stream (what
+``messages.create(stream=True)`` returns) and accumulating here keeps the per-delta
+work to appending a string to a list: text, thinking and tool-input JSON are joined
+once, when their block stops.
 """
 
 from __future__ import annotations
