@@ -42,11 +42,11 @@ _EVENT_HEAD = sa.func.coalesce(
 # profile and its event head, with one row per pending input. The inputs and the project
 # are read as the statement found them when it began, also when it waited for the lock
 # (only the locked row is read again): so an input queued or dropped meanwhile can be
-# missing or still listed. The writes
-# that act on the queue check it again in statements of their own, which start after
-# the lock (``remove``, ``SqlMessageRepository.append_unless_inputs_wait``). Nothing
-# changes a project under its sessions' row locks (an archive does not take them), so
-# a read of it after the lock would race the same changes anyway.
+# missing or still listed. The writes that act on the queue check it again in statements
+# of their own, which start after the lock (``remove``,
+# ``SqlMessageRepository.append_unless_inputs_wait``). Nothing changes a project under
+# its sessions' row locks (an archive does not take them), so a read of it after the
+# lock would race the same changes anyway.
 _LOCKED_QUEUE = (
     sa.select(Session, Project, PendingInput, UserProfile, _EVENT_HEAD)
     .select_from(sessions)
